@@ -1,0 +1,92 @@
+"""Every tunable of the engine in one typed object, read from env (GOLDENSHOT_*) and the CLI.
+
+Nested groups are set from env with a double underscore, e.g. GOLDENSHOT_CORESET__RATIO=0.05.
+The defaults are the ones the README's numbers were measured with; nothing is tuned to one category.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class PreprocessSettings(BaseModel):
+    """How an image becomes the backbone's input."""
+
+    # The image is resized to about size*size pixels; keep_aspect avoids squashing long parts.
+    size: int = Field(256, ge=32, le=2048)
+    keep_aspect: bool = True
+
+
+class AugmentSettings(BaseModel):
+    """Support-set augmentation: each switch on/off, each magnitude bounded."""
+
+    enabled: bool = True
+    copies: int = Field(3, ge=0, le=32)  # augmented copies per golden sample, beside the original
+    grayscale: bool = True
+    hflip: bool = True
+    vflip: bool = True
+    translate: float = Field(0.05, ge=0.0, le=0.25)  # max shift, fraction of width/height
+    rotate: float = Field(5.0, ge=0.0, le=180.0)  # max degrees
+    brightness: float = Field(0.1, ge=0.0, le=0.5)  # max relative change
+    contrast: float = Field(0.1, ge=0.0, le=0.5)
+
+
+class CoresetSettings(BaseModel):
+    """Greedy k-center subsampling of the memory bank."""
+
+    ratio: float = Field(0.25, gt=0.0, le=1.0)
+    size: int | None = Field(None, ge=1)  # absolute size; wins over ratio
+    max_size: int = Field(10_000, ge=1)  # caps bank rows: scoring time and fingerprint size
+    projection_dim: int = Field(128, ge=1)
+
+
+class ScoringSettings(BaseModel):
+    """Patch and image scores."""
+
+    reweight: bool = False  # PatchCore's re-weighting of the image score
+    reweight_neighbours: int = Field(9, ge=1)
+    image_score: Literal["max", "topk_mean"] = "topk_mean"
+    top_n: int = Field(10, ge=1)
+    chunk_rows: int = Field(8192, ge=256)  # bank rows per kNN chunk: bounds memory
+
+
+class MapSettings(BaseModel):
+    """Heatmaps and defect regions."""
+
+    sigma: float = Field(4.0, ge=0.0)
+    min_region_area: int = Field(16, ge=0)  # pixels in the original image
+    morph_kernel: int = Field(5, ge=1)  # opening/closing kernel side, pixels
+
+
+class LimitSettings(BaseModel):
+    """Bounds on untrusted input."""
+
+    max_pixels: int = Field(64_000_000, ge=1)  # decompression-bomb guard
+    max_bytes: int = Field(64 * 1024 * 1024, ge=1)
+
+
+class Settings(BaseSettings):
+    """The engine's configuration."""
+
+    model_config = SettingsConfigDict(env_prefix="GOLDENSHOT_", env_nested_delimiter="__", extra="ignore")
+
+    backbone: str = "mobilenet_v2"
+    weights: Path | None = None  # torchvision-format file for backbones that ship no weights
+    taps: tuple[str, str] | None = None  # None: the backbone's own stride-8/16 taps
+    projection_dim: int | None = Field(None, ge=1)  # optional random projection of patch features
+    threads: int = Field(2, ge=1)
+    seed: int = 0
+    threshold_quantile: float = Field(1.0, gt=0.0, le=1.0)  # of leave-one-out golden scores
+    threshold_margin: float = Field(1.1, ge=1.0)  # threshold = margin * quantile
+    datasets: Path = Path("../shared/datasets")
+
+    preprocess: PreprocessSettings = PreprocessSettings()
+    augment: AugmentSettings = AugmentSettings()
+    coreset: CoresetSettings = CoresetSettings()
+    scoring: ScoringSettings = ScoringSettings()
+    maps: MapSettings = MapSettings()
+    limits: LimitSettings = LimitSettings()
