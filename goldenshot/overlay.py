@@ -1,0 +1,85 @@
+"""Pictures for people: JET heatmaps, heatmap-on-image overlays with region outlines, PNG bytes.
+
+Intended use: the caller passes a fixed scale per product, vmin = 0 and vmax = e.g. 2x the product's
+threshold, rather than each map's own min/max. Then the same colour means the same score on every
+image of that product: a good part stays blue instead of having its noise stretched to red, and the
+threshold always sits at the same colour (mid-scale: green in JET).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from goldenshot.regions import Region
+
+OUTLINE_RGB = (255, 255, 255)  # white stands out against every JET colour
+OUTLINE_PX = 2
+
+
+def colorize(score_map: np.ndarray, vmin: float, vmax: float) -> np.ndarray:
+    """Float HxW map -> HxWx3 uint8 RGB JET image; vmin is dark blue, vmax dark red, values clipped.
+
+    With vmax <= vmin there is no range to scale over, so the map becomes a step at vmin: values
+    above it are hot, the rest cold (e.g. vmin = vmax = threshold shows the binary decision).
+    """
+    if score_map.ndim != 2:
+        raise ValueError(f"score_map must be 2-D, got shape {score_map.shape}")
+    if not np.isfinite(score_map).all():
+        raise ValueError("score_map contains NaN or inf")
+    if not (np.isfinite(vmin) and np.isfinite(vmax)):
+        raise ValueError("vmin and vmax must be finite")
+    score_map = score_map.astype(np.float32, copy=False)
+    if vmax > vmin:
+        scaled = (score_map - np.float32(vmin)) * np.float32(255.0 / (vmax - vmin))
+        gray = np.clip(scaled + 0.5, 0, 255).astype(np.uint8)
+    else:
+        gray = np.where(score_map > vmin, np.uint8(255), np.uint8(0))
+    return cv2.cvtColor(cv2.applyColorMap(gray, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
+
+
+def render_overlay(
+    image: np.ndarray,
+    score_map: np.ndarray,
+    regions: Sequence[Region],
+    vmin: float,
+    vmax: float,
+    alpha: float = 0.5,
+) -> np.ndarray:
+    """Blend colorize(score_map) over the RGB image and outline each region's polygon.
+
+    The heatmap shows how anomalous everything is; the outlines show what was actually reported, so
+    a reviewer can see both the decision and the evidence. `alpha` is the heatmap's weight. A 2-D
+    gray image is accepted and shown as RGB. Returns a new HxWx3 uint8 RGB array.
+    """
+    if image.dtype != np.uint8:
+        raise ValueError(f"image must be uint8, got {image.dtype}")
+    if image.ndim == 2:
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"image must be HxWx3 RGB or HxW gray, got shape {image.shape}")
+    if image.shape[:2] != score_map.shape:
+        raise ValueError(f"image {image.shape[:2]} and score_map {score_map.shape} sizes differ")
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+
+    out = cv2.addWeighted(image, 1.0 - alpha, colorize(score_map, vmin, vmax), alpha, 0.0)
+    outlines = [np.array(r.polygon, np.int32).reshape(-1, 1, 2) for r in regions if r.polygon]
+    cv2.polylines(out, outlines, isClosed=True, color=OUTLINE_RGB, thickness=OUTLINE_PX)
+    return out
+
+
+def encode_png(image: np.ndarray) -> bytes:
+    """HxWx3 RGB or HxW gray uint8 -> PNG bytes (lossless, so heatmap colours survive exactly)."""
+    if image.dtype != np.uint8:
+        raise ValueError(f"image must be uint8, got {image.dtype}")
+    if image.ndim == 3 and image.shape[2] == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)  # OpenCV writes BGR
+    elif image.ndim != 2:
+        raise ValueError(f"image must be HxWx3 RGB or HxW gray, got shape {image.shape}")
+    ok, buf = cv2.imencode(".png", image)
+    if not ok:
+        raise RuntimeError("PNG encoding failed")
+    return buf.tobytes()

@@ -1,0 +1,96 @@
+"""Anomaly map -> defect regions: threshold, clean up with morphology, one region per outer contour.
+
+Operators want "where is the defect and how bad is it", not a raw heatmap, so each region carries its
+bounding box, size, scores and an outline small enough to send as JSON or draw on the image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Region:
+    """One connected defect, in the pixel coordinates of the map (= the original image)."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+    area: int  # pixels inside the filled outer contour (holes count: the defect spans them)
+    peak_score: float  # max map value inside the region
+    mean_score: float
+    polygon: list[tuple[int, int]]  # simplified outer contour, (x, y) points
+
+    def to_dict(self) -> dict:
+        """Plain ints/floats/lists only, so json.dumps works without a custom encoder."""
+        return {
+            "bbox": [self.x, self.y, self.width, self.height],
+            "area": self.area,
+            "peak_score": self.peak_score,
+            "mean_score": self.mean_score,
+            "polygon": [[px, py] for px, py in self.polygon],
+        }
+
+
+def find_regions(
+    score_map: np.ndarray,
+    threshold: float,
+    min_area: int = 16,
+    kernel: int = 5,
+    max_regions: int = 50,
+) -> list[Region]:
+    """Regions where `score_map > threshold`, most anomalous (highest peak) first.
+
+    Opening removes isolated hot pixels (noise, not defects); closing then merges a defect that the
+    threshold split by a thin gap, so one scratch is reported once. Morphology is skipped when the map
+    is smaller than the kernel (or kernel <= 1), since it would erase everything. Regions smaller than
+    `min_area` pixels are dropped and at most `max_regions` are returned, bounding the size of a report.
+    """
+    if score_map.ndim != 2:
+        raise ValueError(f"score_map must be 2-D, got shape {score_map.shape}")
+    if not np.isfinite(score_map).all():
+        raise ValueError("score_map contains NaN or inf")
+    if np.isnan(threshold):
+        raise ValueError("threshold is NaN")
+    if min_area < 0 or max_regions < 0:
+        raise ValueError("min_area and max_regions must be >= 0")
+    score_map = np.ascontiguousarray(score_map, dtype=np.float32)
+
+    binary = (score_map > threshold).view(np.uint8)
+    height, width = binary.shape
+    if kernel > 1 and height >= kernel and width >= kernel:
+        element = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (kernel, kernel))
+        binary = cv2.morphologyEx(binary, cv2.MORPH_OPEN, element)
+        binary = cv2.morphologyEx(binary, cv2.MORPH_CLOSE, element)
+    contours, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+
+    regions = []
+    for contour in contours:
+        x, y, w, h = cv2.boundingRect(contour)
+        if w * h < min_area:  # cheap reject: the box bounds the area
+            continue
+        # Fill the contour in a box-sized mask only, so the cost scales with the region, not the map.
+        mask = np.zeros((h, w), np.uint8)
+        cv2.drawContours(mask, [contour], -1, 1, thickness=cv2.FILLED, offset=(-x, -y))
+        area = cv2.countNonZero(mask)
+        if area < min_area:
+            continue
+        window = score_map[y : y + h, x : x + w]
+        _, peak, _, _ = cv2.minMaxLoc(window, mask)
+        mean = cv2.mean(window, mask)[0]
+        regions.append(Region(x, y, w, h, area, float(peak), float(mean), _simplify(contour)))
+
+    regions.sort(key=lambda r: r.peak_score, reverse=True)
+    return regions[:max_regions]
+
+
+def _simplify(contour: np.ndarray) -> list[tuple[int, int]]:
+    """Douglas-Peucker at 1% of the perimeter: a few points per blob, still hugging its shape."""
+    approx = cv2.approxPolyDP(contour, 0.01 * cv2.arcLength(contour, True), True)
+    if len(approx) < 3:  # thin blobs collapse to a segment; keep the raw outline instead
+        approx = contour
+    return [(int(px), int(py)) for px, py in approx[:, 0]]
