@@ -1,0 +1,89 @@
+"""Exact L2 nearest-neighbour scoring against a memory bank, chunked over bank rows.
+
+Distances use ||q||^2 - 2 q.b + ||b||^2 with one matmul per chunk, so memory stays at
+queries x chunk_rows whatever the bank size, and a running minimum keeps the best match.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from goldenshot.settings import ScoringSettings
+
+
+def squared_norms(rows: torch.Tensor) -> torch.Tensor:
+    """||b||^2 per bank row; kept with the hot bank so it is computed once per version."""
+    return rows.pow(2).sum(1)
+
+
+def nearest(
+    queries: torch.Tensor,
+    bank: torch.Tensor,
+    bank_sq: torch.Tensor | None = None,
+    chunk_rows: int = 8192,
+    exclude: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Distance to and index of each query's nearest bank row.
+
+    exclude: bool [N], bank rows to ignore (leave-one-out scoring of a golden sample).
+    """
+    if bank_sq is None:
+        bank_sq = squared_norms(bank)
+    q_sq = squared_norms(queries).unsqueeze(1)
+    best = torch.full((queries.shape[0],), float("inf"))
+    best_idx = torch.zeros(queries.shape[0], dtype=torch.long)
+    for start in range(0, bank.shape[0], chunk_rows):
+        rows = bank[start : start + chunk_rows]
+        sq = bank_sq[start : start + chunk_rows]
+        if exclude is not None:
+            sq = sq.masked_fill(exclude[start : start + chunk_rows], float("inf"))
+        dist, idx = torch.addmm(sq.unsqueeze(0), queries, rows.T, alpha=-2).min(dim=1)
+        better = dist < best
+        best = torch.where(better, dist, best)
+        best_idx = torch.where(better, idx + start, best_idx)
+    return (best + q_sq.squeeze(1)).clamp_(min=0).sqrt_(), best_idx
+
+
+def image_score(patch_scores: torch.Tensor, mode: str = "topk_mean", top_n: int = 10) -> float:
+    """One number per image: the max patch score, or the mean of the top-N (steadier)."""
+    flat = patch_scores.flatten()
+    if mode == "max":
+        return float(flat.max())
+    return float(flat.topk(min(top_n, flat.numel())).values.mean())
+
+
+def reweight(
+    score: float,
+    query: torch.Tensor,
+    match: int,
+    bank: torch.Tensor,
+    bank_sq: torch.Tensor,
+    neighbours: int = 9,
+) -> float:
+    """PatchCore's re-weighting: damp a score whose nearest bank row sits in a dense region.
+
+    query is the most anomalous patch and match its nearest bank row; the weight is
+    1 - softmax over the distances from the query to match's own neighbourhood in the bank.
+    """
+    anchor = bank[match : match + 1]
+    around = torch.addmm(bank_sq.unsqueeze(0), anchor, bank.T, alpha=-2).squeeze(0)
+    hood = around.topk(min(neighbours, bank.shape[0]), largest=False).indices
+    dists = (bank[hood] - query).pow(2).sum(1).sqrt()
+    weight = 1.0 - torch.softmax(dists, dim=0)[0]
+    return float(weight) * score
+
+
+def score_features(
+    queries: torch.Tensor,
+    bank: torch.Tensor,
+    bank_sq: torch.Tensor,
+    settings: ScoringSettings,
+    exclude: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, float]:
+    """Patch scores [M] and the image score; the one scoring path for inspection and thresholds."""
+    dist, idx = nearest(queries, bank, bank_sq, settings.chunk_rows, exclude)
+    score = image_score(dist, settings.image_score, settings.top_n)
+    if settings.reweight:
+        top = int(dist.argmax())
+        score = reweight(score, queries[top], int(idx[top]), bank, bank_sq, settings.reweight_neighbours)
+    return dist, score

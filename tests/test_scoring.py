@@ -1,0 +1,42 @@
+import pytest
+import torch
+
+from goldenshot.scoring import image_score, nearest, reweight, score_features, squared_norms
+from goldenshot.settings import ScoringSettings
+
+
+def test_chunked_nearest_matches_brute_force():
+    gen = torch.Generator().manual_seed(0)
+    queries, bank = torch.randn(300, 32, generator=gen), torch.randn(1000, 32, generator=gen)
+    dist, idx = nearest(queries, bank, chunk_rows=256)  # 4 chunks, last one partial
+    ref = torch.cdist(queries, bank)
+    assert torch.equal(idx, ref.argmin(1))
+    assert torch.allclose(dist, ref.min(1).values, atol=1e-4)
+
+
+def test_exact_match_scores_zero_and_exclusion_skips_rows():
+    bank = torch.randn(50, 8, generator=torch.Generator().manual_seed(1))
+    dist, idx = nearest(bank[:5], bank)
+    assert torch.equal(idx, torch.arange(5)) and dist.max() < 1e-2  # sqrt of fp32 cancellation noise
+    exclude = torch.zeros(50, dtype=torch.bool)
+    exclude[:5] = True
+    dist, idx = nearest(bank[:5], bank, exclude=exclude)
+    assert (idx >= 5).all() and dist.min() > 0.1
+
+
+def test_image_score_modes():
+    scores = torch.tensor([0.0, 1.0, 2.0, 10.0])
+    assert image_score(scores, "max") == 10.0
+    assert image_score(scores, "topk_mean", top_n=2) == pytest.approx(6.0)
+    assert image_score(scores, "topk_mean", top_n=100) == pytest.approx(3.25)
+
+
+def test_reweight_damps_scores_and_is_used_when_enabled():
+    gen = torch.Generator().manual_seed(2)
+    bank = torch.randn(200, 16, generator=gen)
+    query = bank[0] + 3.0
+    weighted = reweight(5.0, query, 0, bank, squared_norms(bank), neighbours=9)
+    assert 0.0 < weighted < 5.0
+    plain = score_features(query[None], bank, squared_norms(bank), ScoringSettings(image_score="max"))[1]
+    damped = score_features(query[None], bank, squared_norms(bank), ScoringSettings(image_score="max", reweight=True))[1]
+    assert damped < plain
