@@ -1,0 +1,141 @@
+"""Decoding untrusted image bytes and files into one predictable array format.
+
+Uploads and dataset folders hold whatever a camera, a phone or an attacker produced: 16-bit
+grayscale, CMYK, palettes, rotated-by-EXIF JPEGs, truncated files, decompression bombs. Every
+other module gets an HxWx3 uint8 RGB array or an ImageError whose single-line message names the
+file and the cause, so a bad image is reported, never a traceback or a machine out of memory.
+
+Decisions:
+- Alpha is dropped (the colour channels are kept as stored), as cv2.imread(IMREAD_COLOR) does,
+  so a file gives the same pixels whichever tool the line used to make the golden samples.
+- 16-bit and 32-bit integer or float grayscale is stretched from the image's own min..max to
+  0..255: a 12-bit sensor stored in 16 bits must not come out black, nor 0..65535 clipped white.
+- Only the formats of IMAGE_SUFFIXES (plus GIF, which browsers produce) are parsed: Pillow's
+  other plugins (EPS runs Ghostscript) are attack surface we do not need.
+- Pillow's global Image.MAX_IMAGE_PIXELS is never changed; it stays a ceiling above max_pixels
+  (both its error and its warning become ImageError), so the effective limit is the smaller one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import stat
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+IMAGE_SUFFIXES: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
+
+_FORMATS = ("PNG", "JPEG", "BMP", "TIFF", "WEBP", "GIF")  # JPEG also yields MPO (multi-picture) files
+_HIGH_DEPTH_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
+_BOMB_RE = re.compile(r"\((\d+) pixels\) exceeds limit of (\d+) pixels")
+
+
+class ImageError(ValueError):
+    """An image that cannot be used; the message is '<name>: <cause>' on one line."""
+
+    def __init__(self, name: str, cause: str) -> None:
+        self.name = _one_line(name)
+        self.cause = _one_line(cause)
+        super().__init__(f"{self.name}: {self.cause}")
+
+    def __reduce__(self) -> tuple[type[ImageError], tuple[str, str]]:
+        return ImageError, (self.name, self.cause)  # picklable across worker processes
+
+
+def image_sha256(data: bytes) -> str:
+    """Hex SHA-256 of the raw bytes: identifies a golden sample or upload independently of its name."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_image(path: Path, max_pixels: int = 64_000_000, max_bytes: int = 64 * 2**20) -> np.ndarray:
+    """Read and decode an image file; the size is checked with stat before any byte is read."""
+    name = os.fspath(path)
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise ImageError(name, "file not found") from None
+    except OSError as exc:
+        raise ImageError(name, f"cannot read ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(info.st_mode):  # a FIFO or device would block or never end
+        raise ImageError(name, "not a regular file")
+    if info.st_size == 0:
+        raise ImageError(name, "empty file")
+    if info.st_size > max_bytes:
+        raise ImageError(name, f"file too large ({info.st_size} bytes > limit {max_bytes})")
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(max_bytes + 1)  # the file may have grown since stat
+    except OSError as exc:
+        raise ImageError(name, f"cannot read ({exc.strerror or exc})") from None
+    if len(data) > max_bytes:
+        raise ImageError(name, f"file too large (> limit {max_bytes} bytes)")
+    return decode_image(data, name, max_pixels)
+
+
+def decode_image(data: bytes, name: str = "upload", max_pixels: int = 64_000_000) -> np.ndarray:
+    """Decode image bytes to an HxWx3 uint8 RGB C-contiguous array (first frame, EXIF-upright)."""
+    if not data:
+        raise ImageError(name, "empty file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=_FORMATS) as im:
+                pixels = im.width * im.height
+                if pixels > max_pixels:  # from the header alone, before any pixel is allocated
+                    raise ImageError(name, f"image too large ({pixels} pixels > limit {max_pixels})")
+                im.load()  # the first frame: Image.open leaves animations and multi-page TIFFs there
+                rgb = _to_rgb(ImageOps.exif_transpose(im))
+    except ImageError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageError(name, "not an image (cannot identify image file)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError(name, _bomb_cause(str(exc))) from None
+    except Exception as exc:  # noqa: BLE001 - hostile bytes make parsers raise anything; all mean "unusable"
+        raise ImageError(name, _decode_cause(exc)) from None
+    return np.ascontiguousarray(rgb)
+
+
+def _to_rgb(im: Image.Image) -> np.ndarray:
+    """Any Pillow mode -> HxWx3 uint8 RGB (see the module docstring for alpha and bit depth)."""
+    if im.mode in _HIGH_DEPTH_MODES:
+        gray = _stretch_to_uint8(np.asarray(im))
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    return np.asarray(im.convert("RGB"))  # drops alpha (LA, PA, RGBA); CMYK, P, 1 and L expand
+
+
+def _stretch_to_uint8(values: np.ndarray) -> np.ndarray:
+    """Map the finite range of a high-depth image linearly to 0..255; a flat image becomes 0."""
+    values = values.astype(np.float64)
+    finite = np.isfinite(values)
+    if not finite.any():
+        return np.zeros(values.shape, np.uint8)
+    lo, hi = values[finite].min(), values[finite].max()
+    scale = 255.0 / (hi - lo) if hi > lo else 0.0
+    out = np.where(finite, (values - lo) * scale, 0.0)
+    return np.rint(out).astype(np.uint8)
+
+
+def _bomb_cause(message: str) -> str:
+    match = _BOMB_RE.search(message)
+    if match is None:
+        return f"image too large ({message})"
+    return f"image too large ({match[1]} pixels > limit {match[2]})"
+
+
+def _decode_cause(exc: Exception) -> str:
+    message = str(exc) or type(exc).__name__
+    if isinstance(exc, EOFError) or "truncated" in message.lower():
+        return "truncated image"
+    return f"cannot decode ({message})"
+
+
+def _one_line(text: str) -> str:
+    """Collapse whitespace and control characters: names come from uploads and may hold newlines."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
