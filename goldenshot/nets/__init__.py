@@ -1,0 +1,11 @@
+"""Backbone architectures written out in plain torch, key-compatible with the public checkpoints.
+
+Each net exposes `stages()`: its convolutional trunk as ordered (dotted module name, module) pairs,
+which is what lets `goldenshot.backbones` truncate it after the last tapped stage.
+"""
+
+from goldenshot.nets.efficientnet_lite import EfficientNetLite0
+from goldenshot.nets.mobilenet_v2 import MobileNetV2
+from goldenshot.nets.resnet import ResNet, resnet18, resnet50, wide_resnet50_2
+
+__all__ = ["EfficientNetLite0", "MobileNetV2", "ResNet", "resnet18", "resnet50", "wide_resnet50_2"]
