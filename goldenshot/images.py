@@ -54,7 +54,12 @@ def image_sha256(data: bytes) -> str:
 
 
 def read_image(path: Path, max_pixels: int = 64_000_000, max_bytes: int = 64 * 2**20) -> np.ndarray:
-    """Read and decode an image file; the size is checked with stat before any byte is read."""
+    """Read and decode an image file."""
+    return decode_image(read_bytes(path, max_bytes), os.fspath(path), max_pixels)
+
+
+def read_bytes(path: Path, max_bytes: int = 64 * 2**20) -> bytes:
+    """A file's bytes, for decoding and hashing from one read; the size is checked with stat first."""
     name = os.fspath(path)
     try:
         info = os.stat(path)
@@ -75,7 +80,7 @@ def read_image(path: Path, max_pixels: int = 64_000_000, max_bytes: int = 64 * 2
         raise ImageError(name, f"cannot read ({exc.strerror or exc})") from None
     if len(data) > max_bytes:
         raise ImageError(name, f"file too large (> limit {max_bytes} bytes)")
-    return decode_image(data, name, max_pixels)
+    return data
 
 
 def decode_image(data: bytes, name: str = "upload", max_pixels: int = 64_000_000) -> np.ndarray:

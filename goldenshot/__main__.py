@@ -1,0 +1,5 @@
+"""`python -m goldenshot` is the `goldenshot` command."""
+
+from goldenshot.cli import app
+
+app()

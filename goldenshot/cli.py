@@ -1,0 +1,203 @@
+"""The `goldenshot` command: fit, inspect, eval, bench.
+
+Flags override the settings read from GOLDENSHOT_* env vars; every known failure is one line on
+stderr naming the cause and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import torch
+import typer
+from tqdm import tqdm
+
+from goldenshot.backbones import WeightsError
+from goldenshot.data import DatasetError, list_images, support_set
+from goldenshot.evaluation import bench as run_bench
+from goldenshot.evaluation import evaluate, golden_samples
+from goldenshot.features import build_extractor
+from goldenshot.fewshot import FitError, fit as fit_fingerprint
+from goldenshot.fingerprint import FingerprintError
+from goldenshot.images import ImageError, read_image
+from goldenshot.inspector import Inspector
+from goldenshot.overlay import colorize, encode_png, render_overlay
+from goldenshot.settings import Settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Few-shot visual anomaly detection.")
+
+_USER_ERRORS = (ImageError, DatasetError, FitError, FingerprintError, WeightsError, ValueError, OSError)
+
+Backbone = Annotated[Optional[str], typer.Option(help="mobilenet_v2 | efficientnet_lite0 | resnet18 | resnet50 | wide_resnet50_2")]
+Weights = Annotated[Optional[Path], typer.Option(help="torchvision-format weights file (ResNets need one)")]
+
+
+def _settings(backbone: str | None = None, weights: Path | None = None, augment: bool | None = None) -> Settings:
+    settings = Settings()
+    update: dict = {}
+    if backbone:
+        update["backbone"] = backbone
+    if weights:
+        update["weights"] = weights
+    if augment is not None:
+        update["augment"] = settings.augment.model_copy(update={"enabled": augment})
+    settings = settings.model_copy(update=update)
+    torch.set_num_threads(settings.threads)
+    return settings
+
+
+def _fail(exc: BaseException) -> None:
+    typer.echo(f"error: {exc}", err=True)
+    raise typer.Exit(2)
+
+
+def _shots(text: str) -> list[int]:
+    try:
+        values = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"expected comma-separated integers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise typer.BadParameter("values must be positive integers")
+    return values
+
+
+@app.command()
+def fit(
+    images: Annotated[list[Path], typer.Option("--images", help="folder of golden samples, or image files (repeatable)")],
+    out: Annotated[Path, typer.Option(help="fingerprint file to write (.safetensors)")],
+    shots: Annotated[Optional[int], typer.Option(help="use K golden samples drawn with --seed (protocol draw)")] = None,
+    seed: int = 0,
+    threshold: Annotated[Optional[float], typer.Option(help="decision threshold; default: from leave-one-out scores")] = None,
+    augment: Annotated[Optional[bool], typer.Option("--augment/--no-augment")] = None,
+    backbone: Backbone = None,
+    weights: Weights = None,
+) -> None:
+    """Build a fingerprint from golden samples (good parts only)."""
+    try:
+        settings = _settings(backbone, weights, augment)
+        paths = [p for item in images for p in (list_images(item) if item.is_dir() else [item])]
+        if shots is not None:
+            paths = support_set(paths, shots, seed)
+        extractor = build_extractor(settings)
+        bars: dict[str, tqdm] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            bar = bars.setdefault(stage, tqdm(total=total, desc=stage, file=sys.stderr, leave=False))
+            bar.n = done
+            bar.refresh()
+
+        fingerprint = fit_fingerprint(golden_samples(paths, settings), extractor, settings, threshold, progress)
+        for bar in bars.values():
+            bar.close()
+        size = fingerprint.save(out)
+    except _USER_ERRORS as exc:
+        _fail(exc)
+    meta = fingerprint.meta
+    typer.echo(
+        f"fingerprint {out}: {len(paths)} golden samples, {meta.coreset_rows} bank rows, "
+        f"threshold {meta.threshold:.4f} ({meta.threshold_source}), {size / 1e6:.2f} MB"
+    )
+
+
+@app.command()
+def inspect(
+    fingerprint: Annotated[Path, typer.Option(help="fingerprint file")],
+    images: Annotated[list[Path], typer.Argument(help="images to inspect")],
+    heatmaps: Annotated[Optional[Path], typer.Option(help="folder for heatmap and overlay PNGs")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print results as JSON")] = False,
+    threshold: Annotated[Optional[float], typer.Option(help="override the fingerprint's threshold")] = None,
+    weights: Weights = None,
+) -> None:
+    """Score images against a fingerprint: decision, score, regions, heatmaps."""
+    settings = _settings()
+    try:
+        inspector = Inspector.load(fingerprint, weights)
+        if threshold is not None:
+            inspector = Inspector(inspector.extractor, inspector.fingerprint.with_threshold(threshold))
+    except _USER_ERRORS as exc:
+        _fail(exc)
+    results, failed, used = [], 0, set()
+    for path in images:
+        try:
+            image = read_image(path, settings.limits.max_pixels, settings.limits.max_bytes)
+        except ImageError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            failed += 1
+            continue
+        result = inspector.inspect(image)
+        row = {"image": str(path), **result.to_dict()}
+        if heatmaps is not None:
+            row.update(_write_pictures(heatmaps, _unique_stem(path, used), image, result))
+        results.append(row)
+        if not as_json:
+            typer.echo(f"{path}: {result.decision} score={result.score:.4f} threshold={result.threshold:.4f} regions={len(result.regions)}")
+    if as_json:
+        typer.echo(json.dumps(results, indent=2))
+    if failed:
+        raise typer.Exit(1)
+
+
+def _unique_stem(path: Path, used: set[str]) -> str:
+    stem, n = path.stem, 1
+    while stem in used:
+        n += 1
+        stem = f"{path.stem}-{n}"
+    used.add(stem)
+    return stem
+
+
+def _write_pictures(folder: Path, stem: str, image, result) -> dict[str, str]:
+    """Heatmap scaled 0..2x threshold, so colours mean the same for every image of a product."""
+    folder.mkdir(parents=True, exist_ok=True)
+    vmax = 2.0 * result.threshold
+    heat, over = folder / f"{stem}_heatmap.png", folder / f"{stem}_overlay.png"
+    heat.write_bytes(encode_png(colorize(result.score_map, 0.0, vmax)))
+    over.write_bytes(encode_png(render_overlay(image, result.score_map, result.regions, 0.0, vmax)))
+    return {"heatmap": str(heat), "overlay": str(over)}
+
+
+@app.command("eval")
+def eval_command(
+    root: Annotated[Path, typer.Argument(help="category folder (MVTec layout)")],
+    out: Annotated[Path, typer.Option("--json", help="JSON report to write")],
+    shots: Annotated[str, typer.Option(help="comma-separated K")] = "1,2,4,8",
+    seeds: Annotated[str, typer.Option(help="comma-separated seeds")] = "0,1,2",
+    max_test: Annotated[Optional[int], typer.Option(help="score a fixed random subset of the test split")] = None,
+    backbone: Backbone = None,
+    weights: Weights = None,
+) -> None:
+    """Few-shot protocol: AUROC, pixel AUROC, AUPRO, F1-max for each K and seed."""
+    try:
+        seed_list = [int(s) for s in seeds.split(",")]
+        report = evaluate(root, _shots(shots), seed_list, _settings(backbone, weights), max_test)
+    except _USER_ERRORS as exc:
+        _fail(exc)
+    _write_json(out, report)
+    for row in report["summary"]:
+        typer.echo(json.dumps(row))
+
+
+@app.command("bench")
+def bench_command(
+    root: Annotated[Path, typer.Argument(help="category folder (MVTec layout)")],
+    out: Annotated[Path, typer.Option("--json", help="JSON report to write")],
+    shots: int = 8,
+    max_images: int = 100,
+    backbone: Backbone = None,
+    weights: Weights = None,
+) -> None:
+    """Speed and memory: fit time, per-image latency (decode to regions), RSS, fingerprint size."""
+    try:
+        report = run_bench(root, shots, _settings(backbone, weights), max_images)
+    except _USER_ERRORS as exc:
+        _fail(exc)
+    _write_json(out, report)
+    typer.echo(json.dumps(report))
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2))

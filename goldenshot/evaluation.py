@@ -1,0 +1,194 @@
+"""Evaluation on the few-shot protocol and the speed benchmark, as the CLI and bench/ run them.
+
+Test-image features do not depend on the support set, so eval extracts them once per category
+and reuses them for every (K, seed) run; ms_per_image still counts the whole per-image path:
+the measured decode + features time of that image plus this run's kNN and map time.
+"""
+
+from __future__ import annotations
+
+import random
+import resource
+import statistics
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from goldenshot.data import Category, load_category, load_mask, support_set
+from goldenshot.features import FeatureExtractor, build_extractor
+from goldenshot.fewshot import GoldenSample, fit
+from goldenshot.fingerprint import Fingerprint
+from goldenshot.images import decode_image, image_sha256, read_bytes, read_image
+from goldenshot.inspector import Inspector
+from goldenshot.maps import anomaly_map
+from goldenshot import metrics
+from goldenshot.scoring import score_features
+from goldenshot.settings import Settings
+
+
+@dataclass
+class _TestImage:
+    label: int
+    mask: np.ndarray | None  # bool at the working size; None for good images
+    feats: torch.Tensor  # [h, w, D]
+    size: tuple[int, int]
+    extract_ms: float
+
+
+def golden_samples(paths: Sequence[Path], settings: Settings) -> list[GoldenSample]:
+    """Read golden images from disk, hashing the bytes the fingerprint will name."""
+    samples = []
+    for path in paths:
+        data = read_bytes(path, settings.limits.max_bytes)
+        samples.append(GoldenSample(path.name, image_sha256(data), decode_image(data, str(path), settings.limits.max_pixels)))
+    return samples
+
+
+def pick_test(category: Category, max_test: int | None) -> list:
+    """The whole test split, or a fixed random subset of it (seed 0) for quick runs."""
+    samples = list(category.test)
+    if max_test is None or max_test >= len(samples):
+        return samples
+    return sorted(random.Random(0).sample(samples, max_test), key=lambda s: (s.defect, s.path.name))
+
+
+def _extract_test(samples: list, extractor: FeatureExtractor, settings: Settings, show: bool) -> list[_TestImage]:
+    out = []
+    for sample in tqdm(samples, desc="test features", disable=not show, leave=False):
+        start = time.perf_counter()
+        tensor = extractor.tensor(read_image(sample.path, settings.limits.max_pixels, settings.limits.max_bytes))
+        feats = extractor(tensor[None])[0]
+        elapsed = (time.perf_counter() - start) * 1000.0
+        size = tuple(tensor.shape[-2:])
+        mask = load_mask(sample, size) if sample.label else None
+        out.append(_TestImage(sample.label, mask, feats, size, elapsed))
+    return out
+
+
+def evaluate(
+    root: Path,
+    shots: Sequence[int],
+    seeds: Sequence[int],
+    settings: Settings,
+    max_test: int | None = None,
+    show_progress: bool = True,
+) -> dict:
+    """Few-shot protocol on one category: every (K, seed) run, then mean/std per K."""
+    category = load_category(root)
+    extractor = build_extractor(settings)
+    tests = _extract_test(pick_test(category, max_test), extractor, settings, show_progress)
+    labels = [t.label for t in tests]
+    runs = []
+    bar = tqdm(total=len(shots) * len(seeds), desc=f"eval {category.name}", disable=not show_progress)
+    for k in shots:
+        for seed in seeds:
+            support = support_set(category.train, k, seed)
+            start = time.perf_counter()
+            fingerprint = fit(golden_samples(support, settings), extractor, settings)
+            fit_seconds = time.perf_counter() - start
+            runs.append(_score_run(k, seed, support, fingerprint, extractor, tests, labels, fit_seconds))
+            bar.update(1)
+    bar.close()
+    return {
+        "category": category.name,
+        "backbone": settings.backbone,
+        "runs": runs,
+        "summary": _summarise(runs, shots),
+        "settings": settings.model_dump(mode="json"),
+    }
+
+
+def _score_run(k, seed, support, fingerprint: Fingerprint, extractor, tests, labels, fit_seconds) -> dict:
+    inspector = Inspector(extractor, fingerprint)
+    scoring, sigma = fingerprint.meta.scoring, fingerprint.meta.maps.sigma
+    scores, maps, masks, per_image = [], [], [], []
+    for test in tests:
+        start = time.perf_counter()
+        h, w, d = test.feats.shape
+        dist, score = score_features(test.feats.reshape(-1, d), inspector.bank, inspector.bank_sq, scoring)
+        score_map = anomaly_map(dist.view(h, w), test.size, sigma)
+        per_image.append(test.extract_ms + (time.perf_counter() - start) * 1000.0)
+        scores.append(score)
+        maps.append(score_map)
+        masks.append(test.mask if test.mask is not None else np.zeros(test.size, dtype=bool))
+    return {
+        "shots": k,
+        "seed": seed,
+        "support": [p.name for p in support],
+        "image_auroc": metrics.image_auroc(labels, scores),
+        "pixel_auroc": metrics.pixel_auroc(masks, maps),
+        "aupro": metrics.aupro(masks, maps),
+        "f1_max": metrics.f1_max(labels, scores),
+        # the decision a factory would get from the good-only threshold stored in the fingerprint
+        "fpr_at_threshold": _rate(scores, labels, 0, fingerprint.meta.threshold),
+        "tpr_at_threshold": _rate(scores, labels, 1, fingerprint.meta.threshold),
+        "fit_seconds": fit_seconds,
+        "ms_per_image": statistics.median(per_image),
+        "n_test": len(tests),
+    }
+
+
+def _rate(scores: list[float], labels: list[int], label: int, threshold: float) -> float | None:
+    """Share of images with this label flagged ANOMALOUS at the threshold."""
+    flagged = [s > threshold for s, y in zip(scores, labels) if y == label]
+    return float(np.mean(flagged)) if flagged else None
+
+
+def _summarise(runs: list[dict], shots: Sequence[int]) -> list[dict]:
+    out = []
+    for k in shots:
+        rows = [r for r in runs if r["shots"] == k]
+        image = [r["image_auroc"] for r in rows]
+        pixel = [r["pixel_auroc"] for r in rows if r["pixel_auroc"] is not None]
+        pro = [r["aupro"] for r in rows if r["aupro"] is not None]
+        out.append(
+            {
+                "shots": k,
+                "image_auroc_mean": float(np.mean(image)),
+                "image_auroc_std": float(np.std(image)),
+                "pixel_auroc_mean": float(np.mean(pixel)) if pixel else None,
+                "aupro_mean": float(np.mean(pro)) if pro else None,
+                "fit_seconds_mean": float(np.mean([r["fit_seconds"] for r in rows])),
+                "ms_per_image_median": float(np.median([r["ms_per_image"] for r in rows])),
+            }
+        )
+    return out
+
+
+def bench(root: Path, shots: int, settings: Settings, max_images: int = 100, show_progress: bool = True) -> dict:
+    """Speed and memory of the product path: fit, then decode -> regions per image, batch size 1."""
+    category = load_category(root)
+    extractor = build_extractor(settings)  # one-time model load, not counted in fit
+    support = support_set(category.train, shots, 0)
+    start = time.perf_counter()
+    fingerprint = fit(golden_samples(support, settings), extractor, settings)
+    fit_seconds = time.perf_counter() - start
+    with tempfile.TemporaryDirectory() as tmp:
+        fingerprint_bytes = fingerprint.save(Path(tmp) / "bench.safetensors")
+    inspector = Inspector(extractor, fingerprint)
+    blobs = [read_bytes(s.path, settings.limits.max_bytes) for s in pick_test(category, max_images)]
+    for blob in blobs[:3]:  # warm-up: first calls allocate
+        inspector.inspect(decode_image(blob, max_pixels=settings.limits.max_pixels))
+    times = []
+    for blob in tqdm(blobs, desc="bench", disable=not show_progress, leave=False):
+        start = time.perf_counter()
+        inspector.inspect(decode_image(blob, max_pixels=settings.limits.max_pixels))
+        times.append((time.perf_counter() - start) * 1000.0)
+    return {
+        "category": category.name,
+        "shots": shots,
+        "fit_seconds": fit_seconds,
+        "ms_per_image_p50": float(np.percentile(times, 50)),
+        "ms_per_image_p95": float(np.percentile(times, 95)),
+        "images_per_second": 1000.0 * len(times) / sum(times),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "fingerprint_bytes": fingerprint_bytes,
+        "bank_rows": fingerprint.meta.coreset_rows,
+        "threads": torch.get_num_threads(),
+    }

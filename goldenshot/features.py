@@ -1,0 +1,73 @@
+"""Locally aware patch features (PatchCore): neighbourhood-averaged taps on one grid.
+
+Each tap map is averaged over its 3x3 neighbourhood so a patch sees its context, the coarse map
+is upsampled to the fine grid, and the two are concatenated. An optional random projection
+shrinks D, trading a little accuracy for a smaller bank and faster kNN.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from goldenshot.backbones import IMAGENET_MEAN, IMAGENET_STD, Backbone, load_backbone
+from goldenshot.preprocess import to_tensor, working_size
+from goldenshot.settings import PreprocessSettings, Settings
+
+_MEAN = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+_STD = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+
+
+def aggregate(maps: list[torch.Tensor]) -> torch.Tensor:
+    """Tap maps [B, C_i, h_i, w_i] -> patch features [B, sum C_i, h_0, w_0] on the finest grid."""
+    grid = maps[0].shape[-2:]
+    out = []
+    for fmap in maps:
+        # Zero padding counted at the border, as PatchCore does; averaging over fewer neighbours
+        # there makes border patches outliers (magnetic tile K=4 AUROC .58 instead of .75).
+        fmap = F.avg_pool2d(fmap, kernel_size=3, stride=1, padding=1)
+        if fmap.shape[-2:] != grid:
+            fmap = F.interpolate(fmap, size=grid, mode="bilinear", align_corners=False)
+        out.append(fmap)
+    return torch.cat(out, dim=1)
+
+
+def random_projection(in_dim: int, out_dim: int, seed: int) -> torch.Tensor:
+    """Gaussian JL matrix [in_dim, out_dim]; stored in the fingerprint so scoring uses the same one."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(in_dim, out_dim, generator=generator) / out_dim**0.5
+
+
+class FeatureExtractor:
+    """Image -> patch features; the one path shared by fit, inspect, eval and the services."""
+
+    def __init__(self, backbone: Backbone, preprocess: PreprocessSettings, projection: torch.Tensor | None = None):
+        self.backbone = backbone
+        self.preprocess = preprocess
+        self.projection = projection
+
+    @property
+    def feature_dim(self) -> int:
+        return self.projection.shape[1] if self.projection is not None else sum(self.backbone.channels)
+
+    def tensor(self, image: np.ndarray) -> torch.Tensor:
+        """Decoded image -> [3, H', W'] in [0, 1] at the working size."""
+        return to_tensor(image, working_size(image.shape[0], image.shape[1], self.preprocess))
+
+    @torch.inference_mode()
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        """[B, 3, H', W'] in [0, 1] -> [B, h, w, D] patch features at stride 8."""
+        feats = aggregate(self.backbone((batch - _MEAN) / _STD)).permute(0, 2, 3, 1)
+        if self.projection is not None:
+            feats = feats @ self.projection
+        return feats.contiguous()
+
+
+def build_extractor(settings: Settings) -> FeatureExtractor:
+    """The extractor the settings describe: backbone, taps, preprocessing, optional projection."""
+    backbone = load_backbone(settings.backbone, settings.weights, settings.taps)
+    projection = None
+    if settings.projection_dim is not None:
+        projection = random_projection(sum(backbone.channels), settings.projection_dim, settings.seed)
+    return FeatureExtractor(backbone, settings.preprocess, projection)

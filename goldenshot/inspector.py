@@ -1,0 +1,111 @@
+"""Inspect: one image against a fingerprint -> score, decision, heatmap, regions.
+
+The Inspector keeps the bank hot in memory with its squared norms, so an inspection is one
+backbone pass and a few matmuls; it is built once per fingerprint version.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from goldenshot.backbones import load_backbone
+from goldenshot.features import FeatureExtractor
+from goldenshot.fingerprint import Fingerprint
+from goldenshot.maps import anomaly_map, resize_map
+from goldenshot.regions import Region, find_regions
+from goldenshot.scoring import score_features, squared_norms
+
+OK, ANOMALOUS = "OK", "ANOMALOUS"
+
+
+@dataclass
+class Inspection:
+    """The result for one image; score_map is at the original image size."""
+
+    score: float
+    threshold: float
+    score_map: np.ndarray
+    regions: list[Region]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def decision(self) -> str:
+        return ANOMALOUS if self.score > self.threshold else OK
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary (the map itself is written as a PNG, not inlined)."""
+        return {
+            "decision": self.decision,
+            "score": self.score,
+            "threshold": self.threshold,
+            "regions": [r.to_dict() for r in self.regions],
+            "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()},
+        }
+
+
+class Inspector:
+    """A fingerprint made ready to score: backbone checked, bank hot."""
+
+    def __init__(self, extractor: FeatureExtractor, fingerprint: Fingerprint):
+        backbone = extractor.backbone
+        fingerprint.check_backbone(backbone.name, backbone.weights_sha256)
+        self.extractor = FeatureExtractor(backbone, fingerprint.meta.preprocess, fingerprint.projection)
+        self.fingerprint = fingerprint
+        self.bank = fingerprint.bank
+        self.bank_sq = squared_norms(self.bank)
+
+    @classmethod
+    def load(cls, path: Path, weights: Path | None = None) -> Inspector:
+        """Load a fingerprint and the backbone it names (weights: for backbones that ship none)."""
+        fingerprint = Fingerprint.load(path)
+        meta = fingerprint.meta
+        backbone = load_backbone(meta.backbone, weights, meta.taps)
+        return cls(FeatureExtractor(backbone, meta.preprocess, fingerprint.projection), fingerprint)
+
+    @property
+    def threshold(self) -> float:
+        return self.fingerprint.meta.threshold
+
+    def score(self, image: np.ndarray, timings: dict[str, float] | None = None) -> tuple[float, np.ndarray]:
+        """Image score and the anomaly map at the working size (what evaluation compares to masks)."""
+        clock = _Clock(timings)
+        tensor = self.extractor.tensor(image)
+        clock.lap("resize")
+        feats = self.extractor(tensor[None])[0]
+        clock.lap("features")
+        h, w, d = feats.shape
+        dist, score = score_features(feats.reshape(-1, d), self.bank, self.bank_sq, self.fingerprint.meta.scoring)
+        clock.lap("knn")
+        score_map = anomaly_map(dist.view(h, w), tuple(tensor.shape[-2:]), self.fingerprint.meta.maps.sigma)
+        clock.lap("map")
+        return score, score_map
+
+    def inspect(self, image: np.ndarray) -> Inspection:
+        """Full result: decision, map at the original size, and defect regions."""
+        timings: dict[str, float] = {}
+        score, working = self.score(image, timings)
+        clock = _Clock(timings)
+        score_map = resize_map(working, image.shape[0], image.shape[1])
+        maps = self.fingerprint.meta.maps
+        regions = find_regions(score_map, self.fingerprint.meta.pixel_threshold, maps.min_region_area, maps.morph_kernel)
+        clock.lap("regions")
+        return Inspection(score, self.threshold, score_map, regions, timings)
+
+
+class _Clock:
+    """Stage timer writing milliseconds into an optional dict."""
+
+    def __init__(self, out: dict[str, float] | None):
+        self.out = out
+        self.last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        if self.out is not None:
+            self.out[stage] = (now - self.last) * 1000.0
+        self.last = now

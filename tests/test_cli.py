@@ -1,0 +1,122 @@
+"""The goldenshot command, in-process through typer's runner plus one real subprocess."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from goldenshot.cli import app
+
+runner = CliRunner()
+
+
+def _run(*args: str):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory, tile_root):
+    out = tmp_path_factory.mktemp("fp") / "tile.safetensors"
+    result = _run("fit", "--images", tile_root / "train" / "good", "--shots", "2", "--out", out)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_fit_then_inspect_json_and_heatmaps(fitted, tile_root, tmp_path):
+    good = sorted((tile_root / "test" / "good").iterdir())[0]
+    bad = sorted((tile_root / "test" / "break").iterdir())[0]
+    result = _run("inspect", "--fingerprint", fitted, good, bad, "--heatmaps", tmp_path / "maps", "--json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [r["image"] for r in rows] == [str(good), str(bad)]
+    for row in rows:
+        assert row["decision"] in ("OK", "ANOMALOUS") and row["score"] >= 0
+        for key in ("heatmap", "overlay"):
+            with Image.open(row[key]) as png:
+                assert png.format == "PNG" and png.size == Image.open(row["image"]).size
+
+
+def test_inspect_reports_unreadable_images_and_goes_on(fitted, tile_root, tmp_path):
+    junk = tmp_path / "junk.png"
+    junk.write_bytes(b"not an image")
+    good = sorted((tile_root / "test" / "good").iterdir())[0]
+    result = _run("inspect", "--fingerprint", fitted, junk, good)
+    assert result.exit_code == 1
+    assert "junk.png" in result.stderr and str(good) in result.stdout
+
+
+def test_eval_writes_the_contract(tile_root, tmp_path):
+    out = tmp_path / "eval.json"
+    result = _run("eval", tile_root, "--shots", "1,2", "--seeds", "0,1", "--max-test", "24", "--json", out)
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["category"] == "magnetic_tile" and report["backbone"] == "mobilenet_v2"
+    assert len(report["runs"]) == 4 and [s["shots"] for s in report["summary"]] == [1, 2]
+    run_keys = {"shots", "seed", "support", "image_auroc", "pixel_auroc", "aupro", "f1_max", "fit_seconds", "ms_per_image", "n_test"}
+    for run in report["runs"]:
+        assert run_keys <= set(run) and run["n_test"] == 24 and len(run["support"]) == run["shots"]
+        for key in ("image_auroc", "pixel_auroc", "aupro", "f1_max"):
+            assert 0.0 <= run[key] <= 1.0
+    summary_keys = {"shots", "image_auroc_mean", "image_auroc_std", "pixel_auroc_mean", "aupro_mean", "fit_seconds_mean", "ms_per_image_median"}
+    assert all(summary_keys <= set(s) for s in report["summary"])
+
+
+def test_bench_writes_the_contract(screw_root, tmp_path):
+    out = tmp_path / "bench.json"
+    result = _run("bench", screw_root, "--shots", "2", "--max-images", "4", "--json", out)
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    for key in ("fit_seconds", "ms_per_image_p50", "ms_per_image_p95", "images_per_second", "peak_rss_mb", "fingerprint_bytes", "threads"):
+        assert report[key] > 0
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("empty", "no images"),
+        ("too_many", "K=9"),
+        ("corrupt", "bad.jpg"),
+        ("no_weights", "resnet18"),
+    ],
+)
+def test_bad_fit_input_is_one_line_and_writes_nothing(case, message, tmp_path, tile_root):
+    folder = tmp_path / "golden"
+    folder.mkdir()
+    args = ["fit", "--images", folder, "--out", tmp_path / "fp.safetensors"]
+    good = sorted((tile_root / "train" / "good").iterdir())[:3]
+    for path in good:
+        (folder / path.name).write_bytes(path.read_bytes())
+    if case == "empty":
+        for path in folder.iterdir():
+            path.unlink()
+    elif case == "too_many":
+        args += ["--shots", "9"]
+    elif case == "corrupt":
+        (folder / "bad.jpg").write_bytes(good[0].read_bytes()[:500])
+    else:
+        args += ["--backbone", "resnet18"]
+    result = _run(*args)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: ") and message in result.stderr and result.stderr.count("\n") == 1
+    assert not (tmp_path / "fp.safetensors").exists()
+
+
+def test_damaged_fingerprint_is_refused(fitted, tmp_path, tile_root):
+    short = tmp_path / "short.safetensors"
+    short.write_bytes(fitted.read_bytes()[:1000])
+    good = sorted((tile_root / "test" / "good").iterdir())[0]
+    result = _run("inspect", "--fingerprint", short, good)
+    assert result.exit_code == 2 and "short.safetensors" in result.stderr
+
+
+def test_console_script_runs(fitted, tile_root):
+    good = sorted((tile_root / "test" / "good").iterdir())[0]
+    proc = subprocess.run(
+        [sys.executable, "-m", "goldenshot", "inspect", "--fingerprint", str(fitted), str(good)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"{good}: ") and "threshold=" in proc.stdout

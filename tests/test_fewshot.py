@@ -1,0 +1,105 @@
+"""Fit and inspect on the real magnetic-tile images, with the real ImageNet backbone."""
+
+import numpy as np
+import pytest
+import torch
+
+from goldenshot.data import load_category, load_mask, support_set
+from goldenshot.evaluation import golden_samples
+from goldenshot.features import build_extractor
+from goldenshot.fewshot import FitError, fit
+from goldenshot.fingerprint import Fingerprint, FingerprintError
+from goldenshot.images import image_sha256, read_image
+from goldenshot.inspector import ANOMALOUS, OK, Inspector
+from goldenshot.settings import AugmentSettings, Settings
+
+
+@pytest.fixture(scope="module")
+def settings():
+    return Settings()
+
+
+@pytest.fixture(scope="module")
+def extractor(settings):
+    return build_extractor(settings)
+
+
+@pytest.fixture(scope="module")
+def tile(tile_root):
+    return load_category(tile_root)
+
+
+@pytest.fixture(scope="module")
+def fingerprint(tile, extractor, settings):
+    return fit(golden_samples(support_set(tile.train, 4, 0), settings), extractor, settings)
+
+
+def test_threshold_sits_above_every_leave_one_out_golden_score(fingerprint, tile, settings):
+    meta = fingerprint.meta
+    assert len(meta.golden.scores) == 4 and meta.threshold_source == "leave-one-out"
+    assert meta.threshold == pytest.approx(settings.threshold_margin * max(meta.golden.scores))
+    assert meta.threshold >= max(meta.golden.scores)
+    assert meta.pixel_threshold > 0
+    support = support_set(tile.train, 4, 0)
+    assert [s.name for s in meta.sources] == [p.name for p in support]
+    assert meta.sources[0].sha256 == image_sha256(support[0].read_bytes())
+    assert meta.coreset_rows == fingerprint.bank.shape[0] < meta.patches_seen
+
+
+def test_fit_is_deterministic(tile, extractor, settings, fingerprint):
+    again = fit(golden_samples(support_set(tile.train, 4, 0), settings), extractor, settings)
+    assert torch.equal(again.bank, fingerprint.bank) and again.meta.threshold == fingerprint.meta.threshold
+
+
+def test_defects_score_above_good_parts(tile, extractor, fingerprint, settings):
+    inspector = Inspector(extractor, fingerprint)
+    good = [s for s in tile.test if s.label == 0][:8]
+    bad = [s for s in tile.test if s.defect in ("break", "fray")][:8]
+    good_scores = [inspector.score(read_image(s.path))[0] for s in good]
+    bad_scores = [inspector.score(read_image(s.path))[0] for s in bad]
+    assert np.mean(bad_scores) > np.mean(good_scores)
+    assert np.median(bad_scores) > np.max(good_scores) * 0.9
+
+
+def test_inspection_finds_regions_where_the_defect_is(tile, extractor, fingerprint):
+    inspector = Inspector(extractor, fingerprint)
+    breaks = [s for s in tile.test if s.defect in ("break", "fray")][:12]
+    results = [(s, inspector.inspect(read_image(s.path))) for s in breaks]
+    sample, result = max(results, key=lambda r: r[1].score)
+    assert result.decision == ANOMALOUS and result.regions
+    assert set(result.timings_ms) == {"resize", "features", "knn", "map", "regions"}
+    assert result.score_map.shape == read_image(sample.path).shape[:2]
+    mask = load_mask(sample, result.score_map.shape)
+    top = result.regions[0]  # the region with the highest peak overlaps the true defect
+    assert mask[top.y : top.y + top.height, top.x : top.x + top.width].any()
+
+
+def test_golden_samples_pass_their_own_fingerprint(tile, extractor, fingerprint):
+    inspector = Inspector(extractor, fingerprint)
+    for path in support_set(tile.train, 4, 0):
+        assert inspector.inspect(read_image(path)).decision == OK
+
+
+def test_saved_fingerprint_scores_exactly_like_the_fitted_one(tmp_path, tile, extractor, fingerprint):
+    fingerprint.save(tmp_path / "fp.safetensors")
+    loaded = Inspector.load(tmp_path / "fp.safetensors")
+    image = read_image(tile.test[0].path)
+    assert loaded.score(image)[0] == pytest.approx(Inspector(extractor, fingerprint).score(image)[0], rel=1e-6)
+
+
+def test_one_golden_sample(tile, extractor, settings):
+    one = golden_samples(support_set(tile.train, 1, 0), settings)
+    fp = fit(one, extractor, settings)  # augmented views stand in for the missing second image
+    assert len(fp.meta.golden.scores) == settings.augment.copies + 1
+    bare = settings.model_copy(update={"augment": AugmentSettings(enabled=False)})
+    with pytest.raises(FitError, match="threshold"):
+        fit(one, extractor, bare)
+    assert fit(one, extractor, bare, threshold=3.0).meta.threshold_source == "user"
+    with pytest.raises(FitError):
+        fit([], extractor, settings)
+
+
+def test_fingerprint_from_another_backbone_is_refused(fingerprint, settings):
+    other = build_extractor(settings.model_copy(update={"backbone": "efficientnet_lite0"}))
+    with pytest.raises(FingerprintError, match="mobilenet_v2"):
+        Inspector(other, fingerprint)
