@@ -26,9 +26,8 @@ from goldenshot.fewshot import GoldenSample, fit
 from goldenshot.fingerprint import Fingerprint
 from goldenshot.images import decode_image, image_sha256, read_bytes, read_image
 from goldenshot.inspector import Inspector
-from goldenshot.maps import anomaly_map
 from goldenshot import metrics
-from goldenshot.scoring import score_features
+from goldenshot.scoring import score_grid
 from goldenshot.settings import Settings
 
 
@@ -110,9 +109,7 @@ def _score_run(k, seed, support, fingerprint: Fingerprint, extractor, tests, lab
     scores, maps, masks, per_image = [], [], [], []
     for test in tests:
         start = time.perf_counter()
-        h, w, d = test.feats.shape
-        dist, score = score_features(test.feats.reshape(-1, d), inspector.bank, inspector.bank_sq, scoring)
-        score_map = anomaly_map(dist.view(h, w), test.size, sigma)
+        score, score_map = score_grid(test.feats, test.size, inspector.bank, inspector.bank_sq, scoring, sigma)
         per_image.append(test.extract_ms + (time.perf_counter() - start) * 1000.0)
         scores.append(score)
         maps.append(score_map)

@@ -11,9 +11,8 @@ import torch
 from goldenshot.augment import augmented_copies
 from goldenshot.coreset import coreset_size, greedy_coreset
 from goldenshot.features import FeatureExtractor
-from goldenshot.maps import anomaly_map
 from goldenshot.fingerprint import Fingerprint, FingerprintMeta, GoldenStats, Source, now_iso
-from goldenshot.scoring import score_features, squared_norms
+from goldenshot.scoring import score_grid, squared_norms
 from goldenshot.settings import Settings
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -114,8 +113,7 @@ def leave_one_out_scores(
     bank_sq = squared_norms(bank)
     scores, peaks = [], []
     for unit, fmap, size in originals:
-        h, w, d = fmap.shape
-        dist, score = score_features(fmap.reshape(-1, d), bank, bank_sq, settings.scoring, exclude=bank_owner == unit)
+        score, score_map = score_grid(fmap, size, bank, bank_sq, settings.scoring, settings.maps.sigma, bank_owner == unit)
         scores.append(score)
-        peaks.append(float(anomaly_map(dist.view(h, w), size, settings.maps.sigma).max()))
+        peaks.append(float(score_map.max()))
     return scores, peaks

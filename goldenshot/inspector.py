@@ -16,9 +16,9 @@ import torch
 from goldenshot.backbones import load_backbone
 from goldenshot.features import FeatureExtractor
 from goldenshot.fingerprint import Fingerprint
-from goldenshot.maps import anomaly_map, resize_map
+from goldenshot.maps import resize_map
 from goldenshot.regions import Region, find_regions
-from goldenshot.scoring import score_features, squared_norms
+from goldenshot.scoring import score_grid, squared_norms
 
 OK, ANOMALOUS = "OK", "ANOMALOUS"
 
@@ -78,11 +78,8 @@ class Inspector:
         clock.lap("resize")
         feats = self.extractor(tensor[None])[0]
         clock.lap("features")
-        h, w, d = feats.shape
-        dist, score = score_features(feats.reshape(-1, d), self.bank, self.bank_sq, self.fingerprint.meta.scoring)
-        clock.lap("knn")
-        score_map = anomaly_map(dist.view(h, w), tuple(tensor.shape[-2:]), self.fingerprint.meta.maps.sigma)
-        clock.lap("map")
+        meta = self.fingerprint.meta
+        score, score_map = score_grid(feats, tuple(tensor.shape[-2:]), self.bank, self.bank_sq, meta.scoring, meta.maps.sigma, timings=timings)
         return score, score_map
 
     def inspect(self, image: np.ndarray) -> Inspection:

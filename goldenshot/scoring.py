@@ -6,8 +6,12 @@ queries x chunk_rows whatever the bank size, and a running minimum keeps the bes
 
 from __future__ import annotations
 
+import time
+
+import numpy as np
 import torch
 
+from goldenshot.maps import anomaly_map
 from goldenshot.settings import ScoringSettings
 
 
@@ -73,17 +77,35 @@ def reweight(
     return float(weight) * score
 
 
-def score_features(
-    queries: torch.Tensor,
+def score_grid(
+    feats: torch.Tensor,
+    size: tuple[int, int],
     bank: torch.Tensor,
     bank_sq: torch.Tensor,
     settings: ScoringSettings,
+    sigma: float,
     exclude: torch.Tensor | None = None,
-) -> tuple[torch.Tensor, float]:
-    """Patch scores [M] and the image score; the one scoring path for inspection and thresholds."""
+    timings: dict[str, float] | None = None,
+) -> tuple[float, np.ndarray]:
+    """Image score and anomaly map (working size) of one image's patch grid [h, w, D].
+
+    The one scoring path for inspection, evaluation and leave-one-out thresholds, so the
+    threshold is always on the same scale as the scores it judges.
+    """
+    start = time.perf_counter()
+    h, w, d = feats.shape
+    queries = feats.reshape(-1, d)
     dist, idx = nearest(queries, bank, bank_sq, settings.chunk_rows, exclude)
-    score = image_score(dist, settings.image_score, settings.top_n)
+    mid = time.perf_counter()
+    score_map = anomaly_map(dist.view(h, w), size, sigma)
+    if settings.image_score == "map_max":
+        score = float(score_map.max())
+    else:
+        score = image_score(dist, settings.image_score, settings.top_n)
     if settings.reweight:
         top = int(dist.argmax())
         score = reweight(score, queries[top], int(idx[top]), bank, bank_sq, settings.reweight_neighbours)
-    return dist, score
+    if timings is not None:
+        timings["knn"] = (mid - start) * 1000.0
+        timings["map"] = (time.perf_counter() - mid) * 1000.0
+    return score, score_map

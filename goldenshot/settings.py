@@ -49,7 +49,7 @@ class ScoringSettings(BaseModel):
 
     reweight: bool = False  # PatchCore's re-weighting of the image score
     reweight_neighbours: int = Field(9, ge=1)
-    image_score: Literal["max", "topk_mean"] = "topk_mean"
+    image_score: Literal["max", "topk_mean", "map_max"] = "topk_mean"  # map_max: peak of the smoothed map
     top_n: int = Field(10, ge=1)
     chunk_rows: int = Field(8192, ge=256)  # bank rows per kNN chunk: bounds memory
 

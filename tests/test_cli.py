@@ -120,3 +120,22 @@ def test_console_script_runs(fitted, tile_root):
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith(f"{good}: ") and "threshold=" in proc.stdout
+
+
+def test_fingerprint_used_with_other_weights_is_refused(tmp_path, tile_root):
+    import torch
+
+    from goldenshot.nets import resnet18
+
+    paths = []
+    for seed in (0, 1):  # two random-weight files of the same architecture
+        torch.manual_seed(seed)
+        paths.append(tmp_path / f"resnet18-{seed}.pth")
+        torch.save(resnet18().state_dict(), paths[-1])
+    out = tmp_path / "fp.safetensors"
+    fit = _run("fit", "--images", tile_root / "train" / "good", "--shots", "2", "--out", out, "--backbone", "resnet18", "--weights", paths[0])
+    assert fit.exit_code == 0, fit.output
+    good = sorted((tile_root / "test" / "good").iterdir())[0]
+    assert _run("inspect", "--fingerprint", out, good, "--weights", paths[0]).exit_code == 0
+    other = _run("inspect", "--fingerprint", out, good, "--weights", paths[1])
+    assert other.exit_code == 2 and "made with backbone resnet18" in other.stderr

@@ -1,7 +1,8 @@
+import numpy as np
 import pytest
 import torch
 
-from goldenshot.scoring import image_score, nearest, reweight, score_features, squared_norms
+from goldenshot.scoring import image_score, nearest, reweight, score_grid, squared_norms
 from goldenshot.settings import ScoringSettings
 
 
@@ -37,6 +38,17 @@ def test_reweight_damps_scores_and_is_used_when_enabled():
     query = bank[0] + 3.0
     weighted = reweight(5.0, query, 0, bank, squared_norms(bank), neighbours=9)
     assert 0.0 < weighted < 5.0
-    plain = score_features(query[None], bank, squared_norms(bank), ScoringSettings(image_score="max"))[1]
-    damped = score_features(query[None], bank, squared_norms(bank), ScoringSettings(image_score="max", reweight=True))[1]
+    grid = query.view(1, 1, -1)
+    plain = score_grid(grid, (8, 8), bank, squared_norms(bank), ScoringSettings(image_score="max"), 0.0)[0]
+    damped = score_grid(grid, (8, 8), bank, squared_norms(bank), ScoringSettings(image_score="max", reweight=True), 0.0)[0]
     assert damped < plain
+
+
+def test_map_max_scores_the_smoothed_peak():
+    bank = torch.zeros(1, 2)
+    feats = torch.zeros(4, 4, 2)
+    feats[1, 2] = torch.tensor([3.0, 4.0])  # one patch at distance 5
+    timings = {}
+    score, score_map = score_grid(feats, (32, 32), bank, squared_norms(bank), ScoringSettings(image_score="map_max"), 2.0, timings=timings)
+    assert score == float(score_map.max()) and 0 < score < 5.0  # smoothing lowers a lone peak
+    assert np.unravel_index(score_map.argmax(), score_map.shape)[0] // 8 == 1 and set(timings) == {"knn", "map"}

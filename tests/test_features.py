@@ -1,0 +1,39 @@
+import torch
+
+from goldenshot.features import aggregate, build_extractor, random_projection
+from goldenshot.fewshot import GoldenSample, fit
+from goldenshot.inspector import Inspector
+from goldenshot.settings import Settings
+
+
+def test_aggregate_averages_neighbourhoods_and_aligns_grids():
+    fine = torch.zeros(1, 2, 8, 8)
+    fine[0, 0, 4, 4] = 9.0  # a single hot cell spreads to its 3x3 neighbourhood as 1.0
+    coarse = torch.arange(16.0).view(1, 1, 4, 4)
+    out = aggregate([fine, coarse])
+    assert out.shape == (1, 3, 8, 8)
+    assert torch.allclose(out[0, 0, 3:6, 3:6], torch.ones(3, 3)) and out[0, 0, 2, 2] == 0
+    assert out[0, 0, 0, 0] == 0 and out[0, 1].abs().max() == 0
+    assert out[0, 2, 0, 0] < out[0, 2, 7, 7]  # the coarse ramp survives upsampling
+
+
+def test_random_projection_is_seeded():
+    assert torch.equal(random_projection(128, 32, 3), random_projection(128, 32, 3))
+    assert not torch.equal(random_projection(128, 32, 3), random_projection(128, 32, 4))
+
+
+def test_projected_fingerprint_round_trips(tmp_path, tile_root):
+    from goldenshot.evaluation import golden_samples
+    from goldenshot.images import read_image
+
+    settings = Settings(projection_dim=48)
+    extractor = build_extractor(settings)
+    images = sorted((tile_root / "train" / "good").iterdir())[:2]
+    batch = extractor(extractor.tensor(read_image(images[0]))[None])
+    assert batch.shape[-1] == 48 == extractor.feature_dim
+    fingerprint = fit(golden_samples(images, settings), extractor, settings)
+    assert fingerprint.bank.shape[1] == 48
+    fingerprint.save(tmp_path / "fp")
+    loaded = Inspector.load(tmp_path / "fp")
+    test = read_image(sorted((tile_root / "test" / "good").iterdir())[0])
+    assert loaded.score(test)[0] == Inspector(extractor, fingerprint).score(test)[0]
