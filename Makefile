@@ -7,6 +7,7 @@ DATA   ?= ../shared/datasets
 STAMP  := $(VENV)/.installed
 
 .PHONY: install run test bench eval clean
+CATEGORIES := mtd/magnetic_tile bsdata/ball_screw
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,14 +23,19 @@ install: $(STAMP)
 run: install
 	$(VENV)/bin/goldenshot fit --images $(DATA)/mtd/magnetic_tile/train/good --shots 8 --out out/fp/magnetic_tile
 	$(VENV)/bin/goldenshot inspect --fingerprint out/fp/magnetic_tile \
-		$(DATA)/mtd/magnetic_tile/test/good/exp0_num_1102.jpg $(DATA)/mtd/magnetic_tile/test/blowhole/exp1_num_108719.jpg \
+		$(DATA)/mtd/magnetic_tile/test/good/exp1_num_106729.jpg $(DATA)/mtd/magnetic_tile/test/break/exp1_num_116934.jpg \
 		--heatmaps out/heatmaps --json
 
 test: install
 	GOLDENSHOT_DATASETS=$(DATA) $(PY) -m pytest -q
 
+# Speed and memory (JSON on stdout): fit, per-image latency decode -> regions, RSS, fingerprint size.
 bench: install
-	$(PY) bench/bench_fewshot.py --data $(DATA)
+	$(PY) bench/bench_fewshot.py --data $(DATA) --out out/bench
+
+# The README's accuracy table: few-shot protocol, K = 1, 2, 4, 8, seeds 0-2, whole test split.
+eval: install
+	for c in $(CATEGORIES); do $(VENV)/bin/goldenshot eval $(DATA)/$$c --shots 1,2,4,8 --seeds 0,1,2 --json out/eval/$$(basename $$c).json; done
 
 clean:
 	rm -rf $(VENV) out

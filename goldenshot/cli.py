@@ -15,12 +15,14 @@ import torch
 import typer
 from tqdm import tqdm
 
+from goldenshot.atomic import atomic_path
 from goldenshot.backbones import WeightsError
 from goldenshot.data import DatasetError, list_images, support_set
 from goldenshot.evaluation import bench as run_bench
-from goldenshot.evaluation import evaluate, golden_samples
+from goldenshot.evaluation import evaluate
 from goldenshot.features import build_extractor
-from goldenshot.fewshot import FitError, fit as fit_fingerprint
+from goldenshot.fewshot import FitError, golden_samples
+from goldenshot.fewshot import fit as fit_fingerprint
 from goldenshot.fingerprint import FingerprintError
 from goldenshot.images import ImageError, read_image
 from goldenshot.inspector import Inspector
@@ -50,18 +52,28 @@ def _settings(backbone: str | None = None, weights: Path | None = None, augment:
 
 
 def _fail(exc: BaseException) -> None:
-    typer.echo(f"error: {exc}", err=True)
+    """One line on stderr, whatever the exception's own formatting."""
+    typer.echo(f"error: {' '.join(str(exc).split())}", err=True)
     raise typer.Exit(2)
 
 
-def _shots(text: str) -> list[int]:
+def _int_list(flag: str, text: str, minimum: int) -> list[int]:
+    """'1,2,4' -> [1, 2, 4]; anything else is a ValueError naming the flag."""
     try:
-        values = [int(x) for x in text.split(",") if x.strip()]
+        values = [int(x) for x in text.split(",")]
     except ValueError:
-        raise typer.BadParameter(f"expected comma-separated integers, got {text!r}") from None
-    if not values or min(values) < 1:
-        raise typer.BadParameter("values must be positive integers")
+        raise ValueError(f"{flag} expects comma-separated integers, got {text!r}") from None
+    if min(values) < minimum:
+        raise ValueError(f"{flag} values must be >= {minimum}, got {text!r}")
     return values
+
+
+def _check_output(path: Path) -> None:
+    """Refuse an unusable output path before minutes of work, not after."""
+    if path.is_dir():
+        raise ValueError(f"{path}: is a directory, expected a file path")
+    if path.parent.exists() and not path.parent.is_dir():
+        raise ValueError(f"{path.parent}: is not a directory")
 
 
 @app.command()
@@ -82,16 +94,20 @@ def fit(
         if shots is not None:
             paths = support_set(paths, shots, seed)
         extractor = build_extractor(settings)
+        _check_output(out)
         bars: dict[str, tqdm] = {}
 
         def progress(stage: str, done: int, total: int) -> None:
-            bar = bars.setdefault(stage, tqdm(total=total, desc=stage, file=sys.stderr, leave=False))
-            bar.n = done
-            bar.refresh()
+            if stage not in bars:
+                bars[stage] = tqdm(total=total, desc=stage, file=sys.stderr, leave=False)
+            bars[stage].n = done
+            bars[stage].refresh()
 
-        fingerprint = fit_fingerprint(golden_samples(paths, settings), extractor, settings, threshold, progress)
-        for bar in bars.values():
-            bar.close()
+        try:
+            fingerprint = fit_fingerprint(golden_samples(paths, settings), extractor, settings, threshold, progress)
+        finally:
+            for bar in bars.values():
+                bar.close()
         size = fingerprint.save(out)
     except _USER_ERRORS as exc:
         _fail(exc)
@@ -112,11 +128,13 @@ def inspect(
     weights: Weights = None,
 ) -> None:
     """Score images against a fingerprint: decision, score, regions, heatmaps."""
-    settings = _settings()
     try:
+        settings = _settings()
         inspector = Inspector.load(fingerprint, weights)
         if threshold is not None:
             inspector = Inspector(inspector.extractor, inspector.fingerprint.with_threshold(threshold))
+        if heatmaps is not None:
+            heatmaps.mkdir(parents=True, exist_ok=True)
     except _USER_ERRORS as exc:
         _fail(exc)
     results, failed, used = [], 0, set()
@@ -150,9 +168,9 @@ def _unique_stem(path: Path, used: set[str]) -> str:
 
 
 def _write_pictures(folder: Path, stem: str, image, result) -> dict[str, str]:
-    """Heatmap scaled 0..2x threshold, so colours mean the same for every image of a product."""
-    folder.mkdir(parents=True, exist_ok=True)
-    vmax = 2.0 * result.threshold
+    """Heatmap scaled 0..2x the region threshold: the same colours mean the same for every image of
+    a product, and region outlines sit where the colour passes mid-scale."""
+    vmax = 2.0 * result.pixel_threshold
     heat, over = folder / f"{stem}_heatmap.png", folder / f"{stem}_overlay.png"
     heat.write_bytes(encode_png(colorize(result.score_map, 0.0, vmax)))
     over.write_bytes(encode_png(render_overlay(image, result.score_map, result.regions, 0.0, vmax)))
@@ -165,17 +183,18 @@ def eval_command(
     out: Annotated[Path, typer.Option("--json", help="JSON report to write")],
     shots: Annotated[str, typer.Option(help="comma-separated K")] = "1,2,4,8",
     seeds: Annotated[str, typer.Option(help="comma-separated seeds")] = "0,1,2",
-    max_test: Annotated[Optional[int], typer.Option(help="score a fixed random subset of the test split")] = None,
+    max_test: Annotated[Optional[int], typer.Option(min=1, help="score a fixed random subset of the test split")] = None,
     backbone: Backbone = None,
     weights: Weights = None,
 ) -> None:
     """Few-shot protocol: AUROC, pixel AUROC, AUPRO, F1-max for each K and seed."""
     try:
-        seed_list = [int(s) for s in seeds.split(",")]
-        report = evaluate(root, _shots(shots), seed_list, _settings(backbone, weights), max_test)
+        _check_output(out)
+        shot_list, seed_list = _int_list("--shots", shots, 1), _int_list("--seeds", seeds, 0)
+        report = evaluate(root, shot_list, seed_list, _settings(backbone, weights), max_test)
+        _write_json(out, report)
     except _USER_ERRORS as exc:
         _fail(exc)
-    _write_json(out, report)
     for row in report["summary"]:
         typer.echo(json.dumps(row))
 
@@ -184,20 +203,21 @@ def eval_command(
 def bench_command(
     root: Annotated[Path, typer.Argument(help="category folder (MVTec layout)")],
     out: Annotated[Path, typer.Option("--json", help="JSON report to write")],
-    shots: int = 8,
-    max_images: int = 100,
+    shots: Annotated[int, typer.Option(min=1)] = 8,
+    max_images: Annotated[int, typer.Option(min=1)] = 100,
     backbone: Backbone = None,
     weights: Weights = None,
 ) -> None:
     """Speed and memory: fit time, per-image latency (decode to regions), RSS, fingerprint size."""
     try:
+        _check_output(out)
         report = run_bench(root, shots, _settings(backbone, weights), max_images)
+        _write_json(out, report)
     except _USER_ERRORS as exc:
         _fail(exc)
-    _write_json(out, report)
     typer.echo(json.dumps(report))
 
 
 def _write_json(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2))
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2))

@@ -22,9 +22,9 @@ from tqdm import tqdm
 
 from goldenshot.data import Category, load_category, load_mask, support_set
 from goldenshot.features import FeatureExtractor, build_extractor
-from goldenshot.fewshot import GoldenSample, fit
+from goldenshot.fewshot import fit, golden_samples
 from goldenshot.fingerprint import Fingerprint
-from goldenshot.images import decode_image, image_sha256, read_bytes, read_image
+from goldenshot.images import decode_image, read_bytes, read_image
 from goldenshot.inspector import Inspector
 from goldenshot import metrics
 from goldenshot.scoring import score_grid
@@ -34,19 +34,10 @@ from goldenshot.settings import Settings
 @dataclass
 class _TestImage:
     label: int
-    mask: np.ndarray | None  # bool at the working size; None for good images
+    mask: np.ndarray | None  # bool at the working size; None for a defect with no mask file
     feats: torch.Tensor  # [h, w, D]
     size: tuple[int, int]
     extract_ms: float
-
-
-def golden_samples(paths: Sequence[Path], settings: Settings) -> list[GoldenSample]:
-    """Read golden images from disk, hashing the bytes the fingerprint will name."""
-    samples = []
-    for path in paths:
-        data = read_bytes(path, settings.limits.max_bytes)
-        samples.append(GoldenSample(path.name, image_sha256(data), decode_image(data, str(path), settings.limits.max_pixels)))
-    return samples
 
 
 def pick_test(category: Category, max_test: int | None) -> list:
@@ -65,7 +56,7 @@ def _extract_test(samples: list, extractor: FeatureExtractor, settings: Settings
         feats = extractor(tensor[None])[0]
         elapsed = (time.perf_counter() - start) * 1000.0
         size = tuple(tensor.shape[-2:])
-        mask = load_mask(sample, size) if sample.label else None
+        mask = load_mask(sample, size) if not sample.label or sample.mask else None
         out.append(_TestImage(sample.label, mask, feats, size, elapsed))
     return out
 
@@ -80,20 +71,14 @@ def evaluate(
 ) -> dict:
     """Few-shot protocol on one category: every (K, seed) run, then mean/std per K."""
     category = load_category(root)
+    supports = {(k, seed): support_set(category.train, k, seed) for k in shots for seed in seeds}  # fail fast on K
     extractor = build_extractor(settings)
     tests = _extract_test(pick_test(category, max_test), extractor, settings, show_progress)
     labels = [t.label for t in tests]
     runs = []
-    bar = tqdm(total=len(shots) * len(seeds), desc=f"eval {category.name}", disable=not show_progress)
-    for k in shots:
-        for seed in seeds:
-            support = support_set(category.train, k, seed)
-            start = time.perf_counter()
-            fingerprint = fit(golden_samples(support, settings), extractor, settings)
-            fit_seconds = time.perf_counter() - start
-            runs.append(_score_run(k, seed, support, fingerprint, extractor, tests, labels, fit_seconds))
-            bar.update(1)
-    bar.close()
+    for (k, seed), support in tqdm(supports.items(), desc=f"eval {category.name}", disable=not show_progress):
+        fingerprint, fit_seconds = _timed_fit(support, extractor, settings)
+        runs.append(_score_run(k, seed, support, fingerprint, extractor, tests, labels, fit_seconds))
     return {
         "category": category.name,
         "backbone": settings.backbone,
@@ -101,6 +86,13 @@ def evaluate(
         "summary": _summarise(runs, shots),
         "settings": settings.model_dump(mode="json"),
     }
+
+
+def _timed_fit(support: Sequence[Path], extractor: FeatureExtractor, settings: Settings) -> tuple[Fingerprint, float]:
+    """Fit from files; the time covers reading and decoding the golden samples, not the model load."""
+    start = time.perf_counter()
+    fingerprint = fit(golden_samples(support, settings), extractor, settings)
+    return fingerprint, time.perf_counter() - start
 
 
 def _score_run(k, seed, support, fingerprint: Fingerprint, extractor, tests, labels, fit_seconds) -> dict:
@@ -112,15 +104,16 @@ def _score_run(k, seed, support, fingerprint: Fingerprint, extractor, tests, lab
         score, score_map = score_grid(test.feats, test.size, inspector.bank, inspector.bank_sq, scoring, sigma)
         per_image.append(test.extract_ms + (time.perf_counter() - start) * 1000.0)
         scores.append(score)
-        maps.append(score_map)
-        masks.append(test.mask if test.mask is not None else np.zeros(test.size, dtype=bool))
+        if test.mask is not None:  # a defect without a mask says nothing about its pixels
+            maps.append(score_map)
+            masks.append(test.mask)
     return {
         "shots": k,
         "seed": seed,
         "support": [p.name for p in support],
         "image_auroc": metrics.image_auroc(labels, scores),
-        "pixel_auroc": metrics.pixel_auroc(masks, maps),
-        "aupro": metrics.aupro(masks, maps),
+        "pixel_auroc": metrics.pixel_auroc(masks, maps) if masks else None,
+        "aupro": metrics.aupro(masks, maps) if masks else None,
         "f1_max": metrics.f1_max(labels, scores),
         # the decision a factory would get from the good-only threshold stored in the fingerprint
         "fpr_at_threshold": _rate(scores, labels, 0, fingerprint.meta.threshold),
@@ -162,10 +155,7 @@ def bench(root: Path, shots: int, settings: Settings, max_images: int = 100, sho
     """Speed and memory of the product path: fit, then decode -> regions per image, batch size 1."""
     category = load_category(root)
     extractor = build_extractor(settings)  # one-time model load, not counted in fit
-    support = support_set(category.train, shots, 0)
-    start = time.perf_counter()
-    fingerprint = fit(golden_samples(support, settings), extractor, settings)
-    fit_seconds = time.perf_counter() - start
+    fingerprint, fit_seconds = _timed_fit(support_set(category.train, shots, 0), extractor, settings)
     with tempfile.TemporaryDirectory() as tmp:
         fingerprint_bytes = fingerprint.save(Path(tmp) / "bench.safetensors")
     inspector = Inspector(extractor, fingerprint)

@@ -20,8 +20,8 @@ _STD = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
 
 
 def aggregate(maps: list[torch.Tensor]) -> torch.Tensor:
-    """Tap maps [B, C_i, h_i, w_i] -> patch features [B, sum C_i, h_0, w_0] on the finest grid."""
-    grid = maps[0].shape[-2:]
+    """Tap maps [B, C_i, h_i, w_i] -> patch features [B, sum C_i, h, w] on the finest tap's grid."""
+    grid = max((fmap.shape[-2:] for fmap in maps), key=lambda hw: hw[0] * hw[1])
     out = []
     for fmap in maps:
         # Zero padding counted at the border, as PatchCore does; averaging over fewer neighbours

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -11,10 +13,12 @@ import torch
 from goldenshot.augment import augmented_copies
 from goldenshot.coreset import coreset_size, greedy_coreset
 from goldenshot.features import FeatureExtractor
-from goldenshot.fingerprint import Fingerprint, FingerprintMeta, GoldenStats, Source, now_iso
+from goldenshot.images import decode_image, image_sha256, read_bytes
+from goldenshot.fingerprint import Fingerprint, FingerprintMeta, GoldenStats, Source, check_threshold, now_iso
 from goldenshot.scoring import score_grid, squared_norms
 from goldenshot.settings import Settings
 
+log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 
@@ -39,8 +43,11 @@ def fit(
     progress: Progress | None = None,
 ) -> Fingerprint:
     """Build a fingerprint from K golden samples; no defect image is needed."""
+    samples = _unique(samples)
     if not samples:
         raise FitError("no golden samples given")
+    if threshold is not None:
+        check_threshold(threshold)
     report = progress or (lambda stage, done, total: None)
     feats, units, originals = [], [], []
     per_image_units = len(samples) > 1  # one sample: its augmented views stand in for images
@@ -62,39 +69,57 @@ def fit(
     report("coreset", size, size)
     scores, peaks = leave_one_out_scores(bank, owner[keep], originals, settings)
     report("threshold", 1, 1)
-    if not scores and threshold is None:
+    if scores:
+        quantile, margin = settings.threshold_quantile, settings.threshold_margin
+        auto, pixel = (margin * float(np.quantile(values, quantile)) for values in (scores, peaks))
+    elif threshold is None:
         raise FitError("one golden sample without augmentation leaves nothing to set a threshold from; give --threshold")
-    margin = settings.threshold_margin
-    auto = margin * float(np.quantile(scores, settings.threshold_quantile)) if scores else float(threshold)
-    pixel = margin * float(np.quantile(peaks, settings.threshold_quantile)) if peaks else float(threshold)
-    source = "user" if threshold is not None else "leave-one-out"
-    if threshold is None:
-        threshold = auto
+    else:
+        auto = pixel = float(threshold)
     arr = np.asarray(scores, dtype=np.float64)
+    stat = (lambda f: float(f(arr))) if scores else (lambda f: None)
     meta = FingerprintMeta(
         created_at=now_iso(),
         backbone=extractor.backbone.name,
         weights_sha256=extractor.backbone.weights_sha256,
         taps=extractor.backbone.taps,
         feature_dim=bank.shape[1],
-        preprocess=settings.preprocess,
+        preprocess=extractor.preprocess,
         scoring=settings.scoring,
         maps=settings.maps,
-        threshold=float(threshold),
-        pixel_threshold=pixel * float(threshold) / auto if auto > 0 else pixel,
-        threshold_source=source,
-        golden=GoldenStats(
-            scores=[float(s) for s in scores],
-            mean=float(arr.mean()) if scores else 0.0,
-            std=float(arr.std()) if scores else 0.0,
-            max=float(arr.max()) if scores else 0.0,
-        ),
+        threshold=auto,
+        pixel_threshold=pixel,
+        threshold_source="leave-one-out" if scores else "user",
+        golden=GoldenStats(scores=scores, mean=stat(np.mean), std=stat(np.std), max=stat(np.max)),
         sources=[Source(name=s.name, sha256=s.sha256) for s in samples],
         coreset_rows=int(bank.shape[0]),
         patches_seen=int(patches.shape[0]),
         seed=settings.seed,
     )
-    return Fingerprint(bank, meta, extractor.projection)
+    fingerprint = Fingerprint(bank, meta, extractor.projection)
+    return fingerprint if threshold is None else fingerprint.with_threshold(threshold)
+
+
+def golden_samples(paths: Sequence[Path], settings: Settings) -> list[GoldenSample]:
+    """Read golden images from disk: one bounded read gives both the pixels and the sha256."""
+    samples = []
+    for path in paths:
+        data = read_bytes(path, settings.limits.max_bytes)
+        samples.append(GoldenSample(path.name, image_sha256(data), decode_image(data, str(path), settings.limits.max_pixels)))
+    return samples
+
+
+def _unique(samples: Sequence[GoldenSample]) -> list[GoldenSample]:
+    """Drop repeated images: a duplicate would score ~0 leave-one-out and collapse the threshold."""
+    seen: dict[str, str] = {}
+    out = []
+    for sample in samples:
+        if sample.sha256 in seen:
+            log.warning("golden sample %s is the same image as %s; using it once", sample.name, seen[sample.sha256])
+            continue
+        seen[sample.sha256] = sample.name
+        out.append(sample)
+    return out
 
 
 def leave_one_out_scores(

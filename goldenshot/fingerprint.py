@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
+import math
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from goldenshot import __version__
+from goldenshot.atomic import atomic_path
 from goldenshot.settings import MapSettings, PreprocessSettings, ScoringSettings
 
 FORMAT_VERSION = 1
@@ -41,9 +41,9 @@ class GoldenStats(BaseModel):
     """Leave-one-out scores of the golden samples: the basis of the threshold."""
 
     scores: list[float]
-    mean: float
-    std: float
-    max: float
+    mean: float | None  # None when a person set the threshold and nothing was scored
+    std: float | None
+    max: float | None
 
 
 class FingerprintMeta(BaseModel):
@@ -79,38 +79,35 @@ class Fingerprint:
 
     def with_threshold(self, threshold: float) -> Fingerprint:
         """A copy whose decision threshold was set by a person; the region threshold moves with it."""
+        threshold = check_threshold(threshold)
         scale = float(threshold) / self.meta.threshold if self.meta.threshold > 0 else 1.0
         update = {"threshold": float(threshold), "pixel_threshold": self.meta.pixel_threshold * scale, "threshold_source": "user"}
         meta = self.meta.model_copy(update=update)
         return Fingerprint(self.bank, meta, self.projection)
 
-    def check_backbone(self, name: str, weights_sha256: str) -> None:
-        """Scores are only meaningful against features from the exact backbone that built the bank."""
-        if (name, weights_sha256) != (self.meta.backbone, self.meta.weights_sha256):
+    def check_extractor(self, name: str, weights_sha256: str, taps: tuple[str, ...], feature_dim: int) -> None:
+        """Scores are only meaningful against features from the exact extractor that built the bank."""
+        meta = self.meta
+        if (name, weights_sha256) != (meta.backbone, meta.weights_sha256):
             raise FingerprintError(
-                f"fingerprint was made with backbone {self.meta.backbone} (weights {self.meta.weights_sha256[:12]}), "
+                f"fingerprint was made with backbone {meta.backbone} (weights {meta.weights_sha256[:12]}), "
                 f"not {name} (weights {weights_sha256[:12]})"
+            )
+        if (tuple(taps), feature_dim) != (tuple(meta.taps), self.bank.shape[1]):
+            raise FingerprintError(
+                f"fingerprint was made with taps {list(meta.taps)} ({self.bank.shape[1]}-d), not {list(taps)} ({feature_dim}-d)"
             )
 
     def save(self, path: Path) -> int:
         """Write atomically (temp file + rename in the same folder); returns the file size in bytes."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         tensors = {"bank": self.bank.half().contiguous()}
         if self.projection is not None:
             tensors["projection"] = self.projection.float().contiguous()
-        header = {_META_KEY: self.meta.model_dump_json(), "sha256": _digest(tensors)}
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
+        meta_json = self.meta.model_dump_json()
+        header = {_META_KEY: meta_json, "sha256": _digest(tensors, meta_json)}
+        with atomic_path(path) as tmp:
             save_file(tensors, tmp, metadata=header)
-            with open(tmp, "rb") as handle:
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path.stat().st_size
+        return Path(path).stat().st_size
 
     @classmethod
     def load(cls, path: Path) -> Fingerprint:
@@ -123,22 +120,31 @@ class Fingerprint:
             with open(path, "rb") as handle:
                 header = json.loads(handle.read(int.from_bytes(handle.read(8), "little")))
             extra = header.get("__metadata__", {})
-            meta = FingerprintMeta.model_validate_json(extra[_META_KEY])
+            meta_json = extra[_META_KEY]
+            meta = FingerprintMeta.model_validate_json(meta_json)
         except (SafetensorError, OSError, ValueError, KeyError, ValidationError) as exc:
             raise FingerprintError(f"{path}: not a readable fingerprint ({type(exc).__name__}: {str(exc)[:200]})") from exc
         if meta.format_version != FORMAT_VERSION:
             raise FingerprintError(f"{path}: fingerprint format {meta.format_version}, this build reads {FORMAT_VERSION}")
-        if "bank" not in tensors or extra.get("sha256") != _digest(tensors):
+        if "bank" not in tensors or extra.get("sha256") != _digest(tensors, meta_json):
             raise FingerprintError(f"{path}: fingerprint is damaged (checksum mismatch)")
         return cls(tensors["bank"], meta, tensors.get("projection"))
 
 
-def _digest(tensors: dict[str, torch.Tensor]) -> str:
-    sha = hashlib.sha256()
+def _digest(tensors: dict[str, torch.Tensor], meta_json: str) -> str:
+    """sha256 over the metadata and the tensors: a changed threshold is damage too."""
+    sha = hashlib.sha256(meta_json.encode())
     for name in sorted(tensors):
         sha.update(name.encode())
         sha.update(tensors[name].contiguous().view(torch.uint8).numpy().tobytes())
     return sha.hexdigest()
+
+
+def check_threshold(value: float) -> float:
+    """A usable decision threshold: finite and not negative (scores are distances)."""
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"threshold must be a finite number >= 0, not {value}")
+    return float(value)
 
 
 def now_iso() -> str:

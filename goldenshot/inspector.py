@@ -29,6 +29,7 @@ class Inspection:
 
     score: float
     threshold: float
+    pixel_threshold: float  # where regions start, on the map's scale
     score_map: np.ndarray
     regions: list[Region]
     timings_ms: dict[str, float] = field(default_factory=dict)
@@ -43,6 +44,7 @@ class Inspection:
             "decision": self.decision,
             "score": self.score,
             "threshold": self.threshold,
+            "pixel_threshold": self.pixel_threshold,
             "regions": [r.to_dict() for r in self.regions],
             "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()},
         }
@@ -53,8 +55,8 @@ class Inspector:
 
     def __init__(self, extractor: FeatureExtractor, fingerprint: Fingerprint):
         backbone = extractor.backbone
-        fingerprint.check_backbone(backbone.name, backbone.weights_sha256)
         self.extractor = FeatureExtractor(backbone, fingerprint.meta.preprocess, fingerprint.projection)
+        fingerprint.check_extractor(backbone.name, backbone.weights_sha256, backbone.taps, self.extractor.feature_dim)
         self.fingerprint = fingerprint
         self.bank = fingerprint.bank
         self.bank_sq = squared_norms(self.bank)
@@ -88,10 +90,10 @@ class Inspector:
         score, working = self.score(image, timings)
         clock = _Clock(timings)
         score_map = resize_map(working, image.shape[0], image.shape[1])
-        maps = self.fingerprint.meta.maps
-        regions = find_regions(score_map, self.fingerprint.meta.pixel_threshold, maps.min_region_area, maps.morph_kernel)
+        meta = self.fingerprint.meta
+        regions = find_regions(score_map, meta.pixel_threshold, meta.maps.min_region_area, meta.maps.morph_kernel)
         clock.lap("regions")
-        return Inspection(score, self.threshold, score_map, regions, timings)
+        return Inspection(score, self.threshold, meta.pixel_threshold, score_map, regions, timings)
 
 
 class _Clock:

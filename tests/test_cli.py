@@ -139,3 +139,27 @@ def test_fingerprint_used_with_other_weights_is_refused(tmp_path, tile_root):
     assert _run("inspect", "--fingerprint", out, good, "--weights", paths[0]).exit_code == 0
     other = _run("inspect", "--fingerprint", out, good, "--weights", paths[1])
     assert other.exit_code == 2 and "made with backbone resnet18" in other.stderr
+
+
+def _one_error_line(result, *fragments: str) -> None:
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr, result.stderr
+
+
+def test_eval_refuses_bad_requests_before_working(tile_root, tmp_path):
+    out = tmp_path / "eval.json"
+    _one_error_line(_run("eval", tile_root, "--shots", "1,800", "--seeds", "0", "--json", out), "K=800")
+    _one_error_line(_run("eval", tile_root, "--shots", "1,x", "--json", out), "--shots")
+    _one_error_line(_run("eval", tmp_path, "--shots", "1", "--json", out))  # not a dataset
+    _one_error_line(_run("eval", tile_root, "--shots", "1", "--json", tmp_path), "is a directory")
+    assert not out.exists()
+
+
+def test_missing_weights_file_and_bad_threshold(tile_root, tmp_path):
+    images = tile_root / "train" / "good"
+    out = tmp_path / "fp.safetensors"
+    _one_error_line(_run("fit", "--images", images, "--shots", "2", "--out", out, "--backbone", "resnet18", "--weights", tmp_path / "nope.pth"), "nope.pth")
+    _one_error_line(_run("fit", "--images", images, "--shots", "2", "--out", out, "--threshold", "nan"), "finite")
+    assert not out.exists()

@@ -1,7 +1,8 @@
 import torch
 
 from goldenshot.features import aggregate, build_extractor, random_projection
-from goldenshot.fewshot import GoldenSample, fit
+from goldenshot.fewshot import fit, golden_samples
+from goldenshot.images import read_image
 from goldenshot.inspector import Inspector
 from goldenshot.settings import Settings
 
@@ -23,9 +24,6 @@ def test_random_projection_is_seeded():
 
 
 def test_projected_fingerprint_round_trips(tmp_path, tile_root):
-    from goldenshot.evaluation import golden_samples
-    from goldenshot.images import read_image
-
     settings = Settings(projection_dim=48)
     extractor = build_extractor(settings)
     images = sorted((tile_root / "train" / "good").iterdir())[:2]

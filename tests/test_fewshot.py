@@ -5,9 +5,8 @@ import pytest
 import torch
 
 from goldenshot.data import load_category, load_mask, support_set
-from goldenshot.evaluation import golden_samples
 from goldenshot.features import build_extractor
-from goldenshot.fewshot import FitError, fit
+from goldenshot.fewshot import FitError, fit, golden_samples
 from goldenshot.fingerprint import Fingerprint, FingerprintError
 from goldenshot.images import image_sha256, read_image
 from goldenshot.inspector import ANOMALOUS, OK, Inspector
@@ -74,10 +73,11 @@ def test_inspection_finds_regions_where_the_defect_is(tile, extractor, fingerpri
     assert mask[top.y : top.y + top.height, top.x : top.x + top.width].any()
 
 
-def test_golden_samples_pass_their_own_fingerprint(tile, extractor, fingerprint):
-    inspector = Inspector(extractor, fingerprint)
-    for path in support_set(tile.train, 4, 0):
-        assert inspector.inspect(read_image(path)).decision == OK
+def test_a_repeated_golden_image_is_used_once(tile, extractor, settings, fingerprint):
+    support = support_set(tile.train, 4, 0)
+    doubled = fit(golden_samples(support + support[:2], settings), extractor, settings)
+    assert [s.name for s in doubled.meta.sources] == [p.name for p in support]
+    assert doubled.meta.threshold == fingerprint.meta.threshold  # not collapsed by a zero-distance twin
 
 
 def test_saved_fingerprint_scores_exactly_like_the_fitted_one(tmp_path, tile, extractor, fingerprint):

@@ -41,6 +41,11 @@ def test_damaged_truncated_and_missing_files_are_clear_errors(tmp_path):
     path = tmp_path / "fp"
     _fingerprint().save(path)
     raw = bytearray(path.read_bytes())
+    edited = bytes(raw).replace(b'\\"threshold\\":2.0', b'\\"threshold\\":9.0')  # someone edits the header
+    assert edited != bytes(raw)
+    (tmp_path / "edited").write_bytes(edited)
+    with pytest.raises(FingerprintError, match="damaged"):
+        Fingerprint.load(tmp_path / "edited")
     raw[-10] ^= 0xFF  # one flipped bit in the bank
     (tmp_path / "flipped").write_bytes(bytes(raw))
     with pytest.raises(FingerprintError, match="damaged"):
@@ -71,11 +76,18 @@ def test_failed_save_keeps_the_previous_file(tmp_path, monkeypatch):
 
 def test_other_backbone_is_refused_and_threshold_override_moves_pixel_threshold():
     fp = _fingerprint()
-    fp.check_backbone("mobilenet_v2", "ab" * 32)
+    taps = ("features.6", "features.13")
+    fp.check_extractor("mobilenet_v2", "ab" * 32, taps, 16)
     with pytest.raises(FingerprintError, match="efficientnet_lite0"):
-        fp.check_backbone("efficientnet_lite0", "ab" * 32)
+        fp.check_extractor("efficientnet_lite0", "ab" * 32, taps, 16)
     with pytest.raises(FingerprintError):
-        fp.check_backbone("mobilenet_v2", "00" * 32)
+        fp.check_extractor("mobilenet_v2", "00" * 32, taps, 16)
+    with pytest.raises(FingerprintError, match="taps"):
+        fp.check_extractor("mobilenet_v2", "ab" * 32, ("features.6", "features.10"), 16)
+    with pytest.raises(FingerprintError, match="16-d"):
+        fp.check_extractor("mobilenet_v2", "ab" * 32, taps, 48)
+    with pytest.raises(ValueError, match="finite"):
+        fp.with_threshold(float("nan"))
     user = fp.with_threshold(4.0)
     assert user.meta.threshold == 4.0 and user.meta.pixel_threshold == pytest.approx(3.0)
     assert user.meta.threshold_source == "user" and fp.meta.threshold == 2.0
