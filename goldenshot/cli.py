@@ -7,6 +7,7 @@ stderr naming the cause and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -48,6 +49,9 @@ def _settings(backbone: str | None = None, weights: Path | None = None, augment:
         update["augment"] = settings.augment.model_copy(update={"enabled": augment})
     settings = settings.model_copy(update=update)
     torch.set_num_threads(settings.threads)
+    logging.basicConfig(
+        level=settings.log_level, stream=sys.stderr, format="ts=%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)r"
+    )
     return settings
 
 
