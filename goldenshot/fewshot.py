@@ -50,16 +50,22 @@ def fit(
         check_threshold(threshold)
     report = progress or (lambda stage, done, total: None)
     feats, units, originals = [], [], []
-    per_image_units = len(samples) > 1  # one sample: its augmented views stand in for images
+    single = len(samples) == 1  # one sample: its quadrants stand in for images
     for i, sample in enumerate(samples):
         views = torch.stack(augmented_copies(extractor.tensor(sample.image), settings.augment, seed=settings.seed * 10007 + i))
         view_feats = extractor(views)  # [V, h, w, D]
-        for v in range(view_feats.shape[0]):
-            unit = i if per_image_units else v
-            feats.append(view_feats[v].reshape(-1, view_feats.shape[-1]))
-            units.append(torch.full((feats[-1].shape[0],), unit, dtype=torch.long))
-            if v == 0 or not per_image_units:
-                originals.append((unit, view_feats[v], tuple(views.shape[-2:])))
+        size = tuple(views.shape[-2:])
+        v_count, h, w, d = view_feats.shape
+        if single:
+            quadrant = ((torch.arange(h) >= h // 2).long()[:, None] * 2 + (torch.arange(w) >= w // 2).long()[None, :])
+            units.append(quadrant.flatten().repeat(v_count))
+            for q, (rows, cols) in enumerate(_quadrants(h, w)):
+                sub = view_feats[0, rows, cols]
+                originals.append((q, sub, (size[0] * sub.shape[0] // h, size[1] * sub.shape[1] // w)))
+        else:
+            units.append(torch.full((v_count * h * w,), i, dtype=torch.long))
+            originals.append((i, view_feats[0], size))
+        feats.append(view_feats.reshape(-1, d))
         report("features", i + 1, len(samples))
     patches, owner = torch.cat(feats), torch.cat(units)
     size = coreset_size(patches.shape[0], settings.coreset)
@@ -73,7 +79,7 @@ def fit(
         quantile, margin = settings.threshold_quantile, settings.threshold_margin
         auto, pixel = (margin * float(np.quantile(values, quantile)) for values in (scores, peaks))
     elif threshold is None:
-        raise FitError("one golden sample without augmentation leaves nothing to set a threshold from; give --threshold")
+        raise FitError("the bank holds patches of one golden unit only, so leave-one-out cannot set a threshold; give --threshold or a larger coreset")
     else:
         auto = pixel = float(threshold)
     arr = np.asarray(scores, dtype=np.float64)
@@ -109,6 +115,11 @@ def golden_samples(paths: Sequence[Path], settings: Settings) -> list[GoldenSamp
     return samples
 
 
+def _quadrants(h: int, w: int) -> list[tuple[slice, slice]]:
+    """The four quadrants of an h x w grid, in the order of the ids (row half * 2 + column half)."""
+    return [(r, c) for r in (slice(0, h // 2), slice(h // 2, h)) for c in (slice(0, w // 2), slice(w // 2, w))]
+
+
 def _unique(samples: Sequence[GoldenSample]) -> list[GoldenSample]:
     """Drop repeated images: a duplicate would score ~0 leave-one-out and collapse the threshold."""
     seen: dict[str, str] = {}
@@ -130,8 +141,9 @@ def leave_one_out_scores(
 ) -> tuple[list[float], list[float]]:
     """Image scores and anomaly-map peaks of each golden unit against the bank rows not from it.
 
-    These are what good parts the bank has not seen look like, so the image threshold sits
-    above the scores and the region (pixel) threshold above the map peaks.
+    A unit is a golden sample, or with a single sample a quadrant of it (all its views): these are
+    what good parts the bank has not seen look like, so the image threshold sits above the
+    scores and the region (pixel) threshold above the map peaks.
     """
     if int(bank_owner.unique().numel()) < 2:
         return [], []

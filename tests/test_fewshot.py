@@ -87,14 +87,17 @@ def test_saved_fingerprint_scores_exactly_like_the_fitted_one(tmp_path, tile, ex
     assert loaded.score(image)[0] == pytest.approx(Inspector(extractor, fingerprint).score(image)[0], rel=1e-6)
 
 
-def test_one_golden_sample(tile, extractor, settings):
+def test_one_golden_sample_is_split_into_quadrants(tile, extractor, settings):
     one = golden_samples(support_set(tile.train, 1, 0), settings)
-    fp = fit(one, extractor, settings)  # augmented views stand in for the missing second image
-    assert len(fp.meta.golden.scores) == settings.augment.copies + 1
-    bare = settings.model_copy(update={"augment": AugmentSettings(enabled=False)})
+    fp = fit(one, extractor, settings)
+    assert len(fp.meta.golden.scores) == 4 and fp.meta.threshold == pytest.approx(max(fp.meta.golden.scores))
+    bare = fit(one, extractor, settings.model_copy(update={"augment": AugmentSettings(enabled=False)}))
+    assert len(bare.meta.golden.scores) == 4 and bare.meta.threshold > 0
+    tiny = settings.model_copy(update={"coreset": settings.coreset.model_copy(update={"size": 1})})
     with pytest.raises(FitError, match="threshold"):
-        fit(one, extractor, bare)
-    assert fit(one, extractor, bare, threshold=3.0).meta.threshold_source == "user"
+        fit(one, extractor, tiny)  # one bank row comes from one quadrant: nothing left out
+    user = fit(one, extractor, tiny, threshold=3.0)
+    assert user.meta.threshold_source == "user" and user.meta.golden.mean is None
     with pytest.raises(FitError):
         fit([], extractor, settings)
 
