@@ -57,11 +57,12 @@ def fit(
         size = tuple(views.shape[-2:])
         v_count, h, w, d = view_feats.shape
         if single:
-            quadrant = ((torch.arange(h) >= h // 2).long()[:, None] * 2 + (torch.arange(w) >= w // 2).long()[None, :])
-            units.append(quadrant.flatten().repeat(v_count))
+            quadrant = torch.empty(h, w, dtype=torch.long)
             for q, (rows, cols) in enumerate(_quadrants(h, w)):
+                quadrant[rows, cols] = q
                 sub = view_feats[0, rows, cols]
                 originals.append((q, sub, (size[0] * sub.shape[0] // h, size[1] * sub.shape[1] // w)))
+            units.append(quadrant.flatten().repeat(v_count))
         else:
             units.append(torch.full((v_count * h * w,), i, dtype=torch.long))
             originals.append((i, view_feats[0], size))
@@ -116,7 +117,7 @@ def golden_samples(paths: Sequence[Path], settings: Settings) -> list[GoldenSamp
 
 
 def _quadrants(h: int, w: int) -> list[tuple[slice, slice]]:
-    """The four quadrants of an h x w grid, in the order of the ids (row half * 2 + column half)."""
+    """The four quadrants of an h x w patch grid (row slice, column slice)."""
     return [(r, c) for r in (slice(0, h // 2), slice(h // 2, h)) for c in (slice(0, w // 2), slice(w // 2, w))]
 
 
