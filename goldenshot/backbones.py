@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file
 from torch import Tensor, nn
 
 from goldenshot.nets import EfficientNetLite0, MobileNetV2, resnet18, resnet50, wide_resnet50_2
@@ -80,7 +81,7 @@ def _weights_path(name: str, weights: Path | None) -> Path:
         return Path(weights)
     default = _spec(name).default_weights
     if default is None:
-        raise WeightsError(f"{name} ships no weights: pass a torchvision-format state dict file")
+        raise WeightsError(f"{name} ships no weights: pass a torchvision-format state dict file (.pth or .safetensors)")
     try:
         return default()
     except ImportError as e:
@@ -117,14 +118,24 @@ def _mismatches(state: Mapping[str, Tensor], expected: Mapping[str, Tensor]) -> 
     return problems
 
 
-def _load_weights(net: nn.Module, name: str, path: Path) -> None:
+def read_state_dict(path: Path) -> object:
+    """A torch pickle (read weights_only) or a .safetensors file, as stored; unreadable -> WeightsError.
+
+    .safetensors is what `goldenshot train-extractor` writes; torchvision ships pickles.
+    """
     if not path.is_file():
         raise WeightsError(f"weights file not found: {path}")
     try:
+        if path.suffix == ".safetensors":
+            return load_file(path, device="cpu")
         # weights_only: a weights file must never be able to run code when loaded.
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises many types (UnpicklingError, RuntimeError, EOFError, OSError...)
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch/safetensors raise many types (UnpicklingError, SafetensorError, EOFError...)
         raise WeightsError(f"cannot read weights file {path}: {type(e).__name__}: {e}") from e
+
+
+def _load_weights(net: nn.Module, name: str, path: Path) -> None:
+    state = read_state_dict(path)
     if not isinstance(state, Mapping) or not all(isinstance(v, Tensor) for v in state.values()):
         raise WeightsError(f"weights file {path} is not a state dict of tensors (got {type(state).__name__})")
     problems = _mismatches(state, net.state_dict())

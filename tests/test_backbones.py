@@ -9,6 +9,7 @@ import pytest
 import sklearn
 import torch
 from PIL import Image
+from safetensors.torch import save_file
 from torch import nn
 
 from goldenshot.backbones import (
@@ -228,3 +229,27 @@ def test_resnet50_round_trips_through_a_file(tmp_path: Path) -> None:
     torch.save(resnet50().state_dict(), path)
     backbone = load_backbone("resnet50", path)
     assert backbone.channels == (512, 1024) and backbone.strides == (8, 16)
+
+
+def test_safetensors_weights_load_strictly_and_are_fingerprinted(tmp_path: Path, resnet18_file: Path) -> None:
+    state = torch.load(resnet18_file, weights_only=True)
+    path = tmp_path / "resnet18.safetensors"
+    save_file(state, str(path))
+    backbone = load_backbone("resnet18", path)
+    assert backbone.weights_sha256 == file_sha256(path)
+    loaded = load_network("resnet18", path).state_dict()
+    assert all(torch.equal(loaded[k], v) for k, v in state.items())
+    del state["fc.bias"]
+    save_file(state, str(path))
+    with pytest.raises(WeightsError, match=r"1 missing keys: fc\.bias") as info:
+        load_network("resnet18", path)
+    assert str(path) in str(info.value)
+
+
+def test_truncated_safetensors_is_a_weights_error(tmp_path: Path, resnet18_file: Path) -> None:
+    path = tmp_path / "cut.safetensors"
+    save_file(torch.load(resnet18_file, weights_only=True), str(path))
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(WeightsError, match="cannot read weights file") as info:
+        load_network("resnet18", path)
+    assert str(path) in str(info.value)
