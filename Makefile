@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 DATA   ?= ../shared/datasets
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test bench eval clean
+.PHONY: install run test bench eval train-eval clean
 CATEGORIES := mtd/magnetic_tile bsdata/ball_screw
 
 $(STAMP): pyproject.toml Makefile
@@ -36,6 +36,10 @@ bench: install
 # The README's accuracy table: few-shot protocol, K = 1, 2, 4, 8, seeds 0-2, whole test split.
 eval: install
 	for c in $(CATEGORIES); do $(VENV)/bin/goldenshot eval $(DATA)/$$c --shots 1,2,4,8 --seeds 0,1,2 --json out/eval/$$(basename $$c).json; done
+
+# Stage 1 leave-one-category-out: train on the other shared categories, eval on the held-out one (README table).
+train-eval: install
+	bench/loco.sh $(DATA) out/loco 2
 
 clean:
 	rm -rf $(VENV) out

@@ -1,4 +1,4 @@
-"""The `goldenshot` command: fit, inspect, eval, bench.
+"""The `goldenshot` command: fit, inspect, eval, bench, train-extractor.
 
 Flags override the settings read from GOLDENSHOT_* env vars; every known failure is one line on
 stderr naming the cause and a non-zero exit, never a traceback.
@@ -29,10 +29,11 @@ from goldenshot.images import ImageError, read_image
 from goldenshot.inspector import Inspector
 from goldenshot.overlay import colorize, encode_png, render_overlay
 from goldenshot.settings import Settings
+from goldenshot.training import TrainError, train_extractor
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Few-shot visual anomaly detection.")
 
-_USER_ERRORS = (ImageError, DatasetError, FitError, FingerprintError, WeightsError, ValueError, OSError)
+_USER_ERRORS = (ImageError, DatasetError, FitError, FingerprintError, WeightsError, TrainError, ValueError, OSError)
 
 Backbone = Annotated[Optional[str], typer.Option(help="mobilenet_v2 | efficientnet_lite0 | resnet18 | resnet50 | wide_resnet50_2")]
 Weights = Annotated[Optional[Path], typer.Option(help="torchvision-format weights file (ResNets need one)")]
@@ -220,6 +221,34 @@ def bench_command(
     except _USER_ERRORS as exc:
         _fail(exc)
     typer.echo(json.dumps(report))
+
+
+@app.command("train-extractor")
+def train_extractor_command(
+    data: Annotated[list[Path], typer.Option("--data", help="category folder with train/good, or a folder of categories (repeatable)")],
+    out: Annotated[Path, typer.Option(help="backbone weights file to write (.safetensors)")],
+    epochs: Annotated[Optional[int], typer.Option(min=1)] = None,
+    batch_size: Annotated[Optional[int], typer.Option(min=2)] = None,
+    steps_per_epoch: Annotated[Optional[int], typer.Option(min=1, help="default: one pass over the images")] = None,
+    resume: Annotated[Optional[Path], typer.Option(help="checkpoint to continue from (same data and settings)")] = None,
+    checkpoint_dir: Annotated[Optional[Path], typer.Option(help="write epoch_<n>.safetensors here after every epoch")] = None,
+    seed: Annotated[Optional[int], typer.Option()] = None,
+    backbone: Backbone = None,
+    weights: Annotated[Optional[Path], typer.Option(help="starting weights (default: the backbone's ImageNet file)")] = None,
+) -> None:
+    """Stage 1: fine-tune a backbone on good images with SimSiam; the output works as --weights."""
+    try:
+        settings = _settings(backbone, weights)
+        given = {"epochs": epochs, "batch_size": batch_size, "steps_per_epoch": steps_per_epoch}
+        train = settings.train.model_copy(update={k: v for k, v in given.items() if v is not None})
+        settings = settings.model_copy(update={"train": train, "seed": settings.seed if seed is None else seed})
+        _check_output(out)
+        result = train_extractor(data, out, settings, checkpoint_dir, resume)
+    except _USER_ERRORS as exc:
+        _fail(exc)
+    tail = result.losses[-10:]
+    last = f", mean loss of the last {len(tail)} steps {sum(tail) / len(tail):.4f}" if tail else ""
+    typer.echo(f"weights {out}: {result.step}/{result.total_steps} steps{last}")
 
 
 def _write_json(path: Path, data: dict) -> None:

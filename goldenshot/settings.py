@@ -73,6 +73,23 @@ class LimitSettings(BaseModel):
     max_bytes: int = Field(64 * 1024 * 1024, ge=1)
 
 
+class TrainSettings(BaseModel):
+    """Stage 1, `goldenshot train-extractor`: SimSiam fine-tuning of the backbone (see goldenshot.training)."""
+
+    epochs: int = Field(1, ge=1)
+    batch_size: int = Field(8, ge=2)  # >= 2: the projector's BN needs more than one image
+    steps_per_epoch: int | None = Field(None, ge=1)  # None: one pass over the images
+    # SimSiam's 0.05 x batch/256 rule; fine-tuning a pretrained trunk wants no more than that.
+    base_lr: float = Field(0.05, gt=0.0)
+    momentum: float = Field(0.9, ge=0.0, lt=1.0)
+    weight_decay: float = Field(1e-4, ge=0.0)
+    projector_dim: int = Field(256, ge=8)
+    predictor_dim: int = Field(64, ge=4)  # bottleneck of the predictor MLP
+    # "views": two photometric views of one image, loss per patch. "category": the second view is
+    # another image of the same category, loss on spatially pooled features (patches do not correspond).
+    pair: Literal["views", "category"] = "views"
+
+
 class Settings(BaseSettings):
     """The engine's configuration."""
 
@@ -96,3 +113,4 @@ class Settings(BaseSettings):
     scoring: ScoringSettings = ScoringSettings()
     maps: MapSettings = MapSettings()
     limits: LimitSettings = LimitSettings()
+    train: TrainSettings = TrainSettings()
