@@ -75,7 +75,7 @@ def _spec(name: str) -> BackboneSpec:
         raise ValueError(f"unknown backbone {name!r}; valid names: {', '.join(BACKBONES)}") from None
 
 
-def _weights_path(name: str, weights: Path | None) -> Path:
+def weights_path(name: str, weights: Path | None) -> Path:
     """The file to load: the one given, else the bundled default (resnets have none)."""
     if weights is not None:
         return Path(weights)
@@ -150,7 +150,7 @@ def _load_weights(net: nn.Module, name: str, path: Path) -> None:
 def load_network(name: str, weights: Path | None = None) -> nn.Module:
     """The full classifier network `name` in eval mode, with `weights` (default: the bundled file) loaded strictly."""
     spec = _spec(name)
-    path = _weights_path(name, weights)
+    path = weights_path(name, weights)
     net = spec.build()
     _load_weights(net, name, path)
     return net.eval()
@@ -210,6 +210,6 @@ class Backbone(nn.Module):
 
 def load_backbone(name: str, weights: Path | None = None, taps: Sequence[str] | None = None) -> Backbone:
     """Frozen extractor for `name`, tapping `taps` (default: the table's stride-8 and stride-16 stages)."""
-    path = _weights_path(name, weights)
+    path = weights_path(name, weights)
     net = load_network(name, path)
     return Backbone(name, net, _spec(name).taps if taps is None else taps, file_sha256(path))

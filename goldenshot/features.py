@@ -19,6 +19,11 @@ _MEAN = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
 _STD = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
 
 
+def normalize(batch: torch.Tensor) -> torch.Tensor:
+    """[B, 3, H, W] in [0, 1] -> the backbone's input (ImageNet statistics), on the batch's device."""
+    return (batch - _MEAN.to(batch.device)) / _STD.to(batch.device)
+
+
 def aggregate(maps: list[torch.Tensor]) -> torch.Tensor:
     """Tap maps [B, C_i, h_i, w_i] -> patch features [B, sum C_i, h, w] on the finest tap's grid."""
     grid = max((fmap.shape[-2:] for fmap in maps), key=lambda hw: hw[0] * hw[1])
@@ -58,7 +63,7 @@ class FeatureExtractor:
     @torch.inference_mode()
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
         """[B, 3, H', W'] in [0, 1] -> [B, h, w, D] patch features at stride 8."""
-        feats = aggregate(self.backbone((batch - _MEAN) / _STD)).permute(0, 2, 3, 1)
+        feats = aggregate(self.backbone(normalize(batch))).permute(0, 2, 3, 1)
         if self.projection is not None:
             feats = feats @ self.projection
         return feats.contiguous()

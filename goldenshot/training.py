@@ -41,17 +41,9 @@ from tqdm import tqdm
 
 from goldenshot.atomic import atomic_path
 from goldenshot.augment import augment
-from goldenshot.backbones import (
-    BACKBONES,
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    Backbone,
-    _weights_path,
-    file_sha256,
-    load_network,
-)
+from goldenshot.backbones import BACKBONES, Backbone, file_sha256, load_network, weights_path
 from goldenshot.data import DatasetError, list_images
-from goldenshot.features import aggregate
+from goldenshot.features import aggregate, normalize
 from goldenshot.images import read_image
 from goldenshot.preprocess import to_tensor, working_size
 from goldenshot.settings import AugmentSettings, Settings
@@ -60,8 +52,6 @@ from goldenshot.settings import AugmentSettings, Settings
 VIEW_AUGMENT = AugmentSettings(
     hflip=False, vflip=False, rotate=0.0, translate=0.0, grayscale=True, brightness=0.4, contrast=0.4
 )
-_MEAN = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-_STD = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
 
 
 class TrainError(Exception):
@@ -105,7 +95,7 @@ class SimSiam(nn.Module):
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Images [B,3,H,W] in [0,1] -> (z, p), each [B, projector_dim, h, w] (h = w = 1 when pooled)."""
-        feats = aggregate(self.backbone((x - _MEAN.to(x.device)) / _STD.to(x.device)))
+        feats = aggregate(self.backbone(normalize(x)))
         if self.pooled:
             feats = feats.mean(dim=(2, 3), keepdim=True)
         z = self.projector(feats)
@@ -244,7 +234,7 @@ def train_extractor(
     """
     categories = find_categories(roots)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    weights = _weights_path(settings.backbone, settings.weights)
+    weights = weights_path(settings.backbone, settings.weights)
     sha = file_sha256(weights)
     torch.manual_seed(settings.seed)
     net = load_network(settings.backbone, weights)
