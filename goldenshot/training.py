@@ -243,14 +243,14 @@ def train_extractor(
     model.to(device)
     model.projector.train()
     model.predictor.train()
+    per_epoch = settings.train.steps_per_epoch or max(1, sum(map(len, categories)) // settings.train.batch_size)
+    total = per_epoch * settings.train.epochs
     opt = torch.optim.SGD(
         [p for p in model.parameters() if p.requires_grad],
-        lr=_lr(settings, 0, 1), momentum=settings.train.momentum, weight_decay=settings.train.weight_decay,
+        lr=_lr(settings, 0, total), momentum=settings.train.momentum, weight_decay=settings.train.weight_decay,
     )
     generator = torch.Generator().manual_seed(settings.seed)
     identity = _run_identity(settings, categories, sha)
-    per_epoch = settings.train.steps_per_epoch or max(1, sum(map(len, categories)) // settings.train.batch_size)
-    total = per_epoch * settings.train.epochs
     epoch, step = _load_checkpoint(resume, model, net, opt, generator, identity) if resume else (0, 0)
     images = _decode_all(categories, settings)
     losses: list[float] = []
