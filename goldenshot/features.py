@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from goldenshot.backbones import IMAGENET_MEAN, IMAGENET_STD, Backbone, load_backbone
-from goldenshot.preprocess import to_tensor, working_size
+from goldenshot.preprocess import prepare
 from goldenshot.settings import PreprocessSettings, Settings
 
 _MEAN = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
@@ -58,7 +58,7 @@ class FeatureExtractor:
 
     def tensor(self, image: np.ndarray) -> torch.Tensor:
         """Decoded image -> [3, H', W'] in [0, 1] at the working size."""
-        return to_tensor(image, working_size(image.shape[0], image.shape[1], self.preprocess))
+        return prepare(image, self.preprocess)
 
     @torch.inference_mode()
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:

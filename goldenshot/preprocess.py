@@ -37,3 +37,8 @@ def to_tensor(image: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
     shrinking = height * width < image.shape[0] * image.shape[1]
     resized = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
     return torch.from_numpy(resized).permute(2, 0, 1).float().div_(255.0)
+
+
+def prepare(image: np.ndarray, settings: PreprocessSettings) -> torch.Tensor:
+    """Decoded image -> [3, H', W'] in [0, 1] at its working size: the one resize for fit, inspect and training."""
+    return to_tensor(image, working_size(image.shape[0], image.shape[1], settings))

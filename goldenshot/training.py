@@ -45,7 +45,7 @@ from goldenshot.backbones import BACKBONES, Backbone, file_sha256, load_network,
 from goldenshot.data import DatasetError, list_images
 from goldenshot.features import aggregate, normalize
 from goldenshot.images import read_image
-from goldenshot.preprocess import to_tensor, working_size
+from goldenshot.preprocess import prepare
 from goldenshot.settings import AugmentSettings, Settings
 
 # Photometric only: geometry must stay identical between the two views (see the module docstring).
@@ -126,7 +126,7 @@ def _decode_all(categories: list[list[Path]], settings: Settings) -> list[list[T
 
     def load(path: Path) -> Tensor:
         image = read_image(path, limits.max_pixels, limits.max_bytes)
-        return to_tensor(image, working_size(image.shape[0], image.shape[1], settings.preprocess)).mul(255).round().byte()
+        return prepare(image, settings.preprocess).mul(255).round().byte()
 
     return [[load(p) for p in paths] for paths in categories]
 
