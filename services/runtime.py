@@ -8,13 +8,14 @@ from pathlib import Path
 import torch
 
 from goldenshot.features import build_extractor
+from goldenshot.fingerprint import Fingerprint, FingerprintError
 from goldenshot.settings import Settings
-from services.builder.build import Builder
+from services.builder.build import Builder, alias_name
 from services.common.bus import MemoryBus
 from services.common.catalog import Catalog
 from services.common.jobs import JobRunner
 from services.common.metrics import Metrics
-from services.common.objects import LocalObjectStore
+from services.common.objects import LocalObjectStore, ObjectNotFound
 from services.common.settings import ServiceSettings
 from services.common.vectors import QdrantVectorStore
 from services.common.webhooks import WebhookSender
@@ -40,7 +41,7 @@ class Runtime:
         torch.set_num_threads(engine.threads)
         self.catalog = Catalog(catalog_url(data))
         self.objects = LocalObjectStore(data / "objects")
-        self.vectors = QdrantVectorStore(path=data / "qdrant")
+        self.vectors = QdrantVectorStore(service.qdrant_url, service.qdrant_path, service.qdrant_api_key)
         self.bus = MemoryBus()
         self.metrics = Metrics(queue_depth=self.bus.depth)
         self.extractor = build_extractor(engine)
@@ -55,8 +56,23 @@ class Runtime:
         self.runner.handlers["batch"] = BatchRunner(self.catalog, self.objects, self.scorer)
 
     def start(self) -> None:
+        if not self.vectors.persistent:
+            self.restore_vectors()
         self.runner.start(self.service.job_workers)
         self.webhooks.start()
+
+    def restore_vectors(self) -> None:
+        """Refill an in-memory vector store from the fingerprint files: every version, alias on the active one."""
+        for product in self.catalog.all_products():
+            for row in self.catalog.versions(product["id"]):
+                try:
+                    bank = Fingerprint.loads(self.objects.get(row["object_key"]), row["object_key"]).bank.numpy()
+                except (FingerprintError, ObjectNotFound) as exc:
+                    log.error("fingerprint %s v%d not restored to the vector store: %s", product["name"], row["version"], exc)
+                    continue
+                self.vectors.write_bank(row["collection"], bank)
+                if row["version"] == product["active_version"]:
+                    self.vectors.point_alias(alias_name(product["id"]), row["collection"])
 
     def close(self) -> None:
         self.bus.close()

@@ -214,6 +214,10 @@ class Catalog:
             rows = conn.execute(select(products).where(products.c.tenant == tenant).order_by(products.c.name)).all()
         return [_row(r) for r in rows]
 
+    def all_products(self) -> list[dict]:
+        with self.engine.connect() as conn:
+            return [_row(r) for r in conn.execute(select(products).order_by(products.c.created_at)).all()]
+
     def delete_product(self, product_id: str) -> None:
         with self.engine.begin() as conn:
             for table in (golden, versions, inspections, webhooks, deliveries):

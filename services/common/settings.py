@@ -23,6 +23,10 @@ class ServiceSettings(BaseSettings):
     # console build served at / when it exists (services/console/dist after `make console`)
     console_dir: Path = Path(__file__).resolve().parents[1] / "console" / "dist"
 
+    qdrant_url: str | None = None  # a Qdrant server; None: local mode
+    qdrant_path: Path | None = None  # local mode on disk (slow writes); None: in memory, refilled at start
+    qdrant_api_key: str | None = None
+
     require_api_key: bool = False  # False: requests without a key act as tenant "default"
     cors_origins: list[str] = []  # closed unless listed
 

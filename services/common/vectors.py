@@ -1,7 +1,10 @@
 """Vector store adapter: one Qdrant collection per fingerprint version, the product's alias on the active one.
 
-The same class serves both deployments: `QdrantClient(path=...)` is Qdrant's local mode (embedded,
-and the tests: no server binary exists here), `QdrantClient(url=...)` a Qdrant server. Scoring
+The same class serves both deployments over a QdrantClient: a Qdrant server (url), or Qdrant's local
+mode (no server binary exists here), in memory by default. Local mode on disk commits each point
+separately (about 30 s for a 4096-row bank on this machine, and it pickles), so the embedded server
+keeps it in memory and refills it at start from the fingerprint files, which stay the durable
+record. Scoring
 normally uses the hot in-memory copy of the bank; `nearest` is the store's own kNN path, kept for
 the benchmark that compares the two and for services that hold no copy.
 """
@@ -20,7 +23,7 @@ class VectorStore(Protocol):
     """What the services need from a vector database."""
 
     def write_bank(self, collection: str, bank: np.ndarray) -> None:
-        """(Re)create `collection` holding the bank's rows, ids 0..N-1."""
+        """(Re)create `collection` holding the bank's rows, ids 0..N-1; aliases on an old copy are dropped."""
 
     def point_alias(self, alias: str, collection: str) -> None:
         """Make `alias` name `collection`, atomically (searches never see no alias)."""
@@ -39,12 +42,15 @@ class VectorStore(Protocol):
 
 
 class QdrantVectorStore:
-    """Qdrant in local mode (path) or as a server (url). Local mode is not thread-safe: calls are serialised."""
+    """Qdrant server or local mode. Local mode is not thread-safe: calls are serialised."""
 
-    def __init__(self, path: Path | None = None, url: str | None = None, api_key: str | None = None, upload_batch: int = 1024) -> None:
-        if (path is None) == (url is None):
-            raise ValueError("give exactly one of path (local mode) or url (server)")
-        self.client = QdrantClient(path=str(path)) if path is not None else QdrantClient(url=url, api_key=api_key)
+    def __init__(self, url: str | None = None, path: Path | None = None, api_key: str | None = None, upload_batch: int = 1024) -> None:
+        """url: a Qdrant server; path: local mode on disk; neither: local mode in memory."""
+        if url is not None:
+            self.client = QdrantClient(url=url, api_key=api_key)
+        else:
+            self.client = QdrantClient(path=str(path)) if path is not None else QdrantClient(location=":memory:")
+        self.persistent = url is not None or path is not None
         self.upload_batch = upload_batch
         self._lock = threading.Lock()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from services.builder.build import alias_name
@@ -43,6 +43,15 @@ def list_versions(name: str, caller: CallerDep) -> dict:
 def get_version(name: str, version: int, caller: CallerDep) -> dict:
     product = caller.product(name)
     return version_view(caller.runtime.catalog.version(product["id"], version), product["active_version"])
+
+
+@router.get("/v1/products/{name}/fingerprints/{version}/file", response_class=Response)
+def download_version(name: str, version: int, caller: CallerDep) -> Response:
+    """The fingerprint artifact itself (safetensors): usable offline with `goldenshot inspect --fingerprint`."""
+    product = caller.product(name)
+    row = caller.runtime.catalog.version(product["id"], version)
+    headers = {"Content-Disposition": f'attachment; filename="{product["name"]}-v{version}.safetensors"'}
+    return Response(caller.runtime.objects.get(row["object_key"]), media_type="application/octet-stream", headers=headers)
 
 
 @router.post("/v1/products/{name}/fingerprints/{version}/activate")
