@@ -6,7 +6,6 @@ itself never imports this package.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -16,6 +15,7 @@ import uvicorn
 from goldenshot.settings import Settings
 from services.common.auth import hash_key, new_key
 from services.common.catalog import Catalog
+from services.common.logs import setup_logging
 from services.common.settings import ServiceSettings
 from services.runtime import Runtime, catalog_url
 
@@ -40,9 +40,9 @@ def serve(
 
     service = _service(data_dir, host=host, port=port, require_api_key=require_api_key)
     engine = Settings()
-    logging.basicConfig(level=engine.log_level if engine.log_level != "WARNING" else "INFO", format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    setup_logging(service.log_level)
     app = create_app(Runtime(service, engine))
-    uvicorn.run(app, host=service.host, port=service.port, log_level="info", access_log=False, timeout_graceful_shutdown=10)
+    uvicorn.run(app, host=service.host, port=service.port, log_config=None, access_log=False, timeout_graceful_shutdown=10)
 
 
 @keys.command("create")

@@ -7,6 +7,7 @@ read from GOLDENSHOT_*; a service holds one of each. Defaults are safe: loopback
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,6 +21,7 @@ class ServiceSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     data_dir: Path = Path("data")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"  # JSON lines on stderr; INFO logs each request
     # console build served at / when it exists (services/console/dist after `make console`)
     console_dir: Path = Path(__file__).resolve().parents[1] / "console" / "dist"
 

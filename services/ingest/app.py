@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,11 +19,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from goldenshot import __version__
 from services.common.errors import ApiError
+from services.common.names import new_id
 from services.ingest import fingerprints, inspections, products
 from services.ingest.uploads import too_large
 from services.runtime import Runtime
 
 log = logging.getLogger(__name__)
+access = logging.getLogger("goldenshot.access")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 _CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type", 422: "validation_error"}
 
@@ -130,7 +134,8 @@ class BodyLimit:
 
 
 class RequestMetrics:
-    """Latency per route template (not per URL, which would explode the label set)."""
+    """Latency per route template (not per URL, which would explode the label set), one access-log line
+    per request, and a request id (the client's X-Request-ID or a new one) echoed in the response."""
 
     def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
         self.app = app
@@ -142,11 +147,14 @@ class RequestMetrics:
             return
         started = time.perf_counter()
         status = 500
+        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if _REQUEST_ID.fullmatch(given) else new_id()
 
         async def sending(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
             await send(message)
 
         try:
@@ -154,4 +162,6 @@ class RequestMetrics:
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            self.histogram.labels(scope["method"], template, str(status)).observe(time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            self.histogram.labels(scope["method"], template, str(status)).observe(elapsed)
+            access.info("request", extra={"request_id": request_id, "method": scope["method"], "route": template, "status": status, "ms": round(elapsed * 1000, 2)})
