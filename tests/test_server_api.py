@@ -200,6 +200,9 @@ def test_versions_threshold_override_and_rollback(client, tile, tile_root):
     good = tile_root / "test/good/exp1_num_106729.jpg"
     before = client.post("/v1/products/tile/inspect", files=files([good], "file")).json()
     job = client.post("/v1/products/tile/fingerprints", json={"threshold": before["score"] / 2}).json()
+    during = client.post("/v1/products/tile/inspect", files=files([good], "file")).json()
+    if client.get(f"/v1/jobs/{job['id']}").json()["state"] != "succeeded":  # a build takes >1 s, an inspection 40 ms
+        assert during["version"] == 1 and during["decision"] == "OK"
     assert wait_job(client, job["id"])["result"] == {"version": 2}
     versions = client.get("/v1/products/tile/fingerprints").json()["items"]
     assert [v["version"] for v in versions] == [2, 1] and [v["active"] for v in versions] == [True, False]
