@@ -98,6 +98,8 @@ def test_golden_upload_is_all_or_nothing(client, golden_paths, tmp_path):
     assert up.status_code == 201 and len(up.json()["items"]) == 3 and up.json()["duplicates"] == []
     again = client.post("/v1/products/gold/golden", files=files(golden_paths[2:4])).json()
     assert [g["filename"] for g in again["items"]] == [golden_paths[3].name] and again["duplicates"] == [golden_paths[2].name]
+    only_known = client.post("/v1/products/gold/golden", files=files(golden_paths[:2]))
+    assert only_known.status_code == 201 and only_known.json() == {"items": [], "duplicates": [p.name for p in golden_paths[:2]]}
     items = client.get("/v1/products/gold/golden").json()["items"]
     assert len(items) == 4 and client.get("/v1/products/gold").json()["golden_count"] == 4
     first = next(g for g in items if g["filename"] == golden_paths[0].name)

@@ -244,6 +244,8 @@ class Catalog:
     # golden samples
     def add_golden(self, rows: list[dict]) -> None:
         """All or nothing."""
+        if not rows:
+            return
         with self.engine.begin() as conn:
             conn.execute(golden.insert(), [{**r, "created_at": now_iso()} for r in rows])
 

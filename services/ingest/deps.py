@@ -17,6 +17,7 @@ from services.runtime import Runtime
 class Caller:
     runtime: Runtime
     tenant: str
+    api_key: str | None  # forwarded to a remote scorer, which checks it again
 
     def product(self, name: str) -> dict:
         """The caller's product `name`; another tenant's product of that name is simply not found."""
@@ -39,7 +40,7 @@ def server_id(value: str, what: str) -> str:
 
 def get_caller(request: Request, x_api_key: Annotated[str | None, Header(description="API key of a tenant")] = None) -> Caller:
     runtime: Runtime = request.app.state.runtime
-    return Caller(runtime, tenant_for(runtime.catalog, x_api_key, runtime.service.require_api_key))
+    return Caller(runtime, tenant_for(runtime.catalog, x_api_key, runtime.service.require_api_key), x_api_key)
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]

@@ -44,7 +44,7 @@ async def inspect(name: str, request: Request, caller: CallerDep) -> dict:
     product = caller.product(name)
     runtime.scorer.inspector(product)  # no fingerprint: say so before reading the upload
     upload = (await read_uploads(request, "file", 1, runtime.engine.limits.max_bytes, single=True))[0]
-    row = await run_in_threadpool(runtime.scorer.inspect, product, upload.data, upload.filename)
+    row = await run_in_threadpool(lambda: runtime.scorer.inspect(product, upload.data, upload.filename, credentials=caller.api_key))
     return inspection_view(product, row)
 
 

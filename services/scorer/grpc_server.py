@@ -27,8 +27,14 @@ _STATUS = {
 API_KEY_METADATA = HEADER.lower()
 
 
-def code_for(error: ApiError) -> grpc.StatusCode:
-    return _STATUS.get(error.status, grpc.StatusCode.INTERNAL)
+ERROR_CODE, ERROR_STATUS = "goldenshot-error-code", "goldenshot-error-status"
+
+
+def abort(context: grpc.ServicerContext, error: ApiError) -> None:
+    """The matching gRPC status, plus the API's own code and HTTP status as trailing metadata, so a
+    client (the ingest API) can raise exactly the ApiError the scorer raised."""
+    context.set_trailing_metadata(((ERROR_CODE, error.code), (ERROR_STATUS, str(error.status))))
+    context.abort(_STATUS.get(error.status, grpc.StatusCode.INTERNAL), error.message)
 
 
 def inspection_message(product: dict, row: dict) -> pb.Inspection:
@@ -72,14 +78,14 @@ class ScorerService(pb_grpc.ScorerServicer):
         try:
             return self._inspect(request, context)
         except ApiError as exc:
-            context.abort(code_for(exc), exc.message)
+            abort(context, exc)
 
     def InspectBatch(self, request_iterator: Iterator[pb.InspectRequest], context: grpc.ServicerContext) -> Iterator[pb.Inspection]:
         try:
             for request in request_iterator:
                 yield self._inspect(request, context)
         except ApiError as exc:
-            context.abort(code_for(exc), exc.message)
+            abort(context, exc)
 
     def GetFingerprint(self, request: pb.GetFingerprintRequest, context: grpc.ServicerContext) -> pb.Fingerprint:
         try:
@@ -88,7 +94,7 @@ class ScorerService(pb_grpc.ScorerServicer):
                 raise ApiError(409, "no_fingerprint", f"product '{product['name']}' has no fingerprint yet")
             row = self.catalog.version(product["id"], product["active_version"])
         except ApiError as exc:
-            context.abort(code_for(exc), exc.message)
+            abort(context, exc)
         return pb.Fingerprint(
             product=product["name"], version=row["version"], threshold=row["threshold"], pixel_threshold=row["pixel_threshold"],
             coreset_rows=row["coreset_rows"], sha256=row["sha256"], created_at=row["created_at"],

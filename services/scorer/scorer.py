@@ -33,6 +33,13 @@ def inspection_prefix(product_id: str, inspection_id: str) -> str:
     return f"products/{product_id}/inspections/{inspection_id}"
 
 
+def active_version(product: dict) -> int:
+    """The version inspections use; a product without one cannot be inspected yet."""
+    if product["active_version"] is None:
+        raise conflict(f"product '{product['name']}' has no fingerprint yet: upload golden samples and build one", code="no_fingerprint")
+    return product["active_version"]
+
+
 class Scorer:
     """Hot inspectors (LRU over products) and the inspect -> store path."""
 
@@ -60,9 +67,7 @@ class Scorer:
 
     def inspector(self, product: dict) -> tuple[int, Inspector]:
         """The product's active version, hot; loading a new one replaces the old."""
-        version = product["active_version"]
-        if version is None:
-            raise conflict(f"product '{product['name']}' has no fingerprint yet: upload golden samples and build one", code="no_fingerprint")
+        version = active_version(product)
         with self._hot_lock:
             hot = self._hot.get(product["id"])
             if hot is not None and hot[0] == version:

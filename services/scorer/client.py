@@ -1,0 +1,52 @@
+"""The Scorer interface over gRPC: what the ingest API uses when scoring runs in the scorer service.
+
+The scorer service stores each result in the shared catalog and object store, so the client only
+forwards the image and the caller's API key and then reads the stored row back.
+"""
+
+from __future__ import annotations
+
+import grpc
+
+from services.common.catalog import Catalog
+from services.common.errors import ApiError, unavailable
+from services.proto.goldenshot.v1 import scorer_pb2 as pb
+from services.proto.goldenshot.v1 import scorer_pb2_grpc as pb_grpc
+from services.scorer.grpc_server import API_KEY_METADATA, ERROR_CODE, ERROR_STATUS
+from services.scorer.scorer import active_version
+
+
+class RemoteScorer:
+    """Same calls as services.scorer.scorer.Scorer (inspector, inspect, forget), answered by a scorer service."""
+
+    def __init__(self, catalog: Catalog, target: str, timeout: float, max_message_bytes: int) -> None:
+        self.catalog = catalog
+        self.timeout = timeout
+        options = [("grpc.max_send_message_length", max_message_bytes), ("grpc.max_receive_message_length", max_message_bytes)]
+        self.channel = grpc.insecure_channel(target, options=options)
+        self.stub = pb_grpc.ScorerStub(self.channel)
+
+    def inspector(self, product: dict) -> tuple[int, None]:
+        """Only checks that the product can be inspected; the bank is hot in the scorer service."""
+        return active_version(product), None
+
+    def inspect(
+        self, product: dict, data: bytes, filename: str, batch_id: str | None = None, inspection_id: str | None = None, credentials: str | None = None
+    ) -> dict:
+        if batch_id is not None or inspection_id is not None:
+            raise ValueError("batches run inside the scorer service, not through its client")
+        metadata = [(API_KEY_METADATA, credentials)] if credentials else []
+        try:
+            reply = self.stub.Inspect(pb.InspectRequest(product=product["name"], image=data, filename=filename), metadata=metadata, timeout=self.timeout)
+        except grpc.RpcError as exc:
+            trailers = dict(exc.trailing_metadata() or ())
+            if ERROR_CODE in trailers:
+                raise ApiError(int(trailers[ERROR_STATUS]), trailers[ERROR_CODE], exc.details()) from None
+            raise unavailable(f"scorer service: {exc.code().name}: {exc.details()}") from None
+        return self.catalog.inspection(product["id"], reply.id)
+
+    def forget(self, product_id: str) -> None:
+        """Nothing is cached here; the scorer service notices new versions itself."""
+
+    def close(self) -> None:
+        self.channel.close()
