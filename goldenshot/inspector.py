@@ -31,6 +31,7 @@ class Inspection:
     threshold: float
     pixel_threshold: float  # where regions start, on the map's scale
     score_map: np.ndarray
+    working_map: np.ndarray  # the same map at the working size: small enough to store
     regions: list[Region]
     timings_ms: dict[str, float] = field(default_factory=dict)
 
@@ -93,7 +94,7 @@ class Inspector:
         meta = self.fingerprint.meta
         regions = find_regions(score_map, meta.pixel_threshold, meta.maps.min_region_area, meta.maps.morph_kernel)
         clock.lap("regions")
-        return Inspection(score, self.threshold, meta.pixel_threshold, score_map, regions, timings)
+        return Inspection(score, self.threshold, meta.pixel_threshold, score_map, working, regions, timings)
 
 
 class _Clock:

@@ -83,3 +83,13 @@ def encode_png(image: np.ndarray) -> bytes:
     if not ok:
         raise RuntimeError("PNG encoding failed")
     return buf.tobytes()
+
+
+def pictures(image: np.ndarray, score_map: np.ndarray, regions: Sequence[Region], pixel_threshold: float) -> tuple[bytes, bytes]:
+    """(heatmap PNG, overlay PNG) of one inspection, as the CLI writes them and the server serves them.
+
+    Colours are scaled 0..2x the region threshold: the same colour means the same for every image of
+    a product, and region outlines sit where the colour passes mid-scale.
+    """
+    vmax = 2.0 * pixel_threshold
+    return encode_png(colorize(score_map, 0.0, vmax)), encode_png(render_overlay(image, score_map, regions, 0.0, vmax))

@@ -35,6 +35,13 @@ class Region:
             "polygon": [[px, py] for px, py in self.polygon],
         }
 
+    @classmethod
+    def from_dict(cls, data: dict) -> Region:
+        """Inverse of to_dict: regions stored as JSON are drawn again later."""
+        x, y, width, height = data["bbox"]
+        polygon = [(int(px), int(py)) for px, py in data["polygon"]]
+        return cls(x, y, width, height, data["area"], data["peak_score"], data["mean_score"], polygon)
+
 
 def find_regions(
     score_map: np.ndarray,

@@ -1,5 +1,7 @@
 import json
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -65,10 +67,12 @@ def test_failed_save_keeps_the_previous_file(tmp_path, monkeypatch):
     _fingerprint(64).save(path)
     before = path.read_bytes()
 
-    def boom(*args, **kwargs):
+    def boom(self, data):  # half the bytes reach the disk, then it is full
+        with open(self, "wb") as handle:
+            handle.write(data[: len(data) // 2])
         raise OSError("disk full")
 
-    monkeypatch.setattr("goldenshot.fingerprint.save_file", boom)
+    monkeypatch.setattr(Path, "write_bytes", boom)
     with pytest.raises(OSError):
         _fingerprint(32).save(path)
     assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["fp"]
@@ -91,3 +95,16 @@ def test_other_backbone_is_refused_and_threshold_override_moves_pixel_threshold(
     user = fp.with_threshold(4.0)
     assert user.meta.threshold == 4.0 and user.meta.pixel_threshold == pytest.approx(3.0)
     assert user.meta.threshold_source == "user" and fp.meta.threshold == 2.0
+
+
+def test_bytes_round_trip_and_damage_is_caught():
+    fp = _fingerprint(64)
+    data = fp.dumps()
+    back = Fingerprint.loads(data, "store/v1")
+    assert torch.equal(back.bank, fp.bank) and back.meta == fp.meta and back.sha256 == fp.sha256
+    damaged = bytearray(data)
+    damaged[-3] ^= 0xFF
+    with pytest.raises(FingerprintError, match="store/v1: fingerprint is damaged"):
+        Fingerprint.loads(bytes(damaged), "store/v1")
+    with pytest.raises(FingerprintError, match="not a readable fingerprint"):
+        Fingerprint.loads(data[: len(data) // 2], "store/v1")

@@ -113,7 +113,7 @@ def test_to_dict_is_json_ready() -> None:
     assert d["area"] == region.area
     assert d["peak_score"] == region.peak_score and d["mean_score"] == region.mean_score
     assert d["polygon"] == [list(p) for p in region.polygon]
-    assert isinstance(region, Region)
+    assert Region.from_dict(d) == region
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])

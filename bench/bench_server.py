@@ -1,0 +1,141 @@
+"""Benchmark the embedded server over HTTP; prints JSON.
+
+- build: 8 golden samples uploaded, then the time from POST .../fingerprints to the job's success;
+- inspect round trip (multipart upload -> JSON) with 1 client, then throughput with N concurrent clients;
+- kNN of one image's patches: the hot in-memory bank against the vector store (Qdrant local mode).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from serving import Server, files, wait_job  # noqa: E402
+
+from goldenshot.data import load_category, support_set  # noqa: E402
+from goldenshot.fingerprint import Fingerprint  # noqa: E402
+from goldenshot.images import read_image  # noqa: E402
+from goldenshot.inspector import Inspector  # noqa: E402
+from goldenshot.scoring import nearest  # noqa: E402
+from services.common.vectors import QdrantVectorStore  # noqa: E402
+
+
+def percentiles(values: list[float]) -> dict:
+    arr = np.asarray(values) * 1000.0
+    return {"p50_ms": round(float(np.percentile(arr, 50)), 2), "p95_ms": round(float(np.percentile(arr, 95)), 2), "n": len(values)}
+
+
+def inspect_loop(client, payloads: list[tuple[str, bytes]], count: int, out: list[float], errors: list[str], offset: int = 0) -> None:
+    for i in range(count):
+        name, data = payloads[(offset + i) % len(payloads)]
+        start = time.perf_counter()
+        response = client.post("/v1/products/bench/inspect", files={"file": (name, data, "application/octet-stream")})
+        out.append(time.perf_counter() - start)
+        if response.status_code != 200:
+            errors.append(f"{response.status_code} {response.text[:200]}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, default=Path("../shared/datasets"))
+    parser.add_argument("--category", default="mtd/magnetic_tile")
+    parser.add_argument("--shots", type=int, default=8)
+    parser.add_argument("--requests", type=int, default=100, help="sequential inspections, one client")
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=15.0, help="duration of the concurrent run")
+    parser.add_argument("--slots", type=int, default=None, help="GOLDENSHOT_SERVER_INFERENCE_SLOTS for the server")
+    parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
+    args = parser.parse_args()
+
+    category = load_category(args.data / args.category)
+    golden = support_set(category.train, args.shots, seed=0)
+    tests = [item.path for item in category.test][:: max(1, len(category.test) // 50)][:50]
+    payloads = [(p.name, p.read_bytes()) for p in tests]
+    env = {"GOLDENSHOT_SERVER_INFERENCE_SLOTS": str(args.slots)} if args.slots else {}
+    result: dict = {"category": args.category, "shots": args.shots, "slots": args.slots or "default"}
+    with tempfile.TemporaryDirectory() as tmp:
+        server = Server(Path(tmp) / "data", env).start()
+        try:
+            with server.client() as client:
+                client.post("/v1/products", json={"name": "bench"})
+                client.post("/v1/products/bench/golden", files=files(list(golden)))
+                start = time.perf_counter()
+                job = wait_job(client, client.post("/v1/products/bench/fingerprints").json()["id"])
+                result["build_ready_s"] = round(time.perf_counter() - start, 3)
+                assert job["state"] == "succeeded", job
+                for name, data in payloads[:5]:  # warm-up: hot bank, allocator, thread pools
+                    client.post("/v1/products/bench/inspect", files={"file": (name, data, "application/octet-stream")})
+                single, errors = [], []
+                inspect_loop(client, payloads, args.requests, single, errors)
+                result["one_client"] = percentiles(single)
+                fp_bytes = client.get("/v1/products/bench/fingerprints/1/file").content
+
+            clients = [server.client() for _ in range(args.clients)]
+            per_client: list[list[float]] = [[] for _ in clients]
+            stop_at = time.perf_counter() + args.seconds
+
+            def run(i: int) -> None:
+                while time.perf_counter() < stop_at:
+                    inspect_loop(clients[i], payloads, 1, per_client[i], errors, offset=i * 7 + len(per_client[i]))
+
+            threads = [threading.Thread(target=run, args=(i,)) for i in range(args.clients)]
+            started = time.perf_counter()
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            elapsed = time.perf_counter() - started
+            for c in clients:
+                c.close()
+            latencies = [x for lst in per_client for x in lst]
+            result["concurrent"] = {"clients": args.clients, "seconds": round(elapsed, 2), "inspections_per_s": round(len(latencies) / elapsed, 2), **percentiles(latencies)}
+            result["errors"] = len(errors)
+            result["error_samples"] = errors[:3]
+        finally:
+            server.stop()
+
+        path = Path(tmp) / "fp.safetensors"
+        path.write_bytes(fp_bytes)
+        inspector = Inspector.load(path)
+        image = read_image(tests[0])
+        feats = inspector.extractor(inspector.extractor.tensor(image)[None])[0]
+        queries = feats.reshape(-1, feats.shape[-1])
+        bank = Fingerprint.loads(fp_bytes).bank
+        store = QdrantVectorStore()
+        store.write_bank("bench_v1", bank.numpy())
+        hot_times, store_times = [], []
+        for _ in range(5):
+            t = time.perf_counter()
+            hot, _ = nearest(queries, inspector.bank, inspector.bank_sq)
+            hot_times.append(time.perf_counter() - t)
+        for _ in range(2):
+            t = time.perf_counter()
+            far = store.nearest("bench_v1", queries.numpy())
+            store_times.append(time.perf_counter() - t)
+        result["knn_one_image"] = {
+            "patches": int(queries.shape[0]),
+            "bank_rows": int(bank.shape[0]),
+            "hot_ms": round(statistics.median(hot_times) * 1000, 2),
+            "vector_store_ms": round(statistics.median(store_times) * 1000, 2),
+            "max_abs_diff": float(torch.max(torch.abs(hot - torch.from_numpy(far)))),
+        }
+        store.close()
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "bench_server.json").write_text(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""Build a fingerprint version from a product's golden samples (the `build` job handler).
+
+Order matters for crash safety: the artifact and the vector collection are written first, then the
+alias is switched, and the catalog row that makes the version visible comes last. A build run again
+after a crash rewrites the same version number (reserved at request time), so it is never doubled.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from goldenshot.features import FeatureExtractor
+from goldenshot.fewshot import FitError, GoldenSample, fit
+from goldenshot.images import ImageError, decode_image
+from goldenshot.settings import Settings
+from services.common.catalog import Catalog
+from services.common.errors import ApiError, conflict
+from services.common.jobs import Progress
+from services.common.objects import ObjectStore
+from services.common.vectors import VectorStore
+
+
+def fingerprint_key(product_id: str, version: int) -> str:
+    return f"products/{product_id}/fingerprints/v{version}.safetensors"
+
+
+def alias_name(product_id: str) -> str:
+    return f"gs_{product_id}"
+
+
+def collection_name(product_id: str, version: int) -> str:
+    return f"gs_{product_id}_v{version}"
+
+
+class Builder:
+    """Golden samples (object store) -> fit -> artifact (object store) + collection (vector store) -> catalog."""
+
+    def __init__(self, catalog: Catalog, objects: ObjectStore, vectors: VectorStore, extractor: FeatureExtractor, settings: Settings) -> None:
+        self.catalog = catalog
+        self.objects = objects
+        self.vectors = vectors
+        self.extractor = extractor
+        self.settings = settings
+
+    def __call__(self, job: dict, progress: Progress) -> dict:
+        started = time.perf_counter()
+        product_id, version = job["product_id"], job["params"]["version"]
+        rows = self.catalog.golden(product_id)
+        if not rows:
+            raise conflict("the product has no golden samples", code="no_golden_samples")
+        samples = []
+        for i, row in enumerate(rows):
+            try:
+                image = decode_image(self.objects.get(row["object_key"]), row["filename"], self.settings.limits.max_pixels)
+            except ImageError as exc:
+                raise ApiError(422, "invalid_image", str(exc)) from exc
+            samples.append(GoldenSample(row["filename"], row["sha256"], image))
+            progress("loading", i + 1, len(rows))
+        try:
+            fingerprint = fit(samples, self.extractor, self.settings, job["params"].get("threshold"), progress)
+        except (FitError, ValueError) as exc:
+            raise ApiError(422, "fit_failed", str(exc)) from exc
+        progress("storing", 0, 3)
+        key = fingerprint_key(product_id, version)
+        self.objects.put(key, fingerprint.dumps())
+        progress("storing", 1, 3)
+        collection = collection_name(product_id, version)
+        self.vectors.write_bank(collection, fingerprint.bank.numpy().astype(np.float32))
+        progress("storing", 2, 3)
+        self.vectors.point_alias(alias_name(product_id), collection)
+        meta = fingerprint.meta
+        golden = meta.golden
+        self.catalog.add_version(
+            {
+                "product_id": product_id,
+                "version": version,
+                "threshold": meta.threshold,
+                "pixel_threshold": meta.pixel_threshold,
+                "threshold_source": meta.threshold_source,
+                "golden_count": len(meta.sources),
+                "coreset_rows": meta.coreset_rows,
+                "golden_scores": {"mean": golden.mean, "std": golden.std, "max": golden.max, "scores": golden.scores},
+                "build_seconds": round(time.perf_counter() - started, 3),
+                "sha256": fingerprint.sha256,
+                "object_key": key,
+                "collection": collection,
+            },
+            activate=True,
+        )
+        progress("storing", 3, 3)
+        return {"version": version}

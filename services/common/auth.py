@@ -1,0 +1,40 @@
+"""API keys: random tokens shown once, stored only as SHA-256, each bound to one tenant.
+
+A tenant is a factory (or a customer); every product belongs to one, and every query is scoped to
+the caller's tenant, so a key can neither see nor change another tenant's data. Keys are 256-bit
+random, so a plain SHA-256 (no slow KDF) is enough to make a stolen database useless.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from services.common.catalog import Catalog
+from services.common.errors import ApiError
+
+DEFAULT_TENANT = "default"
+HEADER = "X-API-Key"
+
+
+def new_key() -> str:
+    """A fresh key: 'gs_' + 43 url-safe characters (256 bits)."""
+    return "gs_" + secrets.token_urlsafe(32)
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def tenant_for(catalog: Catalog, key: str | None, required: bool) -> str:
+    """The caller's tenant: from its key, or the default tenant when keys are optional and none is sent."""
+    if not key:
+        if required:
+            raise ApiError(401, "unauthorized", f"missing {HEADER} header")
+        return DEFAULT_TENANT
+    digest = hash_key(key)
+    row = catalog.key(digest)
+    if row is None or not hmac.compare_digest(row["key_hash"], digest):
+        raise ApiError(401, "unauthorized", "unknown API key")
+    return row["tenant"]

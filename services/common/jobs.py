@@ -1,0 +1,98 @@
+"""Asynchronous jobs (builds, batches): recorded in the catalog, carried by the bus, run by handlers.
+
+A job is written to the catalog before its id is published, and marked finished only after its
+handler's work is stored, so a crash at any point leaves it open; the next start publishes every
+open job again and handlers are written to be re-run (same version, same inspection ids).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from services.common.bus import JobBus
+from services.common.catalog import Catalog, now_iso
+from services.common.errors import ApiError
+from services.common.metrics import Metrics
+from services.common.names import new_id
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]
+Handler = Callable[[dict, Progress], dict]
+
+
+class JobRunner:
+    """Submits jobs and runs them with the handler registered for their kind."""
+
+    def __init__(self, catalog: Catalog, bus: JobBus, metrics: Metrics, max_attempts: int = 3) -> None:
+        self.catalog = catalog
+        self.bus = bus
+        self.metrics = metrics
+        self.max_attempts = max_attempts
+        self.handlers: dict[str, Handler] = {}
+
+    def submit(self, tenant: str, product: dict, kind: str, params: dict, job_id: str | None = None) -> dict:
+        """Record, then publish: a crash in between leaves a queued job the next start picks up."""
+        row = {"id": job_id or new_id(), "tenant": tenant, "product_id": product["id"], "product": product["name"], "kind": kind, "params": params}
+        job = self.catalog.create_job(row)
+        self.bus.publish(job["id"])
+        return job
+
+    def start(self, workers: int) -> None:
+        """Re-publish what a previous run left open, then start consuming."""
+        for job in self.catalog.open_jobs():
+            log.info("resuming job %s (%s, %s)", job["id"], job["kind"], job["state"])
+            self.bus.publish(job["id"])
+        self.bus.start(self.run, workers)
+
+    def run(self, job_id: str) -> None:
+        job = self.catalog.start_job(job_id)
+        if job is None:  # finished or deleted meanwhile; a redelivery is not an error
+            return
+        if job["attempts"] > self.max_attempts:
+            self._finish(job, "failed", error={"code": "internal", "message": f"gave up after {self.max_attempts} attempts"})
+            return
+        handler = self.handlers[job["kind"]]
+        started = time.perf_counter()
+
+        def progress(stage: str, done: int, total: int) -> None:
+            self.catalog.update_job(job_id, stage=stage, done=done, total=total)
+
+        outcome = "failed"
+        try:
+            result = handler(job, progress)
+        except ApiError as exc:
+            self._finish(job, "failed", error={"code": exc.code, "message": exc.message})
+        except Exception as exc:
+            log.exception("job %s failed", job_id)
+            self._finish(job, "failed", error={"code": "internal", "message": f"{type(exc).__name__}: {str(exc)[:300]}"})
+        else:
+            self._finish(job, "succeeded", result=result)
+            outcome = "succeeded"
+        if job["kind"] == "build":
+            self.metrics.builds.labels(outcome).observe(time.perf_counter() - started)
+
+    def _finish(self, job: dict, state: str, result: dict | None = None, error: dict | None = None) -> None:
+        self.catalog.update_job(job["id"], state=state, result=result, error=error, stage="done" if state == "succeeded" else "failed", finished_at=now_iso())
+        self.metrics.jobs.labels(job["kind"], state).inc()
+
+
+def job_view(job: dict) -> dict:
+    """The API's Job object."""
+    total = job["total"]
+    fraction = 1.0 if job["state"] == "succeeded" else (job["done"] / total if total else 0.0)
+    return {
+        "id": job["id"],
+        "kind": job["kind"],
+        "product": job["product"],
+        "state": job["state"],
+        "progress": {"stage": job["stage"], "done": job["done"], "total": total, "fraction": round(fraction, 4)},
+        "error": job["error"],
+        "result": job["result"],
+        "attempts": job["attempts"],
+        "created_at": job["created_at"],
+        "started_at": job["started_at"],
+        "finished_at": job["finished_at"],
+    }

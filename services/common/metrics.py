@@ -1,0 +1,35 @@
+"""Prometheus metrics of a service, on its own registry (tests build many apps in one process)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+_LATENCY = (0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0)
+_BUILD = (0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300)
+
+
+class Metrics:
+    """Request latency per route, stage latency, decisions, builds, queue depth, webhook deliveries."""
+
+    def __init__(self, queue_depth: Callable[[], float]) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Histogram(
+            "goldenshot_http_request_duration_seconds", "HTTP request latency by route template", ["method", "route", "status"], registry=r, buckets=_LATENCY
+        )
+        self.stages = Histogram("goldenshot_stage_duration_seconds", "Inspection stage latency", ["stage"], registry=r, buckets=_LATENCY)
+        self.inspections = Counter("goldenshot_inspections_total", "Inspections by decision", ["tenant", "product", "decision"], registry=r)
+        self.builds = Histogram("goldenshot_build_duration_seconds", "Fingerprint build duration", ["outcome"], registry=r, buckets=_BUILD)
+        self.jobs = Counter("goldenshot_jobs_total", "Finished jobs by kind and outcome", ["kind", "outcome"], registry=r)
+        self.webhooks = Counter("goldenshot_webhook_deliveries_total", "Webhook delivery attempts by outcome", ["outcome"], registry=r)
+        self.queue = Gauge("goldenshot_queue_depth", "Jobs waiting on the bus", registry=r)
+        self.queue.set_function(queue_depth)
+
+    def observe_stages(self, timings_ms: dict[str, float]) -> None:
+        for stage, ms in timings_ms.items():
+            self.stages.labels(stage).observe(ms / 1000.0)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

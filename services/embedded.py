@@ -1,0 +1,82 @@
+"""`goldenshot serve` and `goldenshot keys`: the embedded server, one process on 127.0.0.1.
+
+Registered as plugins of the goldenshot CLI (entry point group goldenshot.commands), so the library
+itself never imports this package.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+import uvicorn
+
+from goldenshot.settings import Settings
+from services.common.auth import hash_key, new_key
+from services.common.catalog import Catalog
+from services.common.logs import setup_logging
+from services.common.settings import ServiceSettings
+from services.runtime import Runtime, catalog_url
+
+keys = typer.Typer(help="API keys of tenants (stored hashed; a key is shown once).", no_args_is_help=True)
+
+
+def _service(data_dir: Optional[Path], **given: object) -> ServiceSettings:
+    values = {k: v for k, v in given.items() if v is not None}
+    if data_dir is not None:
+        values["data_dir"] = data_dir
+    return ServiceSettings(**values)
+
+
+def serve(
+    host: Annotated[Optional[str], typer.Option(help="bind address (default 127.0.0.1)")] = None,
+    port: Annotated[Optional[int], typer.Option(help="port (default 8080; 0 picks a free one)")] = None,
+    data_dir: Annotated[Optional[Path], typer.Option(help="where products, images and results live (default ./data)")] = None,
+    require_api_key: Annotated[Optional[bool], typer.Option(help="refuse requests without a valid X-API-Key")] = None,
+) -> None:
+    """Run the embedded server: REST API, jobs, console, metrics."""
+    from services.ingest.app import create_app  # FastAPI only when serving
+
+    service = _service(data_dir, host=host, port=port, require_api_key=require_api_key)
+    engine = Settings()
+    setup_logging(service.log_level)
+    app = create_app(Runtime(service, engine))
+    uvicorn.run(app, host=service.host, port=service.port, log_config=None, access_log=False, timeout_graceful_shutdown=10)
+
+
+@keys.command("create")
+def create_key(
+    tenant: Annotated[str, typer.Argument(help="the tenant (factory) the key acts for")],
+    data_dir: Annotated[Optional[Path], typer.Option(help="the server's data dir (default ./data)")] = None,
+    label: Annotated[str, typer.Option(help="a note to recognise the key by")] = "",
+) -> None:
+    """Create a key for TENANT and print it; only its hash is stored."""
+    from services.common.names import InvalidName, check_slug
+
+    try:
+        check_slug(tenant, "tenant")
+    except InvalidName as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    service = _service(data_dir)
+    service.data_dir.mkdir(parents=True, exist_ok=True)
+    key = new_key()
+    Catalog(catalog_url(service.data_dir)).add_key(hash_key(key), tenant, label)
+    typer.echo(key)
+
+
+@keys.command("list")
+def list_keys(data_dir: Annotated[Optional[Path], typer.Option(help="the server's data dir (default ./data)")] = None) -> None:
+    """Tenants with keys (the keys themselves are not stored)."""
+    for row in Catalog(catalog_url(_service(data_dir).data_dir)).keys():
+        typer.echo(f"{row['tenant']}\t{row['created_at']}\t{row['label']}")
+
+
+@keys.command("revoke")
+def revoke_keys(
+    tenant: Annotated[str, typer.Argument(help="tenant whose keys are removed")],
+    data_dir: Annotated[Optional[Path], typer.Option(help="the server's data dir (default ./data)")] = None,
+) -> None:
+    """Remove every key of TENANT."""
+    typer.echo(f"revoked {Catalog(catalog_url(_service(data_dir).data_dir)).revoke_keys(tenant)} key(s)")

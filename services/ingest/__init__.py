@@ -1,0 +1,1 @@
+"""The REST API: products, golden samples, fingerprints, inspections, jobs, webhooks."""

@@ -1,0 +1,167 @@
+"""The REST application: routers, one error format, request limits, metrics, health, the console."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from http import HTTPStatus
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from goldenshot import __version__
+from services.common.errors import ApiError
+from services.common.names import new_id
+from services.ingest import fingerprints, inspections, products
+from services.ingest.uploads import too_large
+from services.runtime import Runtime
+
+log = logging.getLogger(__name__)
+access = logging.getLogger("goldenshot.access")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type", 422: "validation_error"}
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    """The app over a runtime; the runtime's workers start and stop with the app's lifespan."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        runtime.start()
+        try:
+            yield
+        finally:
+            runtime.close()
+
+    app = FastAPI(title="goldenshot", version=__version__, lifespan=lifespan, description="Few-shot visual anomaly detection: products, golden samples, fingerprints, inspections.")
+    app.state.runtime = runtime
+    for router in (products.router, fingerprints.router, inspections.router):
+        app.include_router(router)
+    _add_errors(app)
+    _add_system_routes(app, runtime)
+    if runtime.service.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=runtime.service.cors_origins, allow_methods=["*"], allow_headers=["*"])
+    app.add_middleware(BodyLimit, limit=runtime.service.max_request_bytes)
+    app.add_middleware(RequestMetrics, runtime=runtime)
+    if (runtime.service.console_dir / "index.html").is_file():
+        app.mount("/", StaticFiles(directory=runtime.service.console_dir, html=True), name="console")
+    return app
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def _add_errors(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return _error(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> Response:
+        if exc.status_code < 400:
+            return Response(status_code=exc.status_code, headers=exc.headers)
+        message = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        return _error(exc.status_code, _CODES.get(exc.status_code, "error"), message)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in exc.errors()[:5]]
+        return _error(422, "validation_error", "; ".join(problems) or "invalid request")
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _error(500, "internal", "internal error; the server log has the details")
+
+
+def _add_system_routes(app: FastAPI, runtime: Runtime) -> None:
+    @app.get("/healthz", tags=["system"])
+    def healthz() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["system"])
+    def readyz() -> dict:
+        try:
+            runtime.catalog.ping()
+            runtime.objects.ping()
+            runtime.vectors.ping()
+        except Exception as exc:
+            raise ApiError(503, "not_ready", f"{type(exc).__name__}: {str(exc)[:200]}") from None
+        return {"status": "ready"}
+
+    @app.get("/metrics", tags=["system"], response_class=Response)
+    def metrics() -> Response:
+        return Response(runtime.metrics.exposition(), media_type="text/plain; version=0.0.4")
+
+
+class BodyLimit:
+    """413 for a request body over the limit: at once from Content-Length, or as soon as the stream passes it."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            error = too_large("the request body", self.limit)
+            await _error(error.status, error.code, error.message)(scope, receive, send)
+            return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:
+                raise too_large("the request body", self.limit)
+            return message
+
+        await self.app(scope, limited, send)
+
+
+class RequestMetrics:
+    """Latency per route template (not per URL, which would explode the label set), one access-log line
+    per request, and a request id (the client's X-Request-ID or a new one) echoed in the response."""
+
+    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+        self.app = app
+        self.histogram = runtime.metrics.requests
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if _REQUEST_ID.fullmatch(given) else new_id()
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            elapsed = time.perf_counter() - started
+            self.histogram.labels(scope["method"], template, str(status)).observe(elapsed)
+            access.info("request", extra={"request_id": request_id, "method": scope["method"], "route": template, "status": status, "ms": round(elapsed * 1000, 2)})

@@ -1,0 +1,81 @@
+"""One process's services wired to their adapters: the embedded server's composition root."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+
+from goldenshot.features import build_extractor
+from goldenshot.fingerprint import Fingerprint, FingerprintError
+from goldenshot.settings import Settings
+from services.builder.build import Builder, alias_name
+from services.common.bus import MemoryBus
+from services.common.catalog import Catalog
+from services.common.jobs import JobRunner
+from services.common.metrics import Metrics
+from services.common.objects import LocalObjectStore, ObjectNotFound
+from services.common.settings import ServiceSettings
+from services.common.vectors import QdrantVectorStore
+from services.common.webhooks import WebhookSender
+from services.ingest.views import inspection_view
+from services.scorer.batch import BatchRunner
+from services.scorer.scorer import Scorer
+
+log = logging.getLogger(__name__)
+
+
+def catalog_url(data_dir: Path) -> str:
+    return f"sqlite:///{Path(data_dir).resolve() / 'catalog.db'}"
+
+
+class Runtime:
+    """Embedded adapters: SQLite catalog, local object store, Qdrant local mode, in-process bus and backbone."""
+
+    def __init__(self, service: ServiceSettings, engine: Settings) -> None:
+        self.service = service
+        self.engine = engine
+        data = Path(service.data_dir)
+        data.mkdir(parents=True, exist_ok=True)
+        torch.set_num_threads(engine.threads)
+        self.catalog = Catalog(catalog_url(data))
+        self.objects = LocalObjectStore(data / "objects")
+        self.vectors = QdrantVectorStore(service.qdrant_url, service.qdrant_path, service.qdrant_api_key)
+        self.bus = MemoryBus()
+        self.metrics = Metrics(queue_depth=self.bus.depth)
+        self.extractor = build_extractor(engine)
+        self.webhooks = WebhookSender(
+            self.catalog, self.metrics, inspection_view, service.webhook_timeout_s, service.webhook_attempts, service.webhook_backoff_s
+        )
+        self.scorer = Scorer(
+            self.catalog, self.objects, self.extractor, engine, self.metrics, service.inference_slots, service.hot_products, self.webhooks.enqueue
+        )
+        self.runner = JobRunner(self.catalog, self.bus, self.metrics)
+        self.runner.handlers["build"] = Builder(self.catalog, self.objects, self.vectors, self.extractor, engine)
+        self.runner.handlers["batch"] = BatchRunner(self.catalog, self.objects, self.scorer)
+
+    def start(self) -> None:
+        if not self.vectors.persistent:
+            self.restore_vectors()
+        self.runner.start(self.service.job_workers)
+        self.webhooks.start()
+
+    def restore_vectors(self) -> None:
+        """Refill an in-memory vector store from the fingerprint files: every version, alias on the active one."""
+        for product in self.catalog.all_products():
+            for row in self.catalog.versions(product["id"]):
+                try:
+                    bank = Fingerprint.loads(self.objects.get(row["object_key"]), row["object_key"]).bank.numpy()
+                except (FingerprintError, ObjectNotFound) as exc:
+                    log.error("fingerprint %s v%d not restored to the vector store: %s", product["name"], row["version"], exc)
+                    continue
+                self.vectors.write_bank(row["collection"], bank)
+                if row["version"] == product["active_version"]:
+                    self.vectors.point_alias(alias_name(product["id"]), row["collection"])
+
+    def close(self) -> None:
+        self.bus.close()
+        self.webhooks.close()
+        self.vectors.close()
+        self.catalog.engine.dispose()

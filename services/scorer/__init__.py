@@ -1,0 +1,1 @@
+"""The scorer: inspections against the active fingerprint, kept hot in memory."""

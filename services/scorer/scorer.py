@@ -1,0 +1,149 @@
+"""Score uploads against a product's active fingerprint and store the result.
+
+The active bank is kept hot: an Inspector (bank + squared norms) per product, built once per version
+from the fingerprint artifact and dropped when another version becomes active, so an inspection is
+one backbone pass and a few matmuls. The map is stored at the working size and the heatmap/overlay
+PNGs are drawn on first request, which keeps encoding out of the inspection's latency.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from safetensors.torch import load, save
+
+from goldenshot.features import FeatureExtractor
+from goldenshot.fingerprint import Fingerprint, FingerprintError
+from goldenshot.images import ImageError, decode_image
+from goldenshot.inspector import Inspector
+from goldenshot.maps import resize_map
+from goldenshot.overlay import pictures
+from goldenshot.regions import Region
+from goldenshot.settings import Settings
+from services.common.catalog import Catalog, now_iso
+from services.common.errors import ApiError, conflict
+from services.common.metrics import Metrics
+from services.common.names import new_id
+from services.common.objects import ObjectNotFound, ObjectStore
+
+
+def inspection_prefix(product_id: str, inspection_id: str) -> str:
+    return f"products/{product_id}/inspections/{inspection_id}"
+
+
+class Scorer:
+    """Hot inspectors (LRU over products) and the inspect -> store path."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        objects: ObjectStore,
+        extractor: FeatureExtractor,
+        settings: Settings,
+        metrics: Metrics,
+        slots: int,
+        hot_products: int,
+        on_result: Callable[[dict, dict], None],
+    ) -> None:
+        self.catalog = catalog
+        self.objects = objects
+        self.extractor = extractor
+        self.settings = settings
+        self.metrics = metrics
+        self.on_result = on_result  # (product, inspection row): webhooks
+        self.hot_products = hot_products
+        self._hot: OrderedDict[str, tuple[int, Inspector]] = OrderedDict()
+        self._hot_lock = threading.Lock()
+        self._slots = threading.Semaphore(slots)
+
+    def inspector(self, product: dict) -> tuple[int, Inspector]:
+        """The product's active version, hot; loading a new one replaces the old."""
+        version = product["active_version"]
+        if version is None:
+            raise conflict(f"product '{product['name']}' has no fingerprint yet: upload golden samples and build one", code="no_fingerprint")
+        with self._hot_lock:
+            hot = self._hot.get(product["id"])
+            if hot is not None and hot[0] == version:
+                self._hot.move_to_end(product["id"])
+                return hot
+        row = self.catalog.version(product["id"], version)
+        try:
+            fingerprint = Fingerprint.loads(self.objects.get(row["object_key"]), f"{product['name']} v{version}")
+            inspector = Inspector(self.extractor, fingerprint)
+        except (FingerprintError, ObjectNotFound) as exc:
+            raise ApiError(503, "fingerprint_unavailable", f"fingerprint v{version} of '{product['name']}' cannot be used: {exc}") from exc
+        with self._hot_lock:
+            self._hot[product["id"]] = (version, inspector)
+            self._hot.move_to_end(product["id"])
+            while len(self._hot) > self.hot_products:
+                self._hot.popitem(last=False)
+        return version, inspector
+
+    def forget(self, product_id: str) -> None:
+        with self._hot_lock:
+            self._hot.pop(product_id, None)
+
+    def inspect(self, product: dict, data: bytes, filename: str, batch_id: str | None = None, inspection_id: str | None = None) -> dict:
+        """Decode, score, store image + map + record; returns the catalog row."""
+        version, inspector = self.inspector(product)
+        started = time.perf_counter()
+        try:
+            image = decode_image(data, filename, self.settings.limits.max_pixels)
+        except ImageError as exc:
+            raise ApiError(422, "invalid_image", str(exc)) from exc
+        decode_ms = (time.perf_counter() - started) * 1000.0
+        with self._slots:
+            result = inspector.inspect(image)
+        timings = {"decode": decode_ms, **result.timings_ms}
+        stored = time.perf_counter()
+        inspection_id = inspection_id or new_id()
+        prefix = inspection_prefix(product["id"], inspection_id)
+        self.objects.put(f"{prefix}/image", data)
+        self.objects.put(f"{prefix}/map", save({"map": torch.from_numpy(result.working_map.astype(np.float16))}))
+        timings["store"] = (time.perf_counter() - stored) * 1000.0
+        row = {
+            "id": inspection_id,
+            "product_id": product["id"],
+            "version": version,
+            "decision": result.decision,
+            "score": float(result.score),
+            "threshold": float(result.threshold),
+            "pixel_threshold": float(result.pixel_threshold),
+            "regions": [r.to_dict() for r in result.regions],
+            "filename": filename,
+            "width": int(image.shape[1]),
+            "height": int(image.shape[0]),
+            "image_key": f"{prefix}/image",
+            "map_key": f"{prefix}/map",
+            "batch_id": batch_id,
+            "feedback": None,
+            "timings_ms": {k: round(v, 3) for k, v in timings.items()},
+            "created_at": now_iso(),
+        }
+        self.catalog.add_inspection(row)
+        self.metrics.observe_stages(timings)
+        self.metrics.inspections.labels(product["tenant"], product["name"], result.decision).inc()
+        self.on_result(product, row)
+        return row
+
+    def picture(self, row: dict, kind: str) -> bytes:
+        """'heatmap' or 'overlay' PNG of a stored inspection, drawn once and then kept."""
+        key = f"{row['image_key'].rsplit('/', 1)[0]}/{kind}.png"
+        try:
+            return self.objects.get(key)
+        except ObjectNotFound:
+            pass
+        image = decode_image(self.objects.get(row["image_key"]), row["filename"], self.settings.limits.max_pixels)
+        working = load(self.objects.get(row["map_key"]))["map"].float().numpy()
+        score_map = resize_map(working, image.shape[0], image.shape[1])
+        regions = [Region.from_dict(r) for r in row["regions"]]
+        heatmap, overlay = pictures(image, score_map, regions, row["pixel_threshold"])
+        prefix = key.rsplit("/", 1)[0]
+        self.objects.put(f"{prefix}/heatmap.png", heatmap)
+        self.objects.put(f"{prefix}/overlay.png", overlay)
+        return heatmap if kind == "heatmap" else overlay
