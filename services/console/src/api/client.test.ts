@@ -54,6 +54,11 @@ describe('api client', () => {
     const { calls } = fakeApi([
       [
         'GET',
+        /inspections\?(limit=2$|limit=1&cursor=0$)/,
+        (c) => (c.path.includes('cursor=0') ? { items: [inspection('z', 1)], next_cursor: null } : { items: [inspection('y', 1)], next_cursor: 0 }),
+      ],
+      [
+        'GET',
         /inspections\?/,
         (c) =>
           c.path.includes('cursor=p2')
@@ -65,6 +70,8 @@ describe('api client', () => {
     expect(all.map((i) => i.id)).toEqual(['a', 'b', 'c']);
     expect(calls[0].path).toBe('/v1/products/tile/inspections?batch=j1&limit=10');
     expect(calls[1].path).toContain('cursor=p2');
+    // the embedded server's cursors are integers, 0 included
+    expect((await listAllInspections('tile', {}, 2)).map((i) => i.id)).toEqual(['y', 'z']);
   });
 
   it('polls a job until it has finished', async () => {

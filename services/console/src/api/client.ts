@@ -177,13 +177,13 @@ export const api = {
     request<Job>('POST', `${p(name)}/batches`, files('files', list)),
   listInspections: (
     name: string,
-    q: { decision?: string; batch?: string; limit?: number; cursor?: string } = {},
+    q: { decision?: string; batch?: string; limit?: number; cursor?: string | number } = {},
   ) => {
     const qs = new URLSearchParams();
     if (q.decision) qs.set('decision', q.decision);
     if (q.batch) qs.set('batch', q.batch);
     if (q.limit) qs.set('limit', String(q.limit));
-    if (q.cursor) qs.set('cursor', q.cursor);
+    if (q.cursor !== undefined && q.cursor !== null) qs.set('cursor', String(q.cursor));
     const s = qs.toString();
     return request<Page<Inspection>>('GET', `${p(name)}/inspections${s ? `?${s}` : ''}`);
   },
@@ -203,12 +203,13 @@ export async function listAllInspections(
   max: number,
 ): Promise<Inspection[]> {
   const out: Inspection[] = [];
-  let cursor: string | undefined;
-  do {
+  let cursor: string | number | undefined;
+  for (;;) {
     const page = await api.listInspections(name, { ...q, limit: Math.min(100, max - out.length), cursor });
     out.push(...page.items);
     cursor = page.next_cursor ?? undefined;
-  } while (cursor && out.length < max);
+    if (cursor === undefined || page.items.length === 0 || out.length >= max) break;
+  }
   return out.slice(0, max);
 }
 

@@ -102,7 +102,8 @@ export interface Stats {
 
 export interface Page<T> {
   items: T[];
-  next_cursor?: string | null;
+  /** docs/api.md says a string; the embedded server sends the row's sequence number. Opaque either way. */
+  next_cursor?: string | number | null;
 }
 
 export interface GoldenUpload {

@@ -123,18 +123,26 @@ export function CreateProduct({ reloadProducts }: { reloadProducts: () => Promis
   );
 }
 
+// The stages the server reports (services/builder, goldenshot.fewshot.fit, services/scorer/batch).
 const STAGES: Record<string, string> = {
   queued: 'Waiting to start',
-  load: 'Reading golden samples',
   loading: 'Reading golden samples',
-  decode: 'Reading golden samples',
-  augment: 'Augmenting samples',
   features: 'Extracting features',
   coreset: 'Selecting the coreset',
   threshold: 'Computing the threshold',
-  save: 'Saving the fingerprint',
-  saving: 'Saving the fingerprint',
-  publish: 'Activating the fingerprint',
+  storing: 'Storing the fingerprint',
+  inspecting: 'Inspecting',
+  done: 'Done',
+  failed: 'Failed',
+};
+
+// A build reports done/total per stage; these shares of the bar make it move forward only.
+const BUILD_SPAN: Record<string, [number, number]> = {
+  loading: [0, 0.1],
+  features: [0.1, 0.65],
+  coreset: [0.65, 0.85],
+  threshold: [0.85, 0.9],
+  storing: [0.9, 1],
 };
 
 export function jobLabel(job: Job): string {
@@ -147,10 +155,14 @@ export function jobLabel(job: Job): string {
 
 export function jobFraction(job: Job): number | null {
   const pr = job.progress;
+  if (job.state === 'succeeded') return 1;
   if (!pr) return null;
-  if (typeof pr.fraction === 'number') return pr.fraction;
-  if (typeof pr.done === 'number' && typeof pr.total === 'number' && pr.total > 0) return pr.done / pr.total;
-  return null;
+  let f: number | null = null;
+  if (typeof pr.done === 'number' && typeof pr.total === 'number' && pr.total > 0) f = pr.done / pr.total;
+  else if (typeof pr.fraction === 'number') f = pr.fraction;
+  const span = job.kind === 'build' && pr.stage ? BUILD_SPAN[pr.stage] : undefined;
+  if (span) return span[0] + (span[1] - span[0]) * (f ?? 0);
+  return f;
 }
 
 function ProductSetup({ name, reloadProducts }: { name: string; reloadProducts: () => Promise<void> }) {

@@ -5,7 +5,7 @@ import { parseHash, href } from '../route';
 import { fakeApi, golden, imageFile, inspection, job, product, version } from '../test/fakeApi';
 import { AnalyticsPage } from './AnalyticsPage';
 import { InspectPage } from './InspectPage';
-import { SetupPage } from './SetupPage';
+import { jobFraction, jobLabel, SetupPage } from './SetupPage';
 
 const noop = async () => {};
 
@@ -15,6 +15,21 @@ describe('routes', () => {
     expect(parseHash('#/analytics')).toEqual({ page: 'analytics', product: null, item: null });
     expect(parseHash('')).toEqual({ page: 'setup', product: null, item: null });
     expect(href('inspect', 'tile', 'a b')).toBe('#/inspect/tile/a%20b');
+  });
+});
+
+describe('job progress', () => {
+  it('moves a build forward across its stages and names them', () => {
+    const at = (stage: string, done: number, total: number) =>
+      job('b', 'running', { progress: { stage, done, total, fraction: total ? done / total : 0 } });
+    const fs = [at('loading', 8, 8), at('features', 4, 8), at('coreset', 0, 3277), at('threshold', 1, 1), at('storing', 2, 3)].map(
+      (j) => jobFraction(j)!,
+    );
+    expect(fs.every((f, i) => i === 0 || f > fs[i - 1])).toBe(true);
+    expect(jobFraction(job('b', 'succeeded', { progress: { stage: 'done', done: 3, total: 3, fraction: 1 } }))).toBe(1);
+    expect(jobLabel(at('features', 4, 8))).toBe('Extracting features (4 of 8)');
+    expect(jobLabel(job('b', 'queued'))).toBe('Waiting to start…');
+    expect(jobFraction(job('x', 'running', { kind: 'batch', progress: { stage: 'inspecting', done: 1, total: 4 } }))).toBe(0.25);
   });
 });
 
@@ -117,7 +132,8 @@ describe('Product setup', () => {
 
     fireEvent.click(screen.getByTestId('generate'));
     expect(await screen.findByText(/Extracting features \(1 of 2\)/)).toBeTruthy();
-    expect(screen.getByRole('progressbar').getAttribute('aria-valuenow')).toBe('50');
+    // features is the build's 10-65 % stretch: 1 of 2 done -> 38 %
+    expect(screen.getByRole('progressbar').getAttribute('aria-valuenow')).toBe('38');
     expect(await screen.findByText('Fingerprint v2 is built and active.', {}, { timeout: 3000 })).toBeTruthy();
     await waitFor(() => expect(screen.getByTestId('status-version').textContent).toBe('v2'));
     expect(calls.find((c) => c.method === 'POST' && c.path.endsWith('/fingerprints'))!.body).toEqual({});
