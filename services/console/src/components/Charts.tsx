@@ -2,7 +2,7 @@ import { fmtScore } from '../format';
 
 const W = 640;
 const H = 240;
-const M = { top: 16, right: 16, bottom: 36, left: 44 };
+const M = { top: 26, right: 16, bottom: 36, left: 44 };
 const IW = W - M.left - M.right;
 const IH = H - M.top - M.bottom;
 
@@ -25,9 +25,9 @@ export function histogram(scores: number[], threshold: number | null, bins = 24)
   return out;
 }
 
-function niceTicks(max: number, n = 4): number[] {
+function niceTicks(max: number, n = 4, integer = false): number[] {
   if (max <= 0) return [0];
-  const step0 = max / n;
+  const step0 = integer ? Math.max(1, max / n) : max / n;
   const mag = 10 ** Math.floor(Math.log10(step0));
   const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= step0) ?? step0;
   const out: number[] = [];
@@ -52,7 +52,7 @@ export function ScoreHistogram({ scores, threshold }: { scores: number[]; thresh
       aria-label={`score distribution of ${scores.length} inspections${threshold !== null ? `, threshold ${fmtScore(threshold)}` : ''}`}
       data-testid="score-histogram"
     >
-      {niceTicks(maxCount).map((t) => (
+      {niceTicks(maxCount, 4, true).map((t) => (
         <g key={t}>
           <line x1={M.left} x2={W - M.right} y1={y(t)} y2={y(t)} className="grid" />
           <text x={M.left - 6} y={y(t) + 4} textAnchor="end" className="tick">
@@ -77,7 +77,7 @@ export function ScoreHistogram({ scores, threshold }: { scores: number[]; thresh
       <line x1={M.left} x2={W - M.right} y1={M.top + IH} y2={M.top + IH} className="axis" />
       {niceTicks(top, 5).map((t) => (
         <text key={t} x={x(t)} y={H - M.bottom + 16} textAnchor="middle" className="tick">
-          {fmtScore(t)}
+          {String(Number(t.toPrecision(4)))}
         </text>
       ))}
       <text x={M.left + IW / 2} y={H - 4} textAnchor="middle" className="axis-label">
@@ -86,7 +86,12 @@ export function ScoreHistogram({ scores, threshold }: { scores: number[]; thresh
       {threshold !== null && (
         <g data-testid="threshold-line">
           <line x1={x(threshold)} x2={x(threshold)} y1={M.top} y2={M.top + IH} className="threshold" />
-          <text x={x(threshold) + 4} y={M.top + 10} className="threshold-label">
+          <text
+            x={x(threshold)}
+            y={M.top - 8}
+            textAnchor={x(threshold) > W * 0.75 ? 'end' : x(threshold) < W * 0.25 ? 'start' : 'middle'}
+            className="threshold-label"
+          >
             threshold {fmtScore(threshold)}
           </text>
         </g>
@@ -105,7 +110,7 @@ export function DailyBars({ days }: { days: { day: string; ok: number; anomalous
   const labelEvery = Math.ceil(sorted.length / 8);
   return (
     <svg className="chart" viewBox={`0 0 ${W} ${H}`} role="img" aria-label="pass and fail counts per day" data-testid="daily-bars">
-      {niceTicks(maxCount).map((t) => (
+      {niceTicks(maxCount, 4, true).map((t) => (
         <g key={t}>
           <line x1={M.left} x2={W - M.right} y1={y(t)} y2={y(t)} className="grid" />
           <text x={M.left - 6} y={y(t) + 4} textAnchor="end" className="tick">

@@ -54,7 +54,7 @@ interface Props {
 export function InspectionViewer({ inspection, onFalseAlarm, feedbackBusy }: Props) {
   const [opacity, setOpacity] = useState(60);
   const [outlines, setOutlines] = useState(true);
-  const [addToGolden, setAddToGolden] = useState(true);
+  const [addToGolden, setAddToGolden] = useState(false);
   const ins = inspection;
   const aspect = ins.width > 0 && ins.height > 0 ? `${ins.width} / ${ins.height}` : '1 / 1';
 

@@ -111,9 +111,11 @@ describe('InspectionViewer', () => {
   it('offers "false alarm" for an anomalous result only, with the add-to-golden choice', () => {
     const onFalseAlarm = vi.fn();
     const { rerender } = render(<InspectionViewer inspection={inspection('x', 4)} onFalseAlarm={onFalseAlarm} />);
+    fireEvent.click(screen.getByRole('button', { name: 'Mark as false alarm' }));
+    expect(onFalseAlarm).toHaveBeenLastCalledWith(false);
     fireEvent.click(screen.getByLabelText(/add this image to the golden samples/));
     fireEvent.click(screen.getByRole('button', { name: 'Mark as false alarm' }));
-    expect(onFalseAlarm).toHaveBeenCalledWith(false);
+    expect(onFalseAlarm).toHaveBeenLastCalledWith(true);
     rerender(<InspectionViewer inspection={inspection('y', 1)} onFalseAlarm={onFalseAlarm} />);
     expect(screen.queryByRole('button', { name: 'Mark as false alarm' })).toBeNull();
     rerender(<InspectionViewer inspection={inspection('z', 4, { feedback: 'false_alarm' })} onFalseAlarm={onFalseAlarm} />);

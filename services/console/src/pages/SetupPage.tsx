@@ -470,7 +470,7 @@ function ProductSetup({ name, reloadProducts }: { name: string; reloadProducts: 
                   <tr key={v.version} className={v.active ? 'selected' : undefined}>
                     <td>v{v.version}</td>
                     <td className="nowrap">{fmtTime(v.created_at)}</td>
-                    <td className="num">
+                    <td className="num nowrap">
                       {fmtScore(v.threshold)}
                       {v.threshold_source && <span className="muted small"> {v.threshold_source}</span>}
                     </td>

@@ -235,6 +235,7 @@ describe('Live inspection', () => {
     fireEvent.click(screen.getByRole('button', { name: /Score/ }));
     expect(screen.getAllByTestId('row-score').map((c) => c.textContent)).toEqual(['5.200', '2.900', '1.100']);
 
+    fireEvent.click(screen.getByLabelText(/add this image to the golden samples/));
     fireEvent.click(screen.getByRole('button', { name: 'Mark as false alarm' }));
     expect(await screen.findByTestId('false-alarm-marked')).toBeTruthy();
     expect(calls.find((c) => c.path.endsWith('/feedback'))!.body).toEqual({ label: 'false_alarm', add_to_golden: true });
