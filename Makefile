@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 DATA   ?= ../shared/datasets
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run demo test bench bench-server eval train-eval clean
+.PHONY: install proto run demo test bench bench-server eval train-eval clean
 CATEGORIES := mtd/magnetic_tile bsdata/ball_screw
 
 $(STAMP): pyproject.toml Makefile
@@ -20,6 +20,10 @@ $(STAMP): pyproject.toml Makefile
 install: $(STAMP)
 
 SERVER_DATA ?= data
+
+# gRPC stubs of proto/ into services/proto/ (committed; tests/test_proto.py checks they are current)
+proto: install
+	$(PY) -m grpc_tools.protoc -Iservices/proto=proto --python_out=. --grpc_python_out=. --pyi_out=. proto/goldenshot/v1/scorer.proto
 
 # Main job on the embedded default: the server on 127.0.0.1:8080 (REST API, jobs, console, /metrics), data under $(SERVER_DATA).
 run: install

@@ -33,12 +33,13 @@ def serve(
     host: Annotated[Optional[str], typer.Option(help="bind address (default 127.0.0.1)")] = None,
     port: Annotated[Optional[int], typer.Option(help="port (default 8080; 0 picks a free one)")] = None,
     data_dir: Annotated[Optional[Path], typer.Option(help="where products, images and results live (default ./data)")] = None,
+    grpc_port: Annotated[Optional[int], typer.Option(help="gRPC scorer port (default 50051; 0 picks a free one)")] = None,
     require_api_key: Annotated[Optional[bool], typer.Option(help="refuse requests without a valid X-API-Key")] = None,
 ) -> None:
     """Run the embedded server: REST API, jobs, console, metrics."""
     from services.ingest.app import create_app  # FastAPI only when serving
 
-    service = _service(data_dir, host=host, port=port, require_api_key=require_api_key)
+    service = _service(data_dir, host=host, port=port, grpc_port=grpc_port, require_api_key=require_api_key)
     engine = Settings()
     setup_logging(service.log_level)
     app = create_app(Runtime(service, engine))

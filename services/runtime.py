@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import grpc
 import torch
 
 from goldenshot.features import build_extractor
@@ -21,6 +22,7 @@ from services.common.vectors import QdrantVectorStore
 from services.common.webhooks import WebhookSender
 from services.ingest.views import inspection_view
 from services.scorer.batch import BatchRunner
+from services.scorer.grpc_server import ScorerService, start_grpc
 from services.scorer.scorer import Scorer
 
 log = logging.getLogger(__name__)
@@ -54,12 +56,19 @@ class Runtime:
         self.runner = JobRunner(self.catalog, self.bus, self.metrics)
         self.runner.handlers["build"] = Builder(self.catalog, self.objects, self.vectors, self.extractor, engine)
         self.runner.handlers["batch"] = BatchRunner(self.catalog, self.objects, self.scorer)
+        self.grpc: grpc.Server | None = None
+        self.grpc_port: int | None = None
 
     def start(self) -> None:
         if not self.vectors.persistent:
             self.restore_vectors()
         self.runner.start(self.service.job_workers)
         self.webhooks.start()
+        if self.service.grpc_port is not None:
+            service = ScorerService(self.catalog, self.scorer, self.service.require_api_key)
+            max_message = self.engine.limits.max_bytes + 2**20
+            self.grpc, self.grpc_port = start_grpc(service, self.service.host, self.service.grpc_port, 8, max_message)
+            log.info("gRPC scorer listening", extra={"address": f"{self.service.host}:{self.grpc_port}"})
 
     def restore_vectors(self) -> None:
         """Refill an in-memory vector store from the fingerprint files: every version, alias on the active one."""
@@ -75,6 +84,8 @@ class Runtime:
                     self.vectors.point_alias(alias_name(product["id"]), row["collection"])
 
     def close(self) -> None:
+        if self.grpc is not None:
+            self.grpc.stop(grace=5).wait(10)
         self.bus.close()
         self.webhooks.close()
         self.vectors.close()

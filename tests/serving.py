@@ -29,7 +29,7 @@ class Server:
         self.env = {**os.environ, "GOLDENSHOT_LOG_LEVEL": "INFO", **(env or {})}
         self.args = args or []
         self.proc: subprocess.Popen | None = None
-        self.port = 0
+        self.port = self.grpc_port = 0
         self.log = data_dir.parent / f"{data_dir.name}-server.log"
 
     @property
@@ -37,8 +37,9 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60.0) -> Server:
-        self.port = free_port()
-        cmd = [sys.executable, "-m", "goldenshot", "serve", "--host", "127.0.0.1", "--port", str(self.port), "--data-dir", str(self.data_dir), *self.args]
+        self.port, self.grpc_port = free_port(), free_port()
+        cmd = [sys.executable, "-m", "goldenshot", "serve", "--host", "127.0.0.1", "--port", str(self.port), "--grpc-port", str(self.grpc_port)]
+        cmd += ["--data-dir", str(self.data_dir), *self.args]
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout

@@ -200,6 +200,9 @@ def test_versions_threshold_override_and_rollback(client, tile, tile_root):
     good = tile_root / "test/good/exp1_num_106729.jpg"
     before = client.post("/v1/products/tile/inspect", files=files([good], "file")).json()
     job = client.post("/v1/products/tile/fingerprints", json={"threshold": before["score"] / 2}).json()
+    during = client.post("/v1/products/tile/inspect", files=files([good], "file")).json()
+    if client.get(f"/v1/jobs/{job['id']}").json()["state"] != "succeeded":  # a build takes >1 s, an inspection 40 ms
+        assert during["version"] == 1 and during["decision"] == "OK"
     assert wait_job(client, job["id"])["result"] == {"version": 2}
     versions = client.get("/v1/products/tile/fingerprints").json()["items"]
     assert [v["version"] for v in versions] == [2, 1] and [v["active"] for v in versions] == [True, False]
@@ -253,3 +256,38 @@ def test_health_metrics_and_openapi(client, tile):
     assert 'route="/v1/products/{name}/inspect"' in text
     spec = client.get("/openapi.json").json()
     assert "/v1/products/{name}/inspect" in spec["paths"] and "multipart/form-data" in json.dumps(spec["paths"]["/v1/products/{name}/golden"])
+
+
+def test_grpc_scorer_matches_rest_and_maps_errors(server, client, tile, tile_root):
+    import grpc
+
+    from services.proto.goldenshot.v1 import scorer_pb2 as pb
+    from services.proto.goldenshot.v1 import scorer_pb2_grpc as pb_grpc
+
+    path = tile_root / "test/fray/exp6_num_258703.jpg"
+    rest = client.post("/v1/products/tile/inspect", files=files([path], "file")).json()
+    with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
+        stub = pb_grpc.ScorerStub(channel)
+        assert stub.Health(pb.HealthRequest(), timeout=10).status == "SERVING"
+        reply = stub.Inspect(pb.InspectRequest(product="tile", image=path.read_bytes(), filename=path.name), timeout=30)
+        assert reply.decision == rest["decision"] and reply.score == pytest.approx(rest["score"], rel=1e-6)
+        assert reply.version == rest["version"] and len(reply.regions) == len(rest["regions"])
+        stored = client.get(f"/v1/products/tile/inspections/{reply.id}").json()
+        assert stored["score"] == reply.score and stored["filename"] == path.name
+        fingerprint = stub.GetFingerprint(pb.GetFingerprintRequest(product="tile"), timeout=10)
+        assert fingerprint.version == client.get("/v1/products/tile").json()["active_version"]
+
+        paths = sorted((tile_root / "test" / "break").iterdir())[:3]
+        replies = list(stub.InspectBatch(iter([pb.InspectRequest(product="tile", image=p.read_bytes(), filename=p.name) for p in paths]), timeout=60))
+        assert [r.product for r in replies] == ["tile"] * 3 and len({r.id for r in replies}) == 3
+
+        client.post("/v1/products", json={"name": "grpc-empty"})
+        for request, code in [
+            (pb.InspectRequest(product="nope", image=path.read_bytes()), grpc.StatusCode.NOT_FOUND),
+            (pb.InspectRequest(product="../tile", image=path.read_bytes()), grpc.StatusCode.INVALID_ARGUMENT),
+            (pb.InspectRequest(product="tile", image=b"not an image"), grpc.StatusCode.INVALID_ARGUMENT),
+            (pb.InspectRequest(product="grpc-empty", image=path.read_bytes()), grpc.StatusCode.FAILED_PRECONDITION),
+        ]:
+            with pytest.raises(grpc.RpcError) as failure:
+                stub.Inspect(request, timeout=10)
+            assert failure.value.code() == code, failure.value.details()

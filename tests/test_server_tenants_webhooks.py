@@ -9,10 +9,13 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import grpc
 import pytest
 
 from serving import ROOT, Server, files, wait_job
 from services.common.webhooks import sign
+from services.proto.goldenshot.v1 import scorer_pb2 as pb
+from services.proto.goldenshot.v1 import scorer_pb2_grpc as pb_grpc
 
 
 def _key(data_dir, tenant: str) -> str:
@@ -36,6 +39,14 @@ def test_keys_are_required_and_stored_hashed(keyed):
         assert c.get("/v1/products", headers={"X-API-Key": keys["plant-a"] + "x"}).json()["error"]["code"] == "unauthorized"
         assert c.get("/v1/products", headers={"X-API-Key": keys["plant-a"]}).status_code == 200
         assert c.get("/healthz").status_code == 200  # probes need no key
+    with grpc.insecure_channel(f"127.0.0.1:{srv.grpc_port}") as channel:
+        stub = pb_grpc.ScorerStub(channel)
+        with pytest.raises(grpc.RpcError) as failure:
+            stub.Inspect(pb.InspectRequest(product="x", image=b"x"), timeout=10)
+        assert failure.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        with pytest.raises(grpc.RpcError) as failure:
+            stub.Inspect(pb.InspectRequest(product="x", image=b"x"), metadata=[("x-api-key", keys["plant-b"])], timeout=10)
+        assert failure.value.code() == grpc.StatusCode.NOT_FOUND
     catalog = (srv.data_dir / "catalog.db").read_bytes()
     assert all(key.encode() not in catalog for key in keys.values())
     listed = subprocess.run([sys.executable, "-m", "goldenshot", "keys", "list", "--data-dir", str(srv.data_dir)], cwd=ROOT, capture_output=True, text=True, check=True)

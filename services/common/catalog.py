@@ -183,6 +183,24 @@ class Catalog:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         metadata.create_all(self.engine)
 
+    def _all(self, query: Any) -> list[dict]:
+        with self.engine.connect() as conn:
+            return [_row(r) for r in conn.execute(query).all()]
+
+    def _first(self, query: Any) -> dict | None:
+        with self.engine.connect() as conn:
+            return _row(conn.execute(query).first())
+
+    def _one(self, query: Any, missing: str) -> dict:
+        row = self._first(query)
+        if row is None:
+            raise not_found(missing)
+        return row
+
+    def _scalar(self, query: Any) -> Any:
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar_one()
+
     def ping(self) -> None:
         """Raises when the database cannot answer (readiness)."""
         with self.engine.connect() as conn:
@@ -199,24 +217,16 @@ class Catalog:
         return self.product(tenant, name)
 
     def product(self, tenant: str, name: str) -> dict:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(products).where(products.c.tenant == tenant, products.c.name == name)).first()
-        if row is None:
-            raise not_found(f"product '{name}' does not exist")
-        return _row(row)
+        return self._one(select(products).where(products.c.tenant == tenant, products.c.name == name), f"product '{name}' does not exist")
 
     def product_by_id(self, product_id: str) -> dict | None:
-        with self.engine.connect() as conn:
-            return _row(conn.execute(select(products).where(products.c.id == product_id)).first())
+        return self._first(select(products).where(products.c.id == product_id))
 
     def products(self, tenant: str) -> list[dict]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(products).where(products.c.tenant == tenant).order_by(products.c.name)).all()
-        return [_row(r) for r in rows]
+        return self._all(select(products).where(products.c.tenant == tenant).order_by(products.c.name))
 
     def all_products(self) -> list[dict]:
-        with self.engine.connect() as conn:
-            return [_row(r) for r in conn.execute(select(products).order_by(products.c.created_at)).all()]
+        return self._all(select(products).order_by(products.c.created_at))
 
     def delete_product(self, product_id: str) -> None:
         with self.engine.begin() as conn:
@@ -228,10 +238,8 @@ class Catalog:
 
     def counts(self, product_id: str) -> tuple[int, int]:
         """(golden samples, inspections) of a product."""
-        with self.engine.connect() as conn:
-            n_golden = conn.execute(select(func.count()).select_from(golden).where(golden.c.product_id == product_id)).scalar_one()
-            n_insp = conn.execute(select(func.count()).select_from(inspections).where(inspections.c.product_id == product_id)).scalar_one()
-        return n_golden, n_insp
+        count = lambda table: self._scalar(select(func.count()).select_from(table).where(table.c.product_id == product_id))  # noqa: E731
+        return count(golden), count(inspections)
 
     # golden samples
     def add_golden(self, rows: list[dict]) -> None:
@@ -240,16 +248,10 @@ class Catalog:
             conn.execute(golden.insert(), [{**r, "created_at": now_iso()} for r in rows])
 
     def golden(self, product_id: str) -> list[dict]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(golden).where(golden.c.product_id == product_id).order_by(golden.c.created_at, golden.c.id)).all()
-        return [_row(r) for r in rows]
+        return self._all(select(golden).where(golden.c.product_id == product_id).order_by(golden.c.created_at, golden.c.id))
 
     def golden_sample(self, product_id: str, sample_id: str) -> dict:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(golden).where(golden.c.product_id == product_id, golden.c.id == sample_id)).first()
-        if row is None:
-            raise not_found(f"golden sample '{sample_id}' does not exist")
-        return _row(row)
+        return self._one(select(golden).where(golden.c.product_id == product_id, golden.c.id == sample_id), f"golden sample '{sample_id}' does not exist")
 
     def delete_golden(self, product_id: str, sample_id: str) -> dict:
         sample = self.golden_sample(product_id, sample_id)
@@ -276,16 +278,10 @@ class Catalog:
                 conn.execute(products.update().where(products.c.id == row["product_id"]).values(active_version=row["version"]))
 
     def versions(self, product_id: str) -> list[dict]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(versions).where(versions.c.product_id == product_id).order_by(versions.c.version.desc())).all()
-        return [_row(r) for r in rows]
+        return self._all(select(versions).where(versions.c.product_id == product_id).order_by(versions.c.version.desc()))
 
     def version(self, product_id: str, version: int) -> dict:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(versions).where(versions.c.product_id == product_id, versions.c.version == version)).first()
-        if row is None:
-            raise not_found(f"fingerprint version {version} does not exist")
-        return _row(row)
+        return self._one(select(versions).where(versions.c.product_id == product_id, versions.c.version == version), f"fingerprint version {version} does not exist")
 
     def activate(self, product_id: str, version: int) -> None:
         self.version(product_id, version)
@@ -302,11 +298,7 @@ class Catalog:
         query = select(jobs).where(jobs.c.id == job_id)
         if tenant is not None:
             query = query.where(jobs.c.tenant == tenant)
-        with self.engine.connect() as conn:
-            row = conn.execute(query).first()
-        if row is None:
-            raise not_found(f"job '{job_id}' does not exist")
-        return _row(row)
+        return self._one(query, f"job '{job_id}' does not exist")
 
     def jobs(self, tenant: str, product_id: str | None, state: str | None, limit: int) -> list[dict]:
         query = select(jobs).where(jobs.c.tenant == tenant)
@@ -314,17 +306,14 @@ class Catalog:
             query = query.where(jobs.c.product_id == product_id)
         if state is not None:
             query = query.where(jobs.c.state == state)
-        with self.engine.connect() as conn:
-            rows = conn.execute(query.order_by(jobs.c.created_at.desc()).limit(limit)).all()
-        return [_row(r) for r in rows]
+        return self._all(query.order_by(jobs.c.created_at.desc()).limit(limit))
 
     def open_jobs(self, product_id: str | None = None) -> list[dict]:
         """Jobs queued or interrupted mid-run, oldest first: what a restart must run again."""
         query = select(jobs).where(jobs.c.state.in_(OPEN_STATES))
         if product_id is not None:
             query = query.where(jobs.c.product_id == product_id)
-        with self.engine.connect() as conn:
-            return [_row(r) for r in conn.execute(query.order_by(jobs.c.created_at)).all()]
+        return self._all(query.order_by(jobs.c.created_at))
 
     def update_job(self, job_id: str, **values: Any) -> None:
         with self.engine.begin() as conn:
@@ -349,11 +338,7 @@ class Catalog:
             pass
 
     def inspection(self, product_id: str, inspection_id: str) -> dict:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(inspections).where(inspections.c.product_id == product_id, inspections.c.id == inspection_id)).first()
-        if row is None:
-            raise not_found(f"inspection '{inspection_id}' does not exist")
-        return _row(row)
+        return self._one(select(inspections).where(inspections.c.product_id == product_id, inspections.c.id == inspection_id), f"inspection '{inspection_id}' does not exist")
 
     def inspections(self, product_id: str, decision: str | None, batch_id: str | None, limit: int, before: int | None) -> list[dict]:
         """Newest first; `before` is the seq cursor of the previous page's last item."""
@@ -364,8 +349,7 @@ class Catalog:
             query = query.where(inspections.c.batch_id == batch_id)
         if before is not None:
             query = query.where(inspections.c.seq < before)
-        with self.engine.connect() as conn:
-            return [_row(r) for r in conn.execute(query.order_by(inspections.c.seq.desc()).limit(limit)).all()]
+        return self._all(query.order_by(inspections.c.seq.desc()).limit(limit))
 
     def batch_done(self, batch_id: str) -> set[str]:
         """Ids of a batch's items already stored."""
@@ -401,12 +385,10 @@ class Catalog:
             conn.execute(api_keys.insert().values(key_hash=key_hash, tenant=tenant, label=label, created_at=now_iso()))
 
     def key(self, key_hash: str) -> dict | None:
-        with self.engine.connect() as conn:
-            return _row(conn.execute(select(api_keys).where(api_keys.c.key_hash == key_hash)).first())
+        return self._first(select(api_keys).where(api_keys.c.key_hash == key_hash))
 
     def keys(self) -> list[dict]:
-        with self.engine.connect() as conn:
-            return [_row(r) for r in conn.execute(select(api_keys.c.tenant, api_keys.c.label, api_keys.c.created_at)).all()]
+        return self._all(select(api_keys.c.tenant, api_keys.c.label, api_keys.c.created_at))
 
     def revoke_keys(self, tenant: str) -> int:
         with self.engine.begin() as conn:
@@ -419,8 +401,7 @@ class Catalog:
             conn.execute(webhooks.insert().values(product_id=product_id, url=url, secret=secret, events=events, created_at=now_iso()))
 
     def webhook(self, product_id: str) -> dict | None:
-        with self.engine.connect() as conn:
-            return _row(conn.execute(select(webhooks).where(webhooks.c.product_id == product_id)).first())
+        return self._first(select(webhooks).where(webhooks.c.product_id == product_id))
 
     def delete_webhook(self, product_id: str) -> bool:
         with self.engine.begin() as conn:
@@ -432,21 +413,18 @@ class Catalog:
 
     def due_deliveries(self, now: float, limit: int = 20) -> list[dict]:
         query = select(deliveries).where(deliveries.c.delivered.is_(False), deliveries.c.failed.is_(False), deliveries.c.next_at <= now)
-        with self.engine.connect() as conn:
-            return [_row(r) for r in conn.execute(query.order_by(deliveries.c.next_at).limit(limit)).all()]
+        return self._all(query.order_by(deliveries.c.next_at).limit(limit))
 
     def next_delivery_at(self) -> float | None:
         query = select(func.min(deliveries.c.next_at)).where(deliveries.c.delivered.is_(False), deliveries.c.failed.is_(False))
-        with self.engine.connect() as conn:
-            return conn.execute(query).scalar_one()
+        return self._scalar(query)
 
     def update_delivery(self, seq: int, **values: Any) -> None:
         with self.engine.begin() as conn:
             conn.execute(deliveries.update().where(deliveries.c.seq == seq).values(**values))
 
     def deliveries(self, product_id: str) -> list[dict]:
-        with self.engine.connect() as conn:
-            return [_row(r) for r in conn.execute(select(deliveries).where(deliveries.c.product_id == product_id).order_by(deliveries.c.seq)).all()]
+        return self._all(select(deliveries).where(deliveries.c.product_id == product_id).order_by(deliveries.c.seq))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -20,6 +20,7 @@ class ServiceSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
+    grpc_port: int | None = Field(50051, ge=0, le=65535)  # the scorer's gRPC API on `host`; None: off, 0: any free port
     data_dir: Path = Path("data")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"  # JSON lines on stderr; INFO logs each request
     # console build served at / when it exists (services/console/dist after `make console`)

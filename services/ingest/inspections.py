@@ -18,6 +18,7 @@ from services.ingest.products import MULTIPART_FILES
 from services.ingest.uploads import read_uploads
 from services.ingest.views import inspection_view
 from services.scorer.batch import batch_item_key
+from services.scorer.pictures import picture
 
 router = APIRouter(prefix="/v1/products/{name}", tags=["inspections"])
 
@@ -102,7 +103,8 @@ def inspection_image(name: str, inspection_id: str, caller: CallerDep) -> Respon
 @router.get("/inspections/{inspection_id}/{kind}.png")
 def inspection_picture(name: str, inspection_id: str, kind: Literal["heatmap", "overlay"], caller: CallerDep) -> Response:
     _, row = _inspection(caller, name, inspection_id)
-    return image_response(caller.runtime.scorer.picture(row, kind))
+    runtime = caller.runtime
+    return image_response(picture(runtime.objects, row, kind, runtime.engine.limits.max_pixels))
 
 
 @router.post("/inspections/{inspection_id}/feedback")

@@ -2,8 +2,8 @@
 
 The active bank is kept hot: an Inspector (bank + squared norms) per product, built once per version
 from the fingerprint artifact and dropped when another version becomes active, so an inspection is
-one backbone pass and a few matmuls. The map is stored at the working size and the heatmap/overlay
-PNGs are drawn on first request, which keeps encoding out of the inspection's latency.
+one backbone pass and a few matmuls. The map is stored at the working size; services/scorer/pictures.py
+draws the PNGs on first request, which keeps encoding out of the inspection's latency.
 """
 
 from __future__ import annotations
@@ -15,15 +15,12 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from safetensors.torch import load, save
+from safetensors.torch import save
 
 from goldenshot.features import FeatureExtractor
 from goldenshot.fingerprint import Fingerprint, FingerprintError
 from goldenshot.images import ImageError, decode_image
 from goldenshot.inspector import Inspector
-from goldenshot.maps import resize_map
-from goldenshot.overlay import pictures
-from goldenshot.regions import Region
 from goldenshot.settings import Settings
 from services.common.catalog import Catalog, now_iso
 from services.common.errors import ApiError, conflict
@@ -88,8 +85,13 @@ class Scorer:
         with self._hot_lock:
             self._hot.pop(product_id, None)
 
-    def inspect(self, product: dict, data: bytes, filename: str, batch_id: str | None = None, inspection_id: str | None = None) -> dict:
-        """Decode, score, store image + map + record; returns the catalog row."""
+    def inspect(
+        self, product: dict, data: bytes, filename: str, batch_id: str | None = None, inspection_id: str | None = None, credentials: str | None = None
+    ) -> dict:
+        """Decode, score, store image + map + record; returns the catalog row.
+
+        credentials: the caller's API key; a remote scorer forwards it, this one has checked it already.
+        """
         version, inspector = self.inspector(product)
         started = time.perf_counter()
         try:
@@ -130,20 +132,3 @@ class Scorer:
         self.metrics.inspections.labels(product["tenant"], product["name"], result.decision).inc()
         self.on_result(product, row)
         return row
-
-    def picture(self, row: dict, kind: str) -> bytes:
-        """'heatmap' or 'overlay' PNG of a stored inspection, drawn once and then kept."""
-        key = f"{row['image_key'].rsplit('/', 1)[0]}/{kind}.png"
-        try:
-            return self.objects.get(key)
-        except ObjectNotFound:
-            pass
-        image = decode_image(self.objects.get(row["image_key"]), row["filename"], self.settings.limits.max_pixels)
-        working = load(self.objects.get(row["map_key"]))["map"].float().numpy()
-        score_map = resize_map(working, image.shape[0], image.shape[1])
-        regions = [Region.from_dict(r) for r in row["regions"]]
-        heatmap, overlay = pictures(image, score_map, regions, row["pixel_threshold"])
-        prefix = key.rsplit("/", 1)[0]
-        self.objects.put(f"{prefix}/heatmap.png", heatmap)
-        self.objects.put(f"{prefix}/overlay.png", overlay)
-        return heatmap if kind == "heatmap" else overlay

@@ -1,0 +1,110 @@
+"""The scorer's gRPC face (proto/goldenshot/v1/scorer.proto) over the same Scorer the REST API uses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent import futures
+
+import grpc
+
+from services.common.auth import HEADER, tenant_for
+from services.common.catalog import Catalog
+from services.common.errors import ApiError, bad_request
+from services.common.names import InvalidName, check_slug, display_name
+from services.proto.goldenshot.v1 import scorer_pb2 as pb
+from services.proto.goldenshot.v1 import scorer_pb2_grpc as pb_grpc
+from services.scorer.scorer import Scorer
+
+_STATUS = {
+    400: grpc.StatusCode.INVALID_ARGUMENT,
+    401: grpc.StatusCode.UNAUTHENTICATED,
+    404: grpc.StatusCode.NOT_FOUND,
+    409: grpc.StatusCode.FAILED_PRECONDITION,
+    413: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    422: grpc.StatusCode.INVALID_ARGUMENT,
+    503: grpc.StatusCode.UNAVAILABLE,
+}
+API_KEY_METADATA = HEADER.lower()
+
+
+def code_for(error: ApiError) -> grpc.StatusCode:
+    return _STATUS.get(error.status, grpc.StatusCode.INTERNAL)
+
+
+def inspection_message(product: dict, row: dict) -> pb.Inspection:
+    regions = [
+        pb.Region(
+            x=r["bbox"][0], y=r["bbox"][1], width=r["bbox"][2], height=r["bbox"][3], area=r["area"],
+            peak_score=r["peak_score"], mean_score=r["mean_score"], polygon=[pb.Point(x=x, y=y) for x, y in r["polygon"]],
+        )
+        for r in row["regions"]
+    ]
+    return pb.Inspection(
+        id=row["id"], product=product["name"], version=row["version"], decision=row["decision"], score=row["score"],
+        threshold=row["threshold"], regions=regions, width=row["width"], height=row["height"], created_at=row["created_at"],
+        timings_ms=row["timings_ms"],
+    )
+
+
+class ScorerService(pb_grpc.ScorerServicer):
+    """Each call: API key -> tenant -> product -> Scorer; an ApiError becomes the matching status code."""
+
+    def __init__(self, catalog: Catalog, scorer: Scorer, require_api_key: bool) -> None:
+        self.catalog = catalog
+        self.scorer = scorer
+        self.require_api_key = require_api_key
+
+    def _product(self, name: str, context: grpc.ServicerContext) -> tuple[dict, str | None]:
+        key = dict(context.invocation_metadata()).get(API_KEY_METADATA)
+        tenant = tenant_for(self.catalog, key, self.require_api_key)
+        try:
+            check_slug(name, "product name")
+        except InvalidName as exc:
+            raise bad_request(str(exc)) from None
+        return self.catalog.product(tenant, name), key
+
+    def _inspect(self, request: pb.InspectRequest, context: grpc.ServicerContext) -> pb.Inspection:
+        product, key = self._product(request.product, context)
+        row = self.scorer.inspect(product, request.image, display_name(request.filename), credentials=key)
+        return inspection_message(product, row)
+
+    def Inspect(self, request: pb.InspectRequest, context: grpc.ServicerContext) -> pb.Inspection:
+        try:
+            return self._inspect(request, context)
+        except ApiError as exc:
+            context.abort(code_for(exc), exc.message)
+
+    def InspectBatch(self, request_iterator: Iterator[pb.InspectRequest], context: grpc.ServicerContext) -> Iterator[pb.Inspection]:
+        try:
+            for request in request_iterator:
+                yield self._inspect(request, context)
+        except ApiError as exc:
+            context.abort(code_for(exc), exc.message)
+
+    def GetFingerprint(self, request: pb.GetFingerprintRequest, context: grpc.ServicerContext) -> pb.Fingerprint:
+        try:
+            product, _ = self._product(request.product, context)
+            if product["active_version"] is None:
+                raise ApiError(409, "no_fingerprint", f"product '{product['name']}' has no fingerprint yet")
+            row = self.catalog.version(product["id"], product["active_version"])
+        except ApiError as exc:
+            context.abort(code_for(exc), exc.message)
+        return pb.Fingerprint(
+            product=product["name"], version=row["version"], threshold=row["threshold"], pixel_threshold=row["pixel_threshold"],
+            coreset_rows=row["coreset_rows"], sha256=row["sha256"], created_at=row["created_at"],
+        )
+
+    def Health(self, request: pb.HealthRequest, context: grpc.ServicerContext) -> pb.HealthReply:
+        return pb.HealthReply(status="SERVING")
+
+
+def start_grpc(service: ScorerService, host: str, port: int, workers: int, max_message_bytes: int) -> tuple[grpc.Server, int]:
+    """Start serving on host:port (0: a free port); returns the server and the bound port."""
+    options = [("grpc.max_receive_message_length", max_message_bytes), ("grpc.max_send_message_length", max_message_bytes)]
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc"), options=options)
+    pb_grpc.add_ScorerServicer_to_server(service, server)
+    bound = server.add_insecure_port(f"{host}:{port}")
+    if bound == 0:
+        raise OSError(f"cannot bind gRPC to {host}:{port}")
+    server.start()
+    return server, bound
