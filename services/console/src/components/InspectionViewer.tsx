@@ -1,0 +1,140 @@
+import { useState } from 'react';
+import type { Inspection } from '../api/types';
+import { fmtScore, fmtTime, plural } from '../format';
+import { AuthImage } from './AuthImage';
+import { DecisionBadge } from './DecisionBadge';
+import { ScoreBar } from './ScoreBar';
+
+/** Region polygons (image pixels) drawn over a picture of the same size. */
+export function RegionOutlines({ inspection }: { inspection: Inspection }) {
+  const { width, height, regions } = inspection;
+  const stroke = Math.max(2, Math.round(Math.max(width, height) / 250));
+  return (
+    <svg
+      className="stack-layer"
+      viewBox={`0 0 ${width} ${height}`}
+      preserveAspectRatio="none"
+      data-testid="region-outlines"
+      aria-label={plural(regions.length, 'region')}
+    >
+      {regions.map((r, i) =>
+        r.polygon && r.polygon.length >= 3 ? (
+          <polygon
+            key={i}
+            points={r.polygon.map(([x, y]) => `${x},${y}`).join(' ')}
+            className="region-outline"
+            strokeWidth={stroke}
+          >
+            <title>{`region ${i + 1}: peak ${fmtScore(r.peak_score)}, area ${r.area} px`}</title>
+          </polygon>
+        ) : (
+          <rect
+            key={i}
+            x={r.bbox[0]}
+            y={r.bbox[1]}
+            width={r.bbox[2]}
+            height={r.bbox[3]}
+            className="region-outline"
+            strokeWidth={stroke}
+          />
+        ),
+      )}
+    </svg>
+  );
+}
+
+interface Props {
+  inspection: Inspection;
+  /** Shown for an ANOMALOUS result that has no feedback yet. */
+  onFalseAlarm?: (addToGolden: boolean) => void;
+  feedbackBusy?: boolean;
+}
+
+/** One result: decision, score against threshold, original beside the heatmap overlay. */
+export function InspectionViewer({ inspection, onFalseAlarm, feedbackBusy }: Props) {
+  const [opacity, setOpacity] = useState(60);
+  const [outlines, setOutlines] = useState(true);
+  const [addToGolden, setAddToGolden] = useState(false);
+  const ins = inspection;
+  const aspect = ins.width > 0 && ins.height > 0 ? `${ins.width} / ${ins.height}` : '1 / 1';
+
+  return (
+    <section className="viewer" data-testid="inspection-viewer" aria-label={`result for ${ins.filename}`}>
+      <header className="viewer-head">
+        <DecisionBadge decision={ins.decision} large />
+        <div className="viewer-title">
+          <div className="viewer-file" title={ins.filename}>
+            {ins.filename}
+          </div>
+          <div className="muted small">
+            fingerprint v{ins.version} · {ins.width}×{ins.height} px · {plural(ins.regions.length, 'region')} ·{' '}
+            {fmtTime(ins.created_at)}
+          </div>
+        </div>
+      </header>
+      <ScoreBar score={ins.score} threshold={ins.threshold} />
+
+      <div className="viewer-images">
+        <figure>
+          <div className="stack" style={{ aspectRatio: aspect }}>
+            <AuthImage className="stack-layer" src={ins.image_url} alt={`original ${ins.filename}`} />
+          </div>
+          <figcaption>Original</figcaption>
+        </figure>
+        <figure>
+          <div className="stack" style={{ aspectRatio: aspect }}>
+            <AuthImage className="stack-layer" src={ins.image_url} alt="" aria-hidden="true" />
+            <AuthImage
+              className="stack-layer heatmap-layer"
+              src={ins.heatmap_url}
+              alt={`heatmap ${ins.filename}`}
+              data-testid="heatmap"
+              style={{ opacity: opacity / 100 }}
+            />
+            {outlines && <RegionOutlines inspection={ins} />}
+          </div>
+          <figcaption>Heatmap overlay</figcaption>
+        </figure>
+      </div>
+
+      <div className="viewer-controls">
+        <label className="slider">
+          Heatmap opacity
+          <input
+            type="range"
+            min={0}
+            max={100}
+            step={5}
+            value={opacity}
+            onChange={(e) => setOpacity(Number(e.target.value))}
+            aria-label="Heatmap opacity"
+          />
+          <span className="slider-value">{opacity} %</span>
+        </label>
+        <label className="check">
+          <input type="checkbox" checked={outlines} onChange={(e) => setOutlines(e.target.checked)} />
+          Region outlines
+        </label>
+      </div>
+
+      {ins.feedback === 'false_alarm' ? (
+        <div className="feedback-done" data-testid="false-alarm-marked">
+          Marked as a false alarm.
+        </div>
+      ) : (
+        ins.decision === 'ANOMALOUS' &&
+        onFalseAlarm && (
+          <div className="feedback">
+            <button type="button" className="btn" disabled={feedbackBusy} onClick={() => onFalseAlarm(addToGolden)}>
+              {feedbackBusy ? 'Marking…' : 'Mark as false alarm'}
+            </button>
+            <label className="check">
+              <input type="checkbox" checked={addToGolden} onChange={(e) => setAddToGolden(e.target.checked)} />
+              also add this image to the golden samples
+            </label>
+          </div>
+        )
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,325 @@
+import { act, fireEvent, render, screen, waitFor } from '@testing-library/react';
+import { describe, expect, it } from 'vitest';
+import { App } from '../App';
+import { parseHash, href } from '../route';
+import { fakeApi, golden, imageFile, inspection, job, product, version } from '../test/fakeApi';
+import { AnalyticsPage } from './AnalyticsPage';
+import { InspectPage } from './InspectPage';
+import { jobFraction, jobLabel, SetupPage } from './SetupPage';
+
+const noop = async () => {};
+
+describe('routes', () => {
+  it('reads and writes hash routes', () => {
+    expect(parseHash('#/inspect/tile/abc')).toEqual({ page: 'inspect', product: 'tile', item: 'abc' });
+    expect(parseHash('#/analytics')).toEqual({ page: 'analytics', product: null, item: null });
+    expect(parseHash('')).toEqual({ page: 'setup', product: null, item: null });
+    expect(href('inspect', 'tile', 'a b')).toBe('#/inspect/tile/a%20b');
+  });
+});
+
+describe('job progress', () => {
+  it('moves a build forward across its stages and names them', () => {
+    const at = (stage: string, done: number, total: number) =>
+      job('b', 'running', { progress: { stage, done, total, fraction: total ? done / total : 0 } });
+    const fs = [at('loading', 8, 8), at('features', 4, 8), at('coreset', 0, 3277), at('threshold', 1, 1), at('storing', 2, 3)].map(
+      (j) => jobFraction(j)!,
+    );
+    expect(fs.every((f, i) => i === 0 || f > fs[i - 1])).toBe(true);
+    expect(jobFraction(job('b', 'succeeded', { progress: { stage: 'done', done: 3, total: 3, fraction: 1 } }))).toBe(1);
+    expect(jobLabel(at('features', 4, 8))).toBe('Extracting features (4 of 8)');
+    expect(jobLabel(job('b', 'queued'))).toBe('Waiting to start…');
+    expect(jobFraction(job('x', 'running', { kind: 'batch', progress: { stage: 'inspecting', done: 1, total: 4 } }))).toBe(0.25);
+  });
+});
+
+describe('Product setup', () => {
+  it('checks the name before asking the server and explains a taken name', async () => {
+    const { calls } = fakeApi([
+      ['POST', /^\/v1\/products$/, () => ({ status: 409, body: { error: { code: 'conflict', message: 'exists' } } })],
+    ]);
+    render(<SetupPage products={[]} productName={null} reloadProducts={noop} />);
+    fireEvent.change(screen.getByLabelText(/^Name/), { target: { value: '-bad' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Create product' }));
+    expect((await screen.findByRole('alert')).textContent).toMatch(/must start with a lowercase letter or digit/);
+    expect(calls.length).toBe(0);
+    fireEvent.change(screen.getByLabelText(/^Name/), { target: { value: 'Tile' } });
+    expect((screen.getByLabelText(/^Name/) as HTMLInputElement).value).toBe('tile');
+    fireEvent.click(screen.getByRole('button', { name: 'Create product' }));
+    expect((await screen.findByRole('alert')).textContent).toMatch(/A product named "tile" already exists/);
+  });
+
+  it('creates a product and opens it', async () => {
+    const { calls } = fakeApi([['POST', /^\/v1\/products$/, () => ({ status: 201, body: product('tile') })]]);
+    let reloaded = 0;
+    render(<SetupPage products={[]} productName={null} reloadProducts={async () => void reloaded++} />);
+    fireEvent.change(screen.getByLabelText(/^Name/), { target: { value: 'tile' } });
+    fireEvent.change(screen.getByLabelText('Description'), { target: { value: ' magnetic tile ' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Create product' }));
+    await waitFor(() => expect(window.location.hash).toBe('#/setup/tile'));
+    expect(calls[0].body).toEqual({ name: 'tile', description: 'magnetic tile' });
+    expect(reloaded).toBe(1);
+  });
+
+  it('uploads samples, removes one, builds a fingerprint with progress and rolls back', async () => {
+    let samples = [golden('g1'), golden('g2')];
+    let versions = [version(1)];
+    let polls = 0;
+    let active = 1;
+    const prod = () =>
+      product('tile', {
+        golden_count: samples.length,
+        active_version: active,
+        fingerprint: versions.find((v) => v.version === active) ?? null,
+      });
+    const { calls } = fakeApi([
+      ['GET', /^\/v1\/products\/tile$/, () => prod()],
+      ['GET', /^\/v1\/products\/tile\/golden$/, () => ({ items: samples })],
+      ['GET', /^\/v1\/products\/tile\/fingerprints$/, () => ({ items: versions })],
+      [
+        'POST',
+        /^\/v1\/products\/tile\/golden$/,
+        () => {
+          samples = [...samples, golden('g3', 'new.jpg')];
+          return { status: 201, body: { items: [golden('g3', 'new.jpg')], duplicates: ['g1.jpg'] } };
+        },
+      ],
+      [
+        'DELETE',
+        /^\/v1\/products\/tile\/golden\/g2$/,
+        () => {
+          samples = samples.filter((g) => g.id !== 'g2');
+          return { status: 204 };
+        },
+      ],
+      ['POST', /^\/v1\/products\/tile\/fingerprints$/, () => ({ status: 202, body: job('b1', 'queued') })],
+      [
+        'GET',
+        /^\/v1\/jobs\/b1$/,
+        () => {
+          polls += 1;
+          if (polls === 1) return job('b1', 'running', { progress: { stage: 'features', done: 1, total: 2, fraction: 0.5 } });
+          versions = [version(2, { golden_count: 2, threshold: 3.1 }), version(1, { active: false })];
+          active = 2;
+          return job('b1', 'succeeded', { result: { version: 2 } });
+        },
+      ],
+      [
+        'POST',
+        /^\/v1\/products\/tile\/fingerprints\/1\/activate$/,
+        () => {
+          active = 1;
+          versions = [version(2, { active: false }), version(1)];
+          return version(1);
+        },
+      ],
+    ]);
+    render(<SetupPage products={[prod()]} productName="tile" reloadProducts={noop} />);
+    expect((await screen.findByTestId('golden-count')).textContent).toBe('2');
+    expect(screen.getByTestId('status-version').textContent).toBe('v1');
+    expect(screen.getByAltText('g1.jpg').getAttribute('src')).toBe('/v1/products/tile/golden/g1/image');
+
+    fireEvent.drop(screen.getByTestId('golden-drop'), { dataTransfer: { files: [imageFile('new.jpg'), imageFile('g1.jpg')] } });
+    expect(await screen.findByText(/1 golden sample added\. Already among the samples, skipped: g1\.jpg\./)).toBeTruthy();
+    await waitFor(() => expect(screen.getByTestId('golden-count').textContent).toBe('3'));
+    const upload = calls.find((c) => c.method === 'POST' && c.path.endsWith('/golden'))!;
+    expect((upload.body as FormData).getAll('files').length).toBe(2);
+    // 3 samples now, v1 was built from 8: the page says the fingerprint is out of date
+    expect(screen.getByText(/golden samples changed since v1/)).toBeTruthy();
+
+    fireEvent.click(screen.getByRole('button', { name: 'Remove g2.jpg' }));
+    await waitFor(() => expect(screen.getByTestId('golden-count').textContent).toBe('2'));
+
+    fireEvent.click(screen.getByTestId('generate'));
+    expect(await screen.findByText(/Extracting features \(1 of 2\)/)).toBeTruthy();
+    // features is the build's 10-65 % stretch: 1 of 2 done -> 38 %
+    expect(screen.getByRole('progressbar').getAttribute('aria-valuenow')).toBe('38');
+    expect(await screen.findByText('Fingerprint v2 is built and active.', {}, { timeout: 3000 })).toBeTruthy();
+    await waitFor(() => expect(screen.getByTestId('status-version').textContent).toBe('v2'));
+    expect(calls.find((c) => c.method === 'POST' && c.path.endsWith('/fingerprints'))!.body).toEqual({});
+
+    fireEvent.click(screen.getByRole('button', { name: 'Roll back to v1' }));
+    expect(await screen.findByText(/Fingerprint v1 is now active/)).toBeTruthy();
+    await waitFor(() => expect(screen.getByTestId('status-version').textContent).toBe('v1'));
+  });
+
+  it('shows a failed build in plain words', async () => {
+    fakeApi([
+      ['GET', /^\/v1\/products\/tile$/, () => product('tile', { golden_count: 1 })],
+      ['GET', /^\/v1\/products\/tile\/golden$/, () => ({ items: [golden('g1')] })],
+      ['GET', /^\/v1\/products\/tile\/fingerprints$/, () => ({ items: [] })],
+      ['POST', /fingerprints$/, () => ({ status: 202, body: job('b2', 'queued') })],
+      ['GET', /^\/v1\/jobs\/b2$/, () => job('b2', 'failed', { error: { code: 'invalid_image', message: 'g1.jpg is truncated' } })],
+    ]);
+    render(<SetupPage products={[]} productName="tile" reloadProducts={noop} />);
+    fireEvent.click(await screen.findByTestId('generate'));
+    expect((await screen.findByRole('alert')).textContent).toMatch(
+      /The fingerprint could not be built: An image could not be read: g1\.jpg is truncated/,
+    );
+  });
+
+  it('refuses a threshold that is not a positive number and sends a valid one', async () => {
+    const { calls } = fakeApi([
+      ['GET', /^\/v1\/products\/tile$/, () => product('tile', { golden_count: 1 })],
+      ['GET', /^\/v1\/products\/tile\/golden$/, () => ({ items: [golden('g1')] })],
+      ['GET', /^\/v1\/products\/tile\/fingerprints$/, () => ({ items: [] })],
+      ['POST', /fingerprints$/, () => ({ status: 202, body: job('b3', 'queued') })],
+      ['GET', /^\/v1\/jobs\/b3$/, () => job('b3', 'succeeded', { result: { version: 1 } })],
+    ]);
+    render(<SetupPage products={[]} productName="tile" reloadProducts={noop} />);
+    fireEvent.change(await screen.findByLabelText('Threshold override'), { target: { value: '-1' } });
+    fireEvent.click(screen.getByTestId('generate'));
+    expect((await screen.findByRole('alert')).textContent).toMatch(/threshold must be a positive number/);
+    fireEvent.change(screen.getByLabelText('Threshold override'), { target: { value: '3.5' } });
+    fireEvent.click(screen.getByTestId('generate'));
+    await waitFor(() => expect(calls.some((c) => c.method === 'POST' && c.path.endsWith('/fingerprints'))).toBe(true));
+    expect(calls.find((c) => c.method === 'POST' && c.path.endsWith('/fingerprints'))!.body).toEqual({ threshold: 3.5 });
+  });
+
+  it('says when the product does not exist', async () => {
+    fakeApi([]);
+    render(<SetupPage products={[]} productName="ghost" reloadProducts={noop} />);
+    expect((await screen.findByRole('alert')).textContent).toMatch(/There is no product named "ghost"/);
+  });
+});
+
+describe('Live inspection', () => {
+  const ready = product('tile', { active_version: 1, fingerprint: version(1) });
+
+  it('inspects one image and shows the decision, heatmap and score', async () => {
+    const { calls } = fakeApi([
+      ['GET', /inspections\?limit=25$/, () => ({ items: [], next_cursor: null })],
+      ['POST', /^\/v1\/products\/tile\/inspect$/, () => inspection('i1', 4.2)],
+    ]);
+    render(<InspectPage products={[ready]} productName="tile" itemId={null} />);
+    fireEvent.drop(screen.getByTestId('inspect-drop'), { dataTransfer: { files: [imageFile('part.jpg')] } });
+    fireEvent.click(screen.getByRole('button', { name: 'Run inspection' }));
+    const viewer = await screen.findByTestId('inspection-viewer');
+    expect(viewer.textContent).toContain('ANOMALOUS');
+    expect(screen.getByTestId('heatmap').getAttribute('src')).toBe('/v1/products/tile/inspections/i1/heatmap.png');
+    expect(screen.getByTestId('score').textContent).toBe('4.200');
+    expect(((calls.find((c) => c.method === 'POST')!.body as FormData).get('file') as File).name).toBe('part.jpg');
+  });
+
+  it('runs several images as a batch job with progress, then a sortable table; marks a false alarm', async () => {
+    let polls = 0;
+    const items = [inspection('a', 1.1, { batch_id: 'j9' }), inspection('b', 5.2, { batch_id: 'j9' }), inspection('c', 2.9, { batch_id: 'j9' })];
+    const { calls } = fakeApi([
+      ['GET', /inspections\?limit=25$/, () => ({ items: [], next_cursor: null })],
+      ['POST', /batches$/, () => ({ status: 202, body: job('j9', 'queued', { kind: 'batch' }) })],
+      [
+        'GET',
+        /^\/v1\/jobs\/j9$/,
+        () =>
+          ++polls < 2
+            ? job('j9', 'running', { kind: 'batch', progress: { done: 1, total: 3 } })
+            : job('j9', 'succeeded', {
+                kind: 'batch',
+                result: { count: 3, ok: 1, anomalous: 2, failed: [{ filename: 'bad.jpg', error: 'not an image' }] },
+              }),
+      ],
+      ['GET', /inspections\?batch=j9/, () => ({ items, next_cursor: null })],
+      ['POST', /inspections\/b\/feedback$/, () => ({ ...items[1], feedback: 'false_alarm' })],
+    ]);
+    render(<InspectPage products={[ready]} productName="tile" itemId={null} />);
+    fireEvent.drop(screen.getByTestId('inspect-drop'), {
+      dataTransfer: { files: [imageFile('a.jpg'), imageFile('b.jpg'), imageFile('c.jpg'), imageFile('bad.jpg', 3)] },
+    });
+    fireEvent.click(screen.getByRole('button', { name: 'Run batch of 4' }));
+    expect(await screen.findByText(/Inspecting 1 of 3/)).toBeTruthy();
+    const table = await screen.findByTestId('results-table', {}, { timeout: 3000 });
+    expect(table.textContent).toContain('Batch of 4 images · 2 anomalous, 1 OK');
+    expect(screen.getByRole('alert').textContent).toMatch(/1 image could not be inspected: bad\.jpg \(not an image\)/);
+    // the highest score is shown first
+    expect(screen.getByTestId('inspection-viewer').getAttribute('aria-label')).toBe('result for b.jpg');
+    fireEvent.click(screen.getByRole('button', { name: /Score/ }));
+    expect(screen.getAllByTestId('row-score').map((c) => c.textContent)).toEqual(['5.200', '2.900', '1.100']);
+
+    fireEvent.click(screen.getByLabelText(/add this image to the golden samples/));
+    fireEvent.click(screen.getByRole('button', { name: 'Mark as false alarm' }));
+    expect(await screen.findByTestId('false-alarm-marked')).toBeTruthy();
+    expect(calls.find((c) => c.path.endsWith('/feedback'))!.body).toEqual({ label: 'false_alarm', add_to_golden: true });
+    expect(screen.getByText(/Marked as a false alarm and added to the golden samples/)).toBeTruthy();
+  });
+
+  it('sends an engineer without a fingerprint to product setup', async () => {
+    fakeApi([['GET', /inspections/, () => ({ items: [] })]]);
+    render(<InspectPage products={[product('tile')]} productName="tile" itemId={null} />);
+    expect(screen.getByText(/tile has no fingerprint yet/)).toBeTruthy();
+    expect(screen.getByTestId('inspect-drop').getAttribute('aria-disabled')).toBe('true');
+  });
+
+  it('explains an API error in plain words', async () => {
+    fakeApi([
+      ['GET', /inspections\?limit=25$/, () => ({ items: [] })],
+      ['POST', /inspect$/, () => ({ status: 422, body: { error: { code: 'invalid_image', message: "'x.jpg' is not an image" } } })],
+    ]);
+    render(<InspectPage products={[ready]} productName="tile" itemId={null} />);
+    fireEvent.drop(screen.getByTestId('inspect-drop'), { dataTransfer: { files: [imageFile('x.jpg')] } });
+    fireEvent.click(screen.getByRole('button', { name: 'Run inspection' }));
+    expect((await screen.findByRole('alert')).textContent).toMatch(/An image could not be read: 'x\.jpg' is not an image/);
+  });
+});
+
+describe('Analytics', () => {
+  it('shows totals, the score distribution with its threshold, days and latest anomalies', async () => {
+    fakeApi([
+      [
+        'GET',
+        /stats$/,
+        () => ({ total: 4, ok: 2, anomalous: 2, false_alarms: 1, threshold: 2.5, by_day: [{ day: '2026-11-27', ok: 2, anomalous: 2 }] }),
+      ],
+      ['GET', /inspections\?decision=ANOMALOUS/, () => ({ items: [inspection('b', 5), inspection('d', 3)] })],
+      ['GET', /inspections\?limit=/, () => ({ items: [inspection('a', 1), inspection('b', 5), inspection('c', 2), inspection('d', 3)] })],
+    ]);
+    render(<AnalyticsPage products={[product('tile')]} productName="tile" />);
+    expect((await screen.findByTestId('stat-total')).textContent).toBe('4');
+    expect(screen.getByTestId('stat-anomalous').textContent).toBe('2');
+    expect(screen.getByText('50.0 %')).toBeTruthy();
+    expect(screen.getByTestId('score-histogram').getAttribute('aria-label')).toBe(
+      'score distribution of 4 inspections, threshold 2.500',
+    );
+    expect(screen.getByTestId('daily-bars')).toBeTruthy();
+    const thumbs = screen.getByTestId('latest-anomalies').querySelectorAll('a');
+    expect(thumbs.length).toBe(2);
+    expect(thumbs[0].getAttribute('href')).toBe('#/inspect/tile/b');
+    expect(screen.getByAltText('overlay b.jpg').getAttribute('src')).toBe('/v1/products/tile/inspections/b/overlay.png');
+  });
+});
+
+describe('App', () => {
+  it('says plainly when the server cannot be reached, and recovers on retry', async () => {
+    let up = false;
+    const { fetchMock } = fakeApi([['GET', /^\/v1\/products$/, () => ({ items: [product('tile')] })]]);
+    const real = fetchMock.getMockImplementation()!;
+    fetchMock.mockImplementation(async (...args) => {
+      if (!up) throw new TypeError('Failed to fetch');
+      return real(...args);
+    });
+    render(<App />);
+    expect((await screen.findByRole('alert')).textContent).toMatch(/Cannot reach the goldenshot server/);
+    up = true;
+    fireEvent.click(screen.getByRole('button', { name: 'Try again' }));
+    expect(await screen.findByText('tile')).toBeTruthy();
+    expect(screen.queryByRole('alert')).toBeNull();
+  });
+
+  it('sends images through fetch with the API key when one is set', async () => {
+    localStorage.setItem('goldenshot.apiKey', 'k1');
+    const { calls } = fakeApi([
+      ['GET', /^\/v1\/products$/, () => ({ items: [product('tile', { golden_count: 1 })] })],
+      ['GET', /^\/v1\/products\/tile$/, () => product('tile', { golden_count: 1 })],
+      ['GET', /golden$/, () => ({ items: [golden('g1')] })],
+      ['GET', /fingerprints$/, () => ({ items: [] })],
+      ['GET', /golden\/g1\/image$/, () => ({ body: 'x' })],
+    ]);
+    await act(async () => {
+      window.location.hash = '#/setup/tile';
+    });
+    render(<App />);
+    expect(await screen.findByAltText('g1.jpg')).toBeTruthy();
+    const img = calls.find((c) => c.path.endsWith('/golden/g1/image'))!;
+    expect(img.headers.get('X-API-Key')).toBe('k1');
+    expect(screen.getByAltText('g1.jpg').getAttribute('src')).toBe('blob:test');
+  });
+});
