@@ -26,7 +26,7 @@ proto: install
 	$(PY) -m grpc_tools.protoc -Iservices/proto=proto --python_out=. --grpc_python_out=. --pyi_out=. proto/goldenshot/v1/scorer.proto
 
 # Main job on the embedded default: the server on 127.0.0.1:8080 (REST API, jobs, console, /metrics), data under $(SERVER_DATA).
-run: install
+run: install console-build
 	$(VENV)/bin/goldenshot serve --host 127.0.0.1 --port 8080 --data-dir $(SERVER_DATA)
 
 # The library alone, no server: fit 8 golden samples, inspect a good tile and two defects, write heatmaps.
@@ -36,8 +36,10 @@ demo: install
 		$(DATA)/mtd/magnetic_tile/test/good/exp1_num_106729.jpg $(DATA)/mtd/magnetic_tile/test/fray/exp6_num_258703.jpg $(DATA)/mtd/magnetic_tile/test/break/exp5_num_26212.jpg \
 		--heatmaps out/heatmaps --json
 
+# Python suite (servers on 127.0.0.1), then the console: npm ci, build, Vitest, headless Chromium end-to-end.
 test: install
 	GOLDENSHOT_DATASETS=$(DATA) $(PY) -m pytest -q
+	$(MAKE) console-test
 
 # Speed and memory (JSON on stdout): fit, per-image latency decode -> regions, RSS, fingerprint size.
 bench: install
