@@ -13,6 +13,7 @@ import numpy as np
 
 from goldenshot.features import FeatureExtractor
 from goldenshot.fewshot import FitError, GoldenSample, fit
+from goldenshot.fingerprint import Fingerprint, FingerprintError
 from goldenshot.images import ImageError, decode_image
 from goldenshot.settings import Settings
 from services.common.catalog import Catalog
@@ -65,6 +66,10 @@ class Builder:
         progress("storing", 0, 3)
         key = fingerprint_key(product_id, version)
         self.objects.put(key, fingerprint.dumps())
+        try:  # read back: a file damaged on the way to disk must never become the active version
+            Fingerprint.loads(self.objects.get(key), key)
+        except FingerprintError as exc:
+            raise ApiError(503, "fingerprint_unavailable", f"the new fingerprint did not survive storage ({exc}); the active version is unchanged") from exc
         progress("storing", 1, 3)
         collection = collection_name(product_id, version)
         self.vectors.write_bank(collection, fingerprint.bank.numpy().astype(np.float32))

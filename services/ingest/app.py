@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import re
 import time
@@ -14,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -28,6 +30,7 @@ log = logging.getLogger(__name__)
 access = logging.getLogger("goldenshot.access")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
+_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 _CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type", 422: "validation_error"}
 
 
@@ -77,6 +80,20 @@ def _add_errors(app: FastAPI) -> None:
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in exc.errors()[:5]]
         return _error(422, "validation_error", "; ".join(problems) or "invalid request")
+
+    @app.exception_handler(OSError)
+    async def storage_error(request: Request, exc: OSError) -> JSONResponse:
+        log.error("storage error on %s %s: %s", request.method, request.url.path, exc)
+        if exc.errno in _FULL:
+            return _error(507, "insufficient_storage", "the server's storage is full; nothing of this request was kept")
+        return _error(503, "unavailable", f"storage unavailable ({exc.strerror or type(exc).__name__}); nothing of this request was kept")
+
+    @app.exception_handler(OperationalError)
+    async def database_error(request: Request, exc: OperationalError) -> JSONResponse:
+        log.error("database error on %s %s: %s", request.method, request.url.path, exc)
+        if "full" in str(exc.orig):
+            return _error(507, "insufficient_storage", "the server's storage is full; nothing of this request was kept")
+        return _error(503, "unavailable", "the catalog database is unavailable; nothing of this request was kept")
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:

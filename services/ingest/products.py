@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Literal
 
 from fastapi import APIRouter, Request, Response
@@ -19,6 +21,7 @@ from services.ingest.uploads import read_uploads
 from services.ingest.views import golden_view, product_view, webhook_view
 
 router = APIRouter(prefix="/v1/products", tags=["products"])
+log = logging.getLogger(__name__)
 
 MULTIPART_FILES = {
     "requestBody": {
@@ -119,13 +122,26 @@ async def upload_golden(name: str, request: Request, caller: CallerDep) -> dict:
         raise ApiError(409, "too_many_golden_samples", f"a product holds at most {runtime.service.max_golden} golden samples (nothing was stored)")
 
     def store() -> None:
-        for upload, row in new:
-            runtime.objects.put(row["object_key"], upload.data)
-        runtime.catalog.add_golden([row for _, row in new])
+        try:
+            for upload, row in new:
+                runtime.objects.put(row["object_key"], upload.data)
+            runtime.catalog.add_golden([row for _, row in new])
+        except Exception:  # disk full, store down: take back what was written, report the cause
+            for _, row in new:
+                _quietly(runtime.objects.delete, row["object_key"])
+            raise
 
     await run_in_threadpool(store)
     by_id = {g["id"]: g for g in runtime.catalog.golden(product["id"])}
     return {"items": [golden_view(product, by_id[row["id"]]) for _, row in new], "duplicates": duplicates}
+
+
+def _quietly(call: Callable[..., object], *args: object) -> None:
+    """Best-effort cleanup that must not mask the error being reported."""
+    try:
+        call(*args)
+    except Exception:
+        log.warning("cleanup %s%s failed", getattr(call, "__name__", call), args)
 
 
 @router.get("/{name}/golden")

@@ -8,6 +8,7 @@ draws the PNGs on first request, which keeps encoding out of the inspection's la
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -27,6 +28,9 @@ from services.common.errors import ApiError, conflict
 from services.common.metrics import Metrics
 from services.common.names import new_id
 from services.common.objects import ObjectNotFound, ObjectStore
+
+
+log = logging.getLogger(__name__)
 
 
 def inspection_prefix(product_id: str, inspection_id: str) -> str:
@@ -110,9 +114,6 @@ class Scorer:
         stored = time.perf_counter()
         inspection_id = inspection_id or new_id()
         prefix = inspection_prefix(product["id"], inspection_id)
-        self.objects.put(f"{prefix}/image", data)
-        self.objects.put(f"{prefix}/map", save({"map": torch.from_numpy(result.working_map.astype(np.float16))}))
-        timings["store"] = (time.perf_counter() - stored) * 1000.0
         row = {
             "id": inspection_id,
             "product_id": product["id"],
@@ -132,7 +133,17 @@ class Scorer:
             "timings_ms": {k: round(v, 3) for k, v in timings.items()},
             "created_at": now_iso(),
         }
-        self.catalog.add_inspection(row)
+        try:
+            self.objects.put(row["image_key"], data)
+            self.objects.put(row["map_key"], save({"map": torch.from_numpy(result.working_map.astype(np.float16))}))
+            self.catalog.add_inspection(row)
+        except Exception:  # disk full, store down: no half-stored result stays behind
+            try:
+                self.objects.delete_prefix(prefix)
+            except Exception:
+                log.warning("could not remove the partial inspection %s", prefix)
+            raise
+        timings["store"] = row["timings_ms"]["store"] = round((time.perf_counter() - stored) * 1000.0, 3)
         self.metrics.observe_stages(timings)
         self.metrics.inspections.labels(product["tenant"], product["name"], result.decision).inc()
         self.on_result(product, row)
