@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 DATA   ?= ../shared/datasets
 STAMP  := $(VENV)/.installed
 
-.PHONY: install proto run demo test bench bench-server eval train-eval clean
+.PHONY: install proto run demo test bench bench-server bench-load eval train-eval clean
 CATEGORIES := mtd/magnetic_tile bsdata/ball_screw
 
 $(STAMP): pyproject.toml Makefile
@@ -56,6 +56,10 @@ train-eval: install
 # The server driven over HTTP: build time, inspect latency (1 client), throughput (4 clients), hot bank vs vector store kNN.
 bench-server: install
 	$(PY) bench/bench_server.py --data $(DATA) --out out/bench-server
+
+# Issue 9's load table: 1/4/16 clients x 60 s, then 10,000 inspections with RSS every 1000 (about 10 min).
+bench-load: install
+	$(PY) bench/bench_load.py --data $(DATA) --out out/bench-load
 
 clean:
 	rm -rf $(VENV) out
