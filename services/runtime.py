@@ -41,11 +41,11 @@ class Runtime:
         data = Path(service.data_dir)
         data.mkdir(parents=True, exist_ok=True)
         torch.set_num_threads(engine.threads)
-        self.catalog = Catalog(catalog_url(data))
+        self.catalog = Catalog(service.catalog_url or catalog_url(data))
         self.objects = LocalObjectStore(data / "objects")
         self.vectors = QdrantVectorStore(service.qdrant_url, service.qdrant_path, service.qdrant_api_key)
         self.bus = MemoryBus()
-        self.metrics = Metrics(queue_depth=self.bus.depth)
+        self.metrics = Metrics(queue_depth=self.bus.depth, oldest_open_job=self.catalog.oldest_open_job_age)
         self.extractor = build_extractor(engine)
         self.webhooks = WebhookSender(
             self.catalog, self.metrics, inspection_view, service.webhook_timeout_s, service.webhook_attempts, service.webhook_backoff_s

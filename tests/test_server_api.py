@@ -252,7 +252,7 @@ def test_health_metrics_and_openapi(client, tile):
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/readyz").json() == {"status": "ready"}
     text = client.get("/metrics").text
-    for name in ("goldenshot_http_request_duration_seconds_bucket", "goldenshot_stage_duration_seconds_bucket", "goldenshot_build_duration_seconds_count", "goldenshot_queue_depth"):
+    for name in ("goldenshot_http_request_duration_seconds_bucket", "goldenshot_stage_duration_seconds_bucket", "goldenshot_build_duration_seconds_count", "goldenshot_queue_depth", "goldenshot_oldest_open_job_seconds"):
         assert name in text
     assert 'goldenshot_inspections_total{decision="ANOMALOUS",product="tile",tenant="default"}' in text
     assert 'route="/v1/products/{name}/inspect"' in text

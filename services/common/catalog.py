@@ -317,6 +317,11 @@ class Catalog:
             query = query.where(jobs.c.product_id == product_id)
         return self._all(query.order_by(jobs.c.created_at))
 
+    def oldest_open_job_age(self) -> float:
+        """Seconds since the oldest open job was created; 0 with none (a metric: stuck jobs)."""
+        oldest = self._scalar(select(func.min(jobs.c.created_at)).where(jobs.c.state.in_(OPEN_STATES)))
+        return 0.0 if oldest is None else (datetime.now(timezone.utc) - datetime.fromisoformat(oldest)).total_seconds()
+
     def update_job(self, job_id: str, **values: Any) -> None:
         with self.engine.begin() as conn:
             conn.execute(jobs.update().where(jobs.c.id == job_id).values(**values))

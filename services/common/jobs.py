@@ -51,8 +51,9 @@ class JobRunner:
         job = self.catalog.start_job(job_id)
         if job is None:  # finished or deleted meanwhile; a redelivery is not an error
             return
-        if job["attempts"] > self.max_attempts:
+        if job["attempts"] > self.max_attempts:  # it crashed the process every time: a poison job
             self._finish(job, "failed", error={"code": "internal", "message": f"gave up after {self.max_attempts} attempts"})
+            self.metrics.dead_lettered.labels(job["kind"]).inc()
             return
         handler = self.handlers[job["kind"]]
         started = time.perf_counter()

@@ -11,9 +11,9 @@ _BUILD = (0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300)
 
 
 class Metrics:
-    """Request latency per route, stage latency, decisions, builds, queue depth, webhook deliveries."""
+    """Request latency per route, stage latency, decisions, builds, jobs, queue depth and age, webhook deliveries."""
 
-    def __init__(self, queue_depth: Callable[[], float]) -> None:
+    def __init__(self, queue_depth: Callable[[], float], oldest_open_job: Callable[[], float]) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Histogram(
@@ -24,8 +24,11 @@ class Metrics:
         self.builds = Histogram("goldenshot_build_duration_seconds", "Fingerprint build duration", ["outcome"], registry=r, buckets=_BUILD)
         self.jobs = Counter("goldenshot_jobs_total", "Finished jobs by kind and outcome", ["kind", "outcome"], registry=r)
         self.webhooks = Counter("goldenshot_webhook_deliveries_total", "Webhook delivery attempts by outcome", ["outcome"], registry=r)
+        self.dead_lettered = Counter("goldenshot_jobs_dead_lettered_total", "Jobs given up after their last attempt", ["kind"], registry=r)
         self.queue = Gauge("goldenshot_queue_depth", "Jobs waiting on the bus", registry=r)
         self.queue.set_function(queue_depth)
+        self.oldest_open = Gauge("goldenshot_oldest_open_job_seconds", "Age of the oldest queued or running job (stuck jobs)", registry=r)
+        self.oldest_open.set_function(oldest_open_job)
 
     def observe_stages(self, timings_ms: dict[str, float]) -> None:
         for stage, ms in timings_ms.items():

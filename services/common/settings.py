@@ -22,6 +22,8 @@ class ServiceSettings(BaseSettings):
     port: int = Field(8080, ge=0, le=65535)
     grpc_port: int | None = Field(50051, ge=0, le=65535)  # the scorer's gRPC API on `host`; None: off, 0: any free port
     data_dir: Path = Path("data")
+    # SQLAlchemy URL of the catalog the services share (PostgreSQL in a fleet); None: SQLite in data_dir
+    catalog_url: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"  # JSON lines on stderr; INFO logs each request
     # console build served at / when it exists (services/console/dist after `make console`)
     console_dir: Path = Path(__file__).resolve().parents[1] / "console" / "dist"
