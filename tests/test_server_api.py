@@ -248,7 +248,8 @@ def test_feedback_adds_a_false_alarm_to_the_golden_samples(client, tile, tile_ro
     _error(client.post(f"/v1/products/tile/inspections/{inspection['id']}/feedback", json={"label": "great"}), 422, "validation_error")
 
 
-def test_health_metrics_and_openapi(client, tile):
+def test_health_metrics_and_openapi(client, tile, tile_root):
+    client.post("/v1/products/tile/inspect", files=files([tile_root / "test/fray/exp6_num_258703.jpg"], "file"))
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/readyz").json() == {"status": "ready"}
     text = client.get("/metrics").text
