@@ -1,0 +1,1 @@
+"""goldenshot's deployables (embedded server, ingest, builder, scorer) and the adapters they share."""
