@@ -125,6 +125,13 @@ class TritonServer:
                 self.process.wait()
 
 
+def _errors(log: Path) -> list[str]:
+    """The log's last error lines (Triton prefixes them with E), else its last lines: what to quote on failure."""
+    lines = log.read_text(errors="replace").strip().splitlines()
+    errors = [line for line in lines if line.startswith("E") or line.startswith("error:")]
+    return [" ".join(line.split())[:300] for line in (errors or lines)[-3:]]
+
+
 def start_tritonserver(repository: Path, workdir: Path, timeout_s: float = 60.0) -> TritonServer:
     """Start tritonserver on free 127.0.0.1 ports and wait until it is ready; on any failure it is stopped.
 
@@ -142,7 +149,6 @@ def start_tritonserver(repository: Path, workdir: Path, timeout_s: float = 60.0)
         if process.poll() is not None or time.monotonic() > deadline:
             why = f"exited with code {process.returncode}" if process.poll() is not None else f"not ready after {timeout_s:.0f} s"
             server.stop()
-            tail = log.read_text(errors="replace").strip().splitlines()[-5:]
-            raise TritonServerError(f"tritonserver {why} (log {log}): " + " | ".join(tail))
+            raise TritonServerError(f"tritonserver {why} (log {log}): " + " | ".join(_errors(log)))
         time.sleep(0.2)
     return server
