@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 DATA   ?= ../shared/datasets
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test bench eval train-eval export clean
+.PHONY: install run test bench eval train-eval export bench-triton clean
 CATEGORIES := mtd/magnetic_tile bsdata/ball_screw
 
 $(STAMP): pyproject.toml Makefile
@@ -47,6 +47,10 @@ train-eval: install
 DEVICE ?= gpu
 export: install
 	$(PY) -m goldenshot export --triton model_repository --device $(DEVICE)
+
+# Triton (CPU) vs the in-process backbone, per-image latency at 256x256, batch 1 and 8 (JSON on stdout).
+bench-triton: install
+	$(PY) bench/bench_triton.py
 
 clean:
 	rm -rf $(VENV) out
