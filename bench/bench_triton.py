@@ -19,7 +19,7 @@ import onnxruntime
 import torch
 
 from goldenshot.backbones import load_backbone
-from goldenshot.export import DEFAULT_MODEL, INPUT, export_triton, output_names
+from goldenshot.export import DEFAULT_MODEL, INPUT, Serving, export_triton, output_names
 from services.common.triton_backbone import TritonBackbone
 from services.common.tritonserver import start_tritonserver
 
@@ -39,18 +39,20 @@ def per_image_ms(run: Callable[[torch.Tensor], object], batch: torch.Tensor, rep
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--backbone", default="mobilenet_v2")
+    parser.add_argument("--weights", type=Path, help="weights file (default: the backbone's bundled one)")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--batches", default="1,8")
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2, help="torch and onnxruntime threads, in-process and in Triton")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    backbone = load_backbone(args.backbone)
+    backbone = load_backbone(args.backbone, args.weights)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         repository = Path(tmp) / "model_repository"
-        export_triton(backbone, repository, "cpu", max_batch_size=max(int(b) for b in args.batches.split(",")))
+        batches = [int(b) for b in args.batches.split(",")]
+        export_triton(backbone, repository, Serving("cpu", max_batch_size=max(batches), cpu_threads=args.threads))
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = args.threads
         session = onnxruntime.InferenceSession(str(repository / DEFAULT_MODEL / "1" / "model.onnx"), options, providers=["CPUExecutionProvider"])
@@ -63,7 +65,7 @@ def main() -> None:
                 "onnxruntime_in_process": lambda x: session.run(names, {INPUT: x.numpy()}),
                 "triton_cpu_grpc": remote,
             }
-            for b in (int(b) for b in args.batches.split(",")):
+            for b in batches:
                 batch = torch.randn(b, 3, args.size, args.size, generator=torch.Generator().manual_seed(0))
                 for name, run in paths.items():
                     results.append({"path": name, "batch": b, **per_image_ms(run, batch, args.repeats, args.warmup)})

@@ -21,7 +21,7 @@ from goldenshot.backbones import WeightsError, load_backbone
 from goldenshot.data import DatasetError, list_images, support_set
 from goldenshot.evaluation import bench as run_bench
 from goldenshot.evaluation import evaluate
-from goldenshot.export import DEFAULT_MODEL, ExportError, export_triton
+from goldenshot.export import DEFAULT_MODEL, ExportError, Serving, export_triton
 from goldenshot.features import build_extractor
 from goldenshot.fewshot import FitError, golden_samples
 from goldenshot.fewshot import fit as fit_fingerprint
@@ -258,14 +258,16 @@ def export_command(
     device: Annotated[str, typer.Option(help="gpu: onnxruntime backend on GPU; cpu: Python backend (nvidia-pytriton's tritonserver)")] = "gpu",
     model: Annotated[str, typer.Option("--model-name", help="Triton model name")] = DEFAULT_MODEL,
     max_batch_size: Annotated[int, typer.Option(min=1)] = 16,
+    cpu_threads: Annotated[int, typer.Option(min=0, help="--device cpu: onnxruntime threads (0: every physical core)")] = 0,
     backbone: Backbone = None,
     weights: Weights = None,
 ) -> None:
     """Export the backbone to ONNX in a Triton model repository; its config carries the backbone's identity."""
     try:
+        serving = Serving(device, model, max_batch_size, cpu_threads)
         settings = _settings(backbone, weights)
         network = load_backbone(settings.backbone, settings.weights, settings.taps)
-        card = export_triton(network, triton, device, model, max_batch_size)
+        card = export_triton(network, triton, serving)
     except _USER_ERRORS as exc:
         _fail(exc)
     typer.echo(

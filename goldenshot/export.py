@@ -84,6 +84,28 @@ class ModelCard:
         )
 
 
+@dataclass(frozen=True)
+class Serving:
+    """How Triton serves the model; checked on construction, before the export's seconds of work."""
+
+    device: Device = "gpu"
+    model: str = DEFAULT_MODEL
+    max_batch_size: int = 16
+    # onnxruntime intra-op threads of the cpu flavour; 0: onnxruntime's default, every physical core,
+    # which oversubscribes a host shared with other services or a container with a CPU quota
+    cpu_threads: int = 0
+
+    def __post_init__(self) -> None:
+        if self.device not in ("gpu", "cpu"):
+            raise ValueError(f"device must be gpu or cpu, not {self.device!r}")
+        if self.max_batch_size < 1:
+            raise ValueError(f"max_batch_size must be >= 1, not {self.max_batch_size}")
+        if self.cpu_threads < 0:
+            raise ValueError(f"cpu_threads must be >= 0, not {self.cpu_threads}")
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", self.model):
+            raise ValueError(f"bad model name {self.model!r}: letters, digits, '_', '.', '-', not starting with a symbol")
+
+
 def output_names(n_taps: int) -> list[str]:
     """One output per tap, in tap order; the card's `taps` says which stage each one is."""
     return [f"tap{i}" for i in range(n_taps)]
@@ -184,12 +206,13 @@ def _probe_batches() -> list[torch.Tensor]:
     return [torch.randn(2, 3, 96, 80, generator=generator), torch.randn(3, 3, 75, 131, generator=generator)]
 
 
-def _config_pbtxt(name: str, card: ModelCard, device: Device, max_batch_size: int) -> str:
+def _config_pbtxt(card: ModelCard, serving: Serving) -> str:
     """Triton model config (protobuf text). Dims exclude the batch dimension; -1 = any size."""
     outputs = ",\n".join(
         f'  {{ name: "{n}" data_type: TYPE_FP32 dims: [ {c}, -1, -1 ] }}' for n, c in zip(output_names(len(card.taps)), card.channels)
     )
-    if device == "gpu":
+    params = card.parameters()
+    if serving.device == "gpu":
         runtime = 'platform: "onnxruntime_onnx"\nbackend: "onnxruntime"'
         # Requests of one image shape are merged into one GPU batch; a short wait trades latency for throughput.
         placement = "instance_group [ { kind: KIND_GPU count: 1 } ]\ndynamic_batching { max_queue_delay_microseconds: 2000 }"
@@ -197,57 +220,47 @@ def _config_pbtxt(name: str, card: ModelCard, device: Device, max_batch_size: in
         runtime = 'backend: "python"'
         # No dynamic batching: onnxruntime on a few CPU cores gains nothing from larger batches.
         placement = "instance_group [ { kind: KIND_CPU count: 1 } ]"
-    params = "\n".join(f'parameters {{ key: "{k}" value {{ string_value: "{v}" }} }}' for k, v in card.parameters().items())
+        params["cpu_threads"] = str(serving.cpu_threads)  # read by model.py
+    lines = "\n".join(f'parameters {{ key: "{k}" value {{ string_value: "{v}" }} }}' for k, v in params.items())
     return (
-        f'name: "{name}"\n{runtime}\nmax_batch_size: {max_batch_size}\n'
+        f'name: "{serving.model}"\n{runtime}\nmax_batch_size: {serving.max_batch_size}\n'
         f'input [\n  {{ name: "{INPUT}" data_type: TYPE_FP32 dims: [ 3, -1, -1 ] }}\n]\n'
-        f"output [\n{outputs}\n]\n{placement}\n{params}\n"
+        f"output [\n{outputs}\n]\n{placement}\n{lines}\n"
     )
 
 
-def write_model(
-    repository: Path, onnx_file: Path, card: ModelCard, device: Device = "gpu", model: str = DEFAULT_MODEL, max_batch_size: int = 16
-) -> Path:
+def write_model(repository: Path, onnx_file: Path, card: ModelCard, serving: Serving = Serving()) -> Path:
     """Write (or replace) `repository/<model>/`: config.pbtxt, goldenshot.json, 1/model.onnx (+ 1/model.py on cpu).
 
     Built in a hidden folder beside the target, then renamed: no half-written model in the repository.
     """
-    _check_target(repository, device, model, max_batch_size)
+    _check_repository(repository)
     repository.mkdir(parents=True, exist_ok=True)
-    target = repository / model
-    with tempfile.TemporaryDirectory(dir=repository, prefix=f".{model}.") as tmp:
-        staged = Path(tmp) / model
+    target = repository / serving.model
+    with tempfile.TemporaryDirectory(dir=repository, prefix=f".{serving.model}.") as tmp:
+        staged = Path(tmp) / serving.model
         (staged / "1").mkdir(parents=True)
         shutil.copyfile(onnx_file, staged / "1" / "model.onnx")
-        if device == "cpu":
+        if serving.device == "cpu":
             shutil.copyfile(Path(str(resources.files("goldenshot") / "triton_model.py")), staged / "1" / "model.py")
-        (staged / "config.pbtxt").write_text(_config_pbtxt(model, card, device, max_batch_size))
-        (staged / CARD_FILE).write_text(json.dumps({"model": model, "device": device, **asdict(card)}, indent=2) + "\n")
+        (staged / "config.pbtxt").write_text(_config_pbtxt(card, serving))
+        (staged / CARD_FILE).write_text(json.dumps({**asdict(serving), **asdict(card)}, indent=2) + "\n")
         if target.exists():
             target.rename(Path(tmp) / "replaced")  # removed with the temp folder
         staged.rename(target)
     return target
 
 
-def _check_target(repository: Path, device: str, model: str, max_batch_size: int) -> None:
-    """Refuse bad arguments before the export's seconds of work, not after."""
-    if device not in ("gpu", "cpu"):
-        raise ValueError(f"device must be gpu or cpu, not {device!r}")
-    if max_batch_size < 1:
-        raise ValueError(f"max_batch_size must be >= 1, not {max_batch_size}")
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", model):
-        raise ValueError(f"bad model name {model!r}: letters, digits, '_', '.', '-', not starting with a symbol")
+def _check_repository(repository: Path) -> None:
     if repository.exists() and not repository.is_dir():
         raise ValueError(f"{repository}: is not a directory")
 
 
-def export_triton(
-    backbone: Backbone, repository: Path, device: Device = "gpu", model: str = DEFAULT_MODEL, max_batch_size: int = 16
-) -> ModelCard:
-    """`goldenshot export --triton`: the backbone as a checked ONNX file, served as `model` from `repository`."""
-    _check_target(repository, device, model, max_batch_size)
+def export_triton(backbone: Backbone, repository: Path, serving: Serving = Serving()) -> ModelCard:
+    """`goldenshot export --triton`: the backbone as a checked ONNX file, served from `repository` as `serving` says."""
+    _check_repository(repository)  # before the export's seconds of work, not after
     with tempfile.TemporaryDirectory() as tmp:
         onnx_file = Path(tmp) / "model.onnx"
         card = export_onnx(backbone, onnx_file)
-        write_model(repository, onnx_file, card, device, model, max_batch_size)
+        write_model(repository, onnx_file, card, serving)
     return card

@@ -27,7 +27,9 @@ class TritonPythonModel:
             actual = hashlib.file_digest(f, "sha256").hexdigest()
         if actual != expected:
             raise pb_utils.TritonModelException(f"{path}: sha256 {actual[:12]} is not the config's onnx_sha256 {expected[:12]}")
-        self.session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = int(config["parameters"]["cpu_threads"]["string_value"])  # 0: onnxruntime's default
+        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.input = config["input"][0]["name"]
         self.outputs = [o["name"] for o in config["output"]]
 

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from goldenshot.backbones import file_sha256, load_backbone
 from goldenshot.cli import app
-from goldenshot.export import DEFAULT_MODEL, TOLERANCE, ModelCard, onnx_max_rel_diff, write_model
+from goldenshot.export import DEFAULT_MODEL, TOLERANCE, ModelCard, Serving, onnx_max_rel_diff, write_model
 from goldenshot.features import FeatureExtractor, normalize
 from goldenshot.fewshot import fit, golden_samples
 from goldenshot.images import read_image
@@ -53,7 +53,7 @@ def backbone():
 def cpu_repository(tmp_path_factory) -> Path:
     """What `goldenshot export --triton DIR --device cpu` writes (the command itself, in-process)."""
     repository = tmp_path_factory.mktemp("model_repository")
-    args = ["export", "--triton", str(repository), "--device", "cpu", "--max-batch-size", str(MAX_BATCH)]
+    args = ["export", "--triton", str(repository), "--device", "cpu", "--max-batch-size", str(MAX_BATCH), "--cpu-threads", "1"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "max relative difference to torch" in result.output
@@ -96,6 +96,7 @@ def test_export_writes_the_cpu_model_and_its_card(cpu_repository, card, backbone
     config = _config(model_dir)
     assert (config.name, config.backend, config.max_batch_size) == (DEFAULT_MODEL, "python", MAX_BATCH)
     assert config.instance_group[0].kind == model_config_pb2.ModelInstanceGroup.KIND_CPU
+    assert config.parameters["cpu_threads"].string_value == "1"
     assert (card.backbone, card.weights_sha256, card.taps) == (backbone.name, backbone.weights_sha256, backbone.taps)
     assert (card.channels, card.strides) == (backbone.channels, backbone.strides) == ((32, 96), (8, 16))
     assert card.onnx_sha256 == file_sha256(model_dir / "1" / "model.onnx")
@@ -110,7 +111,7 @@ def test_onnx_equals_torch_on_real_images(cpu_repository, backbone, tiles):
 
 
 def test_gpu_config_has_what_triton_and_clients_need(tmp_path, cpu_repository, card):
-    model_dir = write_model(tmp_path, cpu_repository / DEFAULT_MODEL / "1" / "model.onnx", card, "gpu", max_batch_size=16)
+    model_dir = write_model(tmp_path, cpu_repository / DEFAULT_MODEL / "1" / "model.onnx", card, Serving("gpu", max_batch_size=16))
     assert sorted(p.name for p in (model_dir / "1").iterdir()) == ["model.onnx"]
     config = _config(model_dir)
     assert (config.name, config.platform, config.backend) == (DEFAULT_MODEL, "onnxruntime_onnx", "onnxruntime")
@@ -119,6 +120,7 @@ def test_gpu_config_has_what_triton_and_clients_need(tmp_path, cpu_repository, c
     assert [(i.name, list(i.dims), i.data_type) for i in config.input] == [("input", [3, -1, -1], model_config_pb2.TYPE_FP32)]
     assert [(o.name, list(o.dims)) for o in config.output] == [("tap0", [32, -1, -1]), ("tap1", [96, -1, -1])]
     assert ModelCard.from_parameters({k: v.string_value for k, v in config.parameters.items()}) == card
+    assert "cpu_threads" not in config.parameters
 
 
 def test_triton_features_equal_in_process(remote, backbone, tiles):
