@@ -5,7 +5,8 @@ repository `goldenshot export --triton DIR --device cpu` writes, so we start its
 way pytriton does underneath: a backend folder holding the Python backend plus the stub built for the
 running Python, LD_LIBRARY_PATH with the wheel's bundled libraries and this Python's libpython, and
 this environment's bin first on PATH (the stub embeds an interpreter that finds its environment, and so
-numpy and onnxruntime, through the `python3` it sees there). The wheel's server has only the Python backend and no GPU support: tests and CPU-only deployments.
+numpy and onnxruntime, through the `python3` it sees there). The wheel's server has only the Python
+backend and no GPU support: it serves tests and CPU-only deployments.
 """
 
 from __future__ import annotations
