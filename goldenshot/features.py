@@ -69,9 +69,13 @@ class FeatureExtractor:
         return feats.contiguous()
 
 
-def build_extractor(settings: Settings) -> FeatureExtractor:
-    """The extractor the settings describe: backbone, taps, preprocessing, optional projection."""
-    backbone = load_backbone(settings.backbone, settings.weights, settings.taps)
+def build_extractor(settings: Settings, backbone: Backbone | None = None) -> FeatureExtractor:
+    """The extractor the settings describe: backbone, taps, preprocessing, optional projection.
+
+    backbone: one served elsewhere with the same surface (the services' TritonBackbone); default in-process.
+    """
+    if backbone is None:
+        backbone = load_backbone(settings.backbone, settings.weights, settings.taps)
     projection = None
     if settings.projection_dim is not None:
         projection = random_projection(sum(backbone.channels), settings.projection_dim, settings.seed)

@@ -18,6 +18,7 @@ from services.common.jobs import JobRunner
 from services.common.metrics import Metrics
 from services.common.objects import LocalObjectStore, ObjectNotFound
 from services.common.settings import ServiceSettings
+from services.common.triton_backbone import TritonBackbone
 from services.common.vectors import QdrantVectorStore
 from services.common.webhooks import WebhookSender
 from services.ingest.views import inspection_view
@@ -46,7 +47,8 @@ class Runtime:
         self.vectors = QdrantVectorStore(service.qdrant_url, service.qdrant_path, service.qdrant_api_key)
         self.bus = MemoryBus()
         self.metrics = Metrics(queue_depth=self.bus.depth, oldest_open_job=self.catalog.oldest_open_job_age)
-        self.extractor = build_extractor(engine)
+        served = TritonBackbone(service.triton_url, service.triton_model, service.triton_timeout_s) if service.features == "triton" else None
+        self.extractor = build_extractor(engine, served)
         self.webhooks = WebhookSender(
             self.catalog, self.metrics, inspection_view, service.webhook_timeout_s, service.webhook_attempts, service.webhook_backoff_s
         )

@@ -191,3 +191,27 @@ def test_export_refuses_bad_arguments_before_working(tmp_path):
     result = CliRunner().invoke(app, ["export", "--triton", str(tmp_path), "--device", "tpu"])
     assert result.exit_code == 2 and "device must be gpu or cpu" in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_server_with_triton_features_scores_like_the_library(server, tile_root, tmp_path):
+    """The embedded server with GOLDENSHOT_SERVER_FEATURES=triton: build and inspect through Triton,
+    then the same fingerprint scored in-process gives the same score."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from serving import Server, files, wait_job
+
+    env = {"GOLDENSHOT_SERVER_FEATURES": "triton", "GOLDENSHOT_SERVER_TRITON_URL": server.grpc_url, "GOLDENSHOT_SERVER_TRITON_MODEL": DEFAULT_MODEL}
+    srv = Server(tmp_path / "data", env).start()
+    try:
+        with srv.client() as c:
+            c.post("/v1/products", json={"name": "tile"})
+            c.post("/v1/products/tile/golden", files=files(sorted((tile_root / "train" / "good").iterdir())[:4]))
+            assert wait_job(c, c.post("/v1/products/tile/fingerprints").json()["id"])["state"] == "succeeded"
+            path = tile_root / "test/fray/exp6_num_258703.jpg"
+            served = c.post("/v1/products/tile/inspect", files=files([path], "file")).json()
+            fp = tmp_path / "fp.safetensors"
+            fp.write_bytes(c.get("/v1/products/tile/fingerprints/1/file").content)
+            assert served["score"] == pytest.approx(Inspector.load(fp).inspect(read_image(path)).score, rel=1e-3)
+    finally:
+        srv.stop()

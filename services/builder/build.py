@@ -63,6 +63,8 @@ class Builder:
             fingerprint = fit(samples, self.extractor, self.settings, job["params"].get("threshold"), progress)
         except (FitError, ValueError) as exc:
             raise ApiError(422, "fit_failed", str(exc)) from exc
+        except ConnectionError as exc:  # the feature backend (Triton) is down
+            raise ApiError(503, "unavailable", f"features: {exc}") from exc
         progress("storing", 0, 3)
         key = fingerprint_key(product_id, version)
         self.objects.put(key, fingerprint.dumps())

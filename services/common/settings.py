@@ -28,6 +28,10 @@ class ServiceSettings(BaseSettings):
     # console build served at / when it exists (services/console/dist after `make console`)
     console_dir: Path = Path(__file__).resolve().parents[1] / "console" / "dist"
 
+    features: Literal["local", "triton"] = "local"  # the backbone in-process, or served by Triton
+    triton_url: str = "127.0.0.1:8001"  # Triton's gRPC endpoint
+    triton_model: str = "backbone"
+    triton_timeout_s: float = Field(10.0, gt=0)
     qdrant_url: str | None = None  # a Qdrant server; None: local mode
     qdrant_path: Path | None = None  # local mode on disk (slow writes); None: in memory, refilled at start
     qdrant_api_key: str | None = None

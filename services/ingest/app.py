@@ -86,7 +86,7 @@ def _add_errors(app: FastAPI) -> None:
         log.error("storage error on %s %s: %s", request.method, request.url.path, exc)
         if exc.errno in _FULL:
             return _error(507, "insufficient_storage", "the server's storage is full; nothing of this request was kept")
-        return _error(503, "unavailable", f"storage unavailable ({exc.strerror or type(exc).__name__}); nothing of this request was kept")
+        return _error(503, "unavailable", f"a backend is unavailable ({exc.strerror or type(exc).__name__}); nothing of this request was kept")
 
     @app.exception_handler(OperationalError)
     async def database_error(request: Request, exc: OperationalError) -> JSONResponse:
