@@ -132,3 +132,17 @@ def test_webhook_is_signed_retried_and_filtered(tmp_path, tile_root):
     finally:
         srv.stop()
         receiver.close()
+
+
+def test_two_senders_never_deliver_the_same_row_twice(tmp_path):
+    """Scorer replicas share the outbox: the claim lets exactly one of them send each delivery."""
+    from services.common.catalog import Catalog
+
+    catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.db'}")
+    for i in range(20):
+        catalog.enqueue_delivery({"product_id": "p", "inspection_id": f"i{i}", "url": "http://127.0.0.1:9/x", "secret": "", "body": "{}"})
+    due = catalog.due_deliveries(time.time() + 1, limit=100)
+    claims = [catalog.claim_delivery(d["seq"], d["next_at"], 30.0) for d in due]
+    again = [catalog.claim_delivery(d["seq"], d["next_at"], 30.0) for d in due]  # a second replica with the same view
+    assert len(due) == 20 and all(claims) and not any(again)
+    assert catalog.due_deliveries(time.time() + 1) == []  # leased, not due until the lease runs out

@@ -422,6 +422,14 @@ class Catalog:
         query = select(deliveries).where(deliveries.c.delivered.is_(False), deliveries.c.failed.is_(False), deliveries.c.next_at <= now)
         return self._all(query.order_by(deliveries.c.next_at).limit(limit))
 
+    def claim_delivery(self, seq: int, seen_next_at: float, lease_s: float) -> bool:
+        """Take a due delivery for lease_s seconds; False if another sender (replica) took it first."""
+        with self.engine.begin() as conn:
+            taken = conn.execute(
+                deliveries.update().where(deliveries.c.seq == seq, deliveries.c.next_at == seen_next_at).values(next_at=time.time() + lease_s)
+            )
+        return taken.rowcount == 1
+
     def next_delivery_at(self) -> float | None:
         query = select(func.min(deliveries.c.next_at)).where(deliveries.c.delivered.is_(False), deliveries.c.failed.is_(False))
         return self._scalar(query)

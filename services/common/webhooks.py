@@ -41,6 +41,7 @@ class WebhookSender:
         self.view = view  # (product, inspection row) -> the API's Inspection JSON
         self.attempts = attempts
         self.backoff = backoff
+        self.lease_s = timeout + 5.0  # a claimed row is retried by anyone after this, if its sender died
         self.client = httpx.Client(timeout=timeout, follow_redirects=False)
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -64,7 +65,9 @@ class WebhookSender:
                 for delivery in self.catalog.due_deliveries(time.time()):
                     if self._stop.is_set():
                         return
-                    self._send(delivery)
+                    # several scorer replicas share the outbox: only the one that claims a row sends it
+                    if self.catalog.claim_delivery(delivery["seq"], delivery["next_at"], self.lease_s):
+                        self._send(delivery)
                 upcoming = self.catalog.next_delivery_at()
             except Exception:  # the catalog may be briefly locked or gone at shutdown
                 log.exception("webhook loop")
