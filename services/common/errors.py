@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 
+class BackendUnavailable(OSError):
+    """A backend (object store, job bus) cannot be reached or refuses to work; the API answers 503
+    `unavailable` with this one-line message. Backends raise their own subclass."""
+
+
 class ApiError(Exception):
     """An error a client caused or must know about; becomes {"error": {"code", "message"}}."""
 
