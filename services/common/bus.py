@@ -29,6 +29,8 @@ EventCallback = Callable[[dict], None]
 class BusUnavailable(BackendUnavailable):
     """The job bus cannot be reached or did not confirm a publish."""
 
+    backend = "the job bus"
+
 
 class JobBus(Protocol):
     """Delivers each published job id to one worker, at least once."""

@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 JOBS = "goldenshot.jobs"
 DEAD_LETTER = f"{JOBS}.dead"
 EVENTS = "goldenshot.events"
-POLL_S = 1.0  # how long one pull waits for a job; also how long close() waits for an idle worker
+POLL_S = 0.5  # how long one pull waits for a job; also how long close() waits for an idle worker
 _KIND = re.compile(r"[a-z0-9_-]+")
 T = TypeVar("T")
 
@@ -66,8 +66,7 @@ class NatsBus:
         retry_delay_s: float = 2.0,
         timeout_s: float = 5.0,
     ) -> None:
-        """Connects, and creates the stream and this group's durable consumer when missing (or
-        updates the consumer's ack_wait). BusUnavailable when the server cannot be reached."""
+        """Connects and creates the stream when missing; BusUnavailable when the server cannot be reached."""
         if not kinds or max_deliver < 1 or ack_wait_s <= 0 or timeout_s <= 0:
             raise ValueError("NatsBus needs kinds, max_deliver >= 1 and positive ack_wait_s and timeout_s")
         self.url = url
@@ -140,9 +139,6 @@ class NatsBus:
             await js.add_stream(StreamConfig(name=self.stream, subjects=[f"{JOBS}.>"], retention=RetentionPolicy.WORK_QUEUE, storage=StorageType.FILE))
         except (nats.errors.NoRespondersError, ServiceUnavailableError):
             raise BusUnavailable(f"job bus {self.url}: JetStream is not enabled (start nats-server with -js)") from None
-        # no server-side max_deliver: _deliver counts deliveries and dead-letters the last one itself
-        consumer = ConsumerConfig(name=self.durable, durable_name=self.durable, ack_policy=AckPolicy.EXPLICIT, ack_wait=self.ack_wait_s, filter_subjects=self.subjects)
-        await js.add_consumer(self.stream, consumer)
 
     async def _on_error(self, exc: Exception) -> None:
         log.warning("job bus %s: %s", self.url, _one_line(str(exc)) or type(exc).__name__)
@@ -157,8 +153,20 @@ class NatsBus:
     # --- jobs --------------------------------------------------------------------------------
     def publish(self, job_id: str, kind: str) -> None:
         """Returns once the stream stored it (a PubAck); during a reconnect it waits up to timeout_s."""
-        headers = {"Nats-Msg-Id": job_id}
-        self._call(self._js.publish(job_subject(kind), job_id.encode(), stream=self.stream, headers=headers), f"publish job {job_id}")
+        self._call(self._publish(job_subject(kind), job_id), f"publish job {job_id}")
+
+    async def _publish(self, subject: str, job_id: str) -> None:
+        await self._connected()
+        await self._js.publish(subject, job_id.encode(), stream=self.stream, headers={"Nats-Msg-Id": job_id})
+
+    async def _connected(self) -> None:
+        """Wait out a reconnect: nats-py would buffer a publish made while disconnected and send it
+        after the caller was told it failed."""
+        deadline = self._loop.time() + self.timeout_s
+        while not self._nc.is_connected:
+            if self._loop.time() > deadline:
+                raise BusUnavailable(f"job bus {self.url}: not connected")
+            await asyncio.sleep(0.05)
 
     def start(self, handle: Callable[[str], None], workers: int) -> None:
         """`workers` pull loops on this group's consumer, each running handle(job_id) in its own thread."""
@@ -166,6 +174,10 @@ class NatsBus:
         self._workers = self._call(self._start_workers(handle, workers), "subscribe workers")
 
     async def _start_workers(self, handle: Callable[[str], None], workers: int) -> list[asyncio.Task]:
+        # made here, not by a bus that only publishes: a work-queue stream refuses two consumers of one kind.
+        # No server-side max_deliver: _deliver counts deliveries and dead-letters the last one itself.
+        consumer = ConsumerConfig(name=self.durable, durable_name=self.durable, ack_policy=AckPolicy.EXPLICIT, ack_wait=self.ack_wait_s, filter_subjects=self.subjects)
+        await self._js.add_consumer(self.stream, consumer)
         tasks = []
         for i in range(workers):  # one subscription each: concurrent fetches on one would mix replies
             sub = await self._js.pull_subscribe_bind(durable=self.durable, stream=self.stream)
@@ -235,19 +247,30 @@ class NatsBus:
         log.error("job %s moved to %s: %s", job_id, DEAD_LETTER, headers["Goldenshot-Error"])
 
     def depth(self) -> int:
-        """Jobs of this group's kinds that no worker has taken yet."""
-        return self._call(self._js.consumer_info(self.stream, self.durable), "read the queue depth").num_pending
+        """Jobs of this bus's kinds that no worker has taken yet (its consumer's pending count); on a bus
+        that only publishes, the stream's count of them (taken but unfinished ones included)."""
+        return self._call(self._depth(), "read the queue depth")
+
+    async def _depth(self) -> int:
+        if self._workers:
+            return (await self._js.consumer_info(self.stream, self.durable)).num_pending
+        info = await self._js.stream_info(self.stream, subjects_filter=f"{JOBS}.>")
+        return sum((info.state.subjects or {}).get(subject, 0) for subject in self.subjects)
 
     def ping(self) -> None:
         if not self._nc.is_connected:
             raise BusUnavailable(f"job bus {self.url}: not connected")
-        self.depth()  # a JetStream round trip: the stream and the consumer are there
+        self.depth()  # a JetStream round trip
 
     # --- events ------------------------------------------------------------------------------
     def publish_event(self, event: str, payload: dict) -> None:
         """Core NATS, at most once: a hint to listeners, never the only copy of a fact."""
         data = json.dumps(payload).encode()
-        self._call(self._nc.publish(f"{EVENTS}.{check_event(event)}", data), f"publish event {event}")
+        self._call(self._publish_event(f"{EVENTS}.{check_event(event)}", data), f"publish event {event}")
+
+    async def _publish_event(self, subject: str, data: bytes) -> None:
+        await self._connected()
+        await self._nc.publish(subject, data)
 
     def subscribe_events(self, event: str, callback: EventCallback) -> None:
         """Returns once the server knows the subscription, so no event published after it is missed."""

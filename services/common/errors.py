@@ -4,8 +4,10 @@ from __future__ import annotations
 
 
 class BackendUnavailable(OSError):
-    """A backend (object store, job bus) cannot be reached or refuses to work; the API answers 503
-    `unavailable` with this one-line message. Backends raise their own subclass."""
+    """A backend (object store, job bus) cannot be reached or refuses to work. The message is one line
+    for the log; clients get 503 `unavailable` naming only the backend, not its address."""
+
+    backend = "a backend"
 
 
 class ApiError(Exception):

@@ -26,6 +26,8 @@ class ObjectNotFound(KeyError):
 class StoreUnavailable(BackendUnavailable):
     """The object store cannot be reached or refused the request (down, timed out, bad credentials)."""
 
+    backend = "the object store"
+
 
 class ObjectStore(Protocol):
     """What the services need from blob storage."""

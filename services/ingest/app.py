@@ -69,7 +69,7 @@ def _add_errors(app: FastAPI) -> None:
     @app.exception_handler(BackendUnavailable)
     async def backend_unavailable(request: Request, exc: BackendUnavailable) -> JSONResponse:
         log.warning("%s %s: %s", request.method, request.url.path, exc)
-        return _error(503, "unavailable", str(exc))
+        return _error(503, "unavailable", f"{exc.backend} is unavailable; try again later")
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> Response:
