@@ -138,6 +138,8 @@ def test_worker_groups_take_only_their_kinds(buses):
     for bad in ("dead", "Build", "a.b", "*", ""):
         with pytest.raises(ValueError, match="bad job kind"):
             publisher.publish("x", bad)
+    with pytest.raises(BusUnavailable, match="another worker group"):  # one group per kind
+        buses(kinds=("build", "batch")).start(builds.handler(), 1)
 
 
 def test_failing_handler_is_redelivered_then_succeeds(server, buses):

@@ -28,7 +28,7 @@ import nats.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import ServiceUnavailableError
+from nats.js.errors import BadRequestError, ServiceUnavailableError
 
 from services.common.bus import BusUnavailable, EventCallback, check_event
 
@@ -39,6 +39,7 @@ DEAD_LETTER = f"{JOBS}.dead"
 EVENTS = "goldenshot.events"
 POLL_S = 0.5  # how long one pull waits for a job; also how long close() waits for an idle worker
 _KIND = re.compile(r"[a-z0-9_-]+")
+_CONSUMER_NOT_UNIQUE = 10100  # JetStream: a work-queue stream already has a consumer for that subject
 T = TypeVar("T")
 
 
@@ -177,7 +178,15 @@ class NatsBus:
         # made here, not by a bus that only publishes: a work-queue stream refuses two consumers of one kind.
         # No server-side max_deliver: _deliver counts deliveries and dead-letters the last one itself.
         consumer = ConsumerConfig(name=self.durable, durable_name=self.durable, ack_policy=AckPolicy.EXPLICIT, ack_wait=self.ack_wait_s, filter_subjects=self.subjects)
-        await self._js.add_consumer(self.stream, consumer)
+        try:
+            await self._js.add_consumer(self.stream, consumer)
+        except BadRequestError as exc:
+            if exc.err_code != _CONSUMER_NOT_UNIQUE:
+                raise
+            raise BusUnavailable(
+                f"job bus {self.url}: another worker group of stream {self.stream} already takes one of the kinds {', '.join(self.subjects)}; "
+                "each kind has one group (remove the old group's consumer with `nats consumer rm`)"
+            ) from None
         tasks = []
         for i in range(workers):  # one subscription each: concurrent fetches on one would mix replies
             sub = await self._js.pull_subscribe_bind(durable=self.durable, stream=self.stream)

@@ -37,7 +37,7 @@ class S3ObjectStore:
     """Objects under their keys in one bucket, created when missing."""
 
     def __init__(
-        self, endpoint: str, access_key: str, secret_key: str, bucket: str, secure: bool = False, region: str = "us-east-1", timeout_s: float = 5.0
+        self, endpoint: str, access_key: str, secret_key: str, bucket: str, secure: bool = False, region: str = "us-east-1", timeout_s: float = 3.0
     ) -> None:
         """endpoint is host:port (no scheme). Raises StoreUnavailable when S3 cannot be used, ValueError
         for a bucket name S3 would refuse."""
