@@ -44,18 +44,17 @@ def port() -> int:
     return candidate
 
 
-def wait_until(condition, timeout: float, what: str, step: float = 0.02) -> float:
-    """Poll until condition() is true; returns the seconds it took."""
-    started = time.monotonic()
+def wait_until(condition, timeout: float, what: str, step: float = 0.02) -> None:
+    """Poll until condition() is true."""
+    deadline = time.monotonic() + timeout
     while not condition():
-        if time.monotonic() - started > timeout:
+        if time.monotonic() > deadline:
             raise TimeoutError(f"{what}: not after {timeout} s")
         time.sleep(step)
-    return time.monotonic() - started
 
 
 class Backend:
-    """One server process: start, wait ready, kill -9 or stop by PID, start again on the same ports."""
+    """One server process: start and wait until ready, kill -9 or pause by PID, start again on the same ports."""
 
     name = "backend"
 

@@ -107,6 +107,8 @@ class NatsBus:
     def _stop_loop(self) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
+        if not self._thread.is_alive():
+            self._loop.close()
 
     async def _connect(self) -> Client:
         nc = Client()
@@ -204,10 +206,13 @@ class NatsBus:
                 log.warning("job bus %s: pull failed: %s", self.url, _one_line(str(exc)) or type(exc).__name__)
                 await asyncio.sleep(POLL_S)
                 continue
-            await self._deliver(msg, handle)
+            try:
+                await self._deliver(msg, handle)
+            except Exception:  # a worker must survive any message
+                log.exception("job bus %s: delivery of %r failed", self.url, msg.data[:100])
 
     async def _deliver(self, msg: Msg, handle: Callable[[str], None]) -> None:
-        job_id, tries = msg.data.decode(), msg.metadata.num_delivered
+        job_id, tries = msg.data.decode(errors="replace"), msg.metadata.num_delivered  # junk: an unknown job, ignored
         try:
             if tries > self.max_deliver:  # each earlier delivery died with its worker
                 await self._bury(msg, f"no worker finished it in {self.max_deliver} deliveries")
@@ -244,7 +249,7 @@ class NatsBus:
 
     async def _bury(self, msg: Msg, reason: str) -> None:
         """Dead letter first (stored, acked by the stream), then terminate the original."""
-        job_id = msg.data.decode()
+        job_id = msg.data.decode(errors="replace")
         headers = {
             "Nats-Msg-Id": f"{job_id}.dead",
             "Goldenshot-Kind": msg.subject.rsplit(".", 1)[-1],
