@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 
 import grpc
@@ -12,11 +13,11 @@ from goldenshot.features import build_extractor
 from goldenshot.fingerprint import Fingerprint, FingerprintError
 from goldenshot.settings import Settings
 from services.builder.build import Builder, alias_name
-from services.common.bus import MemoryBus
+from services.common.bus import BusUnavailable, JobBus, MemoryBus
 from services.common.catalog import Catalog
 from services.common.jobs import JobRunner
 from services.common.metrics import Metrics
-from services.common.objects import LocalObjectStore, ObjectNotFound
+from services.common.objects import LocalObjectStore, ObjectNotFound, ObjectStore
 from services.common.settings import ServiceSettings
 from services.common.triton_backbone import TritonBackbone
 from services.common.vectors import QdrantVectorStore
@@ -33,8 +34,36 @@ def catalog_url(data_dir: Path) -> str:
     return f"sqlite:///{Path(data_dir).resolve() / 'catalog.db'}"
 
 
+def open_object_store(service: ServiceSettings) -> ObjectStore:
+    """S3 when configured, else files under the data dir."""
+    if service.object_store == "s3":
+        from services.common.objects_s3 import S3ObjectStore  # minio only where S3 is used
+
+        secret = service.s3_secret_key.get_secret_value() if service.s3_secret_key else ""
+        return S3ObjectStore(service.s3_endpoint or "", service.s3_access_key or "", secret, service.s3_bucket, service.s3_secure, service.s3_region)
+    return LocalObjectStore(Path(service.data_dir) / "objects")
+
+
+def open_bus(service: ServiceSettings) -> JobBus:
+    """NATS JetStream when configured (this process consumes every kind), else the in-process queue."""
+    if service.bus == "nats":
+        from services.common.bus_nats import NatsBus  # nats-py only where NATS is used
+
+        return NatsBus(service.nats_url, ("build", "batch"), service.nats_stream, service.job_max_deliver, service.job_ack_wait_s)
+    return MemoryBus()
+
+
+def queue_depth(bus: JobBus) -> float:
+    """For the metrics gauge: NaN while the bus is unreachable, so /metrics still answers."""
+    try:
+        return bus.depth()
+    except BusUnavailable:
+        return math.nan
+
+
 class Runtime:
-    """Embedded adapters: SQLite catalog, local object store, Qdrant local mode, in-process bus and backbone."""
+    """Embedded adapters by default: SQLite catalog, local object store, Qdrant local mode, in-process bus
+    and backbone; settings swap in S3, a Qdrant server and NATS JetStream."""
 
     def __init__(self, service: ServiceSettings, engine: Settings) -> None:
         self.service = service
@@ -43,10 +72,10 @@ class Runtime:
         data.mkdir(parents=True, exist_ok=True)
         torch.set_num_threads(engine.threads)
         self.catalog = Catalog(service.catalog_url or catalog_url(data))
-        self.objects = LocalObjectStore(data / "objects")
+        self.objects = open_object_store(service)
         self.vectors = QdrantVectorStore(service.qdrant_url, service.qdrant_path, service.qdrant_api_key)
-        self.bus = MemoryBus()
-        self.metrics = Metrics(queue_depth=self.bus.depth, oldest_open_job=self.catalog.oldest_open_job_age)
+        self.bus = open_bus(service)
+        self.metrics = Metrics(queue_depth=lambda: queue_depth(self.bus), oldest_open_job=self.catalog.oldest_open_job_age)
         served = TritonBackbone(service.triton_url, service.triton_model, service.triton_timeout_s) if service.features == "triton" else None
         self.extractor = build_extractor(engine, served)
         self.webhooks = WebhookSender(

@@ -1,31 +1,65 @@
-"""Job bus adapter: job ids go in, worker threads take them out.
+"""Job bus adapter: job ids go in, worker threads take them out; events go to whoever listens.
 
-Embedded: an in-process queue (MemoryBus). Distributed: NATS JetStream, same interface. The bus
-only carries ids: the job itself (params, state, progress) lives in the catalog, so a restart
-re-publishes what was open and nothing is lost.
+Embedded: an in-process queue (MemoryBus). Distributed: NATS JetStream (services/common/bus_nats.py),
+same interface. The bus only carries ids: the job itself (params, state, progress) lives in the
+catalog, so a restart re-publishes what was open and nothing is lost. Events ("fingerprint ready")
+are hints to other processes, at most once; whoever needs the truth reads the catalog.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
+import re
 import threading
+from collections import defaultdict
 from collections.abc import Callable
 from typing import Protocol
 
+from services.common.errors import BackendUnavailable
+
 log = logging.getLogger(__name__)
+
+_EVENT = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*")
+
+EventCallback = Callable[[dict], None]
+
+
+class BusUnavailable(BackendUnavailable):
+    """The job bus cannot be reached or did not confirm a publish."""
+
+    backend = "the job bus"
 
 
 class JobBus(Protocol):
     """Delivers each published job id to one worker, at least once."""
 
-    def publish(self, job_id: str) -> None: ...
+    def publish(self, job_id: str, kind: str) -> None:
+        """Queue a job of a kind ("build", "batch"); workers may consume only some kinds."""
 
     def start(self, handle: Callable[[str], None], workers: int) -> None: ...
 
-    def depth(self) -> int: ...
+    def depth(self) -> int:
+        """Jobs waiting, not yet taken by a worker."""
+
+    def ping(self) -> None:
+        """Raise BusUnavailable when jobs cannot be published (readiness)."""
 
     def close(self) -> None: ...
+
+    def publish_event(self, event: str, payload: dict) -> None:
+        """Tell every subscriber of `event` (e.g. "fingerprint.ready"); payload must be JSON."""
+
+    def subscribe_events(self, event: str, callback: EventCallback) -> None:
+        """Call callback(payload) for each later event of that name, on a thread of the bus."""
+
+
+def check_event(event: str) -> str:
+    """Lower-case dotted tokens: a valid NATS subject piece with no wildcards."""
+    if not _EVENT.fullmatch(event):
+        raise ValueError(f"bad event name {event!r}")
+    return event
 
 
 class MemoryBus:
@@ -34,8 +68,10 @@ class MemoryBus:
     def __init__(self) -> None:
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
+        self._listeners: defaultdict[str, list[EventCallback]] = defaultdict(list)
 
-    def publish(self, job_id: str) -> None:
+    def publish(self, job_id: str, kind: str) -> None:
+        """One queue for every kind: the embedded process runs them all."""
         self._queue.put(job_id)
 
     def start(self, handle: Callable[[str], None], workers: int) -> None:
@@ -53,6 +89,21 @@ class MemoryBus:
 
     def depth(self) -> int:
         return self._queue.qsize()
+
+    def ping(self) -> None:
+        """In process: always there."""
+
+    def publish_event(self, event: str, payload: dict) -> None:
+        """Synchronous, in the publisher's thread; the JSON round trip refuses what NATS would refuse."""
+        message = json.dumps(payload)
+        for callback in list(self._listeners[check_event(event)]):
+            try:
+                callback(json.loads(message))
+            except Exception:  # one listener's bug must not stop the publisher
+                log.exception("listener of event %s failed", event)
+
+    def subscribe_events(self, event: str, callback: EventCallback) -> None:
+        self._listeners[check_event(event)].append(callback)
 
     def close(self, timeout: float = 30.0) -> None:
         """Stop after the jobs in hand; queued ones stay open in the catalog for the next start."""

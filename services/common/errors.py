@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 
+class BackendUnavailable(OSError):
+    """A backend (object store, job bus) cannot be reached or refuses to work. The message is one line
+    for the log; clients get 503 `unavailable` naming only the backend, not its address."""
+
+    backend = "a backend"
+
+
 class ApiError(Exception):
     """An error a client caused or must know about; becomes {"error": {"code", "message"}}."""
 

@@ -37,14 +37,14 @@ class JobRunner:
         """Record, then publish: a crash in between leaves a queued job the next start picks up."""
         row = {"id": job_id or new_id(), "tenant": tenant, "product_id": product["id"], "product": product["name"], "kind": kind, "params": params}
         job = self.catalog.create_job(row)
-        self.bus.publish(job["id"])
+        self.bus.publish(job["id"], kind)
         return job
 
     def start(self, workers: int) -> None:
         """Re-publish what a previous run left open, then start consuming."""
         for job in self.catalog.open_jobs():
             log.info("resuming job %s (%s, %s)", job["id"], job["kind"], job["state"])
-            self.bus.publish(job["id"])
+            self.bus.publish(job["id"], job["kind"])
         self.bus.start(self.run, workers)
 
     def run(self, job_id: str) -> None:

@@ -14,12 +14,19 @@ from pathlib import Path
 from typing import Protocol
 
 from goldenshot.atomic import atomic_path
+from services.common.errors import BackendUnavailable
 
 _KEY = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
 
 
 class ObjectNotFound(KeyError):
     """No object under that key."""
+
+
+class StoreUnavailable(BackendUnavailable):
+    """The object store cannot be reached or refused the request (down, timed out, bad credentials)."""
+
+    backend = "the object store"
 
 
 class ObjectStore(Protocol):
@@ -29,7 +36,7 @@ class ObjectStore(Protocol):
         """Store bytes under key, replacing what was there; atomic: readers see old or new."""
 
     def get(self, key: str) -> bytes:
-        """The bytes under key; ObjectNotFound when there are none."""
+        """The bytes under key; ObjectNotFound when there are none, StoreUnavailable when the store fails."""
 
     def delete(self, key: str) -> None:
         """Remove one object; a missing one is not an error."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -32,6 +32,21 @@ class ServiceSettings(BaseSettings):
     triton_url: str = "127.0.0.1:8001"  # Triton's gRPC endpoint
     triton_model: str = "backbone"
     triton_timeout_s: float = Field(10.0, gt=0)
+
+    object_store: Literal["local", "s3"] = "local"  # local: files under data_dir/objects
+    s3_endpoint: str | None = None  # host:port of MinIO / any S3, no scheme
+    s3_access_key: str | None = None  # with the secret: from env only, never a CLI flag
+    s3_secret_key: SecretStr | None = None
+    s3_bucket: str = "goldenshot"  # created when missing
+    s3_secure: bool = False  # TLS
+    s3_region: str = "us-east-1"
+
+    bus: Literal["memory", "nats"] = "memory"  # memory: jobs run in this process only
+    nats_url: str = "nats://127.0.0.1:4222"
+    nats_stream: str = "GOLDENSHOT_JOBS"  # JetStream stream of job messages (created when missing)
+    job_max_deliver: int = Field(5, ge=1)  # deliveries of a job message before it goes to goldenshot.jobs.dead
+    job_ack_wait_s: float = Field(600.0, gt=0)  # a worker silent this long loses its job to another (heartbeats every third)
+
     qdrant_url: str | None = None  # a Qdrant server; None: local mode
     qdrant_path: Path | None = None  # local mode on disk (slow writes); None: in memory, refilled at start
     qdrant_api_key: str | None = None
@@ -51,3 +66,13 @@ class ServiceSettings(BaseSettings):
     webhook_timeout_s: float = Field(5.0, gt=0)
     webhook_attempts: int = Field(6, ge=1)
     webhook_backoff_s: float = Field(1.0, gt=0)  # doubles after each failed attempt
+
+    @model_validator(mode="after")
+    def _s3_complete(self) -> ServiceSettings:
+        if self.object_store == "s3":
+            missing = [name for name in ("s3_endpoint", "s3_access_key", "s3_secret_key") if not getattr(self, name)]
+            if missing:
+                raise ValueError(f"object_store=s3 needs {', '.join('GOLDENSHOT_SERVER_' + m.upper() for m in missing)}")
+            if "://" in str(self.s3_endpoint):
+                raise ValueError("s3_endpoint is host:port without a scheme (s3_secure selects TLS)")
+        return self

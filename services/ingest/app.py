@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from goldenshot import __version__
-from services.common.errors import ApiError
+from services.common.errors import ApiError, BackendUnavailable
 from services.common.names import new_id
 from services.ingest import fingerprints, inspections, products
 from services.ingest.uploads import too_large
@@ -69,6 +69,11 @@ def _add_errors(app: FastAPI) -> None:
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
         return _error(exc.status, exc.code, exc.message)
 
+    @app.exception_handler(BackendUnavailable)
+    async def backend_unavailable(request: Request, exc: BackendUnavailable) -> JSONResponse:
+        log.warning("%s %s: %s", request.method, request.url.path, exc)
+        return _error(503, "unavailable", f"{exc.backend} is unavailable; try again later")
+
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> Response:
         if exc.status_code < 400:
@@ -112,6 +117,7 @@ def _add_system_routes(app: FastAPI, runtime: Runtime) -> None:
             runtime.catalog.ping()
             runtime.objects.ping()
             runtime.vectors.ping()
+            runtime.bus.ping()
         except Exception as exc:
             raise ApiError(503, "not_ready", f"{type(exc).__name__}: {str(exc)[:200]}") from None
         return {"status": "ready"}
