@@ -36,13 +36,30 @@ def serve(
     grpc_port: Annotated[Optional[int], typer.Option(help="gRPC scorer port (default 50051; 0 picks a free one)")] = None,
     require_api_key: Annotated[Optional[bool], typer.Option(help="refuse requests without a valid X-API-Key")] = None,
 ) -> None:
-    """Run the embedded server: REST API, jobs, console, metrics."""
+    """Run the embedded server: REST API, jobs, console, gRPC scorer, metrics."""
+    _run(_service(data_dir, host=host, port=port, grpc_port=grpc_port, require_api_key=require_api_key))
+
+
+def service(
+    role: Annotated[str, typer.Argument(help="ingest | builder | scorer")],
+    host: Annotated[Optional[str], typer.Option(help="bind address (default 127.0.0.1; 0.0.0.0 in a container)")] = None,
+    port: Annotated[Optional[int], typer.Option(help="HTTP port: REST, or health and metrics only for the builder (default 8080)")] = None,
+    grpc_port: Annotated[Optional[int], typer.Option(help="scorer: gRPC port (default 50051)")] = None,
+    data_dir: Annotated[Optional[Path], typer.Option(help="local data (default ./data)")] = None,
+) -> None:
+    """Run one deployable of the distributed deployment; backends come from GOLDENSHOT_SERVER_* (S3, NATS,
+    Qdrant, Triton, the shared catalog URL), see README "The distributed services"."""
+    if role not in ("ingest", "builder", "scorer"):
+        typer.echo(f"error: role must be ingest, builder or scorer, not {role!r}", err=True)
+        raise typer.Exit(2)
+    _run(_service(data_dir, role=role, host=host, port=port, grpc_port=grpc_port))
+
+
+def _run(service: ServiceSettings) -> None:
     from services.ingest.app import create_app  # FastAPI only when serving
 
-    service = _service(data_dir, host=host, port=port, grpc_port=grpc_port, require_api_key=require_api_key)
-    engine = Settings()
     setup_logging(service.log_level)
-    app = create_app(Runtime(service, engine))
+    app = create_app(Runtime(service, Settings()))
     uvicorn.run(app, host=service.host, port=service.port, log_config=None, access_log=False, timeout_graceful_shutdown=10)
 
 

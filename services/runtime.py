@@ -25,9 +25,11 @@ from services.common.webhooks import WebhookSender
 from services.ingest.views import inspection_view
 from services.scorer.batch import BatchRunner
 from services.scorer.grpc_server import ScorerService, start_grpc
+from services.scorer.client import RemoteScorer
 from services.scorer.scorer import Scorer
 
 log = logging.getLogger(__name__)
+FINGERPRINT_READY = "fingerprint-ready"
 
 
 def catalog_url(data_dir: Path) -> str:
@@ -44,12 +46,16 @@ def open_object_store(service: ServiceSettings) -> ObjectStore:
     return LocalObjectStore(Path(service.data_dir) / "objects")
 
 
+# the job kinds each role consumes
+KINDS = {"all": ("build", "batch"), "ingest": (), "builder": ("build",), "scorer": ("batch",)}
+
+
 def open_bus(service: ServiceSettings) -> JobBus:
-    """NATS JetStream when configured (this process consumes every kind), else the in-process queue."""
+    """NATS JetStream when configured (consuming the role's kinds), else the in-process queue."""
     if service.bus == "nats":
         from services.common.bus_nats import NatsBus  # nats-py only where NATS is used
 
-        return NatsBus(service.nats_url, ("build", "batch"), service.nats_stream, service.job_max_deliver, service.job_ack_wait_s)
+        return NatsBus(service.nats_url, KINDS[service.role] or ("build", "batch"), service.nats_stream, service.job_max_deliver, service.job_ack_wait_s)
     return MemoryBus()
 
 
@@ -63,7 +69,12 @@ def queue_depth(bus: JobBus) -> float:
 
 class Runtime:
     """Embedded adapters by default: SQLite catalog, local object store, Qdrant local mode, in-process bus
-    and backbone; settings swap in S3, a Qdrant server and NATS JetStream."""
+    and backbone; settings swap in S3, a Qdrant server, NATS JetStream and Triton.
+
+    The role picks what runs: "all" is the embedded server; "ingest" serves REST and scores through the
+    scorer service (scorer_url); "builder" consumes build jobs; "scorer" serves gRPC and REST and
+    consumes batch jobs. Every role shares the catalog (catalog_url), objects and vectors.
+    """
 
     def __init__(self, service: ServiceSettings, engine: Settings) -> None:
         self.service = service
@@ -76,30 +87,52 @@ class Runtime:
         self.vectors = QdrantVectorStore(service.qdrant_url, service.qdrant_path, service.qdrant_api_key)
         self.bus = open_bus(service)
         self.metrics = Metrics(queue_depth=lambda: queue_depth(self.bus), oldest_open_job=self.catalog.oldest_open_job_age)
-        served = TritonBackbone(service.triton_url, service.triton_model, service.triton_timeout_s) if service.features == "triton" else None
-        self.extractor = build_extractor(engine, served)
         self.webhooks = WebhookSender(
             self.catalog, self.metrics, inspection_view, service.webhook_timeout_s, service.webhook_attempts, service.webhook_backoff_s
         )
-        self.scorer = Scorer(
-            self.catalog, self.objects, self.extractor, engine, self.metrics, service.inference_slots, service.hot_products, self.webhooks.enqueue
-        )
         self.runner = JobRunner(self.catalog, self.bus, self.metrics)
-        self.runner.handlers["build"] = Builder(self.catalog, self.objects, self.vectors, self.extractor, engine)
-        self.runner.handlers["batch"] = BatchRunner(self.catalog, self.objects, self.scorer)
+        self.scorer: Scorer | RemoteScorer | None = None  # None in the builder, which serves no API
+        self.scores_here = service.role in ("all", "scorer") or (service.role == "ingest" and service.scorer_url is None)
+        if service.role == "ingest" and service.scorer_url is not None:
+            max_message = engine.limits.max_bytes + 2**20
+            self.scorer = RemoteScorer(self.catalog, service.scorer_url, service.triton_timeout_s + 30.0, max_message)
+        if self.scores_here or service.role == "builder":
+            served = TritonBackbone(service.triton_url, service.triton_model, service.triton_timeout_s) if service.features == "triton" else None
+            self.extractor = build_extractor(engine, served)
+        if self.scores_here:
+            self.scorer = Scorer(
+                self.catalog, self.objects, self.extractor, engine, self.metrics, service.inference_slots, service.hot_products, self.webhooks.enqueue
+            )
+            self.runner.handlers["batch"] = BatchRunner(self.catalog, self.objects, self.scorer)
+        if service.role in ("all", "builder"):
+            self.runner.handlers["build"] = Builder(self.catalog, self.objects, self.vectors, self.extractor, engine, self._fingerprint_ready)
         self.grpc: grpc.Server | None = None
         self.grpc_port: int | None = None
 
     def start(self) -> None:
         if not self.vectors.persistent:
             self.restore_vectors()
-        self.runner.start(self.service.job_workers)
-        self.webhooks.start()
-        if self.service.grpc_port is not None:
+        self.runner.start(KINDS[self.service.role], self.service.job_workers)
+        if self.scores_here:
+            self.webhooks.start()
+            self.bus.subscribe_events(FINGERPRINT_READY, self._warm)
+        if self.service.role in ("all", "scorer") and self.service.grpc_port is not None:
             service = ScorerService(self.catalog, self.scorer, self.service.require_api_key)
             max_message = self.engine.limits.max_bytes + 2**20
             self.grpc, self.grpc_port = start_grpc(service, self.service.host, self.service.grpc_port, 8, max_message)
             log.info("gRPC scorer listening", extra={"address": f"{self.service.host}:{self.grpc_port}"})
+
+    def _fingerprint_ready(self, product_id: str, version: int) -> None:
+        """Tell the scorers, so they load the new bank before its first inspection needs it."""
+        try:
+            self.bus.publish_event(FINGERPRINT_READY, {"product_id": product_id, "version": version})
+        except BusUnavailable as exc:  # only a warm-up is lost: scorers load on first use
+            log.warning("fingerprint-ready event not sent: %s", exc)
+
+    def _warm(self, payload: dict) -> None:
+        product = self.catalog.product_by_id(str(payload.get("product_id")))
+        if product is not None and product["active_version"] is not None:
+            self.scorer.inspector(product)
 
     def restore_vectors(self) -> None:
         """Refill an in-memory vector store from the fingerprint files: every version, alias on the active one."""
@@ -117,6 +150,8 @@ class Runtime:
     def close(self) -> None:
         if self.grpc is not None:
             self.grpc.stop(grace=5).wait(10)
+        if isinstance(self.scorer, RemoteScorer):
+            self.scorer.close()
         self.bus.close()
         self.webhooks.close()
         self.vectors.close()

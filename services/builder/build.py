@@ -8,6 +8,7 @@ after a crash rewrites the same version number (reserved at request time), so it
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -38,7 +39,16 @@ def collection_name(product_id: str, version: int) -> str:
 class Builder:
     """Golden samples (object store) -> fit -> artifact (object store) + collection (vector store) -> catalog."""
 
-    def __init__(self, catalog: Catalog, objects: ObjectStore, vectors: VectorStore, extractor: FeatureExtractor, settings: Settings) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        objects: ObjectStore,
+        vectors: VectorStore,
+        extractor: FeatureExtractor,
+        settings: Settings,
+        ready: Callable[[str, int], None],
+    ) -> None:
+        self.ready = ready  # (product id, version): announces a new active version
         self.catalog = catalog
         self.objects = objects
         self.vectors = vectors
@@ -63,8 +73,6 @@ class Builder:
             fingerprint = fit(samples, self.extractor, self.settings, job["params"].get("threshold"), progress)
         except (FitError, ValueError) as exc:
             raise ApiError(422, "fit_failed", str(exc)) from exc
-        except ConnectionError as exc:  # the feature backend (Triton) is down
-            raise ApiError(503, "unavailable", f"features: {exc}") from exc
         progress("storing", 0, 3)
         key = fingerprint_key(product_id, version)
         self.objects.put(key, fingerprint.dumps())
@@ -97,4 +105,5 @@ class Builder:
             activate=True,
         )
         progress("storing", 3, 3)
+        self.ready(product_id, version)
         return {"version": version}

@@ -35,6 +35,8 @@ class BusUnavailable(BackendUnavailable):
 class JobBus(Protocol):
     """Delivers each published job id to one worker, at least once."""
 
+    durable: bool  # True: messages outlive the process (a restart need not publish open jobs again)
+
     def publish(self, job_id: str, kind: str) -> None:
         """Queue a job of a kind ("build", "batch"); workers may consume only some kinds."""
 
@@ -63,9 +65,13 @@ def check_event(event: str) -> str:
 
 
 class MemoryBus:
-    """A queue.Queue drained by worker threads; the handler owns errors, the bus only logs escapes."""
+    """A queue.Queue drained by worker threads. A job whose handler raises is queued again after
+    retry_delay_s, as NATS redelivers a nak'd message; the runner's attempt count bounds the retries."""
 
-    def __init__(self) -> None:
+    durable = False
+
+    def __init__(self, retry_delay_s: float = 2.0) -> None:
+        self.retry_delay_s = retry_delay_s
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._listeners: defaultdict[str, list[EventCallback]] = defaultdict(list)
@@ -85,7 +91,10 @@ class MemoryBus:
             try:
                 handle(job_id)
             except Exception:  # a worker must survive any job
-                log.exception("job %s escaped its handler", job_id)
+                log.exception("job %s escaped its handler; retrying in %.1f s", job_id, self.retry_delay_s)
+                retry = threading.Timer(self.retry_delay_s, self._queue.put, (job_id,))
+                retry.daemon = True
+                retry.start()
 
     def depth(self) -> int:
         return self._queue.qsize()

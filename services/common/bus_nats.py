@@ -57,6 +57,8 @@ def _one_line(text: str, limit: int = 300) -> str:
 class NatsBus:
     """Publishes jobs of any kind; consumes (after start) the kinds it was made for."""
 
+    durable = True
+
     def __init__(
         self,
         url: str,

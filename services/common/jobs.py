@@ -11,9 +11,9 @@ import logging
 import time
 from collections.abc import Callable
 
-from services.common.bus import JobBus
+from services.common.bus import BusUnavailable, JobBus
 from services.common.catalog import Catalog, now_iso
-from services.common.errors import ApiError
+from services.common.errors import ApiError, BackendUnavailable
 from services.common.metrics import Metrics
 from services.common.names import new_id
 
@@ -37,14 +37,22 @@ class JobRunner:
         """Record, then publish: a crash in between leaves a queued job the next start picks up."""
         row = {"id": job_id or new_id(), "tenant": tenant, "product_id": product["id"], "product": product["name"], "kind": kind, "params": params}
         job = self.catalog.create_job(row)
-        self.bus.publish(job["id"], kind)
+        try:
+            self.bus.publish(job["id"], kind)
+        except BusUnavailable as exc:  # the client is told 503; the job must not run later behind its back
+            self._finish(job, "failed", error={"code": "unavailable", "message": str(exc)})
+            raise
         return job
 
-    def start(self, workers: int) -> None:
-        """Re-publish what a previous run left open, then start consuming."""
-        for job in self.catalog.open_jobs():
-            log.info("resuming job %s (%s, %s)", job["id"], job["kind"], job["state"])
-            self.bus.publish(job["id"], job["kind"])
+    def start(self, kinds: tuple[str, ...], workers: int) -> None:
+        """Consume jobs of `kinds`. An in-process bus forgets its queue on exit, so what a previous run
+        left open is published again first; a durable bus still holds (or will redeliver) it."""
+        if not kinds:
+            return
+        if not self.bus.durable:
+            for job in self.catalog.open_jobs():
+                log.info("resuming job %s (%s, %s)", job["id"], job["kind"], job["state"])
+                self.bus.publish(job["id"], job["kind"])
         self.bus.start(self.run, workers)
 
     def run(self, job_id: str) -> None:
@@ -64,6 +72,9 @@ class JobRunner:
         outcome = "failed"
         try:
             result = handler(job, progress)
+        except BackendUnavailable as exc:  # not the job's fault: back in the queue, the bus redelivers
+            self.catalog.update_job(job_id, state="queued", stage="waiting", error={"code": "unavailable", "message": str(exc)})
+            raise
         except ApiError as exc:
             self._finish(job, "failed", error={"code": exc.code, "message": exc.message})
         except Exception as exc:

@@ -17,13 +17,16 @@ from tritonclient.utils import InferenceServerException
 
 from goldenshot.export import DEFAULT_MODEL, INPUT, ModelCard, output_names
 
+from services.common.errors import BackendUnavailable
+
 T = TypeVar("T")
 # gRPC codes that mean "no answer from that server" rather than "the server refused this request".
 _UNREACHABLE = ("StatusCode.UNAVAILABLE", "StatusCode.DEADLINE_EXCEEDED")
 
-
-class TritonUnavailable(ConnectionError):
+class TritonUnavailable(BackendUnavailable, ConnectionError):
     """Triton cannot be reached, did not answer within the timeout, or does not serve the model."""
+
+    backend = "the feature backend (Triton)"
 
 
 class TritonError(RuntimeError):

@@ -47,7 +47,8 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     app = FastAPI(title="goldenshot", version=__version__, lifespan=lifespan, description="Few-shot visual anomaly detection: products, golden samples, fingerprints, inspections.")
     app.state.runtime = runtime
-    for router in (products.router, fingerprints.router, inspections.router):
+    serves_api = runtime.scorer is not None  # the builder answers health and metrics only
+    for router in (products.router, fingerprints.router, inspections.router) if serves_api else ():
         app.include_router(router)
     _add_errors(app)
     _add_system_routes(app, runtime)
@@ -55,7 +56,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=runtime.service.cors_origins, allow_methods=["*"], allow_headers=["*"])
     app.add_middleware(BodyLimit, limit=runtime.service.max_request_bytes)
     app.add_middleware(RequestMetrics, runtime=runtime)
-    if (runtime.service.console_dir / "index.html").is_file():
+    if serves_api and (runtime.service.console_dir / "index.html").is_file():
         app.mount("/", StaticFiles(directory=runtime.service.console_dir, html=True), name="console")
     return app
 

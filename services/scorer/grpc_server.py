@@ -9,7 +9,7 @@ import grpc
 
 from services.common.auth import HEADER, tenant_for
 from services.common.catalog import Catalog
-from services.common.errors import ApiError, bad_request
+from services.common.errors import ApiError, BackendUnavailable, bad_request
 from services.common.names import InvalidName, check_slug, display_name
 from services.proto.goldenshot.v1 import scorer_pb2 as pb
 from services.proto.goldenshot.v1 import scorer_pb2_grpc as pb_grpc
@@ -30,9 +30,11 @@ API_KEY_METADATA = HEADER.lower()
 ERROR_CODE, ERROR_STATUS = "goldenshot-error-code", "goldenshot-error-status"
 
 
-def abort(context: grpc.ServicerContext, error: ApiError) -> None:
+def abort(context: grpc.ServicerContext, error: ApiError | BackendUnavailable) -> None:
     """The matching gRPC status, plus the API's own code and HTTP status as trailing metadata, so a
     client (the ingest API) can raise exactly the ApiError the scorer raised."""
+    if isinstance(error, BackendUnavailable):
+        error = ApiError(503, "unavailable", f"{error.backend} is unavailable; try again later")
     context.set_trailing_metadata(((ERROR_CODE, error.code), (ERROR_STATUS, str(error.status))))
     context.abort(_STATUS.get(error.status, grpc.StatusCode.INTERNAL), error.message)
 
@@ -77,14 +79,14 @@ class ScorerService(pb_grpc.ScorerServicer):
     def Inspect(self, request: pb.InspectRequest, context: grpc.ServicerContext) -> pb.Inspection:
         try:
             return self._inspect(request, context)
-        except ApiError as exc:
+        except (ApiError, BackendUnavailable) as exc:
             abort(context, exc)
 
     def InspectBatch(self, request_iterator: Iterator[pb.InspectRequest], context: grpc.ServicerContext) -> Iterator[pb.Inspection]:
         try:
             for request in request_iterator:
                 yield self._inspect(request, context)
-        except ApiError as exc:
+        except (ApiError, BackendUnavailable) as exc:
             abort(context, exc)
 
     def GetFingerprint(self, request: pb.GetFingerprintRequest, context: grpc.ServicerContext) -> pb.Fingerprint:
@@ -93,7 +95,7 @@ class ScorerService(pb_grpc.ScorerServicer):
             if product["active_version"] is None:
                 raise ApiError(409, "no_fingerprint", f"product '{product['name']}' has no fingerprint yet")
             row = self.catalog.version(product["id"], product["active_version"])
-        except ApiError as exc:
+        except (ApiError, BackendUnavailable) as exc:
             abort(context, exc)
         return pb.Fingerprint(
             product=product["name"], version=row["version"], threshold=row["threshold"], pixel_threshold=row["pixel_threshold"],

@@ -24,7 +24,7 @@ from goldenshot.images import ImageError, decode_image
 from goldenshot.inspector import Inspector
 from goldenshot.settings import Settings
 from services.common.catalog import Catalog, now_iso
-from services.common.errors import ApiError, conflict, unavailable
+from services.common.errors import ApiError, conflict
 from services.common.metrics import Metrics
 from services.common.names import new_id
 from services.common.objects import ObjectNotFound, ObjectStore
@@ -109,10 +109,7 @@ class Scorer:
             raise ApiError(422, "invalid_image", str(exc)) from exc
         decode_ms = (time.perf_counter() - started) * 1000.0
         with self._slots:
-            try:
-                result = inspector.inspect(image)
-            except ConnectionError as exc:  # the feature backend (Triton) is down
-                raise unavailable(f"features: {exc}") from exc
+            result = inspector.inspect(image)  # Triton down: TritonUnavailable, a BackendUnavailable (503)
         timings = {"decode": decode_ms, **result.timings_ms}
         stored = time.perf_counter()
         inspection_id = inspection_id or new_id()
