@@ -134,7 +134,13 @@ def check_workload(doc: dict, configmaps: dict, errors: list[str]) -> None:
     volumes = {v["name"] for v in spec.get("volumes", [])}
     volumes |= {t["metadata"]["name"] for t in doc.get("spec", {}).get("volumeClaimTemplates", [])}
     role = component(doc)
+    strategy = doc["spec"].get("strategy", {}) if doc["kind"] == "Deployment" else {}
+    if strategy.get("type") == "Recreate" and "rollingUpdate" in strategy:
+        errors.append(f"{name}: strategy Recreate with rollingUpdate (the API server refuses it)")
     for c in containers(doc):
+        for port in c.get("ports", []):
+            if "name" in port and not re.fullmatch(r"(?=.*[a-z])[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?", port["name"]):
+                errors.append(f"{name}: port name {port['name']!r} is no IANA service name (15 characters, a-z0-9-)")
         where = f"{name} container {c['name']}"
         image = c.get("image", "")
         if "@sha256:" not in image and (":" not in image.rsplit("/", 1)[-1] or image.endswith(":latest")):
@@ -198,11 +204,15 @@ def check_wiring(docs: list[dict], errors: list[str]) -> None:
             if targets and not any(target in port_names(w) for w in targets):
                 errors.append(f"{name}: targetPort {target!r} is no container port of the pods it selects")
     for pdb in by_kind("PodDisruptionBudget"):
+        if "minAvailable" in pdb["spec"] and "maxUnavailable" in pdb["spec"]:
+            errors.append(f"PodDisruptionBudget/{pdb['metadata']['name']}: both minAvailable and maxUnavailable")
         if not any(selects(pdb["spec"]["selector"], pod_labels(w)) for w in workloads):
             errors.append(f"PodDisruptionBudget/{pdb['metadata']['name']}: selects no workload")
     deployments = {d["metadata"]["name"]: d for d in by_kind("Deployment")}
     for hpa in by_kind("HorizontalPodAutoscaler"):
         target = hpa["spec"]["scaleTargetRef"]
+        if hpa["spec"].get("minReplicas", 1) > hpa["spec"]["maxReplicas"]:
+            errors.append(f"HorizontalPodAutoscaler/{hpa['metadata']['name']}: minReplicas above maxReplicas")
         if target["kind"] != "Deployment" or target["name"] not in deployments:
             errors.append(f"HorizontalPodAutoscaler/{hpa['metadata']['name']}: scales {target['kind']}/{target['name']}, which is not rendered")
         elif "replicas" in deployments[target["name"]]["spec"]:
