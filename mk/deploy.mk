@@ -25,7 +25,8 @@ KUBE_VERSIONS    ?= 1.30.0 1.37.0
 CHART_CASES      := default: \
                     dev:$(CHART)/values-dev.yaml \
                     plant-a:$(CHART)/examples/fleet-common.yaml,$(CHART)/examples/plant-a.yaml \
-                    plant-b:$(CHART)/examples/fleet-common.yaml,$(CHART)/examples/plant-b.yaml
+                    plant-b:$(CHART)/examples/fleet-common.yaml,$(CHART)/examples/plant-b.yaml \
+                    no-triton:$(CHART)/ci/no-triton-values.yaml
 RENDERED         := out/chart
 IMAGE_REGISTRY   ?= registry.example.com/goldenshot
 IMAGE_TAG        ?= 0.1.0
