@@ -38,10 +38,12 @@ demo: install
 		$(DATA)/mtd/magnetic_tile/test/good/exp1_num_106729.jpg $(DATA)/mtd/magnetic_tile/test/fray/exp6_num_258703.jpg $(DATA)/mtd/magnetic_tile/test/break/exp5_num_26212.jpg \
 		--heatmaps out/heatmaps --json
 
-# Python suite (servers on 127.0.0.1), then the console: npm ci, build, Vitest, headless Chromium end-to-end.
+# Python suite (servers on 127.0.0.1), the console (npm ci, build, Vitest, headless Chromium end-to-end),
+# then the deployment checks (Dockerfiles, monitoring rules, Helm lint/template/strict validation).
 test: install
 	GOLDENSHOT_DATASETS=$(DATA) $(PY) -m pytest -q
 	$(MAKE) console-test
+	$(MAKE) chart-check
 
 # Speed and memory (JSON on stdout): fit, per-image latency decode -> regions, RSS, fingerprint size.
 bench: install

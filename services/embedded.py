@@ -29,6 +29,11 @@ def _service(data_dir: Optional[Path], **given: object) -> ServiceSettings:
     return ServiceSettings(**values)
 
 
+def _catalog(service: ServiceSettings) -> Catalog:
+    """The server's catalog: GOLDENSHOT_SERVER_CATALOG_URL, else the SQLite file in the data dir."""
+    return Catalog(service.catalog_url or catalog_url(service.data_dir))
+
+
 def serve(
     host: Annotated[Optional[str], typer.Option(help="bind address (default 127.0.0.1)")] = None,
     port: Annotated[Optional[int], typer.Option(help="port (default 8080; 0 picks a free one)")] = None,
@@ -80,14 +85,14 @@ def create_key(
     service = _service(data_dir)
     service.data_dir.mkdir(parents=True, exist_ok=True)
     key = new_key()
-    Catalog(catalog_url(service.data_dir)).add_key(hash_key(key), tenant, label)
+    _catalog(service).add_key(hash_key(key), tenant, label)
     typer.echo(key)
 
 
 @keys.command("list")
 def list_keys(data_dir: Annotated[Optional[Path], typer.Option(help="the server's data dir (default ./data)")] = None) -> None:
     """Tenants with keys (the keys themselves are not stored)."""
-    for row in Catalog(catalog_url(_service(data_dir).data_dir)).keys():
+    for row in _catalog(_service(data_dir)).keys():
         typer.echo(f"{row['tenant']}\t{row['created_at']}\t{row['label']}")
 
 
@@ -97,4 +102,4 @@ def revoke_keys(
     data_dir: Annotated[Optional[Path], typer.Option(help="the server's data dir (default ./data)")] = None,
 ) -> None:
     """Remove every key of TENANT."""
-    typer.echo(f"revoked {Catalog(catalog_url(_service(data_dir).data_dir)).revoke_keys(tenant)} key(s)")
+    typer.echo(f"revoked {_catalog(_service(data_dir)).revoke_keys(tenant)} key(s)")

@@ -6,8 +6,11 @@ import logging
 import math
 from pathlib import Path
 
+from wsgiref.simple_server import WSGIServer
+
 import grpc
 import torch
+from prometheus_client import start_http_server
 
 from goldenshot.features import build_extractor
 from goldenshot.fingerprint import Fingerprint, FingerprintError
@@ -108,8 +111,11 @@ class Runtime:
             self.runner.handlers["build"] = Builder(self.catalog, self.objects, self.vectors, self.extractor, engine, self._fingerprint_ready)
         self.grpc: grpc.Server | None = None
         self.grpc_port: int | None = None
+        self.metrics_server: WSGIServer | None = None
 
     def start(self) -> None:
+        if self.service.metrics_port is not None:
+            self.metrics_server, _ = start_http_server(self.service.metrics_port, addr=self.service.host, registry=self.metrics.registry)
         if not self.vectors.persistent:
             self.restore_vectors()
         self.runner.start(KINDS[self.service.role], self.service.job_workers)
@@ -148,6 +154,8 @@ class Runtime:
                     self.vectors.point_alias(alias_name(product["id"]), row["collection"])
 
     def close(self) -> None:
+        if self.metrics_server is not None:
+            self.metrics_server.shutdown()
         if self.grpc is not None:
             self.grpc.stop(grace=5).wait(10)
         if isinstance(self.scorer, RemoteScorer):

@@ -10,9 +10,10 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import grpc
+import httpx
 import pytest
 
-from serving import ROOT, Server, files, wait_job
+from serving import ROOT, Server, files, free_port, wait_job
 from services.common.webhooks import sign
 from services.proto.goldenshot.v1 import scorer_pb2 as pb
 from services.proto.goldenshot.v1 import scorer_pb2_grpc as pb_grpc
@@ -27,7 +28,7 @@ def _key(data_dir, tenant: str) -> str:
 def keyed(tmp_path_factory):
     data = tmp_path_factory.mktemp("keyed") / "data"
     keys = {tenant: _key(data, tenant) for tenant in ("plant-a", "plant-b")}
-    srv = Server(data, args=["--require-api-key"]).start()
+    srv = Server(data, {"GOLDENSHOT_SERVER_METRICS_PORT": str(free_port())}, args=["--require-api-key"]).start()
     yield srv, keys
     srv.stop()
 
@@ -39,6 +40,9 @@ def test_keys_are_required_and_stored_hashed(keyed):
         assert c.get("/v1/products", headers={"X-API-Key": keys["plant-a"] + "x"}).json()["error"]["code"] == "unauthorized"
         assert c.get("/v1/products", headers={"X-API-Key": keys["plant-a"]}).status_code == 200
         assert c.get("/healthz").status_code == 200  # probes need no key
+        assert c.get("/metrics").status_code == 404  # metrics live on their own port here
+    metrics = httpx.get(f"http://127.0.0.1:{srv.env['GOLDENSHOT_SERVER_METRICS_PORT']}/metrics", timeout=10)
+    assert metrics.status_code == 200 and "goldenshot_queue_depth" in metrics.text
     with grpc.insecure_channel(f"127.0.0.1:{srv.grpc_port}") as channel:
         stub = pb_grpc.ScorerStub(channel)
         with pytest.raises(grpc.RpcError) as failure:

@@ -28,6 +28,7 @@ from sqlalchemy import (
     event,
     func,
     select,
+    text,
 )
 from sqlalchemy.exc import IntegrityError
 
@@ -181,7 +182,10 @@ class Catalog:
         self.engine: Engine = create_engine(url, connect_args={"check_same_thread": False} if url.startswith("sqlite") else {})
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        metadata.create_all(self.engine)
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":  # three services starting at once must not race on CREATE TABLE
+                conn.execute(text("SELECT pg_advisory_xact_lock(7429113)"))
+            metadata.create_all(conn)
 
     def _all(self, query: Any) -> list[dict]:
         with self.engine.connect() as conn:

@@ -20,7 +20,9 @@ class ServiceSettings(BaseSettings):
 
     # which parts run in this process: "all" (the embedded server), or one deployable of the fleet
     role: Literal["all", "ingest", "builder", "scorer"] = "all"
-    scorer_url: str | None = None  # ingest: the scorer service's gRPC host:port; None: score in-process
+    scorer_url: str | None = None
+    # /metrics on its own port (Prometheus only, by NetworkPolicy) instead of the API port; None: API port
+    metrics_port: int | None = Field(None, ge=1, le=65535)  # ingest: the scorer service's gRPC host:port; None: score in-process
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     grpc_port: int | None = Field(50051, ge=0, le=65535)  # the scorer's gRPC API on `host`; None: off, 0: any free port

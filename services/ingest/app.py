@@ -123,9 +123,11 @@ def _add_system_routes(app: FastAPI, runtime: Runtime) -> None:
             raise ApiError(503, "not_ready", f"{type(exc).__name__}: {str(exc)[:200]}") from None
         return {"status": "ready"}
 
-    @app.get("/metrics", tags=["system"], response_class=Response)
-    def metrics() -> Response:
-        return Response(runtime.metrics.exposition(), media_type="text/plain; version=0.0.4")
+    if runtime.service.metrics_port is None:  # else only on its own port
+
+        @app.get("/metrics", tags=["system"], response_class=Response)
+        def metrics() -> Response:
+            return Response(runtime.metrics.exposition(), media_type="text/plain; version=0.0.4")
 
 
 class BodyLimit:

@@ -1,0 +1,77 @@
+"""The catalog on PostgreSQL (the fleet's shared catalog), against the server on 127.0.0.1:5432."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+
+import psycopg
+import pytest
+
+from services.common.catalog import Catalog
+from services.common.errors import ApiError
+
+ADMIN = os.environ.get("GOLDENSHOT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture()
+def url():
+    name = f"goldenshot_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
+    with psycopg.connect(ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def test_services_starting_together_share_one_schema(url):
+    errors: list[BaseException] = []
+
+    def open_catalog() -> None:
+        try:
+            Catalog(url).engine.dispose()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_catalog) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
+def test_products_jobs_inspections_and_claims_on_postgres(url):
+    catalog = Catalog(url)
+    product = catalog.create_product("a" * 32, "plant-a", "tile", "")
+    with pytest.raises(ApiError) as dup:
+        catalog.create_product("b" * 32, "plant-a", "tile", "")
+    assert dup.value.status == 409
+    assert catalog.create_product("c" * 32, "plant-b", "tile", "")["tenant"] == "plant-b"
+    assert catalog.allocate_version(product["id"]) == 1 and catalog.allocate_version(product["id"]) == 2
+
+    job = catalog.create_job({"id": "d" * 32, "tenant": "plant-a", "product_id": product["id"], "product": "tile", "kind": "build", "params": {"version": 1}})
+    assert job["state"] == "queued" and catalog.oldest_open_job_age() >= 0
+    assert catalog.start_job(job["id"])["attempts"] == 1
+    catalog.update_job(job["id"], state="succeeded", result={"version": 1})
+    assert catalog.start_job(job["id"]) is None and catalog.open_jobs() == []
+
+    for i in range(5):
+        catalog.add_inspection({
+            "id": f"{i:032d}", "product_id": product["id"], "version": 1, "decision": "OK" if i % 2 else "ANOMALOUS", "score": float(i),
+            "threshold": 2.5, "pixel_threshold": 2.5, "regions": [], "filename": f"{i}.png", "width": 8, "height": 8,
+            "image_key": "k", "map_key": "m", "batch_id": None, "feedback": None, "timings_ms": {}, "created_at": f"2026-11-27T00:00:0{i}",
+        })
+    first = catalog.inspections(product["id"], None, None, 2, None)
+    rest = catalog.inspections(product["id"], None, None, 10, first[-1]["seq"])
+    assert [r["id"] for r in first + rest] == [f"{i:032d}" for i in range(4, -1, -1)]
+    assert catalog.stats(product["id"])["anomalous"] == 3
+
+    catalog.enqueue_delivery({"product_id": product["id"], "inspection_id": "x", "url": "http://127.0.0.1:9", "secret": "", "body": "{}"})
+    (due,) = catalog.due_deliveries(time.time() + 1)
+    assert catalog.claim_delivery(due["seq"], due["next_at"], 30) and not catalog.claim_delivery(due["seq"], due["next_at"], 30)
+    catalog.delete_product(product["id"])
+    assert [p["tenant"] for p in catalog.all_products()] == ["plant-b"]
+    catalog.engine.dispose()
