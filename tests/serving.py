@@ -24,13 +24,15 @@ def free_port() -> int:
 class Server:
     """One server process over a data dir; the same dir can be served again after a stop or a kill."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, args: list[str] | None = None) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, args: list[str] | None = None, role: str | None = None) -> None:
+        """role: None runs the embedded `goldenshot serve`; "ingest", "builder" or "scorer" one service."""
+        self.role = role
         self.data_dir = data_dir
         self.env = {**os.environ, "GOLDENSHOT_LOG_LEVEL": "INFO", **(env or {})}
         self.args = args or []
         self.proc: subprocess.Popen | None = None
         self.port = self.grpc_port = 0
-        self.log = data_dir.parent / f"{data_dir.name}-server.log"
+        self.log = data_dir.parent / f"{data_dir.name}-{role or 'server'}.log"
 
     @property
     def url(self) -> str:
@@ -38,7 +40,8 @@ class Server:
 
     def start(self, timeout: float = 60.0) -> Server:
         self.port, self.grpc_port = free_port(), free_port()
-        cmd = [sys.executable, "-m", "goldenshot", "serve", "--host", "127.0.0.1", "--port", str(self.port), "--grpc-port", str(self.grpc_port)]
+        command = ["service", self.role] if self.role else ["serve"]
+        cmd = [sys.executable, "-m", "goldenshot", *command, "--host", "127.0.0.1", "--port", str(self.port), "--grpc-port", str(self.grpc_port)]
         cmd += ["--data-dir", str(self.data_dir), *self.args]
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)

@@ -1,0 +1,131 @@
+"""The distributed deployment on 127.0.0.1: ingest, builder and scorer as separate processes over
+nats-server (JetStream), SeaweedFS (S3), the CPU tritonserver and one shared SQL catalog.
+
+Qdrant runs in local mode inside each process (no server binary exists here); scoring uses the hot
+copy of the bank loaded from the fingerprint in S3, so nothing here depends on sharing it.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import grpc
+import pytest
+from typer.testing import CliRunner
+
+from backends import S3_ACCESS_KEY, S3_SECRET_KEY, NatsServer, SeaweedS3
+from goldenshot.cli import app
+from goldenshot.images import read_image
+from goldenshot.inspector import Inspector
+from serving import Server, files, wait_job
+from services.common.tritonserver import start_tritonserver
+from services.proto.goldenshot.v1 import scorer_pb2 as pb
+from services.proto.goldenshot.v1 import scorer_pb2_grpc as pb_grpc
+
+MODEL = "backbone"
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory):
+    """The backends, then scorer, builder and ingest; yields the three Servers by role."""
+    root = tmp_path_factory.mktemp("fleet")
+    repository = root / "model_repository"
+    result = CliRunner().invoke(app, ["export", "--triton", str(repository), "--device", "cpu", "--model-name", MODEL, "--cpu-threads", "1"])
+    assert result.exit_code == 0, result.output
+    nats, s3 = NatsServer(root / "jetstream"), SeaweedS3(root / "s3")
+    triton = None
+    services: dict[str, Server] = {}
+    try:
+        nats.start()
+        s3.start()
+        triton = start_tritonserver(repository, root / "tritonserver", timeout_s=90)
+        env = {
+            "GOLDENSHOT_SERVER_CATALOG_URL": f"sqlite:///{root / 'catalog.db'}",
+            "GOLDENSHOT_SERVER_OBJECT_STORE": "s3",
+            "GOLDENSHOT_SERVER_S3_ENDPOINT": s3.endpoint,
+            "GOLDENSHOT_SERVER_S3_ACCESS_KEY": S3_ACCESS_KEY,
+            "GOLDENSHOT_SERVER_S3_SECRET_KEY": S3_SECRET_KEY,
+            "GOLDENSHOT_SERVER_BUS": "nats",
+            "GOLDENSHOT_SERVER_NATS_URL": nats.url,
+            "GOLDENSHOT_SERVER_JOB_ACK_WAIT_S": "6",  # a killed builder's job comes back within seconds
+            "GOLDENSHOT_SERVER_FEATURES": "triton",
+            "GOLDENSHOT_SERVER_TRITON_URL": triton.grpc_url,
+            "GOLDENSHOT_SERVER_TRITON_MODEL": MODEL,
+        }
+        services["scorer"] = Server(root / "scorer", env, role="scorer").start()
+        services["builder"] = Server(root / "builder", env, role="builder").start()
+        services["ingest"] = Server(root / "ingest", {**env, "GOLDENSHOT_SERVER_SCORER_URL": f"127.0.0.1:{services['scorer'].grpc_port}"}, role="ingest").start()
+        yield services, s3
+    finally:
+        for server in services.values():
+            server.stop()
+        if triton is not None:
+            triton.stop()
+        nats.kill()
+        s3.kill()
+
+
+@pytest.fixture(scope="module")
+def product(fleet, tile_root):
+    services, _ = fleet
+    with services["ingest"].client() as c:
+        assert c.post("/v1/products", json={"name": "tile"}).status_code == 201
+        assert c.post("/v1/products/tile/golden", files=files(sorted((tile_root / "train" / "good").iterdir())[:8])).status_code == 201
+        started = time.monotonic()
+        build = wait_job(c, c.post("/v1/products/tile/fingerprints").json()["id"])
+        assert build["state"] == "succeeded" and build["result"] == {"version": 1}, build
+        return {"build_seconds": time.monotonic() - started}
+
+
+def test_ingest_builder_scorer_score_like_the_library(fleet, product, tile_root, tmp_path):
+    services, _ = fleet
+    path = tile_root / "test/fray/exp6_num_258703.jpg"
+    with services["ingest"].client() as c:
+        rest = c.post("/v1/products/tile/inspect", files=files([path], "file"))
+        assert rest.status_code == 200, rest.text
+        fp = tmp_path / "v1.safetensors"
+        fp.write_bytes(c.get("/v1/products/tile/fingerprints/1/file").content)
+        assert c.get(rest.json()["overlay_url"]).status_code == 200  # ingest draws from S3
+    with grpc.insecure_channel(f"127.0.0.1:{services['scorer'].grpc_port}") as channel:
+        reply = pb_grpc.ScorerStub(channel).Inspect(pb.InspectRequest(product="tile", image=path.read_bytes(), filename=path.name), timeout=60)
+    expected = Inspector.load(fp).inspect(read_image(path)).score  # in-process torch, same fingerprint
+    assert rest.json()["score"] == pytest.approx(expected, rel=1e-3) and reply.score == pytest.approx(expected, rel=1e-3)
+    assert rest.json()["decision"] == reply.decision == "ANOMALOUS"
+    with services["ingest"].client() as c:
+        batch = c.post("/v1/products/tile/batches", files=files(sorted((tile_root / "test" / "good").iterdir())[:3]))
+        done = wait_job(c, batch.json()["id"])  # consumed by the scorer over NATS
+        assert done["state"] == "succeeded" and done["result"]["count"] == 3, done
+        assert not (services["ingest"].data_dir / "objects").exists()
+
+
+def test_builder_killed_mid_build_finishes_once_after_restart(fleet, product):
+    services, _ = fleet
+    with services["ingest"].client() as c:
+        job = c.post("/v1/products/tile/fingerprints").json()
+        deadline = time.monotonic() + 60
+        while c.get(f"/v1/jobs/{job['id']}").json()["state"] != "running" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        services["builder"].kill()
+        assert c.get(f"/v1/jobs/{job['id']}").json()["state"] == "running"
+        services["builder"].start()
+        done = wait_job(c, job["id"], timeout=120)
+        assert done["state"] == "succeeded" and done["attempts"] == 2, done  # redelivered by NATS, run again
+        versions = [v["version"] for v in c.get("/v1/products/tile/fingerprints").json()["items"]]
+        assert versions == [done["result"]["version"], 1]  # one new version, not two
+
+
+def test_dead_s3_is_503_through_the_fleet_and_heals(fleet, product, tile_root):
+    services, s3 = fleet
+    image = files([tile_root / "test/good/exp1_num_106729.jpg"], "file")
+    with services["ingest"].client() as c:
+        s3.kill()
+        try:
+            dead = c.post("/v1/products/tile/inspect", files=image)
+            assert dead.status_code == 503 and dead.json()["error"]["code"] == "unavailable", dead.text
+        finally:
+            s3.start()
+        deadline = time.monotonic() + 30
+        while (again := c.post("/v1/products/tile/inspect", files=image)).status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert again.status_code == 200, again.text
