@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 DATA   ?= ../shared/datasets
 STAMP  := $(VENV)/.installed
 
-.PHONY: install proto run demo test bench bench-server bench-load eval train-eval export bench-triton clean
+.PHONY: install proto run demo test bench bench-server bench-load bench-distributed eval train-eval export bench-triton clean
 CATEGORIES := mtd/magnetic_tile bsdata/ball_screw
 
 $(STAMP): pyproject.toml Makefile
@@ -60,6 +60,10 @@ train-eval: install
 # The server driven over HTTP: build time, inspect latency (1 client), throughput (4 clients), hot bank vs vector store kNN.
 bench-server: install
 	$(PY) bench/bench_server.py --data $(DATA) --out out/bench-server
+
+# The distributed deployment on 127.0.0.1: builder to "fingerprint ready", gRPC Inspect latency, 1 vs 2 scorer replicas.
+bench-distributed: install
+	$(PY) bench/bench_distributed.py --data $(DATA) --out out/bench-distributed
 
 # Issue 9's load table: 1/4/16 clients x 60 s, then 10,000 inspections with RSS every 1000 (about 10 min).
 bench-load: install

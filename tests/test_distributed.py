@@ -12,58 +12,19 @@ from pathlib import Path
 
 import grpc
 import pytest
-from typer.testing import CliRunner
-
-from backends import S3_ACCESS_KEY, S3_SECRET_KEY, NatsServer, SeaweedS3
-from goldenshot.cli import app
+from fleet import fleet as start_fleet
 from goldenshot.images import read_image
 from goldenshot.inspector import Inspector
-from serving import Server, files, wait_job
-from services.common.tritonserver import start_tritonserver
+from serving import files, wait_job
 from services.proto.goldenshot.v1 import scorer_pb2 as pb
 from services.proto.goldenshot.v1 import scorer_pb2_grpc as pb_grpc
-
-MODEL = "backbone"
 
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
-    """The backends, then scorer, builder and ingest; yields the three Servers by role."""
-    root = tmp_path_factory.mktemp("fleet")
-    repository = root / "model_repository"
-    result = CliRunner().invoke(app, ["export", "--triton", str(repository), "--device", "cpu", "--model-name", MODEL, "--cpu-threads", "1"])
-    assert result.exit_code == 0, result.output
-    nats, s3 = NatsServer(root / "jetstream"), SeaweedS3(root / "s3")
-    triton = None
-    services: dict[str, Server] = {}
-    try:
-        nats.start()
-        s3.start()
-        triton = start_tritonserver(repository, root / "tritonserver", timeout_s=90)
-        env = {
-            "GOLDENSHOT_SERVER_CATALOG_URL": f"sqlite:///{root / 'catalog.db'}",
-            "GOLDENSHOT_SERVER_OBJECT_STORE": "s3",
-            "GOLDENSHOT_SERVER_S3_ENDPOINT": s3.endpoint,
-            "GOLDENSHOT_SERVER_S3_ACCESS_KEY": S3_ACCESS_KEY,
-            "GOLDENSHOT_SERVER_S3_SECRET_KEY": S3_SECRET_KEY,
-            "GOLDENSHOT_SERVER_BUS": "nats",
-            "GOLDENSHOT_SERVER_NATS_URL": nats.url,
-            "GOLDENSHOT_SERVER_JOB_ACK_WAIT_S": "6",  # a killed builder's job comes back within seconds
-            "GOLDENSHOT_SERVER_FEATURES": "triton",
-            "GOLDENSHOT_SERVER_TRITON_URL": triton.grpc_url,
-            "GOLDENSHOT_SERVER_TRITON_MODEL": MODEL,
-        }
-        services["scorer"] = Server(root / "scorer", env, role="scorer").start()
-        services["builder"] = Server(root / "builder", env, role="builder").start()
-        services["ingest"] = Server(root / "ingest", {**env, "GOLDENSHOT_SERVER_SCORER_URL": f"127.0.0.1:{services['scorer'].grpc_port}"}, role="ingest").start()
-        yield services, s3
-    finally:
-        for server in services.values():
-            server.stop()
-        if triton is not None:
-            triton.stop()
-        nats.kill()
-        s3.kill()
+    """The backends, then scorer, builder and ingest; yields the three Servers by role, and S3."""
+    with start_fleet(tmp_path_factory.mktemp("fleet")) as running:
+        yield {"scorer": running.scorers[0], "builder": running.builder, "ingest": running.ingest}, running.s3
 
 
 @pytest.fixture(scope="module")
