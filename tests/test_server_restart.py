@@ -41,3 +41,24 @@ def test_kill_9_mid_batch_then_restart(tmp_path, tile_root):
             assert c.get("/v1/products/tile").json()["golden_count"] == 8
     finally:
         server.stop()
+
+
+def test_kill_9_mid_build_then_restart(tmp_path, tile_root):
+    server = Server(tmp_path / "data").start()
+    try:
+        with server.client() as c:
+            c.post("/v1/products", json={"name": "tile"})
+            c.post("/v1/products/tile/golden", files=files(sorted((tile_root / "train" / "good").iterdir())[:8]))
+            job = c.post("/v1/products/tile/fingerprints").json()
+            deadline = time.monotonic() + 60
+            while c.get(f"/v1/jobs/{job['id']}").json()["state"] != "running" and time.monotonic() < deadline:
+                time.sleep(0.01)
+        server.kill()
+        server.start()
+        with server.client() as c:
+            done = wait_job(c, job["id"])
+            assert done["state"] == "succeeded" and done["attempts"] == 2 and done["result"] == {"version": 1}
+            assert [v["version"] for v in c.get("/v1/products/tile/fingerprints").json()["items"]] == [1]
+            assert c.post("/v1/products/tile/inspect", files=files([tile_root / "test/good/exp1_num_106729.jpg"], "file")).status_code == 200
+    finally:
+        server.stop()
