@@ -121,20 +121,33 @@ def test_a_slow_client_does_not_block_others(server, client, tile_root):
         slow.close()
 
 
-def test_damaged_fingerprint_is_reported_and_rollback_works(server, client, tile_root):
-    job = client.post("/v1/products/tile/fingerprints", json={"threshold": 5.0}).json()
-    assert wait_job(client, job["id"])["result"]["version"] == 2
-    with sqlite3.connect(server.data_dir / "catalog.db") as db:
-        (key,) = db.execute("SELECT v.object_key FROM versions v JOIN products p ON p.id = v.product_id WHERE p.name = 'tile' AND v.version = 2").fetchone()
-    path = server.data_dir / "objects" / key
-    path.write_bytes(path.read_bytes()[:-1000])  # damaged on disk before the scorer ever loaded it
+def test_damaged_fingerprint_is_reported_and_rollback_works(tmp_path, tile_root):
+    """A fingerprint file damaged on disk while the server was down: the restarted server, which
+    loads it cold, reports it; the previous version can be activated at once."""
+    server = Server(tmp_path / "data").start()
     image = files([tile_root / "test/good/exp1_num_106729.jpg"], "file")
-    damaged = client.post("/v1/products/tile/inspect", files=image)
-    assert damaged.status_code == 503 and damaged.json()["error"]["code"] == "fingerprint_unavailable"
-    assert "v2" in damaged.json()["error"]["message"]
-    assert client.post("/v1/products/tile/fingerprints/1/activate").status_code == 200
-    back = client.post("/v1/products/tile/inspect", files=image)
-    assert back.status_code == 200 and back.json()["version"] == 1
+    try:
+        with server.client() as c:
+            c.post("/v1/products", json={"name": "tile"})
+            c.post("/v1/products/tile/golden", files=files(sorted((tile_root / "train" / "good").iterdir())[:8]))
+            for threshold in (None, 5.0):
+                job = c.post("/v1/products/tile/fingerprints", json={"threshold": threshold}).json()
+                assert wait_job(c, job["id"])["state"] == "succeeded"
+        server.stop()
+        with sqlite3.connect(server.data_dir / "catalog.db") as db:
+            (key,) = db.execute("SELECT object_key FROM versions WHERE version = 2").fetchone()
+        path = server.data_dir / "objects" / key
+        path.write_bytes(path.read_bytes()[:-1000])
+        server.start()
+        with server.client() as c:
+            damaged = c.post("/v1/products/tile/inspect", files=image)
+            assert damaged.status_code == 503 and damaged.json()["error"]["code"] == "fingerprint_unavailable"
+            assert "v2" in damaged.json()["error"]["message"]
+            assert c.post("/v1/products/tile/fingerprints/1/activate").status_code == 200
+            back = c.post("/v1/products/tile/inspect", files=image)
+            assert back.status_code == 200 and back.json()["version"] == 1
+    finally:
+        server.stop()
 
 
 def test_full_disk_gives_507_and_keeps_what_was_stored(tmp_path, tile_root):
