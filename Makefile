@@ -63,7 +63,7 @@ bench-server: install
 
 # The distributed deployment on 127.0.0.1: builder to "fingerprint ready", gRPC Inspect latency, 1 vs 2 scorer replicas.
 bench-distributed: install
-	$(PY) bench/bench_distributed.py --data $(DATA) --out out/bench-distributed
+	$(PY) bench/bench_distributed.py --data $(DATA) --load-clients 1,4,16 --out out/bench-distributed
 
 # Issue 9's load table: 1/4/16 clients x 60 s, then 10,000 inspections with RSS every 1000 (about 10 min).
 bench-load: install

@@ -19,7 +19,9 @@ from pathlib import Path
 import grpc
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from bench_load import rss_mb  # noqa: E402
 from fleet import fleet  # noqa: E402
 from serving import files, wait_job  # noqa: E402
 
@@ -73,6 +75,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=60)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--load-clients", default="", help="e.g. 1,4,16: also a load run per client count on one scorer")
+    parser.add_argument("--load-seconds", type=float, default=60.0)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
 
@@ -102,6 +106,13 @@ def main() -> None:
                 single.append(time.perf_counter() - start)
         result["grpc_inspect_one_client"] = stats(single)
         result["throughput"] = [hammer(targets[:1], requests, args.clients, args.seconds), hammer(targets, requests, args.clients, args.seconds)]
+        pid = running.scorers[0].proc.pid
+        result["load"] = []
+        for clients in (int(c) for c in args.load_clients.split(",") if c):
+            before = rss_mb(pid)
+            run = hammer(targets[:1], requests, clients, args.load_seconds)
+            result["load"].append({**run, "scorer_rss_before_mb": before, "scorer_rss_after_mb": rss_mb(pid)})
+            print(json.dumps(result["load"][-1]), file=sys.stderr)
     text = json.dumps(result, indent=2)
     print(text)
     if args.out is not None:
