@@ -83,12 +83,13 @@ def _image_paths(items: list[Path]) -> list[Path]:
 
 @contextmanager
 def _progress_bars() -> Iterator[Progress]:
-    """A progress callback drawing one tqdm bar per stage on stderr; the bars close on exit."""
+    """A progress callback drawing one tqdm bar per stage on stderr, when stderr is a terminal (so
+    logs and error lines stay clean); the bars close on exit."""
     bars: dict[str, tqdm] = {}
 
     def progress(stage: str, done: int, total: int) -> None:
         if stage not in bars:
-            bars[stage] = tqdm(total=total, desc=stage, file=sys.stderr, leave=False)
+            bars[stage] = tqdm(total=total, desc=stage, file=sys.stderr, leave=False, disable=None)
         bars[stage].n = done
         bars[stage].refresh()
 

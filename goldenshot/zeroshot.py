@@ -111,12 +111,13 @@ def score_batch(
     lap("coreset")
     support = max(1, min(len(set(batch.owner)) - 1, round(zs.support_fraction * (len(batch) - 1))))
     for r in range(zs.rounds):
-        stage = f"learning {r + 1}/{zs.rounds}"
-        member_scores, nearest_member = _vet(batch, bank, owner, support, settings, lambda done: report(stage, done, 2 * len(batch)))
+        stage, reselect = f"learning {r + 1}/{zs.rounds}", r + 1 < zs.rounds
+        total = (2 if reselect else 1) * len(batch)
+        member_scores, nearest_member = _vet(batch, bank, owner, support, settings, lambda done: report(stage, done, total))
         kept = member_scores <= robust_threshold(member_scores, zs.drop_mads)
-        if r + 1 < zs.rounds:  # re-select from the patches the dropped members did not cover
+        if reselect:  # from the patches the dropped members did not cover
             covered = [kept[idx] for idx in nearest_member]
-            bank, owner = _coreset(batch, order, covered, settings, lambda done: report(stage, len(batch) + done, 2 * len(batch)))
+            bank, owner = _coreset(batch, order, covered, settings, lambda done: report(stage, len(batch) + done, total))
         else:
             bank, owner = bank[kept], owner[kept]
             if zs.row_scores:  # d(patch, row)^2 + score(row)^2: the row's own doubt adds to the distance
