@@ -180,7 +180,7 @@ class _BatchFeatures:
         return len(self.taps)
 
     def add(self, image: np.ndarray) -> None:
-        digest = hashlib.sha256(image.tobytes()).hexdigest() + str(image.shape)
+        digest = hashlib.sha256(np.ascontiguousarray(image).data).hexdigest() + str(image.shape)
         self.owner.append(self._ids.setdefault(digest, len(self._ids)))
         tensor = self.extractor.tensor(image)
         self.taps.append([m[0].half() for m in self.extractor.taps(tensor[None])])
@@ -260,26 +260,25 @@ def _vet(
     being the one to that image's closest patch): a normal pattern recurs in many images, a defect
     in few, so one look-alike defect elsewhere cannot vouch for it as it would for a plain nearest
     neighbour. One pass over every patch against the coreset gives both reductions of the same
-    distance matrix, which `nearest` (rows only) does not; memory stays O(rows x support).
+    distance matrix, which `nearest` (rows only) does not. Memory: rows x images, linear in N.
     """
     bank_sq = squared_norms(bank)
-    best = torch.full((len(bank), support), torch.inf)  # per row: the `support` smallest image distances
+    to_image = torch.empty(len(bank), len(batch))  # squared distance from each row to each image
     assigned = []
     chunk = settings.scoring.chunk_rows
     for i in range(len(batch)):
         queries = batch.rows(i)
         q_sq = squared_norms(queries).unsqueeze(1)
         own = owner == batch.owner[i]
-        to_image, near_d, near_idx = [], [], []
+        near_d, near_idx = [], []
         for start in range(0, len(bank), chunk):
             d = torch.addmm(bank_sq[start : start + chunk].unsqueeze(0), queries, bank[start : start + chunk].T, alpha=-2).add_(q_sq)
-            d.masked_fill_(own[start : start + chunk].unsqueeze(0), torch.inf)
-            to_image.append(d.amin(0))
+            d.masked_fill_(own[start : start + chunk].unsqueeze(0), torch.inf)  # a row is not vouched for by its own image
+            to_image[start : start + chunk, i] = d.amin(0)
             dist, idx = d.min(1)
             near_d.append(dist)
             near_idx.append(idx + start)
-        best = torch.cat([best, torch.cat(to_image).unsqueeze(1)], dim=1).topk(support, dim=1, largest=False).values
         pick = torch.stack(near_d).argmin(0)
         assigned.append(torch.stack(near_idx).gather(0, pick.unsqueeze(0)).squeeze(0))
         report(i + 1)
-    return best[:, -1].clamp_(min=0).sqrt_(), assigned
+    return to_image.kthvalue(support, dim=1).values.clamp_(min=0).sqrt_(), assigned
