@@ -1,8 +1,9 @@
-"""Evaluation on the few-shot protocol and the speed benchmark, as the CLI and bench/ run them.
+"""Evaluation on the few-shot and zero-shot protocols and the speed benchmark, as the CLI and bench/ run them.
 
 Test-image features do not depend on the support set, so eval extracts them once per category
 and reuses them for every (K, seed) run; ms_per_image still counts the whole per-image path:
-the measured decode + features time of that image plus this run's kNN and map time.
+the measured decode + features time of that image plus this run's kNN and map time. Zero-shot
+runs the whole test split as one batch through goldenshot.zeroshot.score_batch, once per seed.
 """
 
 from __future__ import annotations
