@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 DATA   ?= ../shared/datasets
 STAMP  := $(VENV)/.installed
 
-.PHONY: install proto run demo test bench bench-server bench-load bench-distributed eval train-eval export bench-triton clean
+.PHONY: install proto run demo test bench bench-server bench-load bench-distributed eval eval-zeroshot bench-zeroshot train-eval export bench-triton clean
 CATEGORIES := mtd/magnetic_tile bsdata/ball_screw
 
 $(STAMP): pyproject.toml Makefile
@@ -52,6 +52,14 @@ bench: install
 # The README's accuracy table: few-shot protocol, K = 1, 2, 4, 8, seeds 0-2, whole test split.
 eval: install
 	for c in $(CATEGORIES); do $(VENV)/bin/goldenshot eval $(DATA)/$$c --shots 1,2,4,8 --seeds 0,1,2 --json out/eval/$$(basename $$c).json; done
+
+# The README's zero-shot table: each category's whole test split is one unlabeled batch (shots 0), seeds 0-2.
+eval-zeroshot: install
+	for c in $(CATEGORIES); do $(PY) -m goldenshot eval $(DATA)/$$c --zero-shot --seeds 0,1,2 --json out/eval/zeroshot_$$(basename $$c).json; done
+
+# Zero-shot speed and memory against batch size (50, 100, 200, 400; all-pairs baseline at 50, 100): JSON lines.
+bench-zeroshot: install
+	$(PY) bench/bench_zeroshot.py --data $(DATA) --out out/bench/zeroshot.jsonl
 
 # Stage 1 leave-one-category-out: train on the other shared categories, eval on the held-out one (README table).
 train-eval: install

@@ -1,4 +1,4 @@
-"""The `goldenshot` command: fit, inspect, eval, bench, train-extractor, export.
+"""The `goldenshot` command: fit, inspect, zeroshot, eval, bench, train-extractor, export.
 
 Flags override the settings read from GOLDENSHOT_* env vars; every known failure is one line on
 stderr naming the cause and a non-zero exit, never a traceback.
@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated, Optional
@@ -21,17 +23,18 @@ from goldenshot.atomic import atomic_path
 from goldenshot.backbones import WeightsError, load_backbone
 from goldenshot.data import DatasetError, list_images, support_set
 from goldenshot.evaluation import bench as run_bench
-from goldenshot.evaluation import evaluate
+from goldenshot.evaluation import evaluate, evaluate_zero_shot
 from goldenshot.export import DEFAULT_MODEL, ExportError, Serving, export_triton
 from goldenshot.features import build_extractor
-from goldenshot.fewshot import FitError, golden_samples
+from goldenshot.fewshot import FitError, Progress, golden_samples
 from goldenshot.fewshot import fit as fit_fingerprint
 from goldenshot.fingerprint import FingerprintError
-from goldenshot.images import ImageError, read_image
-from goldenshot.inspector import Inspector
+from goldenshot.images import ImageError, ImageFiles, read_image
+from goldenshot.inspector import ANOMALOUS, OK, Inspector
 from goldenshot.overlay import pictures
 from goldenshot.settings import Settings
 from goldenshot.training import TrainError, train_extractor
+from goldenshot.zeroshot import score_batch
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Few-shot visual anomaly detection.")
 
@@ -75,6 +78,30 @@ def _int_list(flag: str, text: str, minimum: int) -> list[int]:
     return values
 
 
+def _image_paths(items: list[Path]) -> list[Path]:
+    """Folders expand to their images (sorted); files are taken as given."""
+    return [p for item in items for p in (list_images(item) if item.is_dir() else [item])]
+
+
+@contextmanager
+def _progress_bars() -> Iterator[Progress]:
+    """A progress callback drawing one tqdm bar per stage on stderr, when stderr is a terminal (so
+    logs and error lines stay clean); the bars close on exit."""
+    bars: dict[str, tqdm] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage not in bars:
+            bars[stage] = tqdm(total=total, desc=stage, file=sys.stderr, leave=False, disable=None)
+        bars[stage].n = done
+        bars[stage].refresh()
+
+    try:
+        yield progress
+    finally:
+        for bar in bars.values():
+            bar.close()
+
+
 def _check_output(path: Path) -> None:
     """Refuse an unusable output path before minutes of work, not after."""
     if path.is_dir():
@@ -97,24 +124,13 @@ def fit(
     """Build a fingerprint from golden samples (good parts only)."""
     try:
         settings = _settings(backbone, weights, augment)
-        paths = [p for item in images for p in (list_images(item) if item.is_dir() else [item])]
+        paths = _image_paths(images)
         if shots is not None:
             paths = support_set(paths, shots, seed)
         extractor = build_extractor(settings)
         _check_output(out)
-        bars: dict[str, tqdm] = {}
-
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in bars:
-                bars[stage] = tqdm(total=total, desc=stage, file=sys.stderr, leave=False)
-            bars[stage].n = done
-            bars[stage].refresh()
-
-        try:
+        with _progress_bars() as progress:
             fingerprint = fit_fingerprint(golden_samples(paths, settings), extractor, settings, threshold, progress)
-        finally:
-            for bar in bars.values():
-                bar.close()
         size = fingerprint.save(out)
     except _USER_ERRORS as exc:
         _fail(exc)
@@ -186,22 +202,78 @@ def _write_pictures(folder: Path, stem: str, image, result) -> dict[str, str]:
 def eval_command(
     root: Annotated[Path, typer.Argument(help="category folder (MVTec layout)")],
     out: Annotated[Path, typer.Option("--json", help="JSON report to write")],
-    shots: Annotated[str, typer.Option(help="comma-separated K")] = "1,2,4,8",
+    shots: Annotated[Optional[str], typer.Option(help="comma-separated K [default: 1,2,4,8]")] = None,
     seeds: Annotated[str, typer.Option(help="comma-separated seeds")] = "0,1,2",
+    zero_shot: Annotated[bool, typer.Option("--zero-shot", help="no golden samples: the test split scores itself (shots 0)")] = False,
     max_test: Annotated[Optional[int], typer.Option(min=1, help="score a fixed random subset of the test split")] = None,
     backbone: Backbone = None,
     weights: Weights = None,
 ) -> None:
-    """Few-shot protocol: AUROC, pixel AUROC, AUPRO, F1-max for each K and seed."""
+    """Few-shot (or --zero-shot) protocol: AUROC, pixel AUROC, AUPRO, F1-max for each K and seed."""
     try:
         _check_output(out)
-        shot_list, seed_list = _int_list("--shots", shots, 1), _int_list("--seeds", seeds, 0)
-        report = evaluate(root, shot_list, seed_list, _settings(backbone, weights), max_test)
+        seed_list = _int_list("--seeds", seeds, 0)
+        if zero_shot:
+            if shots is not None:
+                raise ValueError("--shots does not apply to --zero-shot (no golden samples are drawn)")
+            with _progress_bars() as progress:
+                report = evaluate_zero_shot(root, seed_list, _settings(backbone, weights), max_test, progress)
+        else:
+            shot_list = _int_list("--shots", shots or "1,2,4,8", 1)
+            report = evaluate(root, shot_list, seed_list, _settings(backbone, weights), max_test)
         _write_json(out, report)
     except _USER_ERRORS as exc:
         _fail(exc)
     for row in report["summary"]:
         typer.echo(json.dumps(row))
+
+
+@app.command("zeroshot")
+def zeroshot_command(
+    images: Annotated[list[Path], typer.Argument(help="one product's batch: folders and/or image files")],
+    out: Annotated[Path, typer.Option("--json", help="JSON report to write")],
+    heatmaps: Annotated[Optional[Path], typer.Option(help="folder for heatmap and overlay PNGs")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="seed of the coreset's image sampling")] = None,
+    backbone: Backbone = None,
+    weights: Weights = None,
+) -> None:
+    """Zero-shot: no golden samples; every image is scored against the rest of its batch."""
+    try:
+        settings = _settings(backbone, weights)
+        if seed is not None:
+            settings = settings.model_copy(update={"seed": seed})
+        paths = _image_paths(images)
+        _check_output(out)
+        if heatmaps is not None:
+            heatmaps.mkdir(parents=True, exist_ok=True)
+        extractor = build_extractor(settings)
+        limits = settings.limits
+        with _progress_bars() as progress:
+            batch = score_batch(ImageFiles(paths, limits.max_pixels, limits.max_bytes), extractor, settings, progress)
+        rows, used = [], set()
+        for i, path in enumerate(paths):
+            result = batch.inspection(i, settings.maps)
+            row = {"image": str(path), **result.to_dict()}
+            if heatmaps is not None:
+                image = read_image(path, limits.max_pixels, limits.max_bytes)
+                row.update(_write_pictures(heatmaps, _unique_stem(path, used), image, result))
+            rows.append(row)
+        decisions = [row["decision"] for row in rows]
+        report = {
+            "count": len(rows),
+            "ok": decisions.count(OK),
+            "anomalous": decisions.count(ANOMALOUS),
+            "threshold": batch.threshold,
+            "pixel_threshold": batch.pixel_threshold,
+            "coreset_rows": batch.coreset_rows,
+            "images": rows,
+        }
+        _write_json(out, report)
+    except _USER_ERRORS as exc:
+        _fail(exc)
+    for row in rows:
+        typer.echo(f"{row['image']}: {row['decision']} score={row['score']:.4f} regions={len(row['regions'])}")
+    typer.echo(f"{report['count']} images: {report['ok']} OK, {report['anomalous']} ANOMALOUS (threshold {report['threshold']:.4f}, from the batch)")
 
 
 @app.command("bench")

@@ -1,8 +1,9 @@
-"""Evaluation on the few-shot protocol and the speed benchmark, as the CLI and bench/ run them.
+"""Evaluation on the few-shot and zero-shot protocols and the speed benchmark, as the CLI and bench/ run them.
 
 Test-image features do not depend on the support set, so eval extracts them once per category
 and reuses them for every (K, seed) run; ms_per_image still counts the whole per-image path:
-the measured decode + features time of that image plus this run's kNN and map time.
+the measured decode + features time of that image plus this run's kNN and map time. Zero-shot
+runs the whole test split as one batch through goldenshot.zeroshot.score_batch, once per seed.
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ from tqdm import tqdm
 
 from goldenshot.data import Category, load_category, load_mask, support_set
 from goldenshot.features import FeatureExtractor, build_extractor
-from goldenshot.fewshot import fit, golden_samples
+from goldenshot.fewshot import Progress, fit, golden_samples
 from goldenshot.fingerprint import Fingerprint
-from goldenshot.images import decode_image, read_bytes, read_image
+from goldenshot.images import ImageFiles, decode_image, read_bytes, read_image
 from goldenshot.inspector import Inspector
 from goldenshot import metrics
 from goldenshot.scoring import score_grid
 from goldenshot.settings import Settings
+from goldenshot.zeroshot import score_batch
 
 
 @dataclass
@@ -111,16 +113,71 @@ def _score_run(k, seed, support, fingerprint: Fingerprint, extractor, tests, lab
         "shots": k,
         "seed": seed,
         "support": [p.name for p in support],
+        # the decision a factory would get from the good-only threshold stored in the fingerprint
+        **_metrics(labels, scores, masks, maps, fingerprint.meta.threshold),
+        "fit_seconds": fit_seconds,
+        "ms_per_image": statistics.median(per_image),
+        "n_test": len(tests),
+    }
+
+
+def _metrics(labels: list[int], scores: list[float], masks: list[np.ndarray], maps: list[np.ndarray], threshold: float) -> dict:
+    """The accuracy half of a run's JSON: image and pixel metrics, decisions at the threshold."""
+    return {
         "image_auroc": metrics.image_auroc(labels, scores),
         "pixel_auroc": metrics.pixel_auroc(masks, maps) if masks else None,
         "aupro": metrics.aupro(masks, maps) if masks else None,
         "f1_max": metrics.f1_max(labels, scores),
-        # the decision a factory would get from the good-only threshold stored in the fingerprint
-        "fpr_at_threshold": _rate(scores, labels, 0, fingerprint.meta.threshold),
-        "tpr_at_threshold": _rate(scores, labels, 1, fingerprint.meta.threshold),
-        "fit_seconds": fit_seconds,
-        "ms_per_image": statistics.median(per_image),
-        "n_test": len(tests),
+        "fpr_at_threshold": _rate(scores, labels, 0, threshold),
+        "tpr_at_threshold": _rate(scores, labels, 1, threshold),
+    }
+
+
+def evaluate_zero_shot(
+    root: Path,
+    seeds: Sequence[int],
+    settings: Settings,
+    max_test: int | None = None,
+    progress: Progress | None = None,
+) -> dict:
+    """Zero-shot protocol: the test split (no train image) is one batch that scores itself, once
+    per seed; the JSON is the few-shot one with shots 0 and an empty support set.
+
+    ms_per_image is the whole batch's time (decode, features, coreset, scoring) over its images;
+    thresholds come from the batch's own scores (goldenshot.zeroshot.robust_threshold).
+    """
+    category = load_category(root)
+    samples = pick_test(category, max_test)
+    extractor = build_extractor(settings)
+    images = ImageFiles([s.path for s in samples], settings.limits.max_pixels, settings.limits.max_bytes)
+    labels = [s.label for s in samples]
+    runs = []
+    for seed in seeds:
+        start = time.perf_counter()
+        batch = score_batch(images, extractor, settings.model_copy(update={"seed": seed}), progress)
+        seconds = time.perf_counter() - start
+        pixel = [(load_mask(s, m.shape), m) for s, m in zip(samples, batch.maps) if not s.label or s.mask]
+        runs.append(
+            {
+                "shots": 0,
+                "seed": seed,
+                "support": [],
+                **_metrics(labels, batch.scores, [p[0] for p in pixel], [p[1] for p in pixel], batch.threshold),
+                "threshold": batch.threshold,
+                "fit_seconds": 0.0,  # nothing is fitted: the batch is its own reference
+                "batch_seconds": seconds,
+                "stage_seconds": batch.seconds,
+                "coreset_rows": batch.coreset_rows,
+                "ms_per_image": 1000.0 * seconds / len(samples),
+                "n_test": len(samples),
+            }
+        )
+    return {
+        "category": category.name,
+        "backbone": settings.backbone,
+        "runs": runs,
+        "summary": _summarise(runs, [0]),
+        "settings": settings.model_dump(mode="json"),
     }
 
 

@@ -25,6 +25,7 @@ import re
 import stat
 import threading
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,21 @@ def image_sha256(data: bytes) -> str:
 def read_image(path: Path, max_pixels: int = 64_000_000, max_bytes: int = 64 * 2**20) -> np.ndarray:
     """Read and decode an image file."""
     return decode_image(read_bytes(path, max_bytes), os.fspath(path), max_pixels)
+
+
+class ImageFiles(Sequence[np.ndarray]):
+    """Image files decoded when indexed: a batch of hundreds of photos is never all in memory."""
+
+    def __init__(self, paths: Sequence[Path], max_pixels: int = 64_000_000, max_bytes: int = 64 * 2**20) -> None:
+        self.paths = list(paths)
+        self.max_pixels = max_pixels
+        self.max_bytes = max_bytes
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> np.ndarray:  # type: ignore[override]  # no slices
+        return read_image(self.paths[index], self.max_pixels, self.max_bytes)
 
 
 def read_bytes(path: Path, max_bytes: int = 64 * 2**20) -> bytes:

@@ -19,6 +19,7 @@ from goldenshot.fingerprint import Fingerprint
 from goldenshot.maps import resize_map
 from goldenshot.regions import Region, find_regions
 from goldenshot.scoring import score_grid, squared_norms
+from goldenshot.settings import MapSettings
 
 OK, ANOMALOUS = "OK", "ANOMALOUS"
 
@@ -90,11 +91,19 @@ class Inspector:
         timings: dict[str, float] = {}
         score, working = self.score(image, timings)
         clock = _Clock(timings)
-        score_map = resize_map(working, image.shape[0], image.shape[1])
         meta = self.fingerprint.meta
-        regions = find_regions(score_map, meta.pixel_threshold, meta.maps.min_region_area, meta.maps.morph_kernel)
+        result = conclude(score, working, image.shape[:2], self.threshold, meta.pixel_threshold, meta.maps)
         clock.lap("regions")
-        return Inspection(score, self.threshold, meta.pixel_threshold, score_map, working, regions, timings)
+        result.timings_ms.update(timings)
+        return result
+
+
+def conclude(score: float, working: np.ndarray, size: tuple[int, int], threshold: float, pixel_threshold: float, maps: MapSettings) -> Inspection:
+    """Score + working-size map -> the full result: map at the original (height, width), regions.
+    Shared by few-shot inspection and the zero-shot batch, so both report regions alike."""
+    score_map = resize_map(working, size[0], size[1])
+    regions = find_regions(score_map, pixel_threshold, maps.min_region_area, maps.morph_kernel)
+    return Inspection(score, threshold, pixel_threshold, score_map, working, regions)
 
 
 class _Clock:

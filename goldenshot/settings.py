@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -90,6 +90,42 @@ class TrainSettings(BaseModel):
     pair: Literal["views", "category"] = "views"
 
 
+class ZeroShotSettings(BaseModel):
+    """Zero-shot batch inspection (goldenshot.zeroshot): each step switchable so it can be ablated."""
+
+    # Step 1: patch features averaged over each of these neighbourhood sizes, concatenated; (3,) is
+    # exactly the few-shot feature.
+    neighbourhoods: tuple[int, ...] = (3,)
+    # Step 2: the coreset is built from `init_images` sampled images, then down-sampled again with
+    # every `step_images` more; off: one greedy pass over every patch of the batch at once.
+    stepwise: bool = True
+    init_images: int = Field(16, ge=1)
+    step_images: int = Field(16, ge=1)
+    # Bank rows; fixed so time grows linearly with the batch, not with its square (all-pairs).
+    coreset_size: int = Field(4096, ge=1)
+    # Step 3: rounds of vetting the coreset: a row whose distance to the support_fraction x N-th
+    # nearest other image exceeds median + drop_mads x MAD (over the rows) is dropped; between
+    # rounds the coreset is re-selected from the patches the dropped rows did not cover. 0: off.
+    rounds: int = Field(2, ge=0, le=10)
+    support_fraction: float = Field(0.1, gt=0.0, le=1.0)
+    drop_mads: float = Field(1.0, gt=0.0)
+    row_scores: bool = True  # the last round's row scores also weigh on the final patch scores
+    # Step 5: blend each image score with the scores of its most similar images (mean patch feature).
+    rescore: bool = False
+    rescore_neighbours: int = Field(5, ge=1)
+    rescore_weight: float = Field(0.5, ge=0.0, le=1.0)
+    # Decisions without labels: ANOMALOUS above median + threshold_mads x MAD of the batch's image
+    # scores; regions where the map exceeds median + threshold_mads x MAD of the per-image map peaks.
+    threshold_mads: float = Field(3.0, gt=0.0)
+
+    @field_validator("neighbourhoods")
+    @classmethod
+    def _odd_sizes(cls, sizes: tuple[int, ...]) -> tuple[int, ...]:
+        if not sizes or any(k < 1 or k % 2 == 0 for k in sizes) or len(set(sizes)) != len(sizes):
+            raise ValueError(f"neighbourhoods must be distinct positive odd sizes, got {sizes}")
+        return sizes
+
+
 class Settings(BaseSettings):
     """The engine's configuration."""
 
@@ -114,3 +150,4 @@ class Settings(BaseSettings):
     maps: MapSettings = MapSettings()
     limits: LimitSettings = LimitSettings()
     train: TrainSettings = TrainSettings()
+    zeroshot: ZeroShotSettings = ZeroShotSettings()

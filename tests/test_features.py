@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from goldenshot.features import aggregate, build_extractor, random_projection
@@ -35,3 +36,25 @@ def test_projected_fingerprint_round_trips(tmp_path, tile_root):
     loaded = Inspector.load(tmp_path / "fp")
     test = read_image(sorted((tile_root / "test" / "good").iterdir())[0])
     assert loaded.score(test)[0] == Inspector(extractor, fingerprint).score(test)[0]
+
+
+def test_aggregate_neighbourhood_sizes():
+    fine = torch.zeros(1, 1, 9, 9)
+    fine[0, 0, 4, 4] = 25.0
+    assert torch.equal(aggregate([fine], 1), fine)  # a patch alone
+    five = aggregate([fine], 5)
+    assert torch.allclose(five[0, 0, 2:7, 2:7], torch.ones(5, 5)) and five[0, 0, 1, 4] == 0
+    for bad in (0, 2, -3):
+        with pytest.raises(ValueError, match="odd"):
+            aggregate([fine], bad)
+
+
+def test_patches_concatenate_neighbourhoods_and_default_to_the_few_shot_feature(tile_root):
+    settings = Settings(projection_dim=48)  # the projection applies to each neighbourhood's block
+    extractor = build_extractor(settings)
+    image = extractor.tensor(read_image(sorted((tile_root / "test" / "good").iterdir())[0]))[None]
+    taps = extractor.taps(image)
+    assert torch.equal(extractor.patches(taps), extractor(image))
+    multi = extractor.patches(taps, (1, 3))
+    assert multi.shape[-1] == 96 and torch.equal(multi[..., 48:], extractor(image))
+    assert torch.allclose(multi[..., :48], aggregate(taps, 1).permute(0, 2, 3, 1) @ extractor.projection)

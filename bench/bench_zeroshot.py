@@ -1,0 +1,98 @@
+"""Zero-shot batch speed and memory against batch size; prints one JSON object per line.
+
+For each category and batch size (default 50, 100, 200, 400) a fresh process scores one batch:
+decode -> features -> coreset -> scores and maps -> regions, so peak RSS is that batch's alone.
+Images come from the category's test and train splits (seed 0); a batch larger than both together
+is filled by drawing with replacement. `--naive` sizes also run the all-pairs baseline (every
+patch against every other image's patches: the coreset as large as the batch, no learning), whose
+time per image grows linearly with the batch, i.e. quadratically in total.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout this script belongs to
+CATEGORIES = ("mtd/magnetic_tile", "bsdata/ball_screw")
+
+
+def _batch_paths(root: Path, size: int) -> list[Path]:
+    from goldenshot.data import load_category
+
+    category = load_category(root)
+    pool = sorted([s.path for s in category.test] + list(category.train))
+    rng = random.Random(0)
+    return rng.sample(pool, size) if size <= len(pool) else rng.choices(pool, k=size)
+
+
+def worker(root: Path, size: int, naive: bool) -> dict:
+    """One batch in this process: timings per stage, ms/image for the whole path, peak RSS."""
+    import torch
+
+    from goldenshot.features import build_extractor
+    from goldenshot.images import ImageFiles
+    from goldenshot.settings import Settings
+    from goldenshot.zeroshot import score_batch
+
+    settings = Settings()
+    if naive:
+        everything = {"coreset_size": size * 4096, "stepwise": False, "rounds": 0, "row_scores": False, "rescore": False}
+        settings = settings.model_copy(update={"zeroshot": settings.zeroshot.model_copy(update=everything)})
+    torch.set_num_threads(settings.threads)
+    extractor = build_extractor(settings)
+    idle_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    paths = _batch_paths(root, size)
+    start = time.perf_counter()
+    batch = score_batch(ImageFiles(paths), extractor, settings)
+    regions = sum(len(batch.inspection(i, settings.maps).regions) for i in range(size))
+    seconds = time.perf_counter() - start
+    return {
+        "category": root.name,
+        "method": "all-pairs" if naive else "zeroshot",
+        "batch": size,
+        "distinct_images": len(set(paths)),
+        "ms_per_image": 1000.0 * seconds / size,
+        "batch_seconds": seconds,
+        "stage_seconds": {k: round(v, 3) for k, v in batch.seconds.items()},
+        "coreset_rows": batch.coreset_rows,
+        "regions": regions,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "rss_after_model_load_mb": idle_rss,
+        "threads": torch.get_num_threads(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, default=Path("../shared/datasets"))
+    parser.add_argument("--sizes", default="50,100,200,400")
+    parser.add_argument("--naive", default="50,100", help="batch sizes for the all-pairs baseline ('' for none)")
+    parser.add_argument("--out", type=Path, default=None, help="also write the lines to this file")
+    parser.add_argument("--worker", nargs=3, metavar=("ROOT", "SIZE", "NAIVE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        root, size, naive = args.worker
+        print(json.dumps(worker(Path(root), int(size), naive == "1")))
+        return
+    lines = []
+    jobs = [(size, "0") for size in args.sizes.split(",")] + [(size, "1") for size in args.naive.split(",") if size]
+    for category in CATEGORIES:
+        for size, naive in jobs:
+            cmd = [sys.executable, __file__, "--worker", str(args.data / category), size, naive]
+            line = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+            print(line, flush=True)
+            lines.append(line)
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
