@@ -30,6 +30,7 @@ from services.scorer.batch import BatchRunner
 from services.scorer.grpc_server import ScorerService, start_grpc
 from services.scorer.client import RemoteScorer
 from services.scorer.scorer import Scorer
+from services.scorer.zeroshot_job import ZeroShotRunner
 
 log = logging.getLogger(__name__)
 FINGERPRINT_READY = "fingerprint-ready"
@@ -50,7 +51,7 @@ def open_object_store(service: ServiceSettings) -> ObjectStore:
 
 
 # the job kinds each role consumes
-KINDS = {"all": ("build", "batch"), "ingest": (), "builder": ("build",), "scorer": ("batch",)}
+KINDS = {"all": ("build", "batch", "zeroshot"), "ingest": (), "builder": ("build",), "scorer": ("batch", "zeroshot")}
 
 
 def open_bus(service: ServiceSettings) -> JobBus:
@@ -58,7 +59,7 @@ def open_bus(service: ServiceSettings) -> JobBus:
     if service.bus == "nats":
         from services.common.bus_nats import NatsBus  # nats-py only where NATS is used
 
-        return NatsBus(service.nats_url, KINDS[service.role] or ("build", "batch"), service.nats_stream, service.job_max_deliver, service.job_ack_wait_s)
+        return NatsBus(service.nats_url, KINDS[service.role] or KINDS["all"], service.nats_stream, service.job_max_deliver, service.job_ack_wait_s)
     return MemoryBus()
 
 
@@ -107,6 +108,7 @@ class Runtime:
                 self.catalog, self.objects, self.extractor, engine, self.metrics, service.inference_slots, service.hot_products, self.webhooks.enqueue
             )
             self.runner.handlers["batch"] = BatchRunner(self.catalog, self.objects, self.scorer)
+            self.runner.handlers["zeroshot"] = ZeroShotRunner(self.catalog, self.objects, self.scorer, self.extractor, engine)
         if service.role in ("all", "builder"):
             self.runner.handlers["build"] = Builder(self.catalog, self.objects, self.vectors, self.extractor, engine, self._fingerprint_ready)
         self.grpc: grpc.Server | None = None

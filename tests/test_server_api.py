@@ -294,3 +294,25 @@ def test_grpc_scorer_matches_rest_and_maps_errors(server, client, tile, tile_roo
             with pytest.raises(grpc.RpcError) as failure:
                 stub.Inspect(request, timeout=10)
             assert failure.value.code() == code, failure.value.details()
+
+
+def test_zero_shot_batch_job_needs_no_golden_samples(client, tile_root, tmp_path):
+    client.post("/v1/products", json={"name": "zero"})
+    good = sorted((tile_root / "test" / "good").iterdir())[:10]
+    defects = [tile_root / "test/fray/exp6_num_258703.jpg", tile_root / "test/break/exp5_num_26212.jpg"]
+    corrupt = tmp_path / "corrupt.jpg"
+    corrupt.write_bytes(good[0].read_bytes()[:200])
+    job = client.post("/v1/products/zero/zeroshot", files=files([*good, *defects, corrupt]))
+    assert job.status_code == 202 and job.json()["kind"] == "zeroshot"
+    done = wait_job(client, job.json()["id"])
+    assert done["state"] == "succeeded", done
+    result = done["result"]
+    assert result["count"] == 12 and [f["filename"] for f in result["failed"]] == ["corrupt.jpg"]
+    items = client.get("/v1/products/zero/inspections", params={"batch": done["id"], "limit": 100}).json()["items"]
+    assert len(items) == 12 and {i["version"] for i in items} == {0} and {i["threshold"] for i in items} == {result["threshold"]}
+    ranked = [i["filename"] for i in sorted(items, key=lambda i: -i["score"])]
+    assert set(ranked[:3]) >= {p.name for p in defects}  # the defects stand out from their own batch
+    assert client.get(items[0]["overlay_url"]).status_code == 200
+    assert result["anomalous"] == sum(i["decision"] == "ANOMALOUS" for i in items)
+    tiny = client.post("/v1/products/zero/zeroshot", files=files(good[:1]))
+    assert wait_job(client, tiny.json()["id"])["error"]["code"] == "bad_batch"

@@ -35,7 +35,7 @@ class BusUnavailable(BackendUnavailable):
 class JobBus(Protocol):
     """Delivers each published job id to one worker, at least once."""
 
-    durable: bool  # True: messages outlive the process (a restart need not publish open jobs again)
+    keeps_messages: bool  # True: messages outlive the process (a restart need not publish open jobs again)
 
     def publish(self, job_id: str, kind: str) -> None:
         """Queue a job of a kind ("build", "batch"); workers may consume only some kinds."""
@@ -68,7 +68,7 @@ class MemoryBus:
     """A queue.Queue drained by worker threads. A job whose handler raises is queued again after
     retry_delay_s, as NATS redelivers a nak'd message; the runner's attempt count bounds the retries."""
 
-    durable = False
+    keeps_messages = False
 
     def __init__(self, retry_delay_s: float = 2.0) -> None:
         self.retry_delay_s = retry_delay_s

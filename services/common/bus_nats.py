@@ -57,7 +57,7 @@ def _one_line(text: str, limit: int = 300) -> str:
 class NatsBus:
     """Publishes jobs of any kind; consumes (after start) the kinds it was made for."""
 
-    durable = True
+    keeps_messages = True
 
     def __init__(
         self,

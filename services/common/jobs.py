@@ -49,7 +49,7 @@ class JobRunner:
         left open is published again first; a durable bus still holds (or will redeliver) it."""
         if not kinds:
             return
-        if not self.bus.durable:
+        if not self.bus.keeps_messages:
             for job in self.catalog.open_jobs():
                 log.info("resuming job %s (%s, %s)", job["id"], job["kind"], job["state"])
                 self.bus.publish(job["id"], job["kind"])

@@ -51,9 +51,19 @@ async def inspect(name: str, request: Request, caller: CallerDep) -> dict:
 @router.post("/batches", status_code=202, openapi_extra=MULTIPART_FILES)
 async def batch(name: str, request: Request, caller: CallerDep) -> dict:
     """The images are stored before the job is queued, so an accepted batch survives a restart."""
+    caller.runtime.scorer.inspector(caller.product(name))  # no fingerprint: say so before reading the upload
+    return await _queue_images(name, request, caller, "batch")
+
+
+@router.post("/zeroshot", status_code=202, openapi_extra=MULTIPART_FILES)
+async def zeroshot(name: str, request: Request, caller: CallerDep) -> dict:
+    """No golden samples needed: the batch scores itself (results are inspections of version 0)."""
+    return await _queue_images(name, request, caller, "zeroshot")
+
+
+async def _queue_images(name: str, request: Request, caller: CallerDep, kind: str) -> dict:
     runtime = caller.runtime
     product = caller.product(name)
-    runtime.scorer.inspector(product)
     uploads = await read_uploads(request, "files", runtime.service.max_files, runtime.engine.limits.max_bytes)
     job_id = new_id()
 
@@ -62,7 +72,7 @@ async def batch(name: str, request: Request, caller: CallerDep) -> dict:
             runtime.objects.put(batch_item_key(product["id"], job_id, i), upload.data)
 
     await run_in_threadpool(store)
-    return job_view(runtime.runner.submit(caller.tenant, product, "batch", {"items": [u.filename for u in uploads]}, job_id))
+    return job_view(runtime.runner.submit(caller.tenant, product, kind, {"items": [u.filename for u in uploads]}, job_id))
 
 
 @router.get("/inspections")

@@ -21,7 +21,7 @@ from safetensors.torch import save
 from goldenshot.features import FeatureExtractor
 from goldenshot.fingerprint import Fingerprint, FingerprintError
 from goldenshot.images import ImageError, decode_image
-from goldenshot.inspector import Inspector
+from goldenshot.inspector import Inspection, Inspector
 from goldenshot.settings import Settings
 from services.common.catalog import Catalog, now_iso
 from services.common.errors import ApiError, conflict
@@ -110,10 +110,17 @@ class Scorer:
         decode_ms = (time.perf_counter() - started) * 1000.0
         with self._slots:
             result = inspector.inspect(image)  # Triton down: TritonUnavailable, a BackendUnavailable (503)
-        timings = {"decode": decode_ms, **result.timings_ms}
+        result.timings_ms = {"decode": decode_ms, **result.timings_ms}
+        return self.store(product, version, data, filename, result, batch_id, inspection_id)
+
+    def store(
+        self, product: dict, version: int, data: bytes, filename: str, result: Inspection, batch_id: str | None = None, inspection_id: str | None = None
+    ) -> dict:
+        """Keep image, map and record of a result (version 0: a zero-shot batch); returns the catalog row."""
         stored = time.perf_counter()
         inspection_id = inspection_id or new_id()
         prefix = inspection_prefix(product["id"], inspection_id)
+        height, width = result.score_map.shape[:2]
         row = {
             "id": inspection_id,
             "product_id": product["id"],
@@ -124,13 +131,13 @@ class Scorer:
             "pixel_threshold": float(result.pixel_threshold),
             "regions": [r.to_dict() for r in result.regions],
             "filename": filename,
-            "width": int(image.shape[1]),
-            "height": int(image.shape[0]),
+            "width": int(width),
+            "height": int(height),
             "image_key": f"{prefix}/image",
             "map_key": f"{prefix}/map",
             "batch_id": batch_id,
             "feedback": None,
-            "timings_ms": {k: round(v, 3) for k, v in timings.items()},
+            "timings_ms": {k: round(v, 3) for k, v in result.timings_ms.items()},
             "created_at": now_iso(),
         }
         try:
@@ -143,8 +150,8 @@ class Scorer:
             except Exception:
                 log.warning("could not remove the partial inspection %s", prefix)
             raise
-        timings["store"] = row["timings_ms"]["store"] = round((time.perf_counter() - stored) * 1000.0, 3)
-        self.metrics.observe_stages(timings)
+        row["timings_ms"]["store"] = round((time.perf_counter() - stored) * 1000.0, 3)
+        self.metrics.observe_stages(row["timings_ms"])
         self.metrics.inspections.labels(product["tenant"], product["name"], result.decision).inc()
         self.on_result(product, row)
         return row
