@@ -7,6 +7,7 @@ copy of the bank loaded from the fingerprint in S3, so nothing here depends on s
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -90,3 +91,22 @@ def test_dead_s3_is_503_through_the_fleet_and_heals(fleet, product, tile_root):
         while (again := c.post("/v1/products/tile/inspect", files=image)).status_code != 200 and time.monotonic() < deadline:
             time.sleep(0.5)
         assert again.status_code == 200, again.text
+
+
+def test_request_ids_follow_the_work_into_every_service_log(fleet, product, tile_root):
+    services, _ = fleet
+    with services["ingest"].client() as c:
+        build = c.post("/v1/products/tile/fingerprints", headers={"X-Request-ID": "trace-build-7"})
+        assert build.headers["x-request-id"] == "trace-build-7"
+        assert wait_job(c, build.json()["id"])["state"] == "succeeded"
+        image = files([tile_root / "test/good/exp1_num_106729.jpg"], "file")
+        assert c.post("/v1/products/tile/inspect", files=image, headers={"X-Request-ID": "trace-inspect-7"}).status_code == 200
+
+    def lines(server, trace: str) -> list[dict]:
+        return [json.loads(line) for line in server.log.read_text().splitlines() if trace in line and line.startswith("{")]
+
+    built = lines(services["builder"], "trace-build-7")  # over NATS, in another process
+    assert {"job started", "job finished"} <= {line["msg"] for line in built}
+    assert all(line["request_id"] == "trace-build-7" for line in built)
+    assert any(line.get("route") == "/v1/products/{name}/inspect" for line in lines(services["ingest"], "trace-inspect-7"))
+    assert lines(services["scorer"], "trace-inspect-7")  # over gRPC metadata

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from services.common.bus import BusUnavailable, JobBus
 from services.common.catalog import Catalog, now_iso
 from services.common.errors import ApiError, BackendUnavailable
+from services.common.logs import REQUEST_ID
 from services.common.metrics import Metrics
 from services.common.names import new_id
 
@@ -35,6 +36,7 @@ class JobRunner:
 
     def submit(self, tenant: str, product: dict, kind: str, params: dict, job_id: str | None = None) -> dict:
         """Record, then publish: a crash in between leaves a queued job the next start picks up."""
+        params = {**params, "trace_id": REQUEST_ID.get()}  # the request's id follows the job into other processes
         row = {"id": job_id or new_id(), "tenant": tenant, "product_id": product["id"], "product": product["name"], "kind": kind, "params": params}
         job = self.catalog.create_job(row)
         try:
@@ -59,6 +61,15 @@ class JobRunner:
         job = self.catalog.start_job(job_id)
         if job is None:  # finished or deleted meanwhile; a redelivery is not an error
             return
+        token = REQUEST_ID.set(job["params"].get("trace_id") or job_id)
+        try:
+            log.info("job started", extra={"job_id": job_id, "kind": job["kind"], "attempt": job["attempts"]})
+            self._run(job)
+        finally:
+            REQUEST_ID.reset(token)
+
+    def _run(self, job: dict) -> None:
+        job_id = job["id"]
         if job["attempts"] > self.max_attempts:  # it crashed the process every time: a poison job
             self._finish(job, "failed", error={"code": "internal", "message": f"gave up after {self.max_attempts} attempts"})
             self.metrics.dead_lettered.labels(job["kind"]).inc()
@@ -87,6 +98,7 @@ class JobRunner:
             self.metrics.builds.labels(outcome).observe(time.perf_counter() - started)
 
     def _finish(self, job: dict, state: str, result: dict | None = None, error: dict | None = None) -> None:
+        log.info("job finished", extra={"job_id": job["id"], "kind": job["kind"], "state": state})
         self.catalog.update_job(job["id"], state=state, result=result, error=error, stage="done" if state == "succeeded" else "failed", finished_at=now_iso())
         self.metrics.jobs.labels(job["kind"], state).inc()
 

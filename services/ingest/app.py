@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from goldenshot import __version__
 from services.common.errors import ApiError, BackendUnavailable
+from services.common.logs import REQUEST_ID
 from services.common.names import new_id
 from services.ingest import fingerprints, inspections, products
 from services.ingest.uploads import too_large
@@ -183,9 +184,11 @@ class RequestMetrics:
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
             await send(message)
 
+        token = REQUEST_ID.set(request_id)
         try:
             await self.app(scope, receive, sending)
         finally:
+            REQUEST_ID.reset(token)
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             elapsed = time.perf_counter() - started

@@ -12,7 +12,8 @@ from services.common.catalog import Catalog
 from services.common.errors import ApiError, unavailable
 from services.proto.goldenshot.v1 import scorer_pb2 as pb
 from services.proto.goldenshot.v1 import scorer_pb2_grpc as pb_grpc
-from services.scorer.grpc_server import API_KEY_METADATA, ERROR_CODE, ERROR_STATUS
+from services.common.logs import REQUEST_ID
+from services.scorer.grpc_server import API_KEY_METADATA, ERROR_CODE, ERROR_STATUS, REQUEST_ID_METADATA
 from services.scorer.scorer import active_version
 
 
@@ -36,6 +37,8 @@ class RemoteScorer:
         if batch_id is not None or inspection_id is not None:
             raise ValueError("batches run inside the scorer service, not through its client")
         metadata = [(API_KEY_METADATA, credentials)] if credentials else []
+        if (request_id := REQUEST_ID.get()) is not None:
+            metadata.append((REQUEST_ID_METADATA, request_id))
         try:
             reply = self.stub.Inspect(pb.InspectRequest(product=product["name"], image=data, filename=filename), metadata=metadata, timeout=self.timeout)
         except grpc.RpcError as exc:

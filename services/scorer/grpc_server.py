@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterator
 from concurrent import futures
 
@@ -10,7 +12,8 @@ import grpc
 from services.common.auth import HEADER, tenant_for
 from services.common.catalog import Catalog
 from services.common.errors import ApiError, BackendUnavailable, bad_request
-from services.common.names import InvalidName, check_slug, display_name
+from services.common.logs import REQUEST_ID
+from services.common.names import InvalidName, check_slug, display_name, new_id
 from services.proto.goldenshot.v1 import scorer_pb2 as pb
 from services.proto.goldenshot.v1 import scorer_pb2_grpc as pb_grpc
 from services.scorer.scorer import Scorer
@@ -24,7 +27,9 @@ _STATUS = {
     422: grpc.StatusCode.INVALID_ARGUMENT,
     503: grpc.StatusCode.UNAVAILABLE,
 }
+access = logging.getLogger("goldenshot.access")
 API_KEY_METADATA = HEADER.lower()
+REQUEST_ID_METADATA = "x-request-id"
 
 
 ERROR_CODE, ERROR_STATUS = "goldenshot-error-code", "goldenshot-error-status"
@@ -63,7 +68,9 @@ class ScorerService(pb_grpc.ScorerServicer):
         self.require_api_key = require_api_key
 
     def _product(self, name: str, context: grpc.ServicerContext) -> tuple[dict, str | None]:
-        key = dict(context.invocation_metadata()).get(API_KEY_METADATA)
+        metadata = dict(context.invocation_metadata())
+        REQUEST_ID.set(metadata.get(REQUEST_ID_METADATA) or new_id())  # each call runs in its own context
+        key = metadata.get(API_KEY_METADATA)
         tenant = tenant_for(self.catalog, key, self.require_api_key)
         try:
             check_slug(name, "product name")
@@ -72,8 +79,10 @@ class ScorerService(pb_grpc.ScorerServicer):
         return self.catalog.product(tenant, name), key
 
     def _inspect(self, request: pb.InspectRequest, context: grpc.ServicerContext) -> pb.Inspection:
+        started = time.perf_counter()
         product, key = self._product(request.product, context)
         row = self.scorer.inspect(product, request.image, display_name(request.filename), credentials=key)
+        access.info("grpc", extra={"method": "Inspect", "product": product["name"], "decision": row["decision"], "ms": round((time.perf_counter() - started) * 1000, 2)})
         return inspection_message(product, row)
 
     def Inspect(self, request: pb.InspectRequest, context: grpc.ServicerContext) -> pb.Inspection:
