@@ -22,6 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from bench_load import rss_mb  # noqa: E402
+from bench_server import report  # noqa: E402
 from fleet import fleet  # noqa: E402
 from serving import files, wait_job  # noqa: E402
 
@@ -113,11 +114,7 @@ def main() -> None:
             run = hammer(targets[:1], requests, clients, args.load_seconds)
             result["load"].append({**run, "scorer_rss_before_mb": before, "scorer_rss_after_mb": rss_mb(pid)})
             print(json.dumps(result["load"][-1]), file=sys.stderr)
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out is not None:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "bench_distributed.json").write_text(text)
+    report(result, args.out, "bench_distributed")
 
 
 if __name__ == "__main__":

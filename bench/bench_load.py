@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from bench_server import inspect_loop  # noqa: E402
+from bench_server import inspect_loop, report  # noqa: E402
 from serving import Server, files, wait_job  # noqa: E402
 
 from goldenshot.data import load_category, support_set  # noqa: E402
@@ -107,11 +107,7 @@ def main() -> None:
                 result["rss_growth_after_first_1000_mb"] = round(soak[-1]["rss_mb"] - soak[0]["rss_mb"], 1)
         finally:
             server.stop()
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out is not None:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "bench_load.json").write_text(text)
+    report(result, args.out, "bench_load")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,15 @@ from goldenshot.scoring import nearest  # noqa: E402
 from services.common.vectors import QdrantVectorStore  # noqa: E402
 
 
+def report(result: dict, out: Path | None, name: str) -> None:
+    """Print the JSON; also write it to out/name.json when asked."""
+    text = json.dumps(result, indent=2)
+    print(text)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"{name}.json").write_text(text)
+
+
 def percentiles(values: list[float]) -> dict:
     arr = np.asarray(values) * 1000.0
     return {"p50_ms": round(float(np.percentile(arr, 50)), 2), "p95_ms": round(float(np.percentile(arr, 95)), 2), "n": len(values)}
@@ -130,11 +139,7 @@ def main() -> None:
             "max_abs_diff": float(torch.max(torch.abs(hot - torch.from_numpy(far)))),
         }
         store.close()
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out is not None:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "bench_server.json").write_text(text)
+    report(result, args.out, "bench_server")
 
 
 if __name__ == "__main__":

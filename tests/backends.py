@@ -25,6 +25,18 @@ S3_SECRET_KEY = "goldenshot-test-secret"
 _handed_out: set[int] = set()
 
 
+def service_env(nats: NatsServer, s3: SeaweedS3) -> dict[str, str]:
+    """GOLDENSHOT_SERVER_* settings that put a server's bytes in this S3 and its jobs on this NATS."""
+    return {
+        "GOLDENSHOT_SERVER_OBJECT_STORE": "s3",
+        "GOLDENSHOT_SERVER_S3_ENDPOINT": s3.endpoint,
+        "GOLDENSHOT_SERVER_S3_ACCESS_KEY": S3_ACCESS_KEY,
+        "GOLDENSHOT_SERVER_S3_SECRET_KEY": S3_SECRET_KEY,
+        "GOLDENSHOT_SERVER_BUS": "nats",
+        "GOLDENSHOT_SERVER_NATS_URL": nats.url,
+    }
+
+
 def binary(name: str, package: str) -> str:
     """The venv's copy first (pinned in pyproject.toml), else one on PATH."""
     venv = Path(sys.executable).parent / name

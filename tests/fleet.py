@@ -10,7 +10,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from backends import S3_ACCESS_KEY, S3_SECRET_KEY, NatsServer, SeaweedS3
+from backends import NatsServer, SeaweedS3, service_env
 from goldenshot.cli import app
 from serving import Server
 from services.common.tritonserver import start_tritonserver
@@ -43,13 +43,8 @@ def fleet(root: Path, scorers: int = 1, ack_wait_s: float = 6.0) -> Iterator[Fle
         s3.start()
         triton = start_tritonserver(repository, root / "tritonserver", timeout_s=90)
         env = {
+            **service_env(nats, s3),
             "GOLDENSHOT_SERVER_CATALOG_URL": f"sqlite:///{root / 'catalog.db'}",
-            "GOLDENSHOT_SERVER_OBJECT_STORE": "s3",
-            "GOLDENSHOT_SERVER_S3_ENDPOINT": s3.endpoint,
-            "GOLDENSHOT_SERVER_S3_ACCESS_KEY": S3_ACCESS_KEY,
-            "GOLDENSHOT_SERVER_S3_SECRET_KEY": S3_SECRET_KEY,
-            "GOLDENSHOT_SERVER_BUS": "nats",
-            "GOLDENSHOT_SERVER_NATS_URL": nats.url,
             "GOLDENSHOT_SERVER_JOB_ACK_WAIT_S": str(ack_wait_s),
             "GOLDENSHOT_SERVER_FEATURES": "triton",
             "GOLDENSHOT_SERVER_TRITON_URL": triton.grpc_url,

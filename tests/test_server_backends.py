@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from backends import S3_ACCESS_KEY, S3_SECRET_KEY, NatsServer, SeaweedS3
+from backends import NatsServer, SeaweedS3, service_env
 from serving import Server, files, wait_job
 from services.common.settings import ServiceSettings
 
@@ -28,15 +28,7 @@ def backends(tmp_path_factory):
 @pytest.fixture(scope="module")
 def server(backends, tmp_path_factory):
     nats, s3 = backends
-    env = {
-        "GOLDENSHOT_SERVER_OBJECT_STORE": "s3",
-        "GOLDENSHOT_SERVER_S3_ENDPOINT": s3.endpoint,
-        "GOLDENSHOT_SERVER_S3_ACCESS_KEY": S3_ACCESS_KEY,
-        "GOLDENSHOT_SERVER_S3_SECRET_KEY": S3_SECRET_KEY,
-        "GOLDENSHOT_SERVER_BUS": "nats",
-        "GOLDENSHOT_SERVER_NATS_URL": nats.url,
-    }
-    srv = Server(tmp_path_factory.mktemp("srv") / "data", env).start()
+    srv = Server(tmp_path_factory.mktemp("srv") / "data", service_env(nats, s3)).start()
     yield srv
     srv.stop()
 
