@@ -33,7 +33,7 @@ from services.proto.goldenshot.v1 import scorer_pb2_grpc as pb_grpc  # noqa: E40
 
 def stats(seconds: list[float], elapsed: float | None = None) -> dict:
     ms = np.asarray(seconds) * 1000.0
-    out = {"n": int(ms.size), "p50_ms": round(float(np.percentile(ms, 50)), 1), "p95_ms": round(float(np.percentile(ms, 95)), 1)}
+    out = {"n": int(ms.size), **{f"p{q}_ms": round(float(np.percentile(ms, q)), 1) for q in (50, 95, 99)}}
     if elapsed:
         out["per_s"] = round(ms.size / elapsed, 2)
     return out
