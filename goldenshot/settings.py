@@ -107,7 +107,7 @@ class ZeroShotSettings(BaseModel):
     # nearest other image exceeds median + drop_mads x MAD (over the rows) is dropped; between
     # rounds the coreset is re-selected from the patches the dropped rows did not cover. 0: off.
     rounds: int = Field(2, ge=0, le=10)
-    support_fraction: float = Field(0.1, gt=0.0, le=1.0)
+    support_fraction: float = Field(0.2, gt=0.0, le=1.0)
     drop_mads: float = Field(1.0, gt=0.0)
     row_scores: bool = True  # the last round's row scores also weigh on the final patch scores
     # Step 5: blend each image score with the scores of its most similar images (mean patch feature).
