@@ -57,7 +57,7 @@ eval: install
 eval-zeroshot: install
 	for c in $(CATEGORIES); do $(PY) -m goldenshot eval $(DATA)/$$c --zero-shot --seeds 0,1,2 --json out/eval/zeroshot_$$(basename $$c).json; done
 
-# Zero-shot speed and memory against batch size (50, 100, 200, 400; all-pairs baseline at 50, 100): JSON lines.
+# Zero-shot speed and memory against batch size (50, 100, 200, 400; all-pairs baseline at 50, 100; fastest of 2 runs): JSON lines.
 bench-zeroshot: install
 	$(PY) bench/bench_zeroshot.py --data $(DATA) --out out/bench/zeroshot.jsonl
 

@@ -2,6 +2,8 @@
 
 For each category and batch size (default 50, 100, 200, 400) a fresh process scores one batch:
 decode -> features -> coreset -> scores and maps -> regions, so peak RSS is that batch's alone.
+Wall time depends on what else runs on the machine, so every size runs --repeats times, round-robin,
+and a summary line per size keeps the fastest run (CPU time per image is printed too).
 Images come from the category's test and train splits (seed 0); a batch larger than both together
 is filled by drawing with replacement. `--naive` sizes also run the all-pairs baseline (every
 patch against every other image's patches: the coreset as large as the batch, no learning), whose
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import subprocess
@@ -49,16 +52,20 @@ def worker(root: Path, size: int, naive: bool) -> dict:
     extractor = build_extractor(settings)
     idle_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     paths = _batch_paths(root, size)
-    start = time.perf_counter()
+    load = os.getloadavg()[0]
+    start, cpu_start = time.perf_counter(), time.process_time()
     batch = score_batch(ImageFiles(paths), extractor, settings)
     regions = sum(len(batch.inspection(i, settings.maps).regions) for i in range(size))
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     return {
         "category": root.name,
         "method": "all-pairs" if naive else "zeroshot",
         "batch": size,
         "distinct_images": len(set(paths)),
         "ms_per_image": 1000.0 * seconds / size,
+        # CPU time of all threads: the work done, which other processes on a shared machine do not inflate
+        "cpu_ms_per_image": 1000.0 * cpu_seconds / size,
+        "load_average_at_start": load,
         "batch_seconds": seconds,
         "stage_seconds": {k: round(v, 3) for k, v in batch.seconds.items()},
         "coreset_rows": batch.coreset_rows,
@@ -72,8 +79,10 @@ def worker(root: Path, size: int, naive: bool) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, default=Path("../shared/datasets"))
+    parser.add_argument("--categories", default=",".join(CATEGORIES), help="comma-separated, relative to --data")
     parser.add_argument("--sizes", default="50,100,200,400")
     parser.add_argument("--naive", default="50,100", help="batch sizes for the all-pairs baseline ('' for none)")
+    parser.add_argument("--repeats", type=int, default=2, help="runs per batch size; the summary lines keep the fastest")
     parser.add_argument("--out", type=Path, default=None, help="also write the lines to this file")
     parser.add_argument("--worker", nargs=3, metavar=("ROOT", "SIZE", "NAIVE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -81,18 +90,24 @@ def main() -> None:
         root, size, naive = args.worker
         print(json.dumps(worker(Path(root), int(size), naive == "1")))
         return
-    lines = []
-    jobs = [(size, "0") for size in args.sizes.split(",")] + [(size, "1") for size in args.naive.split(",") if size]
-    for category in CATEGORIES:
-        for size, naive in jobs:
+    jobs = [(category, size, "0") for category in args.categories.split(",") for size in args.sizes.split(",")]
+    jobs += [(category, size, "1") for category in args.categories.split(",") for size in args.naive.split(",") if size]
+    runs = []
+    for repeat in range(args.repeats):  # round-robin, so a busy spell on the machine hits every size alike
+        for category, size, naive in jobs:
             cmd = [sys.executable, __file__, "--worker", str(args.data / category), size, naive]
-            line = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
-            print(line, flush=True)
-            lines.append(line)
+            run = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+            runs.append({**run, "repeat": repeat})
+            print(json.dumps(runs[-1]), flush=True)
+    summary = []
+    for category, size, naive in jobs:
+        same = [r for r in runs if r["category"] == Path(category).name and r["batch"] == int(size) and (r["method"] == "all-pairs") == (naive == "1")]
+        best = min(same, key=lambda r: r["ms_per_image"])
+        summary.append({**best, "summary": f"fastest of {len(same)}", "peak_rss_mb": max(r["peak_rss_mb"] for r in same)})
+        print(json.dumps(summary[-1]), flush=True)
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text("\n".join(lines) + "\n")
-
+        args.out.write_text("".join(json.dumps(r) + "\n" for r in runs + summary))
 
 if __name__ == "__main__":
     main()

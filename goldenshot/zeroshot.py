@@ -8,11 +8,14 @@ of fixed size, so time and memory grow linearly. Steps, each switchable in `sett
 1. multi-scale patch features: the backbone's taps averaged over several neighbourhood sizes;
 2. stepwise coreset: k-center of a few sampled images, down-sampled again with each next chunk,
    so the greedy never holds more than the coreset plus one chunk of patches;
-3. coreset learning: k-center favours outliers, so it picks up defect patches (which then hide the
-   same defect in other images); each round scores every patch against the coreset, patches far
-   above the batch's median stop being candidates, and the coreset is re-selected;
+3. coreset learning: k-center favours outliers, so it picks up defect patches, which would then
+   vouch for the same defect in other images (plain mutual nearest-neighbour scoring ranks magnetic
+   tiles worse than chance). Each round scores every coreset row against the batch by its distance
+   to the support_fraction x N-th nearest other image: normal patterns recur in many images, a
+   defect type in few. Rows far above the median are dropped and the coreset re-selected from the
+   patches they did not cover; the last round's row scores stay as a penalty on each row;
 4. pixel score = distance to the nearest coreset row from another image; image score = top-N mean;
-5. re-scoring: each image score blended with those of its most similar images.
+5. re-scoring: each image score blended with those of its most similar images (mean patch feature).
 """
 
 from __future__ import annotations
@@ -79,20 +82,20 @@ def score_batch(
 
     images: HxWx3 uint8 RGB arrays (goldenshot.images.decode_image); each is read once, in order,
     so a lazy sequence keeps a large batch out of memory. Identical images count as one source, so
-    a repeated photo cannot vouch for itself.
+    a repeated photo cannot vouch for itself. Thresholds: robust_threshold of the image scores and
+    of the per-image map peaks (zeroshot.threshold_mads).
     """
     if len(images) < 2:
         raise ZeroShotError(f"a zero-shot batch needs at least 2 images, got {len(images)}")
     report = progress or (lambda stage, done, total: None)
     zs = settings.zeroshot
-    clock = time.perf_counter()
     seconds: dict[str, float] = {}
+    clock = [time.perf_counter()]
 
     def lap(stage: str) -> None:
-        nonlocal clock
         now = time.perf_counter()
-        seconds[stage] = seconds.get(stage, 0.0) + now - clock
-        clock = now
+        seconds[stage] = seconds.get(stage, 0.0) + now - clock[0]
+        clock[0] = now
 
     batch = _BatchFeatures(extractor, zs.neighbourhoods)
     for i, image in enumerate(images):
@@ -101,42 +104,15 @@ def score_batch(
     if len(set(batch.owner)) < 2:
         raise ZeroShotError(f"a zero-shot batch needs at least 2 different images, got {len(images)} copies of one")
     lap("features")
-
-    order = torch.randperm(len(batch), generator=torch.Generator().manual_seed(settings.seed)).tolist()
-    bank, owner = _coreset(batch, order, None, settings, lambda done: report("coreset", done, len(batch)))
-    lap("coreset")
-    support = max(1, min(len(set(batch.owner)) - 1, round(zs.support_fraction * (len(batch) - 1))))
-    for r in range(zs.rounds):
-        stage, reselect = f"learning {r + 1}/{zs.rounds}", r + 1 < zs.rounds
-        total = (2 if reselect else 1) * len(batch)
-        member_scores, nearest_member = _vet(batch, bank, owner, support, settings, lambda done: report(stage, done, total))
-        kept = member_scores <= robust_threshold(member_scores, zs.drop_mads)
-        if reselect:  # from the patches the dropped members did not cover
-            covered = [kept[idx] for idx in nearest_member]
-            bank, owner = _coreset(batch, order, covered, settings, lambda done: report(stage, len(batch) + done, total))
-        else:
-            bank, owner = bank[kept], owner[kept]
-            if zs.row_scores:  # d(patch, row)^2 + score(row)^2: the row's own doubt adds to the distance
-                bank = torch.cat([bank, member_scores[kept].unsqueeze(1)], dim=1)
-        lap("learning")
-    bank_sq = squared_norms(bank)
-    scores, maps, descriptors = [], [], []
-    for i in range(len(batch)):
-        feats = batch.grid(i)
-        queries = F.pad(feats, (0, bank.shape[1] - feats.shape[-1]))  # zeros against the row-score column
-        score, score_map = score_grid(queries, batch.sizes[i], bank, bank_sq, settings.scoring, settings.maps.sigma, owner == batch.owner[i])
-        scores.append(score)
-        maps.append(score_map)
-        descriptors.append(feats.mean((0, 1)))
-        report("scoring", i + 1, len(batch))
-    image_scores = torch.tensor(scores)
+    bank, owner = _learned_coreset(batch, settings, report, lap)
+    scores, maps, descriptors = _score(batch, bank, owner, settings, report)
     if zs.rescore:
-        image_scores = rescore(image_scores, torch.stack(descriptors), zs.rescore_neighbours, zs.rescore_weight)
+        scores = rescore(scores, descriptors, zs.rescore_neighbours, zs.rescore_weight)
     lap("scoring")
     return ZeroShotBatch(
-        scores=image_scores.tolist(),
+        scores=scores.tolist(),
         maps=maps,
-        threshold=robust_threshold(image_scores, zs.threshold_mads),
+        threshold=robust_threshold(scores, zs.threshold_mads),
         pixel_threshold=robust_threshold([float(m.max()) for m in maps], zs.threshold_mads),
         sizes=batch.original_sizes,
         coreset_rows=int(bank.shape[0]),
@@ -199,6 +175,64 @@ def _checked(image: np.ndarray, index: int) -> np.ndarray:
     if image.shape[0] < 1 or image.shape[1] < 1:
         raise ZeroShotError(f"image {index}: empty image {image.shape}")
     return image
+
+
+def _learned_coreset(
+    batch: _BatchFeatures,
+    settings: Settings,
+    report: Progress,
+    lap: Callable[[str], None],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Steps 2 and 3: the stepwise coreset, then `rounds` of vetting its rows by image support.
+
+    Between rounds the coreset is re-selected from the patches whose nearest row was kept; after
+    the last round the doubtful rows are dropped and, with row_scores, each kept row carries its
+    score as one more coordinate, so a patch's distance to it becomes sqrt(d^2 + score^2).
+    """
+    zs = settings.zeroshot
+    n = len(batch)
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(settings.seed)).tolist()
+    bank, owner = _coreset(batch, order, None, settings, lambda done: report("coreset", done, n))
+    lap("coreset")
+    support = max(1, min(len(set(batch.owner)) - 1, round(zs.support_fraction * (n - 1))))
+    for r in range(zs.rounds):
+        stage, reselect = f"learning {r + 1}/{zs.rounds}", r + 1 < zs.rounds
+        total = (2 if reselect else 1) * n
+        row_scores, nearest_row = _vet(batch, bank, owner, support, settings, lambda done: report(stage, done, total))
+        kept = row_scores <= robust_threshold(row_scores, zs.drop_mads)
+        if reselect:
+            covered = [kept[idx] for idx in nearest_row]
+            bank, owner = _coreset(batch, order, covered, settings, lambda done: report(stage, n + done, total))
+        else:
+            bank, owner = bank[kept], owner[kept]
+            if zs.row_scores:
+                bank = torch.cat([bank, row_scores[kept].unsqueeze(1)], dim=1)
+        lap("learning")
+    return bank, owner
+
+
+def _score(
+    batch: _BatchFeatures,
+    bank: torch.Tensor,
+    owner: torch.Tensor,
+    settings: Settings,
+    report: Progress,
+) -> tuple[torch.Tensor, list[np.ndarray], torch.Tensor]:
+    """Step 4: image scores [N], maps (working size) and mean patch features [N, D] (for re-scoring).
+
+    Each patch is scored by the one scoring path (score_grid) against the rows of other images.
+    """
+    bank_sq = squared_norms(bank)
+    scores, maps, descriptors = [], [], []
+    for i in range(len(batch)):
+        feats = batch.grid(i)
+        queries = F.pad(feats, (0, bank.shape[1] - feats.shape[-1]))  # zeros against the row-score column
+        score, score_map = score_grid(queries, batch.sizes[i], bank, bank_sq, settings.scoring, settings.maps.sigma, owner == batch.owner[i])
+        scores.append(score)
+        maps.append(score_map)
+        descriptors.append(feats.mean((0, 1)))
+        report("scoring", i + 1, len(batch))
+    return torch.tensor(scores), maps, torch.stack(descriptors)
 
 
 def _coreset(

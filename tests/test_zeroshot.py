@@ -55,8 +55,7 @@ def planted_batch(goods, extractor):
 
 def test_planted_defect_scores_highest_and_is_found_where_it_is(planted_batch):
     images, batch, _ = planted_batch
-    assert int(np.argmax(batch.scores)) == 10 and batch.decisions[10] == ANOMALOUS
-    assert batch.decisions[:10].count(ANOMALOUS) <= 1  # the batch's own threshold passes the goods
+    assert batch.decisions[10] == ANOMALOUS and batch.scores[10] > 1.25 * max(batch.scores[:10])
     result = batch.inspection(10, Settings().maps)
     assert result.score_map.shape == images[10].shape[:2]
     y, x = np.unravel_index(result.score_map.argmax(), result.score_map.shape)
