@@ -7,7 +7,8 @@ DATA   ?= ../shared/datasets
 STAMP  := $(VENV)/.installed
 
 .PHONY: install proto run demo test bench bench-server bench-load bench-distributed eval eval-zeroshot bench-zeroshot train-eval export bench-triton clean
-CATEGORIES := mtd/magnetic_tile bsdata/ball_screw
+# every category folder (train/ and test/) one or two levels under $(DATA): all of them are dev categories
+CATEGORIES = $(sort $(patsubst %/train,%,$(wildcard $(DATA)/*/train $(DATA)/*/*/train)))
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,11 +52,12 @@ bench: install
 
 # The README's accuracy table: few-shot protocol, K = 1, 2, 4, 8, seeds 0-2, whole test split.
 eval: install
-	for c in $(CATEGORIES); do $(VENV)/bin/goldenshot eval $(DATA)/$$c --shots 1,2,4,8 --seeds 0,1,2 --json out/eval/$$(basename $$c).json; done
+	for c in $(CATEGORIES); do $(VENV)/bin/goldenshot eval $$c --shots 1,2,4,8 --seeds 0,1,2 --json out/eval/$$(basename $$c).json || exit 1; done
+	$(PY) bench/report.py out/eval/*.json
 
 # The README's zero-shot table: each category's whole test split is one unlabeled batch (shots 0), seeds 0-2.
 eval-zeroshot: install
-	for c in $(CATEGORIES); do $(PY) -m goldenshot eval $(DATA)/$$c --zero-shot --seeds 0,1,2 --json out/eval/zeroshot_$$(basename $$c).json; done
+	for c in $(CATEGORIES); do $(PY) -m goldenshot eval $$c --zero-shot --seeds 0,1,2 --json out/eval/zeroshot_$$(basename $$c).json || exit 1; done
 
 # Zero-shot speed and memory against batch size (50, 100, 200, 400; all-pairs baseline at 50, 100; fastest of 2 runs): JSON lines.
 bench-zeroshot: install

@@ -75,6 +75,19 @@ def list_images(folder: Path) -> list[Path]:
     return images
 
 
+def discover_categories(root: Path) -> list[Path]:
+    """Every category folder under root (itself, or up to two levels down), sorted by path.
+
+    A category is a folder with train/ and test/ (MVTec, MPDD, BTAD layouts), so `make eval`
+    covers whatever dev data is mounted instead of a hard-coded list.
+    """
+    root = Path(root)
+    found = [d for d in (root, *root.glob("*"), *root.glob("*/*")) if (d / "train").is_dir() and (d / "test").is_dir()]
+    if not found:
+        raise DatasetError(f"{root}: no category folders (with train/ and test/) found")
+    return sorted(found)
+
+
 def support_set(train: Sequence[Path], k: int, seed: int) -> list[Path]:
     """The K golden samples for a seed: random.Random(seed).sample over the sorted file names.
 

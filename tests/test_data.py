@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from goldenshot.data import Category, DatasetError, Sample, list_images, load_category, load_mask, support_set
+from goldenshot.data import Category, DatasetError, Sample, discover_categories, list_images, load_category, load_mask, support_set
 from goldenshot.images import read_image
 
 
@@ -317,3 +317,13 @@ def test_visa_missing_columns_or_object(tmp_path: Path) -> None:
     (visa / "split_csv" / "1cls.csv").write_text("object,split,image\ncandle,train,a.png\n")
     with pytest.raises(DatasetError, match="missing columns label, mask"):
         load_category(visa / "candle", fmt="visa")
+
+
+def test_every_category_under_a_root_is_found(datasets: Path, tmp_path: Path) -> None:
+    found = discover_categories(datasets)
+    assert {p.name for p in found} >= {"magnetic_tile", "ball_screw", "pcb20085"}
+    assert all((p / "train").is_dir() and (p / "test").is_dir() for p in found)
+    assert discover_categories(datasets / "mtd" / "magnetic_tile") == [datasets / "mtd" / "magnetic_tile"]
+    (tmp_path / "a" / "b" / "train").mkdir(parents=True)  # no test/: not a category
+    with pytest.raises(DatasetError, match="no category"):
+        discover_categories(tmp_path)
