@@ -51,8 +51,9 @@ def _settings(backbone: str | None = None, weights: Path | None = None, augment:
         update["backbone"] = backbone
     if weights:
         update["weights"] = weights
-    if augment is not None:
+    if augment is not None:  # a person's choice: not left to self-configuration
         update["augment"] = settings.augment.model_copy(update={"enabled": augment})
+        update["selfconfig"] = settings.selfconfig.model_copy(update={"enabled": False})
     settings = settings.model_copy(update=update)
     torch.set_num_threads(settings.threads)
     logging.basicConfig(
@@ -135,9 +136,15 @@ def fit(
     except _USER_ERRORS as exc:
         _fail(exc)
     meta = fingerprint.meta
+    for stray in meta.strays:
+        typer.echo(f"warning: golden sample {stray.name} looks unlike the others (leave-one-out score {stray.score:.3f}); left out", err=True)
+    if meta.selfconfig is not None:
+        tried = ", ".join(f"{name} {auroc:.3f}" for name, auroc in meta.selfconfig.auroc.items())
+        typer.echo(f"self-configuration: chose {meta.selfconfig.chosen} (held-out goods vs synthetic defects, AUROC: {tried})")
     typer.echo(
         f"fingerprint {out}: {len(paths)} golden samples, {meta.coreset_rows} bank rows, "
-        f"threshold {meta.threshold:.4f} ({meta.threshold_source}), {size / 1e6:.2f} MB"
+        f"threshold {meta.threshold:.4f} ({meta.threshold_source}"
+        f"{'' if meta.target_fpr is None else f', aiming at {meta.target_fpr:.0%} false alarms'}), {size / 1e6:.2f} MB"
     )
 
 

@@ -1,7 +1,8 @@
 """Evaluation on the few-shot and zero-shot protocols and the speed benchmark, as the CLI and bench/ run them.
 
-Test-image features do not depend on the support set, so eval extracts them once per category
-and reuses them for every (K, seed) run; ms_per_image still counts the whole per-image path:
+Test-image features do not depend on the support set, so eval extracts them once per category and
+working size (self-configuration may choose another) and reuses them for every (K, seed) run; the
+protocol seed is also the fit's seed (coreset, augmentation, synthetic defects). ms_per_image still counts the whole per-image path:
 the measured decode + features time of that image plus this run's kNN and map time. Zero-shot
 runs the whole test split as one batch through goldenshot.zeroshot.score_batch, once per seed.
 """
@@ -75,12 +76,18 @@ def evaluate(
     category = load_category(root)
     supports = {(k, seed): support_set(category.train, k, seed) for k in shots for seed in seeds}  # fail fast on K
     extractor = build_extractor(settings)
-    tests = _extract_test(pick_test(category, max_test), extractor, settings, show_progress)
-    labels = [t.label for t in tests]
+    samples = pick_test(category, max_test)
+    by_preprocess: dict[str, list[_TestImage]] = {}  # self-configuration may choose another working size
     runs = []
     for (k, seed), support in tqdm(supports.items(), desc=f"eval {category.name}", disable=not show_progress):
-        fingerprint, fit_seconds = _timed_fit(support, extractor, settings)
-        runs.append(_score_run(k, seed, support, fingerprint, extractor, tests, labels, fit_seconds))
+        run_settings = settings.model_copy(update={"seed": seed})
+        fingerprint, fit_seconds = _timed_fit(support, extractor, run_settings)
+        key = fingerprint.meta.preprocess.model_dump_json()
+        if key not in by_preprocess:
+            chosen = FeatureExtractor(extractor.backbone, fingerprint.meta.preprocess, extractor.projection)
+            by_preprocess[key] = _extract_test(samples, chosen, settings, show_progress)
+        tests = by_preprocess[key]
+        runs.append(_score_run(k, seed, support, fingerprint, extractor, tests, [t.label for t in tests], fit_seconds))
     return {
         "category": category.name,
         "backbone": settings.backbone,
@@ -115,6 +122,8 @@ def _score_run(k, seed, support, fingerprint: Fingerprint, extractor, tests, lab
         "support": [p.name for p in support],
         # the decision a factory would get from the good-only threshold stored in the fingerprint
         **_metrics(labels, scores, masks, maps, fingerprint.meta.threshold),
+        "threshold": fingerprint.meta.threshold,
+        "selfconfig": fingerprint.meta.selfconfig.model_dump() if fingerprint.meta.selfconfig else None,
         "fit_seconds": fit_seconds,
         "ms_per_image": statistics.median(per_image),
         "n_test": len(tests),
@@ -187,6 +196,11 @@ def _rate(scores: list[float], labels: list[int], label: int, threshold: float) 
     return float(np.mean(flagged)) if flagged else None
 
 
+def _mean_of(rows: list[dict], key: str) -> float | None:
+    values = [r[key] for r in rows if r[key] is not None]
+    return float(np.mean(values)) if values else None
+
+
 def _summarise(runs: list[dict], shots: Sequence[int]) -> list[dict]:
     out = []
     for k in shots:
@@ -201,6 +215,8 @@ def _summarise(runs: list[dict], shots: Sequence[int]) -> list[dict]:
                 "image_auroc_std": float(np.std(image)),
                 "pixel_auroc_mean": float(np.mean(pixel)) if pixel else None,
                 "aupro_mean": float(np.mean(pro)) if pro else None,
+                "fpr_at_threshold_mean": _mean_of(rows, "fpr_at_threshold"),
+                "tpr_at_threshold_mean": _mean_of(rows, "tpr_at_threshold"),
                 "fit_seconds_mean": float(np.mean([r["fit_seconds"] for r in rows])),
                 "ms_per_image_median": float(np.median([r["ms_per_image"] for r in rows])),
             }

@@ -20,7 +20,7 @@ from safetensors.torch import load, save
 
 from goldenshot import __version__
 from goldenshot.atomic import atomic_path
-from goldenshot.settings import MapSettings, PreprocessSettings, ScoringSettings
+from goldenshot.settings import AugmentSettings, MapSettings, PreprocessSettings, ScoringSettings
 
 FORMAT_VERSION = 1
 _META_KEY = "goldenshot"
@@ -46,6 +46,23 @@ class GoldenStats(BaseModel):
     max: float | None
 
 
+class Stray(BaseModel):
+    """A golden sample left out because it looked unlike the others (its leave-one-out score)."""
+
+    name: str
+    score: float
+
+
+class Validation(BaseModel):
+    """How the fit chose its configuration: held-out goods against synthetic defects (goldenshot.selfconfig)."""
+
+    chosen: str
+    auroc: dict[str, float]  # per candidate: separation of held-out goods from synthetic defects
+    defects: int  # synthetic defects scored per candidate
+    detected: float | None = None  # share of the chosen candidate's synthetic defects above the threshold
+    seconds: float
+
+
 class FingerprintMeta(BaseModel):
     """The JSON half of a fingerprint."""
 
@@ -59,11 +76,16 @@ class FingerprintMeta(BaseModel):
     preprocess: PreprocessSettings
     scoring: ScoringSettings
     maps: MapSettings
+    augment: AugmentSettings | None = None  # what the bank was built with (None: files before self-configuration)
     threshold: float  # on image scores
     pixel_threshold: float  # on anomaly-map values: where regions start
+    pixel_floor: float | None = None  # regions grow from above pixel_threshold down to this (a good map's typical peak)
     threshold_source: str  # "leave-one-out" or "user"
+    target_fpr: float | None = None  # the false-alarm rate the leave-one-out threshold aims at
     golden: GoldenStats
     sources: list[Source]
+    strays: list[Stray] = []
+    selfconfig: Validation | None = None
     coreset_rows: int
     patches_seen: int
     seed: int
@@ -81,7 +103,7 @@ class Fingerprint:
         """A copy whose decision threshold was set by a person; the region threshold moves with it."""
         threshold = check_threshold(threshold)
         scale = float(threshold) / self.meta.threshold if self.meta.threshold > 0 else 1.0
-        update = {"threshold": float(threshold), "pixel_threshold": self.meta.pixel_threshold * scale, "threshold_source": "user"}
+        update = {"threshold": float(threshold), "pixel_threshold": self.meta.pixel_threshold * scale, "threshold_source": "user", "target_fpr": None}
         meta = self.meta.model_copy(update=update)
         return Fingerprint(self.bank, meta, self.projection)
 

@@ -92,17 +92,36 @@ class Inspector:
         score, working = self.score(image, timings)
         clock = _Clock(timings)
         meta = self.fingerprint.meta
-        result = conclude(score, working, image.shape[:2], self.threshold, meta.pixel_threshold, meta.maps)
+        result = conclude(score, working, image.shape[:2], self.threshold, meta.pixel_threshold, meta.maps, meta.pixel_floor)
         clock.lap("regions")
         result.timings_ms.update(timings)
         return result
 
 
-def conclude(score: float, working: np.ndarray, size: tuple[int, int], threshold: float, pixel_threshold: float, maps: MapSettings) -> Inspection:
+def conclude(
+    score: float,
+    working: np.ndarray,
+    size: tuple[int, int],
+    threshold: float,
+    pixel_threshold: float,
+    maps: MapSettings,
+    floor: float | None = None,
+) -> Inspection:
     """Score + working-size map -> the full result: map at the original (height, width), regions.
-    Shared by few-shot inspection and the zero-shot batch, so both report regions alike."""
+
+    Regions follow the decision: an OK part has none, and an ANOMALOUS one has at least one (if
+    no pixel passes the region threshold, the map's own hottest area is the region). Shared by
+    few-shot inspection and the zero-shot batch, so both report regions alike.
+    """
     score_map = resize_map(working, size[0], size[1])
-    regions = find_regions(score_map, pixel_threshold, maps.min_region_area, maps.morph_kernel)
+    regions: list[Region] = []
+    if score > threshold:
+        regions = find_regions(score_map, pixel_threshold, maps.min_region_area, maps.morph_kernel, grow_to=floor)
+        if not regions:
+            peak = float(score_map.max())
+            seed = min(pixel_threshold, np.nextafter(peak, -np.inf))
+            low = floor if floor is not None and floor < seed else seed - 0.25 * (seed - float(np.median(score_map)))
+            regions = find_regions(score_map, seed, 1, 1, grow_to=low)[:1]
     return Inspection(score, threshold, pixel_threshold, score_map, working, regions)
 
 

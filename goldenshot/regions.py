@@ -49,8 +49,12 @@ def find_regions(
     min_area: int = 16,
     kernel: int = 5,
     max_regions: int = 50,
+    grow_to: float | None = None,
 ) -> list[Region]:
     """Regions where `score_map > threshold`, most anomalous (highest peak) first.
+
+    grow_to (hysteresis): a region is the connected area above `grow_to` around pixels above
+    `threshold`, so a defect is outlined where it leaves the good range, not only at its hot core.
 
     Opening removes isolated hot pixels (noise, not defects); closing then merges a defect that the
     threshold split by a thin gap, so one scratch is reported once. Morphology is skipped when the map
@@ -68,6 +72,10 @@ def find_regions(
     score_map = np.ascontiguousarray(score_map, dtype=np.float32)
 
     binary = (score_map > threshold).view(np.uint8)
+    if grow_to is not None and grow_to < threshold and binary.any():
+        _, labels = cv2.connectedComponents((score_map > grow_to).view(np.uint8), connectivity=8)
+        seeded = np.unique(labels[binary.astype(bool)])
+        binary = np.isin(labels, seeded[seeded > 0]).view(np.uint8)
     height, width = binary.shape
     if kernel > 1 and height >= kernel and width >= kernel:
         element = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (kernel, kernel))

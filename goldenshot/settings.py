@@ -66,6 +66,36 @@ class MapSettings(BaseModel):
     morph_kernel: int = Field(5, ge=1)  # opening/closing kernel side, pixels
 
 
+class ThresholdSettings(BaseModel):
+    """The decision threshold from good parts only (goldenshot.threshold)."""
+
+    # "predictive": a one-sided Student-t prediction bound on the leave-one-out golden scores at
+    # target_fpr, so K good parts set a threshold meant to pass 1 - target_fpr of the next good ones.
+    # "max": margin x the highest leave-one-out score (the old rule; its false-alarm rate falls with K).
+    rule: Literal["predictive", "max"] = "predictive"
+    target_fpr: float = Field(0.02, gt=0.0, lt=0.5)
+    margin: float = Field(1.0, ge=0.5)  # "max" rule only
+    # A golden sample whose leave-one-out score is this many robust deviations above the others'
+    # median is reported as a stray (wrong product, bad photo) and left out of bank and threshold;
+    # a wrong-product photo scored 2-3x the others' median in the tests, a merely odd good one 1.3x.
+    stray_mads: float = Field(6.0, gt=0.0)
+    stray_ratio: float = Field(1.5, ge=1.0)  # ... and at least this times the median
+    min_units_for_stray: int = Field(5, ge=3)
+
+
+class SelfConfigSettings(BaseModel):
+    """Per-product choice of configuration, validated on synthetic defects (goldenshot.selfconfig)."""
+
+    enabled: bool = True
+    # names from goldenshot.selfconfig.CANDIDATES; the first is the fallback and wins ties
+    candidates: tuple[str, ...] = ("augment", "plain")
+    defects_per_unit: int = Field(4, ge=1, le=32)
+    kinds: tuple[str, ...] = ("cut_paste", "blotch", "scratch", "blur")
+    # a candidate replaces the first only with at least this much more separation (AUROC) of
+    # held-out goods from synthetic defects: small differences are noise with a few samples
+    margin: float = Field(0.0, ge=0.0, le=0.5)
+
+
 class LimitSettings(BaseModel):
     """Bounds on untrusted input."""
 
@@ -143,10 +173,8 @@ class Settings(BaseSettings):
     threads: int = Field(2, ge=1)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     seed: int = 0
-    # threshold = margin * quantile of the leave-one-out golden scores; those already run above
-    # real good parts (each was scored against a bank missing it), so no extra margin by default
-    threshold_quantile: float = Field(1.0, gt=0.0, le=1.0)
-    threshold_margin: float = Field(1.0, ge=0.5)
+    threshold: ThresholdSettings = ThresholdSettings()
+    selfconfig: SelfConfigSettings = SelfConfigSettings()
 
     preprocess: PreprocessSettings = PreprocessSettings()
     augment: AugmentSettings = AugmentSettings()

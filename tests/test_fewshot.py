@@ -10,7 +10,9 @@ from goldenshot.fewshot import FitError, fit, golden_samples
 from goldenshot.fingerprint import Fingerprint, FingerprintError
 from goldenshot.images import image_sha256, read_image
 from goldenshot.inspector import ANOMALOUS, OK, Inspector
+from goldenshot.selfconfig import CANDIDATES
 from goldenshot.settings import AugmentSettings, Settings
+from goldenshot.threshold import good_threshold
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +38,8 @@ def fingerprint(tile, extractor, settings):
 def test_threshold_sits_above_every_leave_one_out_golden_score(fingerprint, tile, settings):
     meta = fingerprint.meta
     assert len(meta.golden.scores) == 4 and meta.threshold_source == "leave-one-out"
-    assert meta.threshold == pytest.approx(settings.threshold_margin * max(meta.golden.scores))
-    assert meta.threshold >= max(meta.golden.scores)
+    assert meta.threshold == pytest.approx(good_threshold(meta.golden.scores, settings.threshold))
+    assert meta.threshold >= max(meta.golden.scores) and meta.target_fpr == settings.threshold.target_fpr
     assert meta.pixel_threshold > 0
     support = support_set(tile.train, 4, 0)
     assert [s.name for s in meta.sources] == [p.name for p in support]
@@ -90,7 +92,7 @@ def test_saved_fingerprint_scores_exactly_like_the_fitted_one(tmp_path, tile, ex
 def test_one_golden_sample_is_split_into_quadrants(tile, extractor, settings):
     one = golden_samples(support_set(tile.train, 1, 0), settings)
     fp = fit(one, extractor, settings)
-    assert len(fp.meta.golden.scores) == 4 and fp.meta.threshold == pytest.approx(max(fp.meta.golden.scores))
+    assert len(fp.meta.golden.scores) == 4 and fp.meta.threshold == pytest.approx(good_threshold(fp.meta.golden.scores, settings.threshold))
     bare = fit(one, extractor, settings.model_copy(update={"augment": AugmentSettings(enabled=False)}))
     assert len(bare.meta.golden.scores) == 4 and bare.meta.threshold > 0
     tiny = settings.model_copy(update={"coreset": settings.coreset.model_copy(update={"size": 1})})
@@ -106,3 +108,38 @@ def test_fingerprint_from_another_backbone_is_refused(fingerprint, settings):
     other = build_extractor(settings.model_copy(update={"backbone": "efficientnet_lite0"}))
     with pytest.raises(FingerprintError, match="mobilenet_v2"):
         Inspector(other, fingerprint)
+
+
+def test_self_configuration_validates_every_candidate_and_keeps_the_best(tile, extractor, settings):
+    support = golden_samples(support_set(tile.train, 4, 0), settings)
+    names = ("augment", "plain", "max")
+    chosen = settings.model_copy(update={"selfconfig": settings.selfconfig.model_copy(update={"candidates": names})})
+    report = fit(support, extractor, chosen).meta.selfconfig
+    assert set(report.auroc) == set(names) and report.defects == 4 * settings.selfconfig.defects_per_unit
+    assert report.auroc[report.chosen] == max(report.auroc.values()) and 0.0 <= report.detected <= 1.0
+    # held-out goods and synthetic defects on real tiles separate far better than chance
+    assert report.auroc["augment"] > 0.75
+    stubborn = chosen.model_copy(update={"selfconfig": chosen.selfconfig.model_copy(update={"margin": 0.5})})
+    fixed = fit(support, extractor, stubborn)
+    assert fixed.meta.selfconfig.chosen == "augment"  # nothing beats the fallback by half an AUROC
+    plain = CANDIDATES["plain"](settings)
+    assert not plain.augment.enabled and plain.preprocess == settings.preprocess
+
+
+def test_a_stray_golden_sample_is_named_and_left_out_of_bank_and_threshold(tile, extractor, settings, datasets):
+    board = load_category(datasets / "deeppcb" / "pcb20085").train[0]
+    support = support_set(tile.train, 6, 0)
+    clean = fit(golden_samples(support, settings), extractor, settings)
+    mixed = fit(golden_samples(support + [board], settings), extractor, settings)
+    assert [s.name for s in mixed.meta.strays] == [board.name] and clean.meta.strays == []
+    assert mixed.meta.strays[0].score > 2 * max(mixed.meta.golden.scores)
+    assert len(mixed.meta.golden.scores) == 6 and mixed.meta.threshold < 1.5 * clean.meta.threshold
+
+
+def test_decisions_and_regions_agree(tile, extractor, fingerprint):
+    inspector = Inspector(extractor, fingerprint)
+    samples = [s for s in tile.test if s.label == 0][:6] + [s for s in tile.test if s.label == 1][::40]
+    results = [inspector.inspect(read_image(s.path)) for s in samples]
+    assert {r.decision for r in results} == {OK, ANOMALOUS}
+    for r in results:
+        assert (len(r.regions) > 0) == (r.decision == ANOMALOUS)

@@ -127,3 +127,15 @@ def test_non_finite_map_is_rejected(bad: float) -> None:
 def test_non_2d_map_is_rejected() -> None:
     with pytest.raises(ValueError):
         find_regions(np.zeros((10, 10, 3), np.float32), threshold=0.5)
+
+
+def test_hysteresis_grows_a_region_to_the_whole_defect_but_not_to_cold_blobs() -> None:
+    m = _blank()
+    cv2.circle(m, (100, 100), 30, 0.6, thickness=cv2.FILLED)  # the defect's warm rim
+    cv2.circle(m, (100, 100), 8, 0.9, thickness=cv2.FILLED)  # its hot core
+    cv2.circle(m, (250, 50), 15, 0.6, thickness=cv2.FILLED)  # warm, but nowhere hot: not a defect
+    (core,) = find_regions(m, threshold=0.8)
+    (grown,) = find_regions(m, threshold=0.8, grow_to=0.5)
+    assert core.width < 20 and 58 <= grown.width <= 62
+    assert grown.peak_score == pytest.approx(0.9) and grown.area > 10 * core.area
+    assert find_regions(m, threshold=0.8, grow_to=0.95) == [core]  # a floor above the threshold changes nothing
