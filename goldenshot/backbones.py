@@ -194,9 +194,10 @@ class Backbone(nn.Module):
     """Frozen feature extractor: the network's stages up to its last tap, returning each tap's output.
 
     Input: [B, 3, H, W] normalised with IMAGENET_MEAN/STD, any H and W. Output: one map per tap, in tap
-    order, of shape [B, channels[i], ceil(H / strides[i]), ceil(W / strides[i])] for the convnets, and
-    [B, D, round(H / 14), round(W / 14)] for the DINOv2 ViTs (they resize to whole patches). It stays in
-    eval mode with gradients off: BN statistics and weights are part of what a fingerprint records.
+    order, of shape [B, channels[i], H / strides[i], W / strides[i]] for the convnets (rounded up; ConvNeXt
+    rounds down; exact for goldenshot's working sizes, multiples of 16), and [B, D, round(H / 14),
+    round(W / 14)] for the DINOv2 ViTs (they resize to whole patches). It stays in eval mode with
+    gradients off: BN statistics and weights are part of what a fingerprint records.
     """
 
     def __init__(self, name: str, net: nn.Module, taps: Sequence[str], weights_sha256: str) -> None:

@@ -6,6 +6,7 @@ All with random weights: the official files are not downloaded (docs/backbones.m
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -115,7 +116,9 @@ def test_user_file_backbones_need_a_weights_file(name: str) -> None:
 
 
 @pytest.fixture(scope="module", params=NAMES)
-def weights_files(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict, dict]:
+def weights_files(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, dict[str, torch.Tensor], dict[str, Path]]]:
     """One random-weight state dict per net, saved as a torch pickle and as safetensors."""
     name = request.param
     state = _random_state(name)
@@ -129,7 +132,7 @@ def weights_files(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
 
 
 @pytest.mark.parametrize("suffix", ["pth", "safetensors"])
-def test_loads_from_pth_and_safetensors(weights_files: tuple[str, dict, dict], suffix: str) -> None:
+def test_loads_from_pth_and_safetensors(weights_files: tuple[str, dict[str, torch.Tensor], dict[str, Path]], suffix: str) -> None:
     name, state, paths = weights_files
     channels, strides = LAYOUT[name][:2]
     backbone = load_backbone(name, paths[suffix])
