@@ -19,8 +19,6 @@ from goldenshot.backbones import BACKBONES, Backbone, WeightsError, file_sha256,
 from goldenshot.features import aggregate
 from goldenshot.nets.dinov2 import Attention, Embedding, patch_grid
 
-torch.set_num_threads(1)
-
 # name -> (tap channels, tap strides, key count, parameter count, some exact keys with their shapes as
 # the official files store them: torchvision's convnext_tiny-983f1562.pth, Meta's dinov2_vit*14_pretrain.pth).
 LAYOUT = {
