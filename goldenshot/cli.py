@@ -40,7 +40,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Few-shot vis
 
 _USER_ERRORS = (ImageError, DatasetError, FitError, FingerprintError, WeightsError, TrainError, ExportError, ValueError, OSError)
 
-Backbone = Annotated[Optional[str], typer.Option(help="mobilenet_v2 | efficientnet_lite0 | resnet18 | resnet50 | wide_resnet50_2")]
+Backbone = Annotated[Optional[str], typer.Option(help="mobilenet_v2 | efficientnet_lite0 | efficientnet_lite2 | resnet18 | resnet50 | wide_resnet50_2 | convnext_tiny | dinov2_vits14 | dinov2_vitb14 (the last five need --weights; see docs/backbones.md)")]
 Weights = Annotated[Optional[Path], typer.Option(help="torchvision-format weights file (ResNets need one)")]
 
 

@@ -48,7 +48,7 @@ def photo() -> torch.Tensor:
 
 @pytest.fixture(scope="module")
 def backbones() -> dict[str, Backbone]:
-    return {name: load_backbone(name) for name in ("mobilenet_v2", "efficientnet_lite0")}
+    return {name: load_backbone(name) for name in ("mobilenet_v2", "efficientnet_lite0", "efficientnet_lite2")}
 
 
 @pytest.fixture
@@ -64,13 +64,13 @@ def test_mobilenet_v2_default_weights_are_the_expected_file() -> None:
     assert load_backbone("mobilenet_v2").weights_sha256 == MOBILENET_V2_SHA256
 
 
-@pytest.mark.parametrize("name", ["mobilenet_v2", "efficientnet_lite0"])
+@pytest.mark.parametrize("name", ["mobilenet_v2", "efficientnet_lite0", "efficientnet_lite2"])
 def test_bundled_weights_classify_a_real_photo(name: str, photo: torch.Tensor) -> None:
     net = load_network(name)
     assert not net.training
     with torch.no_grad():
         top5 = net(photo).topk(5).indices[0].tolist()
-    # Both nets put "palace" first with a wide margin (p ~0.7 and ~0.4): a wiring error would lose it.
+    # All put "palace" first with a wide margin (p ~0.7, ~0.4 and ~0.74): a wiring error would lose it.
     assert top5[0] == PALACE, top5
 
 
@@ -85,10 +85,11 @@ def test_efficientnet_lite0_pads_like_tensorflow() -> None:
         assert conv(torch.randn(1, 4, 15, 9)).shape[-2:] == (8, 5)
 
 
-def test_efficientnet_lite0_sees_the_input_scale_it_was_trained_on() -> None:
+@pytest.mark.parametrize("name", ["efficientnet_lite0", "efficientnet_lite2"])
+def test_efficientnet_lite_sees_the_input_scale_it_was_trained_on(name: str) -> None:
     """The stem BN's running variance records the training input scale ([-1, 1]); ImageNet-normalised
     pixels fed straight in would come out ~4x larger (variance ~8x the running value on this photo)."""
-    net = load_network("efficientnet_lite0")
+    net = load_network(name)
     with torch.no_grad():
         stem = net._conv_stem(net._input_rescale(_imagenet_tensor(Image.open(PHOTO)))).flatten(2)[0]
     ratio = (stem.var(dim=1) / net._bn0.running_var).median().item()
@@ -96,7 +97,8 @@ def test_efficientnet_lite0_sees_the_input_scale_it_was_trained_on() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "channels"), [("mobilenet_v2", (32, 96)), ("efficientnet_lite0", (40, 112))]
+    ("name", "channels"),
+    [("mobilenet_v2", (32, 96)), ("efficientnet_lite0", (40, 112)), ("efficientnet_lite2", (48, 120))],
 )
 def test_backbone_maps_for_non_square_input(name: str, channels: tuple[int, int], backbones: dict) -> None:
     backbone = backbones[name]
@@ -108,7 +110,7 @@ def test_backbone_maps_for_non_square_input(name: str, channels: tuple[int, int]
     assert all(torch.equal(a, b) for a, b in zip(first, again))
 
 
-@pytest.mark.parametrize("name", ["mobilenet_v2", "efficientnet_lite0"])
+@pytest.mark.parametrize("name", ["mobilenet_v2", "efficientnet_lite0", "efficientnet_lite2"])
 def test_backbone_is_truncated_and_matches_the_full_network(name: str, backbones: dict) -> None:
     backbone = backbones[name]
     assert not any(isinstance(m, nn.Linear) for m in backbone.modules())  # no classifier kept

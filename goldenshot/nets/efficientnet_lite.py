@@ -1,7 +1,12 @@
-"""EfficientNet-Lite0 with lukemelas `efficientnet_pytorch` key names, for the TF-ported Lite0 checkpoint.
+"""EfficientNet-Lite0 and Lite2 with lukemelas `efficientnet_pytorch` key names, for the TF-ported checkpoints.
 
-Lite differs from EfficientNet-B0 by: no squeeze-excite, ReLU6 instead of swish, stem (32) and head (1280)
-not scaled. Inference only: drop-connect (a training regulariser) is not implemented.
+Lite differs from EfficientNet-B0..4 by: no squeeze-excite, ReLU6 instead of swish, stem (32) and head
+(1280) not scaled, and the first and last stage's repeats not scaled with depth (TF's
+efficientnet_lite_builder, `fix_head_stem`). The variants differ only by their width and depth
+multipliers, applied to B0's stage table as TF's `round_filters` / `round_repeats` do (checked
+against the Lite0 and Lite2 checkpoints; wider variants would also need the stem fix applied to
+the first block's input, which this does not do).
+Inference only: drop-connect (a training regulariser) is not implemented.
 
 The weights were trained in TensorFlow on inputs scaled to [-1, 1] ((x - 127) / 128 on 0..255 pixels),
 not ImageNet mean/std: the stem BN's running variance matches [-1, 1] inputs (ImageNet-normalised
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -21,7 +27,8 @@ from torch import Tensor, nn
 # TF checkpoints: BN epsilon 1e-3 and momentum 0.99 (PyTorch's 0.01).
 _BN = {"eps": 1e-3, "momentum": 0.01}
 
-# (kernel, first stride, expand ratio, in channels, out channels, repeats): EfficientNet-B0's stages.
+# (kernel, first stride, expand ratio, in channels, out channels, repeats): EfficientNet-B0's stages,
+# which the width and depth multipliers scale.
 _STAGES = (
     (3, 1, 1, 32, 16, 1),
     (3, 2, 6, 16, 24, 2),
@@ -31,6 +38,13 @@ _STAGES = (
     (5, 2, 6, 112, 192, 4),
     (3, 1, 6, 192, 320, 1),
 )
+
+
+def _round_filters(channels: int, width: float, divisor: int = 8) -> int:
+    """TF's round_filters: scale by width, round to a multiple of 8, never more than 10% below the scaled value."""
+    scaled = channels * width
+    rounded = max(divisor, int(scaled + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * scaled else rounded
 
 
 class InputRescale(nn.Module):
@@ -93,14 +107,16 @@ class MBConvBlock(nn.Module):
         return x + inputs if self.use_skip else x
 
 
-class EfficientNetLite0(nn.Module):
-    """EfficientNet-Lite0 (lukemelas layout): `_conv_stem`, `_bn0`, `_blocks.0..15`, `_conv_head`, `_bn1`, `_fc`.
+class EfficientNetLite(nn.Module):
+    """EfficientNet-Lite (lukemelas layout): `_conv_stem`, `_bn0`, `_blocks.N`, `_conv_head`, `_bn1`, `_fc`.
 
-    `_blocks.4` ends the stride-8 stage (40 ch), `_blocks.10` the stride-16 stage (112 ch).
+    `width` and `depth` are the variant's multipliers (Lite0: 1.0, 1.0; Lite2: 1.1, 1.2); use
+    `efficientnet_lite0` / `efficientnet_lite2` rather than spelling them out.
     `input_mean`/`input_std` describe how the caller normalised its input (default: ImageNet's).
     """
 
-    def __init__(self, num_classes: int = 1000, input_mean: Sequence[float] = (0.485, 0.456, 0.406),
+    def __init__(self, width: float = 1.0, depth: float = 1.0, num_classes: int = 1000,
+                 input_mean: Sequence[float] = (0.485, 0.456, 0.406),
                  input_std: Sequence[float] = (0.229, 0.224, 0.225)) -> None:
         super().__init__()
         self._input_rescale = InputRescale(input_mean, input_std)
@@ -108,11 +124,14 @@ class EfficientNetLite0(nn.Module):
         self._bn0 = nn.BatchNorm2d(32, **_BN)
         self._act0 = nn.ReLU6()
         blocks = []
-        for kernel, stride, expand, cin, cout, repeats in _STAGES:
+        for stage, (kernel, stride, expand, cin, cout, repeats) in enumerate(_STAGES):
+            cin, cout = _round_filters(cin, width), _round_filters(cout, width)
+            if 0 < stage < len(_STAGES) - 1:
+                repeats = math.ceil(repeats * depth)
             for i in range(repeats):
                 blocks.append(MBConvBlock(kernel, stride if i == 0 else 1, expand, cin if i == 0 else cout, cout))
         self._blocks = nn.ModuleList(blocks)
-        self._conv_head = Conv2dSame(320, 1280, 1)
+        self._conv_head = Conv2dSame(cout, 1280, 1)
         self._bn1 = nn.BatchNorm2d(1280, **_BN)
         self._act1 = nn.ReLU6()
         self._dropout = nn.Dropout(0.2)
@@ -135,3 +154,13 @@ class EfficientNetLite0(nn.Module):
         for _, module in self.stages():
             x = module(x)
         return self._fc(self._dropout(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)))
+
+
+def efficientnet_lite0(**kwargs: Any) -> EfficientNetLite:
+    """Lite0: 16 blocks; `_blocks.4` ends the stride-8 stage (40 ch), `_blocks.10` the stride-16 one (112 ch)."""
+    return EfficientNetLite(1.0, 1.0, **kwargs)
+
+
+def efficientnet_lite2(**kwargs: Any) -> EfficientNetLite:
+    """Lite2: 21 blocks; `_blocks.6` ends the stride-8 stage (48 ch), `_blocks.14` the stride-16 one (120 ch)."""
+    return EfficientNetLite(1.1, 1.2, **kwargs)
