@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-CATEGORIES = ("mtd/magnetic_tile", "bsdata/ball_screw")
+from goldenshot.data import discover_categories
 
 
 def main() -> None:
@@ -22,9 +22,9 @@ def main() -> None:
     parser.add_argument("--max-images", type=int, default=100)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    for category in CATEGORIES:
-        out = args.out / f"{Path(category).name}.json"
-        cmd = [sys.executable, "-m", "goldenshot", "bench", str(args.data / category), "--shots", str(args.shots),
+    for category in discover_categories(args.data):
+        out = args.out / f"{category.name}.json"
+        cmd = [sys.executable, "-m", "goldenshot", "bench", str(category), "--shots", str(args.shots),
                "--max-images", str(args.max_images), "--json", str(out)]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
         print(json.dumps(json.loads(out.read_text())))
