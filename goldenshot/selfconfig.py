@@ -18,7 +18,7 @@ import torch
 
 from goldenshot import metrics
 from goldenshot.features import FeatureExtractor
-from goldenshot.fewshot import Bank, GoldenSample, Progress, Units, build_bank, quadrants, support_units
+from goldenshot.bank import Bank, GoldenSample, Progress, Units, build_bank, quadrants, support_units
 from goldenshot.fingerprint import Validation
 from goldenshot.scoring import score_grid, squared_norms
 from goldenshot.settings import Settings
