@@ -127,6 +127,7 @@ def test_self_configuration_validates_every_candidate_and_keeps_the_best(tile, e
 
 
 def test_a_stray_golden_sample_is_named_and_left_out_of_bank_and_threshold(tile, extractor, settings, datasets):
+    settings = settings.model_copy(update={"selfconfig": settings.selfconfig.model_copy(update={"enabled": False})})
     board = load_category(datasets / "deeppcb" / "pcb20085").train[0]
     support = support_set(tile.train, 6, 0)
     clean = fit(golden_samples(support, settings), extractor, settings)
