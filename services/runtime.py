@@ -15,7 +15,7 @@ from prometheus_client import start_http_server
 from goldenshot.features import build_extractor
 from goldenshot.fingerprint import Fingerprint, FingerprintError
 from goldenshot.settings import Settings
-from services.builder.build import Builder, alias_name
+from services.builder.build import Builder
 from services.common.bus import BusUnavailable, JobBus, MemoryBus
 from services.common.catalog import Catalog
 from services.common.jobs import JobRunner
@@ -25,7 +25,12 @@ from services.common.settings import ServiceSettings
 from services.common.triton_backbone import TritonBackbone
 from services.common.vectors import QdrantVectorStore
 from services.common.webhooks import WebhookSender
-from services.ingest.views import inspection_view
+from services.core.fingerprints import Fingerprints
+from services.core.golden import GoldenSamples
+from services.core.inspections import Inspections
+from services.core.keys import alias_name
+from services.core.products import Products
+from services.schemas import InspectionOut
 from services.scorer.batch import BatchRunner
 from services.scorer.grpc_server import ScorerService, start_grpc
 from services.scorer.client import RemoteScorer
@@ -92,7 +97,7 @@ class Runtime:
         self.bus = open_bus(service)
         self.metrics = Metrics(queue_depth=lambda: queue_depth(self.bus), oldest_open_job=self.catalog.oldest_open_job_age)
         self.webhooks = WebhookSender(
-            self.catalog, self.metrics, inspection_view, service.webhook_timeout_s, service.webhook_attempts, service.webhook_backoff_s
+            self.catalog, self.metrics, lambda product, row: InspectionOut.of(product, row).model_dump_json(), service.webhook_timeout_s, service.webhook_attempts, service.webhook_backoff_s
         )
         self.runner = JobRunner(self.catalog, self.bus, self.metrics)
         self.scorer: Scorer | RemoteScorer | None = None  # None in the builder, which serves no API
@@ -111,6 +116,11 @@ class Runtime:
             self.runner.handlers["zeroshot"] = ZeroShotRunner(self.catalog, self.objects, self.scorer, self.extractor, engine)
         if service.role in ("all", "builder"):
             self.runner.handlers["build"] = Builder(self.catalog, self.objects, self.vectors, self.extractor, engine, self._fingerprint_ready)
+        if self.scorer is not None:  # the use cases the APIs serve
+            self.products = Products(self.catalog, self.objects, self.vectors, self.scorer)
+            self.golden = GoldenSamples(self.catalog, self.objects, engine.limits.max_pixels, service.max_golden)
+            self.fingerprints = Fingerprints(self.catalog, self.objects, self.vectors, self.runner)
+            self.inspections = Inspections(self.catalog, self.objects, self.scorer, self.runner, self.golden, engine.limits.max_pixels, service.page_limit)
         self.grpc: grpc.Server | None = None
         self.grpc_port: int | None = None
         self.metrics_server: WSGIServer | None = None
@@ -140,7 +150,7 @@ class Runtime:
     def _warm(self, payload: dict) -> None:
         product = self.catalog.product_by_id(str(payload.get("product_id")))
         if product is not None and product["active_version"] is not None:
-            self.scorer.inspector(product)
+            self.scorer.ready(product)
 
     def restore_vectors(self) -> None:
         """Refill an in-memory vector store from the fingerprint files: every version, alias on the active one."""

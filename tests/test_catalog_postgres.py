@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from services.common.catalog import Catalog
-from services.common.errors import ApiError
+from services.core.errors import Conflict
 
 ADMIN = os.environ.get("GOLDENSHOT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -46,9 +46,8 @@ def test_services_starting_together_share_one_schema(url):
 def test_products_jobs_inspections_and_claims_on_postgres(url):
     catalog = Catalog(url)
     product = catalog.create_product("a" * 32, "plant-a", "tile", "")
-    with pytest.raises(ApiError) as dup:
+    with pytest.raises(Conflict):
         catalog.create_product("b" * 32, "plant-a", "tile", "")
-    assert dup.value.status == 409
     assert catalog.create_product("c" * 32, "plant-b", "tile", "")["tenant"] == "plant-b"
     assert catalog.allocate_version(product["id"]) == 1 and catalog.allocate_version(product["id"]) == 2
 

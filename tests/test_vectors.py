@@ -12,7 +12,7 @@ from goldenshot.fingerprint import Fingerprint
 from goldenshot.images import image_sha256
 from goldenshot.scoring import nearest
 from goldenshot.settings import Settings
-from services.builder.build import alias_name
+from services.core.keys import alias_name
 from services.common.settings import ServiceSettings
 from services.common.vectors import QdrantVectorStore
 from services.runtime import Runtime

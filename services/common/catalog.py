@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from services.common.errors import conflict, not_found
+from services.core.errors import Conflict, NotFound
 
 metadata = MetaData()
 
@@ -198,7 +198,7 @@ class Catalog:
     def _one(self, query: Any, missing: str) -> dict:
         row = self._first(query)
         if row is None:
-            raise not_found(missing)
+            raise NotFound(missing)
         return row
 
     def _scalar(self, query: Any) -> Any:
@@ -217,7 +217,7 @@ class Catalog:
             with self.engine.begin() as conn:
                 conn.execute(products.insert().values(**row))
         except IntegrityError:
-            raise conflict(f"product '{name}' already exists") from None
+            raise Conflict(f"product '{name}' already exists") from None
         return self.product(tenant, name)
 
     def product(self, tenant: str, name: str) -> dict:
@@ -277,7 +277,7 @@ class Catalog:
         """Record a built version (replacing a half-recorded earlier try of the same one) and switch to it."""
         with self.engine.begin() as conn:
             if conn.execute(select(products.c.id).where(products.c.id == row["product_id"])).first() is None:
-                raise not_found("the product was deleted during the build")
+                raise NotFound("the product was deleted during the build")
             conn.execute(versions.delete().where(versions.c.product_id == row["product_id"], versions.c.version == row["version"]))
             conn.execute(versions.insert().values(**row, created_at=now_iso()))
             if activate:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from services.common.bus import BusUnavailable, JobBus
 from services.common.catalog import Catalog, now_iso
-from services.common.errors import ApiError, BackendUnavailable
+from services.core.errors import BackendUnavailable, DomainError
 from services.common.logs import REQUEST_ID
 from services.common.metrics import Metrics
 from services.common.names import new_id
@@ -86,7 +86,7 @@ class JobRunner:
         except BackendUnavailable as exc:  # not the job's fault: back in the queue, the bus redelivers
             self.catalog.update_job(job_id, state="queued", stage="waiting", error={"code": "unavailable", "message": str(exc)})
             raise
-        except ApiError as exc:
+        except DomainError as exc:
             self._finish(job, "failed", error={"code": exc.code, "message": exc.message})
         except Exception as exc:
             log.exception("job %s failed", job_id)
@@ -102,21 +102,3 @@ class JobRunner:
         self.catalog.update_job(job["id"], state=state, result=result, error=error, stage="done" if state == "succeeded" else "failed", finished_at=now_iso())
         self.metrics.jobs.labels(job["kind"], state).inc()
 
-
-def job_view(job: dict) -> dict:
-    """The API's Job object."""
-    total = job["total"]
-    fraction = 1.0 if job["state"] == "succeeded" else (job["done"] / total if total else 0.0)
-    return {
-        "id": job["id"],
-        "kind": job["kind"],
-        "product": job["product"],
-        "state": job["state"],
-        "progress": {"stage": job["stage"], "done": job["done"], "total": total, "fraction": round(fraction, 4)},
-        "error": job["error"],
-        "result": job["result"],
-        "attempts": job["attempts"],
-        "created_at": job["created_at"],
-        "started_at": job["started_at"],
-        "finished_at": job["finished_at"],
-    }

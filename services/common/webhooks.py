@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import threading
 import time
@@ -35,10 +34,10 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 class WebhookSender:
     """Background thread draining the outbox: due deliveries are sent, failures rescheduled."""
 
-    def __init__(self, catalog: Catalog, metrics: Metrics, view: Callable[[dict, dict], dict], timeout: float, attempts: int, backoff: float) -> None:
+    def __init__(self, catalog: Catalog, metrics: Metrics, render: Callable[[dict, dict], str], timeout: float, attempts: int, backoff: float) -> None:
         self.catalog = catalog
         self.metrics = metrics
-        self.view = view  # (product, inspection row) -> the API's Inspection JSON
+        self.render = render  # (product, inspection row) -> the API's Inspection JSON
         self.attempts = attempts
         self.backoff = backoff
         self.lease_s = timeout + 5.0  # a claimed row is retried by anyone after this, if its sender died
@@ -55,7 +54,7 @@ class WebhookSender:
         hook = self.catalog.webhook(product["id"])
         if hook is None or (hook["events"] == "anomalous" and row["decision"] != "ANOMALOUS"):
             return
-        body = json.dumps(self.view(product, row), separators=(",", ":"))
+        body = self.render(product, row)
         self.catalog.enqueue_delivery({"product_id": product["id"], "inspection_id": row["id"], "url": hook["url"], "secret": hook["secret"], "body": body})
         self._wake.set()
 

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from services.common.catalog import Catalog
-from services.common.errors import ApiError, not_found
+from services.core.errors import DomainError, NotFound
 from services.common.jobs import Progress
 from services.common.objects import ObjectNotFound, ObjectStore
+from services.core.keys import batch_item_key, batch_prefix
 from services.scorer.scorer import Scorer
-
-
-def batch_item_key(product_id: str, job_id: str, index: int) -> str:
-    return f"products/{product_id}/batches/{job_id}/{index}"
 
 
 class BatchRunner:
@@ -24,7 +21,7 @@ class BatchRunner:
     def __call__(self, job: dict, progress: Progress) -> dict:
         product = self.catalog.product_by_id(job["product_id"])
         if product is None:
-            raise not_found("the product was deleted")
+            raise NotFound("the product was deleted")
         items = job["params"]["items"]
         done = self.catalog.batch_done(job["id"])
         failed = []
@@ -34,7 +31,7 @@ class BatchRunner:
                 try:
                     data = self.objects.get(batch_item_key(product["id"], job["id"], i))
                     self.scorer.inspect(product, data, filename, batch_id=job["id"], inspection_id=inspection_id)
-                except ApiError as exc:
+                except DomainError as exc:
                     if exc.code in ("no_fingerprint", "fingerprint_unavailable"):
                         raise
                     failed.append({"filename": filename, "error": exc.message})
@@ -43,5 +40,5 @@ class BatchRunner:
             progress("inspecting", i + 1, len(items))
         rows = self.catalog.inspections(product["id"], None, job["id"], len(items) + 1, None)
         anomalous = sum(r["decision"] == "ANOMALOUS" for r in rows)
-        self.objects.delete_prefix(f"products/{product['id']}/batches/{job['id']}")
+        self.objects.delete_prefix(batch_prefix(product["id"], job["id"]))
         return {"count": len(rows), "ok": len(rows) - anomalous, "anomalous": anomalous, "failed": failed}

@@ -11,37 +11,39 @@ import grpc
 
 from services.common.auth import HEADER, tenant_for
 from services.common.catalog import Catalog
-from services.common.errors import ApiError, BackendUnavailable, bad_request
+from services.core.errors import ERRORS, BackendUnavailable, Conflict, DomainError, InvalidImage, InvalidRequest, NotFound, Unauthorized, Unavailable, Unprocessable
 from services.common.logs import REQUEST_ID
-from services.common.names import InvalidName, check_slug, display_name, new_id
+from services.common.names import check_slug, display_name, new_id
 from services.proto.goldenshot.v1 import scorer_pb2 as pb
 from services.proto.goldenshot.v1 import scorer_pb2_grpc as pb_grpc
 from services.scorer.scorer import Scorer
 
-_STATUS = {
-    400: grpc.StatusCode.INVALID_ARGUMENT,
-    401: grpc.StatusCode.UNAUTHENTICATED,
-    404: grpc.StatusCode.NOT_FOUND,
-    409: grpc.StatusCode.FAILED_PRECONDITION,
-    413: grpc.StatusCode.RESOURCE_EXHAUSTED,
-    422: grpc.StatusCode.INVALID_ARGUMENT,
-    503: grpc.StatusCode.UNAVAILABLE,
+STATUS: dict[type[DomainError], grpc.StatusCode] = {
+    InvalidRequest: grpc.StatusCode.INVALID_ARGUMENT,
+    InvalidImage: grpc.StatusCode.INVALID_ARGUMENT,
+    Unprocessable: grpc.StatusCode.INVALID_ARGUMENT,
+    Unauthorized: grpc.StatusCode.UNAUTHENTICATED,
+    NotFound: grpc.StatusCode.NOT_FOUND,
+    Conflict: grpc.StatusCode.FAILED_PRECONDITION,
+    Unavailable: grpc.StatusCode.UNAVAILABLE,
 }
 access = logging.getLogger("goldenshot.access")
 API_KEY_METADATA = HEADER.lower()
 REQUEST_ID_METADATA = "x-request-id"
 
 
-ERROR_CODE, ERROR_STATUS = "goldenshot-error-code", "goldenshot-error-status"
+ERROR_KIND, ERROR_CODE = "goldenshot-error", "goldenshot-error-code"
 
 
-def abort(context: grpc.ServicerContext, error: ApiError | BackendUnavailable) -> None:
-    """The matching gRPC status, plus the API's own code and HTTP status as trailing metadata, so a
-    client (the ingest API) can raise exactly the ApiError the scorer raised."""
+def abort(context: grpc.ServicerContext, error: DomainError | BackendUnavailable) -> None:
+    """The matching gRPC status, plus the domain error's class and code as trailing metadata, so a
+    client (the ingest API) can raise exactly the error the scorer raised."""
     if isinstance(error, BackendUnavailable):
-        error = ApiError(503, "unavailable", f"{error.backend} is unavailable; try again later")
-    context.set_trailing_metadata(((ERROR_CODE, error.code), (ERROR_STATUS, str(error.status))))
-    context.abort(_STATUS.get(error.status, grpc.StatusCode.INTERNAL), error.message)
+        error = Unavailable(f"{error.backend} is unavailable; try again later")
+    kind = next(c for c in type(error).__mro__ if ERRORS.get(c.__name__) is c)  # InvalidName travels as InvalidRequest
+    context.set_trailing_metadata(((ERROR_KIND, kind.__name__), (ERROR_CODE, error.code)))
+    status = next((STATUS[c] for c in type(error).__mro__ if c in STATUS), grpc.StatusCode.INTERNAL)
+    context.abort(status, error.message)
 
 
 def inspection_message(product: dict, row: dict) -> pb.Inspection:
@@ -60,7 +62,7 @@ def inspection_message(product: dict, row: dict) -> pb.Inspection:
 
 
 class ScorerService(pb_grpc.ScorerServicer):
-    """Each call: API key -> tenant -> product -> Scorer; an ApiError becomes the matching status code."""
+    """Each call: API key -> tenant -> product -> Scorer; a domain error becomes the matching status code."""
 
     def __init__(self, catalog: Catalog, scorer: Scorer, require_api_key: bool) -> None:
         self.catalog = catalog
@@ -72,39 +74,36 @@ class ScorerService(pb_grpc.ScorerServicer):
         REQUEST_ID.set(metadata.get(REQUEST_ID_METADATA) or new_id())  # each call runs in its own context
         key = metadata.get(API_KEY_METADATA)
         tenant = tenant_for(self.catalog, key, self.require_api_key)
-        try:
-            check_slug(name, "product name")
-        except InvalidName as exc:
-            raise bad_request(str(exc)) from None
+        check_slug(name, "product name")
         return self.catalog.product(tenant, name), key
 
     def _inspect(self, request: pb.InspectRequest, context: grpc.ServicerContext) -> pb.Inspection:
         started = time.perf_counter()
         product, key = self._product(request.product, context)
-        row = self.scorer.inspect(product, request.image, display_name(request.filename), credentials=key)
+        row = self.scorer.inspect(product, request.image, display_name(request.filename))
         access.info("grpc", extra={"method": "Inspect", "product": product["name"], "decision": row["decision"], "ms": round((time.perf_counter() - started) * 1000, 2)})
         return inspection_message(product, row)
 
     def Inspect(self, request: pb.InspectRequest, context: grpc.ServicerContext) -> pb.Inspection:
         try:
             return self._inspect(request, context)
-        except (ApiError, BackendUnavailable) as exc:
+        except (DomainError, BackendUnavailable) as exc:
             abort(context, exc)
 
     def InspectBatch(self, request_iterator: Iterator[pb.InspectRequest], context: grpc.ServicerContext) -> Iterator[pb.Inspection]:
         try:
             for request in request_iterator:
                 yield self._inspect(request, context)
-        except (ApiError, BackendUnavailable) as exc:
+        except (DomainError, BackendUnavailable) as exc:
             abort(context, exc)
 
     def GetFingerprint(self, request: pb.GetFingerprintRequest, context: grpc.ServicerContext) -> pb.Fingerprint:
         try:
             product, _ = self._product(request.product, context)
             if product["active_version"] is None:
-                raise ApiError(409, "no_fingerprint", f"product '{product['name']}' has no fingerprint yet")
+                raise Conflict(f"product '{product['name']}' has no fingerprint yet", code="no_fingerprint")
             row = self.catalog.version(product["id"], product["active_version"])
-        except (ApiError, BackendUnavailable) as exc:
+        except (DomainError, BackendUnavailable) as exc:
             abort(context, exc)
         return pb.Fingerprint(
             product=product["name"], version=row["version"], threshold=row["threshold"], pixel_threshold=row["pixel_threshold"],

@@ -2,7 +2,7 @@
 
 The active bank is kept hot: an Inspector (bank + squared norms) per product, built once per version
 from the fingerprint artifact and dropped when another version becomes active, so an inspection is
-one backbone pass and a few matmuls. The map is stored at the working size; services/scorer/pictures.py
+one backbone pass and a few matmuls. The map is stored at the working size; services/core/pictures.py
 draws the PNGs on first request, which keeps encoding out of the inspection's latency.
 """
 
@@ -24,23 +24,20 @@ from goldenshot.images import ImageError, decode_image
 from goldenshot.inspector import Inspection, Inspector
 from goldenshot.settings import Settings
 from services.common.catalog import Catalog, now_iso
-from services.common.errors import ApiError, conflict
+from services.core.errors import Conflict, InvalidImage, Unavailable
 from services.common.metrics import Metrics
 from services.common.names import new_id
 from services.common.objects import ObjectNotFound, ObjectStore
+from services.core.keys import inspection_prefix
 
 
 log = logging.getLogger(__name__)
 
 
-def inspection_prefix(product_id: str, inspection_id: str) -> str:
-    return f"products/{product_id}/inspections/{inspection_id}"
-
-
 def active_version(product: dict) -> int:
     """The version inspections use; a product without one cannot be inspected yet."""
     if product["active_version"] is None:
-        raise conflict(f"product '{product['name']}' has no fingerprint yet: upload golden samples and build one", code="no_fingerprint")
+        raise Conflict(f"product '{product['name']}' has no fingerprint yet: upload golden samples and build one", code="no_fingerprint")
     return product["active_version"]
 
 
@@ -82,7 +79,7 @@ class Scorer:
             fingerprint = Fingerprint.loads(self.objects.get(row["object_key"]), f"{product['name']} v{version}")
             inspector = Inspector(self.extractor, fingerprint)
         except (FingerprintError, ObjectNotFound) as exc:
-            raise ApiError(503, "fingerprint_unavailable", f"fingerprint v{version} of '{product['name']}' cannot be used: {exc}") from exc
+            raise Unavailable(f"fingerprint v{version} of '{product['name']}' cannot be used: {exc}", code="fingerprint_unavailable") from exc
         with self._hot_lock:
             self._hot[product["id"]] = (version, inspector)
             self._hot.move_to_end(product["id"])
@@ -90,23 +87,25 @@ class Scorer:
                 self._hot.popitem(last=False)
         return version, inspector
 
+    def ready(self, product: dict) -> int:
+        """The active version, loaded hot so the first inspection does not wait for it."""
+        return self.inspector(product)[0]
+
     def forget(self, product_id: str) -> None:
         with self._hot_lock:
             self._hot.pop(product_id, None)
 
     def inspect(
-        self, product: dict, data: bytes, filename: str, batch_id: str | None = None, inspection_id: str | None = None, credentials: str | None = None
+        self, product: dict, data: bytes, filename: str, batch_id: str | None = None, inspection_id: str | None = None, *, credentials: str | None = None
     ) -> dict:
-        """Decode, score, store image + map + record; returns the catalog row.
-
-        credentials: the caller's API key; a remote scorer forwards it, this one has checked it already.
-        """
+        """Decode, score, store image + map + record; returns the catalog row. credentials: unused here,
+        the caller's key was checked already (services.core.scoring.Scorer)."""
         version, inspector = self.inspector(product)
         started = time.perf_counter()
         try:
             image = decode_image(data, filename, self.settings.limits.max_pixels)
         except ImageError as exc:
-            raise ApiError(422, "invalid_image", str(exc)) from exc
+            raise InvalidImage(str(exc)) from exc
         decode_ms = (time.perf_counter() - started) * 1000.0
         with self._slots:
             result = inspector.inspect(image)  # Triton down: TritonUnavailable, a BackendUnavailable (503)

@@ -1,0 +1,55 @@
+"""Use cases on fingerprint versions and jobs: request a build, list, read the file, activate (rollback)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.common.catalog import Catalog
+from services.common.jobs import JobRunner
+from services.common.names import check_id
+from services.common.objects import ObjectStore
+from services.common.vectors import VectorStore
+from services.core.errors import Conflict
+from services.core.keys import alias_name
+
+Row = dict[str, Any]
+
+
+class Fingerprints:
+    def __init__(self, catalog: Catalog, objects: ObjectStore, vectors: VectorStore, runner: JobRunner) -> None:
+        self.catalog = catalog
+        self.objects = objects
+        self.vectors = vectors
+        self.runner = runner
+
+    def request_build(self, tenant: str, product: Row, threshold: float | None) -> Row:
+        """Queue a build of the next version; inspections keep the active one until it is ready."""
+        if not self.catalog.golden(product["id"]):
+            raise Conflict(f"product '{product['name']}' has no golden samples: upload some first", code="no_golden_samples")
+        version = self.catalog.allocate_version(product["id"])
+        return self.runner.submit(tenant, product, "build", {"version": version, "threshold": threshold})
+
+    def versions(self, product: Row) -> list[Row]:
+        """Newest first."""
+        return self.catalog.versions(product["id"])
+
+    def version(self, product: Row, version: int) -> Row:
+        return self.catalog.version(product["id"], version)
+
+    def file(self, product: Row, version: int) -> bytes:
+        """The artifact itself (safetensors), usable offline with `goldenshot inspect --fingerprint`."""
+        return self.objects.get(self.version(product, version)["object_key"])
+
+    def activate(self, product: Row, version: int) -> Row:
+        """Roll back (or forward): the alias and the catalog switch; the next inspection loads that bank."""
+        row = self.version(product, version)
+        self.vectors.point_alias(alias_name(product["id"]), row["collection"])
+        self.catalog.activate(product["id"], version)
+        return row
+
+    def job(self, tenant: str, job_id: str) -> Row:
+        return self.catalog.job(check_id(job_id, "job id"), tenant)
+
+    def jobs(self, tenant: str, product: Row | None, state: str | None, limit: int) -> list[Row]:
+        """Newest first."""
+        return self.catalog.jobs(tenant, product["id"] if product is not None else None, state, limit)

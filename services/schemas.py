@@ -1,0 +1,251 @@
+"""The v1 JSON contract (docs/api.md): every REST response body, and the webhook payload, as pydantic models.
+
+Built from catalog rows in one place, so REST, webhooks and the OpenAPI document cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+Decision = Literal["OK", "ANOMALOUS"]
+JobKind = Literal["build", "batch", "zeroshot"]
+JobState = Literal["queued", "running", "succeeded", "failed"]
+Row = Mapping[str, Any]
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="stable, for programs: not_found, invalid_image, no_fingerprint, ...")
+    message: str = Field(description="for people: what went wrong and what to do")
+
+
+class ErrorOut(BaseModel):
+    """Every 4xx/5xx answer, whatever the route or cause."""
+
+    error: ErrorBody
+
+
+class StatusOut(BaseModel):
+    status: str
+
+
+class GoldenScores(BaseModel):
+    mean: float | None
+    std: float | None
+    max: float | None
+
+
+class VersionOut(BaseModel):
+    """A fingerprint version."""
+
+    version: int
+    active: bool
+    created_at: str
+    threshold: float
+    pixel_threshold: float
+    threshold_source: str
+    golden_count: int
+    coreset_rows: int
+    golden_scores: GoldenScores
+    build_seconds: float
+    sha256: str
+
+    @classmethod
+    def of(cls, row: Row, active: int | None) -> VersionOut:
+        scores = row["golden_scores"]
+        return cls(
+            version=row["version"],
+            active=row["version"] == active,
+            created_at=row["created_at"],
+            threshold=row["threshold"],
+            pixel_threshold=row["pixel_threshold"],
+            threshold_source=row["threshold_source"],
+            golden_count=row["golden_count"],
+            coreset_rows=row["coreset_rows"],
+            golden_scores=GoldenScores(**{k: scores.get(k) for k in ("mean", "std", "max")}),
+            build_seconds=row["build_seconds"],
+            sha256=row["sha256"],
+        )
+
+
+class VersionList(BaseModel):
+    items: list[VersionOut]
+
+
+class JobProgress(BaseModel):
+    stage: str
+    done: int
+    total: int
+    fraction: float = Field(description="progress within the current stage, 0..1")
+
+
+class JobOut(BaseModel):
+    """A build, batch or zero-shot job."""
+
+    id: str
+    kind: JobKind
+    product: str
+    state: JobState
+    progress: JobProgress
+    error: ErrorBody | None
+    result: dict[str, Any] | None = Field(description='build: {"version"}; batch: {"count", "ok", "anomalous", "failed"}')
+    attempts: int
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+
+    @classmethod
+    def of(cls, job: Row) -> JobOut:
+        total = job["total"]
+        fraction = 1.0 if job["state"] == "succeeded" else (job["done"] / total if total else 0.0)
+        return cls(
+            id=job["id"],
+            kind=job["kind"],
+            product=job["product"],
+            state=job["state"],
+            progress=JobProgress(stage=job["stage"], done=job["done"], total=total, fraction=round(fraction, 4)),
+            error=job["error"],
+            result=job["result"],
+            attempts=job["attempts"],
+            created_at=job["created_at"],
+            started_at=job["started_at"],
+            finished_at=job["finished_at"],
+        )
+
+
+class JobList(BaseModel):
+    items: list[JobOut]
+
+
+class ProductOut(BaseModel):
+    name: str
+    description: str
+    created_at: str
+    golden_count: int
+    inspection_count: int
+    active_version: int | None
+    fingerprint: VersionOut | None = Field(description="the active version")
+    building: JobOut | None = Field(description="the newest open build job")
+
+
+class ProductList(BaseModel):
+    items: list[ProductOut]
+
+
+class DayCount(BaseModel):
+    day: str
+    ok: int
+    anomalous: int
+
+
+class StatsOut(BaseModel):
+    total: int
+    ok: int
+    anomalous: int
+    false_alarms: int
+    threshold: float | None = Field(description="the active version's, null without one")
+    by_day: list[DayCount]
+
+
+class GoldenOut(BaseModel):
+    """A golden sample."""
+
+    id: str
+    filename: str
+    sha256: str
+    width: int
+    height: int
+    created_at: str
+    image_url: str
+
+    @classmethod
+    def of(cls, product: Row, row: Row) -> GoldenOut:
+        return cls(
+            id=row["id"],
+            filename=row["filename"],
+            sha256=row["sha256"],
+            width=row["width"],
+            height=row["height"],
+            created_at=row["created_at"],
+            image_url=f"/v1/products/{product['name']}/golden/{row['id']}/image",
+        )
+
+
+class GoldenList(BaseModel):
+    items: list[GoldenOut]
+
+
+class GoldenUploadOut(BaseModel):
+    items: list[GoldenOut] = Field(description="the samples added")
+    duplicates: list[str] = Field(description="file names of images the product already holds")
+
+
+class RegionOut(BaseModel):
+    bbox: tuple[int, int, int, int] = Field(description="x, y, width, height")
+    area: int
+    peak_score: float
+    mean_score: float
+    polygon: list[tuple[int, int]]
+
+
+class InspectionOut(BaseModel):
+    """An inspection's result; also the body of a webhook delivery."""
+
+    id: str
+    product: str
+    version: int = Field(description="fingerprint version; 0 for a zero-shot batch")
+    decision: Decision
+    score: float
+    threshold: float
+    regions: list[RegionOut]
+    filename: str
+    width: int
+    height: int
+    created_at: str
+    batch_id: str | None
+    feedback: Literal["false_alarm"] | None
+    image_url: str
+    heatmap_url: str
+    overlay_url: str
+    timings_ms: dict[str, float]
+
+    @classmethod
+    def of(cls, product: Row, row: Row) -> InspectionOut:
+        base = f"/v1/products/{product['name']}/inspections/{row['id']}"
+        return cls(
+            id=row["id"],
+            product=product["name"],
+            version=row["version"],
+            decision=row["decision"],
+            score=row["score"],
+            threshold=row["threshold"],
+            regions=row["regions"],
+            filename=row["filename"],
+            width=row["width"],
+            height=row["height"],
+            created_at=row["created_at"],
+            batch_id=row["batch_id"],
+            feedback=row["feedback"],
+            image_url=f"{base}/image",
+            heatmap_url=f"{base}/heatmap.png",
+            overlay_url=f"{base}/overlay.png",
+            timings_ms=row["timings_ms"],
+        )
+
+
+class InspectionPage(BaseModel):
+    items: list[InspectionOut]
+    next_cursor: int | None = Field(description="pass as `cursor` for the next page; null on the last")
+
+
+class WebhookOut(BaseModel):
+    url: str
+    events: Literal["anomalous", "all"]
+    created_at: str
+    secret_set: bool
+
+    @classmethod
+    def of(cls, row: Row) -> WebhookOut:
+        return cls(url=row["url"], events=row["events"], created_at=row["created_at"], secret_set=bool(row["secret"]))
