@@ -8,7 +8,6 @@ from pathlib import Path
 
 from wsgiref.simple_server import WSGIServer
 
-import grpc
 import torch
 from prometheus_client import start_http_server
 
@@ -32,7 +31,7 @@ from services.core.keys import alias_name
 from services.core.products import Products
 from services.schemas import InspectionOut
 from services.scorer.batch import BatchRunner
-from services.scorer.grpc_server import ScorerService, start_grpc
+from services.scorer.grpc_server import GrpcServer, ScorerService, start_grpc
 from services.scorer.client import RemoteScorer
 from services.scorer.scorer import Scorer
 from services.scorer.zeroshot_job import ZeroShotRunner
@@ -110,7 +109,7 @@ class Runtime:
             self.extractor = build_extractor(engine, served)
         if self.scores_here:
             self.scorer = Scorer(
-                self.catalog, self.objects, self.extractor, engine, self.metrics, service.inference_slots, service.hot_products, self.webhooks.enqueue
+                self.catalog, self.objects, self.extractor, engine, self.metrics, service.inference_slots, service.hot_products, self.webhooks
             )
             self.runner.handlers["batch"] = BatchRunner(self.catalog, self.objects, self.scorer)
             self.runner.handlers["zeroshot"] = ZeroShotRunner(self.catalog, self.objects, self.scorer, self.extractor, engine)
@@ -121,8 +120,7 @@ class Runtime:
             self.golden = GoldenSamples(self.catalog, self.objects, engine.limits.max_pixels, service.max_golden)
             self.fingerprints = Fingerprints(self.catalog, self.objects, self.vectors, self.runner)
             self.inspections = Inspections(self.catalog, self.objects, self.scorer, self.runner, self.golden, engine.limits.max_pixels, service.page_limit)
-        self.grpc: grpc.Server | None = None
-        self.grpc_port: int | None = None
+        self.grpc: GrpcServer | None = None
         self.metrics_server: WSGIServer | None = None
 
     def start(self) -> None:
@@ -137,8 +135,8 @@ class Runtime:
         if self.service.role in ("all", "scorer") and self.service.grpc_port is not None:
             service = ScorerService(self.catalog, self.scorer, self.service.require_api_key)
             max_message = self.engine.limits.max_bytes + 2**20
-            self.grpc, self.grpc_port = start_grpc(service, self.service.host, self.service.grpc_port, 8, max_message)
-            log.info("gRPC scorer listening", extra={"address": f"{self.service.host}:{self.grpc_port}"})
+            self.grpc = start_grpc(service, self.service.host, self.service.grpc_port, 8, max_message)
+            log.info("gRPC scorer listening", extra={"address": f"{self.service.host}:{self.grpc.port}"})
 
     def _fingerprint_ready(self, product_id: str, version: int) -> None:
         """Tell the scorers, so they load the new bank before its first inspection needs it."""
@@ -169,7 +167,7 @@ class Runtime:
         if self.metrics_server is not None:
             self.metrics_server.shutdown()
         if self.grpc is not None:
-            self.grpc.stop(grace=5).wait(10)
+            self.grpc.stop(grace=5)
         if isinstance(self.scorer, RemoteScorer):
             self.scorer.close()
         self.bus.close()

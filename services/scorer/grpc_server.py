@@ -1,13 +1,19 @@
-"""The scorer's gRPC face (proto/goldenshot/v1/scorer.proto) over the same Scorer the REST API uses."""
+"""The scorer's gRPC face (proto/goldenshot/v1/scorer.proto) over the same Scorer the REST API uses,
+with the standard health service (Kubernetes' gRPC probe, grpc_health_probe) and server reflection
+(grpcurl) beside it."""
 
 from __future__ import annotations
 
+import errno
 import logging
 import time
 from collections.abc import Iterator
 from concurrent import futures
+from dataclasses import dataclass
 
 import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
 
 from services.common.auth import HEADER, tenant_for
 from services.common.catalog import Catalog
@@ -114,13 +120,44 @@ class ScorerService(pb_grpc.ScorerServicer):
         return pb.HealthReply(status="SERVING")
 
 
-def start_grpc(service: ScorerService, host: str, port: int, workers: int, max_message_bytes: int) -> tuple[grpc.Server, int]:
-    """Start serving on host:port (0: a free port); returns the server and the bound port."""
-    options = [("grpc.max_receive_message_length", max_message_bytes), ("grpc.max_send_message_length", max_message_bytes)]
+SCORER_SERVICE = pb.DESCRIPTOR.services_by_name["Scorer"].full_name
+
+
+@dataclass(frozen=True)
+class GrpcServer:
+    server: grpc.Server
+    health: health.HealthServicer
+    port: int  # the bound one (a free port when 0 was asked for)
+
+    def stop(self, grace: float) -> None:
+        """Health answers NOT_SERVING first, so probes and balancers stop sending while calls drain."""
+        self.health.enter_graceful_shutdown()
+        self.server.stop(grace=grace).wait(grace * 2)
+
+
+def start_grpc(service: ScorerService, host: str, port: int, workers: int, max_message_bytes: int) -> GrpcServer:
+    """Serve the scorer, health and reflection on host:port (0: a free port).
+
+    The port is this process's alone: without SO_REUSEPORT a second server on the same port fails here,
+    instead of silently sharing it and taking half of a line controller's calls.
+    """
+    options = [
+        ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.max_send_message_length", max_message_bytes),
+        ("grpc.so_reuseport", 0),
+    ]
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc"), options=options)
     pb_grpc.add_ScorerServicer_to_server(service, server)
-    bound = server.add_insecure_port(f"{host}:{port}")
+    checks = health.HealthServicer(experimental_non_blocking=True)
+    health_pb2_grpc.add_HealthServicer_to_server(checks, server)
+    reflection.enable_server_reflection((SCORER_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    try:
+        bound = server.add_insecure_port(f"{host}:{port}")
+    except RuntimeError:  # grpcio raises where older versions returned 0
+        bound = 0
     if bound == 0:
-        raise OSError(f"cannot bind gRPC to {host}:{port}")
+        raise OSError(errno.EADDRINUSE, f"gRPC cannot listen on {host}:{port}: the port is in use (another scorer?) or the address is not local")
     server.start()
-    return server, bound
+    for name in (health.OVERALL_HEALTH, SCORER_SERVICE):
+        checks.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return GrpcServer(server, checks, bound)
