@@ -340,13 +340,18 @@ class Catalog:
         return self.job(job_id)
 
     # inspections
-    def add_inspection(self, row: dict) -> None:
-        """Idempotent on the id: a batch item scored again after a restart is not stored twice."""
+    def add_inspection(self, row: dict, delivery: dict | None = None) -> None:
+        """The inspection and its webhook delivery (the outbox row) in one transaction: a crash between
+        them can neither lose the delivery nor send one for an inspection that was never stored.
+        Idempotent on the id: a batch item scored again after a restart is not stored (or sent) twice."""
         try:
             with self.engine.begin() as conn:
                 conn.execute(inspections.insert().values(**row))
+                if delivery is not None:
+                    conn.execute(deliveries.insert().values(**_queued(delivery)))
         except IntegrityError:
-            pass
+            if self._first(select(inspections.c.id).where(inspections.c.id == row["id"])) is None:
+                raise  # not the duplicate id: nothing was stored, and the caller must know
 
     def inspection(self, product_id: str, inspection_id: str) -> dict:
         return self._one(select(inspections).where(inspections.c.product_id == product_id, inspections.c.id == inspection_id), f"inspection '{inspection_id}' does not exist")
@@ -420,7 +425,7 @@ class Catalog:
 
     def enqueue_delivery(self, row: dict) -> None:
         with self.engine.begin() as conn:
-            conn.execute(deliveries.insert().values(**row, attempts=0, next_at=time.time(), delivered=False, failed=False))
+            conn.execute(deliveries.insert().values(**_queued(row)))
 
     def due_deliveries(self, now: float, limit: int = 20) -> list[dict]:
         query = select(deliveries).where(deliveries.c.delivered.is_(False), deliveries.c.failed.is_(False), deliveries.c.next_at <= now)
@@ -444,6 +449,11 @@ class Catalog:
 
     def deliveries(self, product_id: str) -> list[dict]:
         return self._all(select(deliveries).where(deliveries.c.product_id == product_id).order_by(deliveries.c.seq))
+
+
+def _queued(delivery: dict) -> dict:
+    """An outbox row due now: product_id, inspection_id, url, secret and body, plus its delivery state."""
+    return {**delivery, "attempts": 0, "next_at": time.time(), "delivered": False, "failed": False}
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

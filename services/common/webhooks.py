@@ -1,6 +1,6 @@
 """MES webhooks: each matching inspection is POSTed to the product's URL, signed, retried with backoff.
 
-Deliveries go through an outbox table in the catalog, written with the inspection, so a restart or a
+Deliveries go through an outbox table in the catalog, written in the inspection's transaction, so a restart or a
 line controller that is down for a while loses nothing: the sender retries until a 2xx or the
 attempt limit. The body is signed with HMAC-SHA256 over "<timestamp>.<body>" so the receiver can
 check origin and freshness (reject old timestamps to stop replays).
@@ -49,13 +49,16 @@ class WebhookSender:
     def start(self) -> None:
         self._thread.start()
 
-    def enqueue(self, product: dict, row: dict) -> None:
-        """Queue a delivery when the product has a webhook that wants this decision."""
+    def delivery(self, product: dict, row: dict) -> dict | None:
+        """The outbox row for inspection `row`, when the product has a webhook that wants its decision;
+        the caller stores it with the inspection (Catalog.add_inspection), then calls wake()."""
         hook = self.catalog.webhook(product["id"])
         if hook is None or (hook["events"] == "anomalous" and row["decision"] != "ANOMALOUS"):
-            return
-        body = self.render(product, row)
-        self.catalog.enqueue_delivery({"product_id": product["id"], "inspection_id": row["id"], "url": hook["url"], "secret": hook["secret"], "body": body})
+            return None
+        return {"product_id": product["id"], "inspection_id": row["id"], "url": hook["url"], "secret": hook["secret"], "body": self.render(product, row)}
+
+    def wake(self) -> None:
+        """Send what was just queued now rather than at the next poll."""
         self._wake.set()
 
     def _loop(self) -> None:

@@ -12,7 +12,6 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -28,6 +27,7 @@ from services.core.errors import Conflict, InvalidImage, Unavailable
 from services.common.metrics import Metrics
 from services.common.names import new_id
 from services.common.objects import ObjectNotFound, ObjectStore
+from services.common.webhooks import WebhookSender
 from services.core.keys import inspection_prefix
 
 
@@ -53,14 +53,14 @@ class Scorer:
         metrics: Metrics,
         slots: int,
         hot_products: int,
-        on_result: Callable[[dict, dict], None],
+        webhooks: WebhookSender,
     ) -> None:
         self.catalog = catalog
         self.objects = objects
         self.extractor = extractor
         self.settings = settings
         self.metrics = metrics
-        self.on_result = on_result  # (product, inspection row): webhooks
+        self.webhooks = webhooks
         self.hot_products = hot_products
         self._hot: OrderedDict[str, tuple[int, Inspector]] = OrderedDict()
         self._hot_lock = threading.Lock()
@@ -142,7 +142,8 @@ class Scorer:
         try:
             self.objects.put(row["image_key"], data)
             self.objects.put(row["map_key"], save({"map": torch.from_numpy(result.working_map.astype(np.float16))}))
-            self.catalog.add_inspection(row)
+            delivery = self.webhooks.delivery(product, row)
+            self.catalog.add_inspection(row, delivery)  # with its webhook delivery, in one transaction
         except Exception:  # disk full, store down: no half-stored result stays behind
             try:
                 self.objects.delete_prefix(prefix)
@@ -152,5 +153,6 @@ class Scorer:
         row["timings_ms"]["store"] = round((time.perf_counter() - stored) * 1000.0, 3)
         self.metrics.observe_stages(row["timings_ms"])
         self.metrics.inspections.labels(product["tenant"], product["name"], result.decision).inc()
-        self.on_result(product, row)
+        if delivery is not None:
+            self.webhooks.wake()
         return row
