@@ -53,7 +53,7 @@ def service(
     data_dir: Annotated[Optional[Path], typer.Option(help="local data (default ./data)")] = None,
 ) -> None:
     """Run one deployable of the distributed deployment; backends come from GOLDENSHOT_SERVER_* (S3, NATS,
-    Qdrant, Triton, the shared catalog URL), see README "The distributed services"."""
+    Qdrant, Triton, the shared catalog URL), see docs/distributed.md."""
     if role not in ("ingest", "builder", "scorer"):
         typer.echo(f"error: role must be ingest, builder or scorer, not {role!r}", err=True)
         raise typer.Exit(2)

@@ -10,7 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-Decision = Literal["OK", "ANOMALOUS"]
+from services.core.models import Decision, Inspection, Region
+
 JobKind = Literal["build", "batch", "zeroshot"]
 JobState = Literal["queued", "running", "succeeded", "failed"]
 Row = Mapping[str, Any]
@@ -182,14 +183,6 @@ class GoldenUploadOut(BaseModel):
     duplicates: list[str] = Field(description="file names of images the product already holds")
 
 
-class RegionOut(BaseModel):
-    bbox: tuple[int, int, int, int] = Field(description="x, y, width, height")
-    area: int
-    peak_score: float
-    mean_score: float
-    polygon: list[tuple[int, int]]
-
-
 class InspectionOut(BaseModel):
     """An inspection's result; also the body of a webhook delivery."""
 
@@ -199,7 +192,7 @@ class InspectionOut(BaseModel):
     decision: Decision
     score: float
     threshold: float
-    regions: list[RegionOut]
+    regions: list[Region]
     filename: str
     width: int
     height: int
@@ -212,27 +205,18 @@ class InspectionOut(BaseModel):
     timings_ms: dict[str, float]
 
     @classmethod
-    def of(cls, product: Row, row: Row) -> InspectionOut:
-        base = f"/v1/products/{product['name']}/inspections/{row['id']}"
+    def of(cls, product: Row, inspection: Inspection) -> InspectionOut:
+        base = f"/v1/products/{product['name']}/inspections/{inspection.id}"
         return cls(
-            id=row["id"],
+            **inspection.model_dump(include=_INSPECTION_FIELDS),
             product=product["name"],
-            version=row["version"],
-            decision=row["decision"],
-            score=row["score"],
-            threshold=row["threshold"],
-            regions=row["regions"],
-            filename=row["filename"],
-            width=row["width"],
-            height=row["height"],
-            created_at=row["created_at"],
-            batch_id=row["batch_id"],
-            feedback=row["feedback"],
             image_url=f"{base}/image",
             heatmap_url=f"{base}/heatmap.png",
             overlay_url=f"{base}/overlay.png",
-            timings_ms=row["timings_ms"],
         )
+
+
+_INSPECTION_FIELDS = {"id", "version", "decision", "score", "threshold", "regions", "filename", "width", "height", "created_at", "batch_id", "feedback", "timings_ms"}
 
 
 class InspectionPage(BaseModel):

@@ -24,7 +24,7 @@ CONSOLE_TYPES = {
     "Job": "JobOut",
     "Product": "ProductOut",
     "Golden": "GoldenOut",
-    "Region": "RegionOut",
+    "Region": "Region",
     "Inspection": "InspectionOut",
     "Stats": "StatsOut",
     "GoldenUpload": "GoldenUploadOut",

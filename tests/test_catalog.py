@@ -1,4 +1,5 @@
-"""The SQL catalog without a server (SQLite in a temp dir): what must happen in one transaction."""
+"""The catalog's repositories without a server (SQLite in a temp dir): domain models in and out, and
+what must happen in one transaction."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from services.common.catalog import Catalog
+from services.core.errors import NotFound
+from services.core.models import Inspection, Region
 
 
 @pytest.fixture()
@@ -17,34 +20,58 @@ def catalog(tmp_path):
     catalog.engine.dispose()
 
 
-def _inspection(inspection_id: str) -> dict:
-    return {
-        "id": inspection_id, "product_id": "p", "version": 1, "decision": "ANOMALOUS", "score": 3.0, "threshold": 2.0,
-        "pixel_threshold": 2.0, "regions": [], "filename": "a.png", "width": 8, "height": 8, "image_key": "i", "map_key": "m",
-        "batch_id": None, "feedback": None, "timings_ms": {}, "created_at": "2026-12-02T00:00:00",
-    }
+def _inspection(inspection_id: str, decision: str = "ANOMALOUS", batch_id: str | None = None) -> Inspection:
+    region = Region(bbox=(1, 2, 3, 4), area=9, peak_score=3.5, mean_score=2.5, polygon=[(1, 2), (4, 2), (4, 6)])
+    return Inspection(
+        id=inspection_id, product_id="p", version=1, decision=decision, score=3.0, threshold=2.0, pixel_threshold=2.0, regions=[region],
+        filename="a.png", width=8, height=8, image_key="i", map_key="m", batch_id=batch_id, feedback=None, timings_ms={"knn": 1.5},
+        created_at="2026-12-02T00:00:00",
+    )
 
 
 def _delivery(inspection_id: str) -> dict:
     return {"product_id": "p", "inspection_id": inspection_id, "url": "http://127.0.0.1:9/hook", "secret": "", "body": "{}"}
 
 
+def test_an_inspection_comes_back_as_it_was_stored(catalog):
+    stored = _inspection("a" * 32)
+    catalog.inspections.add(stored)
+    again = catalog.inspections.get("p", "a" * 32)
+    assert again.seq is not None and again.model_copy(update={"seq": None}) == stored
+    with pytest.raises(NotFound):
+        catalog.inspections.get("other-product", "a" * 32)  # scoped to its product
+
+
+def test_pages_filters_feedback_and_stats(catalog):
+    for i in range(5):
+        catalog.inspections.add(_inspection(f"{i:032d}", "OK" if i % 2 else "ANOMALOUS", batch_id="b" if i < 2 else None))
+    first = catalog.inspections.page("p", None, None, 2, None)
+    rest = catalog.inspections.page("p", None, None, 10, first[-1].seq)
+    assert [i.id for i in first + rest] == [f"{i:032d}" for i in range(4, -1, -1)]
+    assert {i.decision for i in catalog.inspections.page("p", "OK", None, 10, None)} == {"OK"}
+    assert catalog.inspections.batch_done("b") == {f"{i:032d}" for i in range(2)}
+    catalog.inspections.set_feedback("0" * 32, "false_alarm")
+    assert catalog.inspections.get("p", "0" * 32).feedback == "false_alarm"
+    stats = catalog.inspections.stats("p")
+    assert (stats["total"], stats["ok"], stats["anomalous"], stats["false_alarms"]) == (5, 2, 3, 1) and catalog.inspections.count("p") == 5
+
+
 def test_inspection_and_its_delivery_are_stored_together(catalog):
-    catalog.add_inspection(_inspection("a" * 32), _delivery("a" * 32))
-    catalog.add_inspection(_inspection("b" * 32))  # no webhook wants it
-    assert [i["id"] for i in catalog.inspections("p", None, None, 10, None)] == ["b" * 32, "a" * 32]
+    catalog.inspections.add(_inspection("a" * 32), _delivery("a" * 32))
+    catalog.inspections.add(_inspection("b" * 32))  # no webhook wants it
+    assert [i.id for i in catalog.inspections.page("p", None, None, 10, None)] == ["b" * 32, "a" * 32]
     (due,) = catalog.due_deliveries(time.time() + 1)
     assert due["inspection_id"] == "a" * 32 and due["attempts"] == 0 and not due["delivered"]
 
 
 def test_a_rerun_stores_neither_twice(catalog):
-    catalog.add_inspection(_inspection("a" * 32), _delivery("a" * 32))
-    catalog.add_inspection(_inspection("a" * 32), _delivery("a" * 32))  # a batch item scored again after a crash
-    assert len(catalog.inspections("p", None, None, 10, None)) == 1 and len(catalog.deliveries("p")) == 1
+    catalog.inspections.add(_inspection("a" * 32), _delivery("a" * 32))
+    catalog.inspections.add(_inspection("a" * 32), _delivery("a" * 32))  # a batch item scored again after a crash
+    assert catalog.inspections.count("p") == 1 and len(catalog.deliveries("p")) == 1
 
 
 def test_a_delivery_that_cannot_be_written_takes_the_inspection_back(catalog):
     broken = {**_delivery("a" * 32), "url": None}  # NOT NULL: the outbox insert fails inside the transaction
     with pytest.raises(IntegrityError):
-        catalog.add_inspection(_inspection("a" * 32), broken)
-    assert catalog.inspections("p", None, None, 10, None) == [] and catalog.deliveries("p") == []
+        catalog.inspections.add(_inspection("a" * 32), broken)
+    assert catalog.inspections.count("p") == 0 and catalog.deliveries("p") == []

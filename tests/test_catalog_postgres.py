@@ -12,6 +12,7 @@ import pytest
 
 from services.common.catalog import Catalog
 from services.core.errors import Conflict
+from services.core.models import Inspection
 
 ADMIN = os.environ.get("GOLDENSHOT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -58,15 +59,15 @@ def test_products_jobs_inspections_and_claims_on_postgres(url):
     assert catalog.start_job(job["id"]) is None and catalog.open_jobs() == []
 
     for i in range(5):
-        catalog.add_inspection({
-            "id": f"{i:032d}", "product_id": product["id"], "version": 1, "decision": "OK" if i % 2 else "ANOMALOUS", "score": float(i),
-            "threshold": 2.5, "pixel_threshold": 2.5, "regions": [], "filename": f"{i}.png", "width": 8, "height": 8,
-            "image_key": "k", "map_key": "m", "batch_id": None, "feedback": None, "timings_ms": {}, "created_at": f"2026-11-27T00:00:0{i}",
-        })
-    first = catalog.inspections(product["id"], None, None, 2, None)
-    rest = catalog.inspections(product["id"], None, None, 10, first[-1]["seq"])
-    assert [r["id"] for r in first + rest] == [f"{i:032d}" for i in range(4, -1, -1)]
-    assert catalog.stats(product["id"])["anomalous"] == 3
+        catalog.inspections.add(Inspection(
+            id=f"{i:032d}", product_id=product["id"], version=1, decision="OK" if i % 2 else "ANOMALOUS", score=float(i),
+            threshold=2.5, pixel_threshold=2.5, regions=[], filename=f"{i}.png", width=8, height=8,
+            image_key="k", map_key="m", batch_id=None, feedback=None, timings_ms={}, created_at=f"2026-11-27T00:00:0{i}",
+        ))
+    first = catalog.inspections.page(product["id"], None, None, 2, None)
+    rest = catalog.inspections.page(product["id"], None, None, 10, first[-1].seq)
+    assert [r.id for r in first + rest] == [f"{i:032d}" for i in range(4, -1, -1)]
+    assert catalog.inspections.stats(product["id"])["anomalous"] == 3
 
     catalog.enqueue_delivery({"product_id": product["id"], "inspection_id": "x", "url": "http://127.0.0.1:9", "secret": "", "body": "{}"})
     (due,) = catalog.due_deliveries(time.time() + 1)

@@ -11,164 +11,12 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    Boolean,
-    Column,
-    Engine,
-    Float,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-    create_engine,
-    event,
-    func,
-    select,
-    text,
-)
+from sqlalchemy import Engine, create_engine, event, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from services.core.errors import Conflict, NotFound
-
-metadata = MetaData()
-
-products = Table(
-    "products",
-    metadata,
-    Column("id", String(32), primary_key=True),
-    Column("tenant", String(64), nullable=False),
-    Column("name", String(63), nullable=False),
-    Column("description", Text, nullable=False, default=""),
-    Column("created_at", String(32), nullable=False),
-    Column("active_version", Integer),
-    Column("next_version", Integer, nullable=False, default=1),
-    UniqueConstraint("tenant", "name"),
-)
-
-golden = Table(
-    "golden",
-    metadata,
-    Column("id", String(32), primary_key=True),
-    Column("product_id", String(32), nullable=False, index=True),
-    Column("sha256", String(64), nullable=False),
-    Column("filename", String(200), nullable=False),
-    Column("width", Integer, nullable=False),
-    Column("height", Integer, nullable=False),
-    Column("object_key", String(200), nullable=False),
-    Column("created_at", String(32), nullable=False),
-    UniqueConstraint("product_id", "sha256"),
-)
-
-versions = Table(
-    "versions",
-    metadata,
-    Column("product_id", String(32), primary_key=True),
-    Column("version", Integer, primary_key=True),
-    Column("created_at", String(32), nullable=False),
-    Column("threshold", Float, nullable=False),
-    Column("pixel_threshold", Float, nullable=False),
-    Column("threshold_source", String(32), nullable=False),
-    Column("golden_count", Integer, nullable=False),
-    Column("coreset_rows", Integer, nullable=False),
-    Column("golden_scores", JSON, nullable=False),
-    Column("build_seconds", Float, nullable=False),
-    Column("sha256", String(64), nullable=False),
-    Column("object_key", String(200), nullable=False),
-    Column("collection", String(100), nullable=False),
-)
-
-jobs = Table(
-    "jobs",
-    metadata,
-    Column("id", String(32), primary_key=True),
-    Column("tenant", String(64), nullable=False),
-    Column("product_id", String(32), nullable=False, index=True),
-    Column("product", String(63), nullable=False),
-    Column("kind", String(16), nullable=False),
-    Column("state", String(16), nullable=False, index=True),
-    Column("stage", String(32), nullable=False, default=""),
-    Column("done", Integer, nullable=False, default=0),
-    Column("total", Integer, nullable=False, default=0),
-    Column("error", JSON),
-    Column("params", JSON, nullable=False),
-    Column("result", JSON),
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("created_at", String(32), nullable=False),
-    Column("started_at", String(32)),
-    Column("finished_at", String(32)),
-)
-
-inspections = Table(
-    "inspections",
-    metadata,
-    Column("seq", Integer, primary_key=True, autoincrement=True),
-    Column("id", String(40), nullable=False, unique=True),
-    Column("product_id", String(32), nullable=False),
-    Column("version", Integer, nullable=False),
-    Column("decision", String(16), nullable=False),
-    Column("score", Float, nullable=False),
-    Column("threshold", Float, nullable=False),
-    Column("pixel_threshold", Float, nullable=False),
-    Column("regions", JSON, nullable=False),
-    Column("filename", String(200), nullable=False),
-    Column("width", Integer, nullable=False),
-    Column("height", Integer, nullable=False),
-    Column("image_key", String(200), nullable=False),
-    Column("map_key", String(200), nullable=False),
-    Column("batch_id", String(32)),
-    Column("feedback", String(32)),
-    Column("timings_ms", JSON, nullable=False),
-    Column("created_at", String(32), nullable=False),
-    Index("ix_inspections_product_seq", "product_id", "seq"),
-    Index("ix_inspections_batch", "batch_id"),
-)
-
-api_keys = Table(
-    "api_keys",
-    metadata,
-    Column("key_hash", String(64), primary_key=True),
-    Column("tenant", String(64), nullable=False),
-    Column("label", String(100), nullable=False, default=""),
-    Column("created_at", String(32), nullable=False),
-)
-
-webhooks = Table(
-    "webhooks",
-    metadata,
-    Column("product_id", String(32), primary_key=True),
-    Column("url", String(2000), nullable=False),
-    Column("secret", String(200), nullable=False),
-    Column("events", String(16), nullable=False),
-    Column("created_at", String(32), nullable=False),
-)
-
-deliveries = Table(
-    "deliveries",
-    metadata,
-    Column("seq", Integer, primary_key=True, autoincrement=True),
-    Column("product_id", String(32), nullable=False),
-    Column("inspection_id", String(40), nullable=False),
-    Column("url", String(2000), nullable=False),
-    Column("secret", String(200), nullable=False),
-    Column("body", Text, nullable=False),
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("next_at", Float, nullable=False),
-    Column("delivered", Boolean, nullable=False, default=False),
-    Column("failed", Boolean, nullable=False, default=False),
-    Column("last_error", String(300)),
-    Index("ix_deliveries_due", "delivered", "failed", "next_at"),
-)
-
-OPEN_STATES = ("queued", "running")
-
-
-def now_iso() -> str:
-    """UTC, ISO 8601 with microseconds, so string order is time order."""
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+from services.core.repositories.inspections import InspectionRepository, queued
+from services.core.tables import OPEN_STATES, api_keys, deliveries, golden, inspections, jobs, metadata, now_iso, products, versions, webhooks
 
 
 def _row(row: Any) -> dict | None:
@@ -176,7 +24,8 @@ def _row(row: Any) -> dict | None:
 
 
 class Catalog:
-    """All metadata reads and writes; each method is one transaction."""
+    """All metadata reads and writes; each method is one transaction. Entities moved to their own
+repository (services/core/repositories/) are attributes: catalog.inspections."""
 
     def __init__(self, url: str) -> None:
         self.engine: Engine = create_engine(url, connect_args={"check_same_thread": False} if url.startswith("sqlite") else {})
@@ -186,6 +35,7 @@ class Catalog:
             if conn.dialect.name == "postgresql":  # three services starting at once must not race on CREATE TABLE
                 conn.execute(text("SELECT pg_advisory_xact_lock(7429113)"))
             metadata.create_all(conn)
+        self.inspections = InspectionRepository(self.engine)
 
     def _all(self, query: Any) -> list[dict]:
         with self.engine.connect() as conn:
@@ -240,10 +90,8 @@ class Catalog:
                 state="failed", error={"code": "not_found", "message": "the product was deleted"}, finished_at=now_iso()))
             conn.execute(products.delete().where(products.c.id == product_id))
 
-    def counts(self, product_id: str) -> tuple[int, int]:
-        """(golden samples, inspections) of a product."""
-        count = lambda table: self._scalar(select(func.count()).select_from(table).where(table.c.product_id == product_id))  # noqa: E731
-        return count(golden), count(inspections)
+    def golden_count(self, product_id: str) -> int:
+        return self._scalar(select(func.count()).select_from(golden).where(golden.c.product_id == product_id))
 
     # golden samples
     def add_golden(self, rows: list[dict]) -> None:
@@ -339,62 +187,6 @@ class Catalog:
             conn.execute(jobs.update().where(jobs.c.id == job_id).values(state="running", started_at=now_iso(), attempts=row.attempts + 1))
         return self.job(job_id)
 
-    # inspections
-    def add_inspection(self, row: dict, delivery: dict | None = None) -> None:
-        """The inspection and its webhook delivery (the outbox row) in one transaction: a crash between
-        them can neither lose the delivery nor send one for an inspection that was never stored.
-        Idempotent on the id: a batch item scored again after a restart is not stored (or sent) twice."""
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(inspections.insert().values(**row))
-                if delivery is not None:
-                    conn.execute(deliveries.insert().values(**_queued(delivery)))
-        except IntegrityError:
-            if self._first(select(inspections.c.id).where(inspections.c.id == row["id"])) is None:
-                raise  # not the duplicate id: nothing was stored, and the caller must know
-
-    def inspection(self, product_id: str, inspection_id: str) -> dict:
-        return self._one(select(inspections).where(inspections.c.product_id == product_id, inspections.c.id == inspection_id), f"inspection '{inspection_id}' does not exist")
-
-    def inspections(self, product_id: str, decision: str | None, batch_id: str | None, limit: int, before: int | None) -> list[dict]:
-        """Newest first; `before` is the seq cursor of the previous page's last item."""
-        query = select(inspections).where(inspections.c.product_id == product_id)
-        if decision is not None:
-            query = query.where(inspections.c.decision == decision)
-        if batch_id is not None:
-            query = query.where(inspections.c.batch_id == batch_id)
-        if before is not None:
-            query = query.where(inspections.c.seq < before)
-        return self._all(query.order_by(inspections.c.seq.desc()).limit(limit))
-
-    def batch_done(self, batch_id: str) -> set[str]:
-        """Ids of a batch's items already stored."""
-        with self.engine.connect() as conn:
-            return set(conn.execute(select(inspections.c.id).where(inspections.c.batch_id == batch_id)).scalars())
-
-    def set_feedback(self, inspection_id: str, label: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(inspections.update().where(inspections.c.id == inspection_id).values(feedback=label))
-
-    def stats(self, product_id: str) -> dict:
-        day = func.substr(inspections.c.created_at, 1, 10)
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(day.label("day"), inspections.c.decision, func.count().label("n"))
-                .where(inspections.c.product_id == product_id)
-                .group_by(day, inspections.c.decision)
-                .order_by(day)
-            ).all()
-            false_alarms = conn.execute(
-                select(func.count()).select_from(inspections).where(inspections.c.product_id == product_id, inspections.c.feedback == "false_alarm")
-            ).scalar_one()
-        by_day: dict[str, dict] = {}
-        for r in rows:
-            by_day.setdefault(r.day, {"day": r.day, "ok": 0, "anomalous": 0})[r.decision.lower()] = r.n
-        ok = sum(d["ok"] for d in by_day.values())
-        anomalous = sum(d["anomalous"] for d in by_day.values())
-        return {"total": ok + anomalous, "ok": ok, "anomalous": anomalous, "false_alarms": false_alarms, "by_day": list(by_day.values())}
-
     # API keys
     def add_key(self, key_hash: str, tenant: str, label: str) -> None:
         with self.engine.begin() as conn:
@@ -425,7 +217,7 @@ class Catalog:
 
     def enqueue_delivery(self, row: dict) -> None:
         with self.engine.begin() as conn:
-            conn.execute(deliveries.insert().values(**_queued(row)))
+            conn.execute(deliveries.insert().values(**queued(row)))
 
     def due_deliveries(self, now: float, limit: int = 20) -> list[dict]:
         query = select(deliveries).where(deliveries.c.delivered.is_(False), deliveries.c.failed.is_(False), deliveries.c.next_at <= now)
@@ -449,11 +241,6 @@ class Catalog:
 
     def deliveries(self, product_id: str) -> list[dict]:
         return self._all(select(deliveries).where(deliveries.c.product_id == product_id).order_by(deliveries.c.seq))
-
-
-def _queued(delivery: dict) -> dict:
-    """An outbox row due now: product_id, inspection_id, url, secret and body, plus its delivery state."""
-    return {**delivery, "attempts": 0, "next_at": time.time(), "delivered": False, "failed": False}
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -19,6 +19,7 @@ import httpx
 
 from services.common.catalog import Catalog
 from services.common.metrics import Metrics
+from services.core.models import Inspection
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +35,10 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 class WebhookSender:
     """Background thread draining the outbox: due deliveries are sent, failures rescheduled."""
 
-    def __init__(self, catalog: Catalog, metrics: Metrics, render: Callable[[dict, dict], str], timeout: float, attempts: int, backoff: float) -> None:
+    def __init__(self, catalog: Catalog, metrics: Metrics, render: Callable[[dict, Inspection], str], timeout: float, attempts: int, backoff: float) -> None:
         self.catalog = catalog
         self.metrics = metrics
-        self.render = render  # (product, inspection row) -> the API's Inspection JSON
+        self.render = render  # (product, inspection) -> the API's Inspection JSON
         self.attempts = attempts
         self.backoff = backoff
         self.lease_s = timeout + 5.0  # a claimed row is retried by anyone after this, if its sender died
@@ -49,13 +50,14 @@ class WebhookSender:
     def start(self) -> None:
         self._thread.start()
 
-    def delivery(self, product: dict, row: dict) -> dict | None:
-        """The outbox row for inspection `row`, when the product has a webhook that wants its decision;
-        the caller stores it with the inspection (Catalog.add_inspection), then calls wake()."""
+    def delivery(self, product: dict, inspection: Inspection) -> dict | None:
+        """The outbox row for an inspection, when the product has a webhook that wants its decision;
+        the caller stores it with the inspection (InspectionRepository.add), then calls wake()."""
         hook = self.catalog.webhook(product["id"])
-        if hook is None or (hook["events"] == "anomalous" and row["decision"] != "ANOMALOUS"):
+        if hook is None or (hook["events"] == "anomalous" and inspection.decision != "ANOMALOUS"):
             return None
-        return {"product_id": product["id"], "inspection_id": row["id"], "url": hook["url"], "secret": hook["secret"], "body": self.render(product, row)}
+        body = self.render(product, inspection)
+        return {"product_id": product["id"], "inspection_id": inspection.id, "url": hook["url"], "secret": hook["secret"], "body": body}
 
     def wake(self) -> None:
         """Send what was just queued now rather than at the next poll."""

@@ -10,6 +10,7 @@ from services.common.names import check_id, new_id
 from services.common.objects import ObjectStore
 from services.core.golden import GoldenSamples
 from services.core.keys import batch_item_key
+from services.core.models import Inspection
 from services.core.pictures import picture
 from services.core.scoring import Scorer
 from services.core.uploads import Upload
@@ -33,7 +34,7 @@ class Inspections:
         """Conflict `no_fingerprint` (or Unavailable) now, before an upload is read for nothing."""
         self.scorer.ready(product)
 
-    def inspect(self, product: Row, upload: Upload, credentials: str | None) -> Row:
+    def inspect(self, product: Row, upload: Upload, credentials: str | None) -> Inspection:
         return self.scorer.inspect(product, upload.data, upload.filename, credentials=credentials)
 
     def queue(self, tenant: str, product: Row, kind: Literal["batch", "zeroshot"], uploads: list[Upload]) -> Row:
@@ -43,28 +44,28 @@ class Inspections:
             self.objects.put(batch_item_key(product["id"], job_id, i), upload.data)
         return self.runner.submit(tenant, product, kind, {"items": [u.filename for u in uploads]}, job_id)
 
-    def page(self, product: Row, decision: str | None, batch_id: str | None, limit: int, cursor: int | None) -> tuple[list[Row], int | None]:
+    def page(self, product: Row, decision: str | None, batch_id: str | None, limit: int, cursor: int | None) -> tuple[list[Inspection], int | None]:
         """Newest first: (items, the cursor of the next page or None on the last); at most page_limit items."""
         limit = min(limit, self.page_limit)
         batch_id = check_id(batch_id, "batch id") if batch_id is not None else None
-        rows = self.catalog.inspections(product["id"], decision, batch_id, limit + 1, cursor)
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return rows, rows[-1]["seq"] if more else None
+        items = self.catalog.inspections.page(product["id"], decision, batch_id, limit + 1, cursor)
+        more = len(items) > limit
+        items = items[:limit]
+        return items, items[-1].seq if more else None
 
-    def get(self, product: Row, inspection_id: str) -> Row:
-        return self.catalog.inspection(product["id"], check_id(inspection_id, "inspection id"))
+    def get(self, product: Row, inspection_id: str) -> Inspection:
+        return self.catalog.inspections.get(product["id"], check_id(inspection_id, "inspection id"))
 
     def image(self, product: Row, inspection_id: str) -> bytes:
-        return self.objects.get(self.get(product, inspection_id)["image_key"])
+        return self.objects.get(self.get(product, inspection_id).image_key)
 
     def picture(self, product: Row, inspection_id: str, kind: Literal["heatmap", "overlay"]) -> bytes:
         return picture(self.objects, self.get(product, inspection_id), kind, self.max_pixels)
 
-    def record_feedback(self, product: Row, inspection_id: str, label: str | None, add_to_golden: bool) -> Row:
+    def record_feedback(self, product: Row, inspection_id: str, label: str | None, add_to_golden: bool) -> Inspection:
         """Mark (or clear) a false alarm; optionally its image becomes a golden sample for the next build."""
-        row = self.get(product, inspection_id)
-        self.catalog.set_feedback(row["id"], label)
+        inspection = self.get(product, inspection_id)
+        self.catalog.inspections.set_feedback(inspection.id, label)
         if add_to_golden:
-            self.golden.add(product, [Upload(row["filename"], self.objects.get(row["image_key"]))])
-        return self.get(product, row["id"])
+            self.golden.add(product, [Upload(inspection.filename, self.objects.get(inspection.image_key))])
+        return self.get(product, inspection.id)

@@ -48,13 +48,12 @@ class Products:
         return self.catalog.create_product(new_id(), tenant, check_slug(name, "product name"), description)
 
     def overview(self, product: Row) -> Overview:
-        golden_count, inspection_count = self.catalog.counts(product["id"])
         active = product["active_version"]
         builds = [j for j in self.catalog.open_jobs(product["id"]) if j["kind"] == "build"]
         return Overview(
             product,
-            golden_count,
-            inspection_count,
+            self.catalog.golden_count(product["id"]),
+            self.catalog.inspections.count(product["id"]),
             self.catalog.version(product["id"], active) if active is not None else None,
             builds[-1] if builds else None,
         )
@@ -74,7 +73,7 @@ class Products:
         product = self.get(tenant, name)
         active = product["active_version"]
         threshold = self.catalog.version(product["id"], active)["threshold"] if active is not None else None
-        return Stats(self.catalog.stats(product["id"]), threshold)
+        return Stats(self.catalog.inspections.stats(product["id"]), threshold)
 
     def set_webhook(self, tenant: str, name: str, url: str, secret: str, events: str) -> Row:
         if not url.startswith(("http://", "https://")):

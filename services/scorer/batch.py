@@ -23,7 +23,7 @@ class BatchRunner:
         if product is None:
             raise NotFound("the product was deleted")
         items = job["params"]["items"]
-        done = self.catalog.batch_done(job["id"])
+        done = self.catalog.inspections.batch_done(job["id"])
         failed = []
         for i, filename in enumerate(items):
             inspection_id = f"{job['id']}-{i}"
@@ -38,7 +38,7 @@ class BatchRunner:
                 except ObjectNotFound:
                     failed.append({"filename": filename, "error": "the uploaded image is missing from the store"})
             progress("inspecting", i + 1, len(items))
-        rows = self.catalog.inspections(product["id"], None, job["id"], len(items) + 1, None)
-        anomalous = sum(r["decision"] == "ANOMALOUS" for r in rows)
+        rows = self.catalog.inspections.page(product["id"], None, job["id"], len(items) + 1, None)
+        anomalous = sum(r.decision == "ANOMALOUS" for r in rows)
         self.objects.delete_prefix(batch_prefix(product["id"], job["id"]))
         return {"count": len(rows), "ok": len(rows) - anomalous, "anomalous": anomalous, "failed": failed}

@@ -10,6 +10,7 @@ import grpc
 
 from services.common.catalog import Catalog
 from services.core.errors import ERRORS, Unavailable
+from services.core.models import Inspection
 from services.proto.goldenshot.v1 import scorer_pb2 as pb
 from services.proto.goldenshot.v1 import scorer_pb2_grpc as pb_grpc
 from services.common.logs import REQUEST_ID
@@ -31,7 +32,7 @@ class RemoteScorer:
         """Only checks that the product can be inspected; the bank is hot in the scorer service."""
         return active_version(product)
 
-    def inspect(self, product: dict, data: bytes, filename: str, *, credentials: str | None = None) -> dict:
+    def inspect(self, product: dict, data: bytes, filename: str, *, credentials: str | None = None) -> Inspection:
         metadata = [(API_KEY_METADATA, credentials)] if credentials else []
         if (request_id := REQUEST_ID.get()) is not None:
             metadata.append((REQUEST_ID_METADATA, request_id))
@@ -42,7 +43,7 @@ class RemoteScorer:
             if trailers.get(ERROR_KIND) in ERRORS:
                 raise ERRORS[trailers[ERROR_KIND]](exc.details(), trailers.get(ERROR_CODE)) from None
             raise Unavailable(f"scorer service: {exc.code().name}: {exc.details()}") from None
-        return self.catalog.inspection(product["id"], reply.id)
+        return self.catalog.inspections.get(product["id"], reply.id)
 
     def forget(self, product_id: str) -> None:
         """Nothing is cached here; the scorer service notices new versions itself."""

@@ -19,6 +19,7 @@ from services.common.auth import HEADER, tenant_for
 from services.common.catalog import Catalog
 from services.core.errors import ERRORS, BackendUnavailable, Conflict, DomainError, InvalidImage, InvalidRequest, NotFound, Unauthorized, Unavailable, Unprocessable
 from services.common.logs import REQUEST_ID
+from services.core.models import Inspection
 from services.common.names import check_slug, display_name, new_id
 from services.proto.goldenshot.v1 import scorer_pb2 as pb
 from services.proto.goldenshot.v1 import scorer_pb2_grpc as pb_grpc
@@ -52,18 +53,18 @@ def abort(context: grpc.ServicerContext, error: DomainError | BackendUnavailable
     context.abort(status, error.message)
 
 
-def inspection_message(product: dict, row: dict) -> pb.Inspection:
+def inspection_message(product: dict, inspection: Inspection) -> pb.Inspection:
     regions = [
         pb.Region(
-            x=r["bbox"][0], y=r["bbox"][1], width=r["bbox"][2], height=r["bbox"][3], area=r["area"],
-            peak_score=r["peak_score"], mean_score=r["mean_score"], polygon=[pb.Point(x=x, y=y) for x, y in r["polygon"]],
+            x=r.bbox[0], y=r.bbox[1], width=r.bbox[2], height=r.bbox[3], area=r.area,
+            peak_score=r.peak_score, mean_score=r.mean_score, polygon=[pb.Point(x=x, y=y) for x, y in r.polygon],
         )
-        for r in row["regions"]
+        for r in inspection.regions
     ]
     return pb.Inspection(
-        id=row["id"], product=product["name"], version=row["version"], decision=row["decision"], score=row["score"],
-        threshold=row["threshold"], regions=regions, width=row["width"], height=row["height"], created_at=row["created_at"],
-        timings_ms=row["timings_ms"],
+        id=inspection.id, product=product["name"], version=inspection.version, decision=inspection.decision, score=inspection.score,
+        threshold=inspection.threshold, regions=regions, width=inspection.width, height=inspection.height, created_at=inspection.created_at,
+        timings_ms=inspection.timings_ms,
     )
 
 
@@ -86,9 +87,9 @@ class ScorerService(pb_grpc.ScorerServicer):
     def _inspect(self, request: pb.InspectRequest, context: grpc.ServicerContext) -> pb.Inspection:
         started = time.perf_counter()
         product, key = self._product(request.product, context)
-        row = self.scorer.inspect(product, request.image, display_name(request.filename))
-        access.info("grpc", extra={"method": "Inspect", "product": product["name"], "decision": row["decision"], "ms": round((time.perf_counter() - started) * 1000, 2)})
-        return inspection_message(product, row)
+        inspection = self.scorer.inspect(product, request.image, display_name(request.filename))
+        access.info("grpc", extra={"method": "Inspect", "product": product["name"], "decision": inspection.decision, "ms": round((time.perf_counter() - started) * 1000, 2)})
+        return inspection_message(product, inspection)
 
     def Inspect(self, request: pb.InspectRequest, context: grpc.ServicerContext) -> pb.Inspection:
         try:

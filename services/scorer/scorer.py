@@ -20,15 +20,18 @@ from safetensors.torch import save
 from goldenshot.features import FeatureExtractor
 from goldenshot.fingerprint import Fingerprint, FingerprintError
 from goldenshot.images import ImageError, decode_image
-from goldenshot.inspector import Inspection, Inspector
+from goldenshot.inspector import Inspection as Result
+from goldenshot.inspector import Inspector
 from goldenshot.settings import Settings
-from services.common.catalog import Catalog, now_iso
+from services.common.catalog import Catalog
 from services.core.errors import Conflict, InvalidImage, Unavailable
 from services.common.metrics import Metrics
 from services.common.names import new_id
 from services.common.objects import ObjectNotFound, ObjectStore
 from services.common.webhooks import WebhookSender
 from services.core.keys import inspection_prefix
+from services.core.models import Inspection
+from services.core.tables import now_iso
 
 
 log = logging.getLogger(__name__)
@@ -97,8 +100,8 @@ class Scorer:
 
     def inspect(
         self, product: dict, data: bytes, filename: str, batch_id: str | None = None, inspection_id: str | None = None, *, credentials: str | None = None
-    ) -> dict:
-        """Decode, score, store image + map + record; returns the catalog row. credentials: unused here,
+    ) -> Inspection:
+        """Decode, score, store image + map + record; returns the stored inspection. credentials: unused here,
         the caller's key was checked already (services.core.scoring.Scorer)."""
         version, inspector = self.inspector(product)
         started = time.perf_counter()
@@ -113,46 +116,46 @@ class Scorer:
         return self.store(product, version, data, filename, result, batch_id, inspection_id)
 
     def store(
-        self, product: dict, version: int, data: bytes, filename: str, result: Inspection, batch_id: str | None = None, inspection_id: str | None = None
-    ) -> dict:
-        """Keep image, map and record of a result (version 0: a zero-shot batch); returns the catalog row."""
+        self, product: dict, version: int, data: bytes, filename: str, result: Result, batch_id: str | None = None, inspection_id: str | None = None
+    ) -> Inspection:
+        """Keep image, map and record of a result (version 0: a zero-shot batch); returns the stored inspection."""
         stored = time.perf_counter()
         inspection_id = inspection_id or new_id()
         prefix = inspection_prefix(product["id"], inspection_id)
         height, width = result.score_map.shape[:2]
-        row = {
-            "id": inspection_id,
-            "product_id": product["id"],
-            "version": version,
-            "decision": result.decision,
-            "score": float(result.score),
-            "threshold": float(result.threshold),
-            "pixel_threshold": float(result.pixel_threshold),
-            "regions": [r.to_dict() for r in result.regions],
-            "filename": filename,
-            "width": int(width),
-            "height": int(height),
-            "image_key": f"{prefix}/image",
-            "map_key": f"{prefix}/map",
-            "batch_id": batch_id,
-            "feedback": None,
-            "timings_ms": {k: round(v, 3) for k, v in result.timings_ms.items()},
-            "created_at": now_iso(),
-        }
+        inspection = Inspection(
+            id=inspection_id,
+            product_id=product["id"],
+            version=version,
+            decision=result.decision,
+            score=float(result.score),
+            threshold=float(result.threshold),
+            pixel_threshold=float(result.pixel_threshold),
+            regions=[r.to_dict() for r in result.regions],
+            filename=filename,
+            width=int(width),
+            height=int(height),
+            image_key=f"{prefix}/image",
+            map_key=f"{prefix}/map",
+            batch_id=batch_id,
+            feedback=None,
+            timings_ms={k: round(v, 3) for k, v in result.timings_ms.items()},
+            created_at=now_iso(),
+        )
         try:
-            self.objects.put(row["image_key"], data)
-            self.objects.put(row["map_key"], save({"map": torch.from_numpy(result.working_map.astype(np.float16))}))
-            delivery = self.webhooks.delivery(product, row)
-            self.catalog.add_inspection(row, delivery)  # with its webhook delivery, in one transaction
+            self.objects.put(inspection.image_key, data)
+            self.objects.put(inspection.map_key, save({"map": torch.from_numpy(result.working_map.astype(np.float16))}))
+            delivery = self.webhooks.delivery(product, inspection)
+            self.catalog.inspections.add(inspection, delivery)  # with its webhook delivery, in one transaction
         except Exception:  # disk full, store down: no half-stored result stays behind
             try:
                 self.objects.delete_prefix(prefix)
             except Exception:
                 log.warning("could not remove the partial inspection %s", prefix)
             raise
-        row["timings_ms"]["store"] = round((time.perf_counter() - stored) * 1000.0, 3)
-        self.metrics.observe_stages(row["timings_ms"])
+        timings = {**inspection.timings_ms, "store": round((time.perf_counter() - stored) * 1000.0, 3)}  # the answer's, not the record's
+        self.metrics.observe_stages(timings)
         self.metrics.inspections.labels(product["tenant"], product["name"], result.decision).inc()
         if delivery is not None:
             self.webhooks.wake()
-        return row
+        return inspection.model_copy(update={"timings_ms": timings})

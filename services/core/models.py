@@ -1,0 +1,50 @@
+"""Domain models: what the use cases, the scorer and the transports pass around instead of rows or dicts.
+
+Validated once where they are made (a repository reading the catalog, the scorer storing a result),
+so code that holds one can trust its fields.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+Decision = Literal["OK", "ANOMALOUS"]
+
+
+class Region(BaseModel):
+    """A defect region in image pixels (goldenshot.regions.Region as stored)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    bbox: tuple[int, int, int, int]  # x, y, width, height
+    area: int
+    peak_score: float
+    mean_score: float
+    polygon: list[tuple[int, int]]
+
+
+class Inspection(BaseModel):
+    """One scored image: the decision and where its image and score map are stored."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    product_id: str
+    version: int  # fingerprint version; 0 for a zero-shot batch
+    decision: Decision
+    score: float
+    threshold: float
+    pixel_threshold: float
+    regions: list[Region]
+    filename: str
+    width: int
+    height: int
+    image_key: str
+    map_key: str
+    batch_id: str | None
+    feedback: Literal["false_alarm"] | None
+    timings_ms: dict[str, float]
+    created_at: str
+    seq: int | None = None  # the catalog's order (the page cursor); None until stored
