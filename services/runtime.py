@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import math
 from pathlib import Path
-
 from wsgiref.simple_server import WSGIServer
 
 import torch
@@ -31,8 +30,8 @@ from services.core.keys import alias_name
 from services.core.products import Products
 from services.schemas import InspectionOut
 from services.scorer.batch import BatchRunner
-from services.scorer.grpc_server import GrpcServer, ScorerService, start_grpc
 from services.scorer.client import RemoteScorer
+from services.scorer.grpc_server import GrpcServer, ScorerService, start_grpc
 from services.scorer.scorer import Scorer
 from services.scorer.zeroshot_job import ZeroShotRunner
 
@@ -146,22 +145,22 @@ class Runtime:
             log.warning("fingerprint-ready event not sent: %s", exc)
 
     def _warm(self, payload: dict) -> None:
-        product = self.catalog.product_by_id(str(payload.get("product_id")))
-        if product is not None and product["active_version"] is not None:
+        product = self.catalog.products.by_id(str(payload.get("product_id")))
+        if product is not None and product.active_version is not None:
             self.scorer.ready(product)
 
     def restore_vectors(self) -> None:
         """Refill an in-memory vector store from the fingerprint files: every version, alias on the active one."""
-        for product in self.catalog.all_products():
-            for row in self.catalog.versions(product["id"]):
+        for product in self.catalog.products.all():
+            for row in self.catalog.versions(product.id):
                 try:
                     bank = Fingerprint.loads(self.objects.get(row["object_key"]), row["object_key"]).bank.numpy()
                 except (FingerprintError, ObjectNotFound) as exc:
-                    log.error("fingerprint %s v%d not restored to the vector store: %s", product["name"], row["version"], exc)
+                    log.error("fingerprint %s v%d not restored to the vector store: %s", product.name, row["version"], exc)
                     continue
                 self.vectors.write_bank(row["collection"], bank)
-                if row["version"] == product["active_version"]:
-                    self.vectors.point_alias(alias_name(product["id"]), row["collection"])
+                if row["version"] == product.active_version:
+                    self.vectors.point_alias(alias_name(product.id), row["collection"])
 
     def close(self) -> None:
         if self.metrics_server is not None:

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from services.core.models import Decision, Inspection, Region
+from services.core.models import Decision, Inspection, Product, Region
 
 JobKind = Literal["build", "batch", "zeroshot"]
 JobState = Literal["queued", "running", "succeeded", "failed"]
@@ -162,7 +162,7 @@ class GoldenOut(BaseModel):
     image_url: str
 
     @classmethod
-    def of(cls, product: Row, row: Row) -> GoldenOut:
+    def of(cls, product: Product, row: Row) -> GoldenOut:
         return cls(
             id=row["id"],
             filename=row["filename"],
@@ -170,7 +170,7 @@ class GoldenOut(BaseModel):
             width=row["width"],
             height=row["height"],
             created_at=row["created_at"],
-            image_url=f"/v1/products/{product['name']}/golden/{row['id']}/image",
+            image_url=f"/v1/products/{product.name}/golden/{row['id']}/image",
         )
 
 
@@ -205,11 +205,11 @@ class InspectionOut(BaseModel):
     timings_ms: dict[str, float]
 
     @classmethod
-    def of(cls, product: Row, inspection: Inspection) -> InspectionOut:
-        base = f"/v1/products/{product['name']}/inspections/{inspection.id}"
+    def of(cls, product: Product, inspection: Inspection) -> InspectionOut:
+        base = f"/v1/products/{product.name}/inspections/{inspection.id}"
         return cls(
             **inspection.model_dump(include=_INSPECTION_FIELDS),
-            product=product["name"],
+            product=product.name,
             image_url=f"{base}/image",
             heatmap_url=f"{base}/heatmap.png",
             overlay_url=f"{base}/overlay.png",

@@ -75,3 +75,20 @@ def test_a_delivery_that_cannot_be_written_takes_the_inspection_back(catalog):
     with pytest.raises(IntegrityError):
         catalog.inspections.add(_inspection("a" * 32), broken)
     assert catalog.inspections.count("p") == 0 and catalog.deliveries("p") == []
+
+
+def test_products_come_back_as_domain_models(catalog):
+    tile = catalog.products.create("a" * 32, "plant-a", "tile", "magnetic tile")
+    assert (tile.tenant, tile.name, tile.active_version, tile.next_version) == ("plant-a", "tile", None, 1)
+    catalog.products.create("b" * 32, "plant-a", "screw", "")
+    catalog.products.create("c" * 32, "plant-b", "tile", "")
+    assert [p.name for p in catalog.products.list("plant-a")] == ["screw", "tile"] and len(catalog.products.all()) == 3
+    assert catalog.products.by_id("a" * 32) == tile and catalog.products.by_id("d" * 32) is None
+    assert [catalog.products.allocate_version(tile.id) for _ in range(2)] == [1, 2]
+    with pytest.raises(NotFound):
+        catalog.products.activate(tile.id, 1)  # reserved, never recorded
+    catalog.inspections.add(_inspection("e" * 32).model_copy(update={"product_id": tile.id}), _delivery("e" * 32))
+    catalog.products.delete(tile.id)  # with what was recorded about it
+    assert catalog.products.by_id(tile.id) is None and catalog.inspections.count(tile.id) == 0
+    with pytest.raises(NotFound):
+        catalog.products.get("plant-a", "tile")

@@ -46,13 +46,13 @@ def test_services_starting_together_share_one_schema(url):
 
 def test_products_jobs_inspections_and_claims_on_postgres(url):
     catalog = Catalog(url)
-    product = catalog.create_product("a" * 32, "plant-a", "tile", "")
+    product = catalog.products.create("a" * 32, "plant-a", "tile", "")
     with pytest.raises(Conflict):
-        catalog.create_product("b" * 32, "plant-a", "tile", "")
-    assert catalog.create_product("c" * 32, "plant-b", "tile", "")["tenant"] == "plant-b"
-    assert catalog.allocate_version(product["id"]) == 1 and catalog.allocate_version(product["id"]) == 2
+        catalog.products.create("b" * 32, "plant-a", "tile", "")
+    assert catalog.products.create("c" * 32, "plant-b", "tile", "").tenant == "plant-b"
+    assert catalog.products.allocate_version(product.id) == 1 and catalog.products.allocate_version(product.id) == 2
 
-    job = catalog.create_job({"id": "d" * 32, "tenant": "plant-a", "product_id": product["id"], "product": "tile", "kind": "build", "params": {"version": 1}})
+    job = catalog.create_job({"id": "d" * 32, "tenant": "plant-a", "product_id": product.id, "product": "tile", "kind": "build", "params": {"version": 1}})
     assert job["state"] == "queued" and catalog.oldest_open_job_age() >= 0
     assert catalog.start_job(job["id"])["attempts"] == 1
     catalog.update_job(job["id"], state="succeeded", result={"version": 1})
@@ -60,18 +60,18 @@ def test_products_jobs_inspections_and_claims_on_postgres(url):
 
     for i in range(5):
         catalog.inspections.add(Inspection(
-            id=f"{i:032d}", product_id=product["id"], version=1, decision="OK" if i % 2 else "ANOMALOUS", score=float(i),
+            id=f"{i:032d}", product_id=product.id, version=1, decision="OK" if i % 2 else "ANOMALOUS", score=float(i),
             threshold=2.5, pixel_threshold=2.5, regions=[], filename=f"{i}.png", width=8, height=8,
             image_key="k", map_key="m", batch_id=None, feedback=None, timings_ms={}, created_at=f"2026-11-27T00:00:0{i}",
         ))
-    first = catalog.inspections.page(product["id"], None, None, 2, None)
-    rest = catalog.inspections.page(product["id"], None, None, 10, first[-1].seq)
+    first = catalog.inspections.page(product.id, None, None, 2, None)
+    rest = catalog.inspections.page(product.id, None, None, 10, first[-1].seq)
     assert [r.id for r in first + rest] == [f"{i:032d}" for i in range(4, -1, -1)]
-    assert catalog.inspections.stats(product["id"])["anomalous"] == 3
+    assert catalog.inspections.stats(product.id)["anomalous"] == 3
 
-    catalog.enqueue_delivery({"product_id": product["id"], "inspection_id": "x", "url": "http://127.0.0.1:9", "secret": "", "body": "{}"})
+    catalog.enqueue_delivery({"product_id": product.id, "inspection_id": "x", "url": "http://127.0.0.1:9", "secret": "", "body": "{}"})
     (due,) = catalog.due_deliveries(time.time() + 1)
     assert catalog.claim_delivery(due["seq"], due["next_at"], 30) and not catalog.claim_delivery(due["seq"], due["next_at"], 30)
-    catalog.delete_product(product["id"])
-    assert [p["tenant"] for p in catalog.all_products()] == ["plant-b"]
+    catalog.products.delete(product.id)
+    assert [p.tenant for p in catalog.products.all()] == ["plant-b"]
     catalog.engine.dispose()

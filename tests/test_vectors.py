@@ -42,24 +42,24 @@ def test_store_knn_equals_the_hot_bank_and_alias_switches():
 def test_in_memory_store_is_refilled_from_fingerprint_files(tmp_path, tile_root: Path):
     service, engine = ServiceSettings(data_dir=tmp_path / "data"), Settings()
     runtime = Runtime(service, engine)
-    product = runtime.catalog.create_product("a" * 32, "default", "tile", "")
+    product = runtime.catalog.products.create("a" * 32, "default", "tile", "")
     rows = []
     for i, path in enumerate(sorted((tile_root / "train" / "good").iterdir())[:3]):
-        key = f"products/{product['id']}/golden/{i}"
+        key = f"products/{product.id}/golden/{i}"
         runtime.objects.put(key, path.read_bytes())
-        rows.append({"id": f"{i:032d}", "product_id": product["id"], "sha256": image_sha256(path.read_bytes()), "filename": path.name, "width": 1, "height": 1, "object_key": key})
+        rows.append({"id": f"{i:032d}", "product_id": product.id, "sha256": image_sha256(path.read_bytes()), "filename": path.name, "width": 1, "height": 1, "object_key": key})
     runtime.catalog.add_golden(rows)
     for version in (1, 2):
-        runtime.runner.handlers["build"]({"product_id": product["id"], "params": {"version": version, "threshold": None}}, lambda *a: None)
-    runtime.catalog.activate(product["id"], 1)
+        runtime.runner.handlers["build"]({"product_id": product.id, "params": {"version": version, "threshold": None}}, lambda *a: None)
+    runtime.catalog.products.activate(product.id, 1)
     runtime.close()
 
     again = Runtime(service, engine)
     again.start()
     try:
-        row = again.catalog.version(product["id"], 1)
+        row = again.catalog.version(product.id, 1)
         bank = Fingerprint.loads(again.objects.get(row["object_key"])).bank.numpy()
-        np.testing.assert_array_equal(again.vectors.read_bank(alias_name(product["id"])), bank)
-        assert again.vectors.read_bank(again.catalog.version(product["id"], 2)["collection"]).shape[1] == bank.shape[1]
+        np.testing.assert_array_equal(again.vectors.read_bank(alias_name(product.id)), bank)
+        assert again.vectors.read_bank(again.catalog.version(product.id, 2)["collection"]).shape[1] == bank.shape[1]
     finally:
         again.close()

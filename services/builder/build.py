@@ -18,10 +18,10 @@ from goldenshot.fingerprint import Fingerprint, FingerprintError
 from goldenshot.images import ImageError, decode_image
 from goldenshot.settings import Settings
 from services.common.catalog import Catalog
-from services.core.errors import Conflict, InvalidImage, Unavailable, Unprocessable
 from services.common.jobs import Progress
 from services.common.objects import ObjectStore
 from services.common.vectors import VectorStore
+from services.core.errors import Conflict, InvalidImage, Unavailable, Unprocessable
 from services.core.keys import alias_name, collection_name, fingerprint_key
 
 

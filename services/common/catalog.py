@@ -12,11 +12,11 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, func, select, text
-from sqlalchemy.exc import IntegrityError
 
-from services.core.errors import Conflict, NotFound
+from services.core.errors import NotFound
 from services.core.repositories.inspections import InspectionRepository, queued
-from services.core.tables import OPEN_STATES, api_keys, deliveries, golden, inspections, jobs, metadata, now_iso, products, versions, webhooks
+from services.core.repositories.products import ProductRepository
+from services.core.tables import OPEN_STATES, api_keys, deliveries, golden, jobs, metadata, now_iso, products, versions, webhooks
 
 
 def _row(row: Any) -> dict | None:
@@ -25,7 +25,7 @@ def _row(row: Any) -> dict | None:
 
 class Catalog:
     """All metadata reads and writes; each method is one transaction. Entities moved to their own
-repository (services/core/repositories/) are attributes: catalog.inspections."""
+repository (services/core/repositories/) are attributes: catalog.products, catalog.inspections."""
 
     def __init__(self, url: str) -> None:
         self.engine: Engine = create_engine(url, connect_args={"check_same_thread": False} if url.startswith("sqlite") else {})
@@ -35,6 +35,7 @@ repository (services/core/repositories/) are attributes: catalog.inspections."""
             if conn.dialect.name == "postgresql":  # three services starting at once must not race on CREATE TABLE
                 conn.execute(text("SELECT pg_advisory_xact_lock(7429113)"))
             metadata.create_all(conn)
+        self.products = ProductRepository(self.engine)
         self.inspections = InspectionRepository(self.engine)
 
     def _all(self, query: Any) -> list[dict]:
@@ -60,39 +61,6 @@ repository (services/core/repositories/) are attributes: catalog.inspections."""
         with self.engine.connect() as conn:
             conn.execute(select(1))
 
-    # products
-    def create_product(self, product_id: str, tenant: str, name: str, description: str) -> dict:
-        row = {"id": product_id, "tenant": tenant, "name": name, "description": description, "created_at": now_iso(), "next_version": 1}
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(products.insert().values(**row))
-        except IntegrityError:
-            raise Conflict(f"product '{name}' already exists") from None
-        return self.product(tenant, name)
-
-    def product(self, tenant: str, name: str) -> dict:
-        return self._one(select(products).where(products.c.tenant == tenant, products.c.name == name), f"product '{name}' does not exist")
-
-    def product_by_id(self, product_id: str) -> dict | None:
-        return self._first(select(products).where(products.c.id == product_id))
-
-    def products(self, tenant: str) -> list[dict]:
-        return self._all(select(products).where(products.c.tenant == tenant).order_by(products.c.name))
-
-    def all_products(self) -> list[dict]:
-        return self._all(select(products).order_by(products.c.created_at))
-
-    def delete_product(self, product_id: str) -> None:
-        with self.engine.begin() as conn:
-            for table in (golden, versions, inspections, webhooks, deliveries):
-                conn.execute(table.delete().where(table.c.product_id == product_id))
-            conn.execute(jobs.update().where(jobs.c.product_id == product_id, jobs.c.state.in_(OPEN_STATES)).values(
-                state="failed", error={"code": "not_found", "message": "the product was deleted"}, finished_at=now_iso()))
-            conn.execute(products.delete().where(products.c.id == product_id))
-
-    def golden_count(self, product_id: str) -> int:
-        return self._scalar(select(func.count()).select_from(golden).where(golden.c.product_id == product_id))
-
     # golden samples
     def add_golden(self, rows: list[dict]) -> None:
         """All or nothing."""
@@ -100,6 +68,9 @@ repository (services/core/repositories/) are attributes: catalog.inspections."""
             return
         with self.engine.begin() as conn:
             conn.execute(golden.insert(), [{**r, "created_at": now_iso()} for r in rows])
+
+    def golden_count(self, product_id: str) -> int:
+        return self._scalar(select(func.count()).select_from(golden).where(golden.c.product_id == product_id))
 
     def golden(self, product_id: str) -> list[dict]:
         return self._all(select(golden).where(golden.c.product_id == product_id).order_by(golden.c.created_at, golden.c.id))
@@ -114,13 +85,6 @@ repository (services/core/repositories/) are attributes: catalog.inspections."""
         return sample
 
     # fingerprint versions
-    def allocate_version(self, product_id: str) -> int:
-        """The next version number, reserved when a build is requested (a rerun rebuilds the same one)."""
-        with self.engine.begin() as conn:
-            version = conn.execute(select(products.c.next_version).where(products.c.id == product_id)).scalar_one()
-            conn.execute(products.update().where(products.c.id == product_id).values(next_version=version + 1))
-        return version
-
     def add_version(self, row: dict, activate: bool) -> None:
         """Record a built version (replacing a half-recorded earlier try of the same one) and switch to it."""
         with self.engine.begin() as conn:
@@ -136,11 +100,6 @@ repository (services/core/repositories/) are attributes: catalog.inspections."""
 
     def version(self, product_id: str, version: int) -> dict:
         return self._one(select(versions).where(versions.c.product_id == product_id, versions.c.version == version), f"fingerprint version {version} does not exist")
-
-    def activate(self, product_id: str, version: int) -> None:
-        self.version(product_id, version)
-        with self.engine.begin() as conn:
-            conn.execute(products.update().where(products.c.id == product_id).values(active_version=version))
 
     # jobs
     def create_job(self, row: dict) -> dict:

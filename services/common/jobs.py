@@ -12,11 +12,13 @@ import time
 from collections.abc import Callable
 
 from services.common.bus import BusUnavailable, JobBus
-from services.common.catalog import Catalog, now_iso
-from services.core.errors import BackendUnavailable, DomainError
+from services.common.catalog import Catalog
 from services.common.logs import REQUEST_ID
 from services.common.metrics import Metrics
 from services.common.names import new_id
+from services.core.errors import BackendUnavailable, DomainError
+from services.core.models import Product
+from services.core.tables import now_iso
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +36,10 @@ class JobRunner:
         self.max_attempts = max_attempts
         self.handlers: dict[str, Handler] = {}
 
-    def submit(self, tenant: str, product: dict, kind: str, params: dict, job_id: str | None = None) -> dict:
+    def submit(self, tenant: str, product: Product, kind: str, params: dict, job_id: str | None = None) -> dict:
         """Record, then publish: a crash in between leaves a queued job the next start picks up."""
         params = {**params, "trace_id": REQUEST_ID.get()}  # the request's id follows the job into other processes
-        row = {"id": job_id or new_id(), "tenant": tenant, "product_id": product["id"], "product": product["name"], "kind": kind, "params": params}
+        row = {"id": job_id or new_id(), "tenant": tenant, "product_id": product.id, "product": product.name, "kind": kind, "params": params}
         job = self.catalog.create_job(row)
         try:
             self.bus.publish(job["id"], kind)

@@ -19,7 +19,7 @@ import httpx
 
 from services.common.catalog import Catalog
 from services.common.metrics import Metrics
-from services.core.models import Inspection
+from services.core.models import Inspection, Product
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +50,14 @@ class WebhookSender:
     def start(self) -> None:
         self._thread.start()
 
-    def delivery(self, product: dict, inspection: Inspection) -> dict | None:
+    def delivery(self, product: Product, inspection: Inspection) -> dict | None:
         """The outbox row for an inspection, when the product has a webhook that wants its decision;
         the caller stores it with the inspection (InspectionRepository.add), then calls wake()."""
-        hook = self.catalog.webhook(product["id"])
+        hook = self.catalog.webhook(product.id)
         if hook is None or (hook["events"] == "anomalous" and inspection.decision != "ANOMALOUS"):
             return None
         body = self.render(product, inspection)
-        return {"product_id": product["id"], "inspection_id": inspection.id, "url": hook["url"], "secret": hook["secret"], "body": body}
+        return {"product_id": product.id, "inspection_id": inspection.id, "url": hook["url"], "secret": hook["secret"], "body": body}
 
     def wake(self) -> None:
         """Send what was just queued now rather than at the next poll."""

@@ -11,6 +11,7 @@ from services.common.objects import ObjectStore
 from services.common.vectors import VectorStore
 from services.core.errors import Conflict
 from services.core.keys import alias_name
+from services.core.models import Product
 
 Row = dict[str, Any]
 
@@ -22,34 +23,34 @@ class Fingerprints:
         self.vectors = vectors
         self.runner = runner
 
-    def request_build(self, tenant: str, product: Row, threshold: float | None) -> Row:
+    def request_build(self, tenant: str, product: Product, threshold: float | None) -> Row:
         """Queue a build of the next version; inspections keep the active one until it is ready."""
-        if not self.catalog.golden(product["id"]):
-            raise Conflict(f"product '{product['name']}' has no golden samples: upload some first", code="no_golden_samples")
-        version = self.catalog.allocate_version(product["id"])
+        if not self.catalog.golden(product.id):
+            raise Conflict(f"product '{product.name}' has no golden samples: upload some first", code="no_golden_samples")
+        version = self.catalog.products.allocate_version(product.id)
         return self.runner.submit(tenant, product, "build", {"version": version, "threshold": threshold})
 
-    def versions(self, product: Row) -> list[Row]:
+    def versions(self, product: Product) -> list[Row]:
         """Newest first."""
-        return self.catalog.versions(product["id"])
+        return self.catalog.versions(product.id)
 
-    def version(self, product: Row, version: int) -> Row:
-        return self.catalog.version(product["id"], version)
+    def version(self, product: Product, version: int) -> Row:
+        return self.catalog.version(product.id, version)
 
-    def file(self, product: Row, version: int) -> bytes:
+    def file(self, product: Product, version: int) -> bytes:
         """The artifact itself (safetensors), usable offline with `goldenshot inspect --fingerprint`."""
         return self.objects.get(self.version(product, version)["object_key"])
 
-    def activate(self, product: Row, version: int) -> Row:
+    def activate(self, product: Product, version: int) -> Row:
         """Roll back (or forward): the alias and the catalog switch; the next inspection loads that bank."""
         row = self.version(product, version)
-        self.vectors.point_alias(alias_name(product["id"]), row["collection"])
-        self.catalog.activate(product["id"], version)
+        self.vectors.point_alias(alias_name(product.id), row["collection"])
+        self.catalog.products.activate(product.id, version)
         return row
 
     def job(self, tenant: str, job_id: str) -> Row:
         return self.catalog.job(check_id(job_id, "job id"), tenant)
 
-    def jobs(self, tenant: str, product: Row | None, state: str | None, limit: int) -> list[Row]:
+    def jobs(self, tenant: str, product: Product | None, state: str | None, limit: int) -> list[Row]:
         """Newest first."""
-        return self.catalog.jobs(tenant, product["id"] if product is not None else None, state, limit)
+        return self.catalog.jobs(tenant, product.id if product is not None else None, state, limit)

@@ -13,6 +13,20 @@ from pydantic import BaseModel, ConfigDict
 Decision = Literal["OK", "ANOMALOUS"]
 
 
+class Product(BaseModel):
+    """A kind of part, owned by one tenant; its name is unique within the tenant."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    tenant: str
+    name: str
+    description: str
+    created_at: str
+    active_version: int | None  # the fingerprint version inspections use; None before the first build
+    next_version: int  # reserved by the next build request
+
+
 class Region(BaseModel):
     """A defect region in image pixels (goldenshot.regions.Region as stored)."""
 

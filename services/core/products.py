@@ -11,6 +11,7 @@ from services.common.objects import ObjectStore
 from services.common.vectors import VectorStore
 from services.core.errors import InvalidRequest, NotFound
 from services.core.keys import alias_name, product_prefix
+from services.core.models import Product
 from services.core.scoring import Scorer
 
 Row = dict[str, Any]
@@ -20,7 +21,7 @@ Row = dict[str, Any]
 class Overview:
     """A product with what a screen shows next to it."""
 
-    product: Row
+    product: Product
     golden_count: int
     inspection_count: int
     fingerprint: Row | None  # the active version
@@ -40,54 +41,54 @@ class Products:
         self.vectors = vectors
         self.scorer = scorer
 
-    def get(self, tenant: str, name: str) -> Row:
+    def get(self, tenant: str, name: str) -> Product:
         """The tenant's product `name`; another tenant's product of that name is simply not found."""
-        return self.catalog.product(tenant, check_slug(name, "product name"))
+        return self.catalog.products.get(tenant, check_slug(name, "product name"))
 
-    def create(self, tenant: str, name: str, description: str) -> Row:
-        return self.catalog.create_product(new_id(), tenant, check_slug(name, "product name"), description)
+    def create(self, tenant: str, name: str, description: str) -> Product:
+        return self.catalog.products.create(new_id(), tenant, check_slug(name, "product name"), description)
 
-    def overview(self, product: Row) -> Overview:
-        active = product["active_version"]
-        builds = [j for j in self.catalog.open_jobs(product["id"]) if j["kind"] == "build"]
+    def overview(self, product: Product) -> Overview:
+        active = product.active_version
+        builds = [j for j in self.catalog.open_jobs(product.id) if j["kind"] == "build"]
         return Overview(
             product,
-            self.catalog.golden_count(product["id"]),
-            self.catalog.inspections.count(product["id"]),
-            self.catalog.version(product["id"], active) if active is not None else None,
+            self.catalog.golden_count(product.id),
+            self.catalog.inspections.count(product.id),
+            self.catalog.version(product.id, active) if active is not None else None,
             builds[-1] if builds else None,
         )
 
     def overviews(self, tenant: str) -> list[Overview]:
-        return [self.overview(p) for p in self.catalog.products(tenant)]
+        return [self.overview(p) for p in self.catalog.products.list(tenant)]
 
     def delete(self, tenant: str, name: str) -> None:
         """The catalog first, so the product is invisible at once; its bytes and vectors follow."""
         product = self.get(tenant, name)
-        self.catalog.delete_product(product["id"])
-        self.scorer.forget(product["id"])
-        self.objects.delete_prefix(product_prefix(product["id"]))
-        self.vectors.drop(alias_name(product["id"]))
+        self.catalog.products.delete(product.id)
+        self.scorer.forget(product.id)
+        self.objects.delete_prefix(product_prefix(product.id))
+        self.vectors.drop(alias_name(product.id))
 
     def stats(self, tenant: str, name: str) -> Stats:
         product = self.get(tenant, name)
-        active = product["active_version"]
-        threshold = self.catalog.version(product["id"], active)["threshold"] if active is not None else None
-        return Stats(self.catalog.inspections.stats(product["id"]), threshold)
+        active = product.active_version
+        threshold = self.catalog.version(product.id, active)["threshold"] if active is not None else None
+        return Stats(self.catalog.inspections.stats(product.id), threshold)
 
     def set_webhook(self, tenant: str, name: str, url: str, secret: str, events: str) -> Row:
         if not url.startswith(("http://", "https://")):
             raise InvalidRequest("webhook url must be http or https")
         product = self.get(tenant, name)
-        self.catalog.set_webhook(product["id"], url, secret, events)
+        self.catalog.set_webhook(product.id, url, secret, events)
         return self.webhook(tenant, name)
 
     def webhook(self, tenant: str, name: str) -> Row:
-        hook = self.catalog.webhook(self.get(tenant, name)["id"])
+        hook = self.catalog.webhook(self.get(tenant, name).id)
         if hook is None:
             raise NotFound(f"product '{name}' has no webhook")
         return hook
 
     def delete_webhook(self, tenant: str, name: str) -> None:
-        if not self.catalog.delete_webhook(self.get(tenant, name)["id"]):
+        if not self.catalog.delete_webhook(self.get(tenant, name).id):
             raise NotFound(f"product '{name}' has no webhook")

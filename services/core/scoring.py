@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from services.core.models import Inspection
+from services.core.models import Inspection, Product
 
 
 class Scorer(Protocol):
-    def ready(self, product: dict[str, Any]) -> int:
+    def ready(self, product: Product[str, Any]) -> int:
         """The version that will score the product's next inspection; Conflict `no_fingerprint` without one."""
 
-    def inspect(self, product: dict[str, Any], data: bytes, filename: str, *, credentials: str | None = None) -> Inspection:
+    def inspect(self, product: Product[str, Any], data: bytes, filename: str, *, credentials: str | None = None) -> Inspection:
         """Decode, score and store one image; the stored inspection. credentials: the caller's API key,
         which a remote scorer checks again."""
 

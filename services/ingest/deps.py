@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
@@ -11,6 +11,7 @@ from services.common.auth import tenant_for
 from services.core.fingerprints import Fingerprints
 from services.core.golden import GoldenSamples
 from services.core.inspections import Inspections
+from services.core.models import Product
 from services.core.products import Products
 from services.ingest.uploads import UploadLimits
 from services.runtime import Runtime
@@ -60,9 +61,9 @@ FingerprintsDep = Annotated[Fingerprints, Depends(_fingerprints)]
 InspectionsDep = Annotated[Inspections, Depends(_inspections)]
 
 
-def get_product(name: str, caller: CallerDep, products: ProductsDep) -> dict[str, Any]:
+def get_product(name: str, caller: CallerDep, products: ProductsDep) -> Product:
     """The caller's product named in the path; another tenant's product of that name is not found."""
     return products.get(caller.tenant, name)
 
 
-ProductDep = Annotated[dict[str, Any], Depends(get_product)]
+ProductDep = Annotated[Product, Depends(get_product)]

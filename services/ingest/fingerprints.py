@@ -27,18 +27,18 @@ def build_fingerprint(caller: CallerDep, product: ProductDep, fingerprints: Fing
 
 @router.get("/v1/products/{name}/fingerprints")
 def list_versions(product: ProductDep, fingerprints: FingerprintsDep) -> VersionList:
-    return VersionList(items=[VersionOut.of(r, product["active_version"]) for r in fingerprints.versions(product)])
+    return VersionList(items=[VersionOut.of(r, product.active_version) for r in fingerprints.versions(product)])
 
 
 @router.get("/v1/products/{name}/fingerprints/{version}")
 def get_version(version: VersionNumber, product: ProductDep, fingerprints: FingerprintsDep) -> VersionOut:
-    return VersionOut.of(fingerprints.version(product, version), product["active_version"])
+    return VersionOut.of(fingerprints.version(product, version), product.active_version)
 
 
 @router.get("/v1/products/{name}/fingerprints/{version}/file", response_class=Response, responses=binary("the fingerprint (safetensors)", SAFETENSORS))
 def download_version(version: VersionNumber, product: ProductDep, fingerprints: FingerprintsDep) -> Response:
     """The fingerprint artifact itself: usable offline with `goldenshot inspect --fingerprint`."""
-    headers = {"Content-Disposition": f'attachment; filename="{product["name"]}-v{version}.safetensors"'}
+    headers = {"Content-Disposition": f'attachment; filename="{product.name}-v{version}.safetensors"'}
     return Response(fingerprints.file(product, version), media_type=SAFETENSORS, headers=headers)
 
 

@@ -40,11 +40,11 @@ class WebhookIn(BaseModel):
 
 
 def product_out(view: Overview) -> ProductOut:
-    product, active = view.product, view.product["active_version"]
+    product, active = view.product, view.product.active_version
     return ProductOut(
-        name=product["name"],
-        description=product["description"],
-        created_at=product["created_at"],
+        name=product.name,
+        description=product.description,
+        created_at=product.created_at,
         golden_count=view.golden_count,
         inspection_count=view.inspection_count,
         active_version=active,

@@ -17,10 +17,10 @@ from grpc_reflection.v1alpha import reflection
 
 from services.common.auth import HEADER, tenant_for
 from services.common.catalog import Catalog
-from services.core.errors import ERRORS, BackendUnavailable, Conflict, DomainError, InvalidImage, InvalidRequest, NotFound, Unauthorized, Unavailable, Unprocessable
 from services.common.logs import REQUEST_ID
-from services.core.models import Inspection
 from services.common.names import check_slug, display_name, new_id
+from services.core.errors import ERRORS, BackendUnavailable, Conflict, DomainError, InvalidImage, InvalidRequest, NotFound, Unauthorized, Unavailable, Unprocessable
+from services.core.models import Inspection, Product
 from services.proto.goldenshot.v1 import scorer_pb2 as pb
 from services.proto.goldenshot.v1 import scorer_pb2_grpc as pb_grpc
 from services.scorer.scorer import Scorer
@@ -53,7 +53,7 @@ def abort(context: grpc.ServicerContext, error: DomainError | BackendUnavailable
     context.abort(status, error.message)
 
 
-def inspection_message(product: dict, inspection: Inspection) -> pb.Inspection:
+def inspection_message(product: Product, inspection: Inspection) -> pb.Inspection:
     regions = [
         pb.Region(
             x=r.bbox[0], y=r.bbox[1], width=r.bbox[2], height=r.bbox[3], area=r.area,
@@ -62,7 +62,7 @@ def inspection_message(product: dict, inspection: Inspection) -> pb.Inspection:
         for r in inspection.regions
     ]
     return pb.Inspection(
-        id=inspection.id, product=product["name"], version=inspection.version, decision=inspection.decision, score=inspection.score,
+        id=inspection.id, product=product.name, version=inspection.version, decision=inspection.decision, score=inspection.score,
         threshold=inspection.threshold, regions=regions, width=inspection.width, height=inspection.height, created_at=inspection.created_at,
         timings_ms=inspection.timings_ms,
     )
@@ -82,13 +82,13 @@ class ScorerService(pb_grpc.ScorerServicer):
         key = metadata.get(API_KEY_METADATA)
         tenant = tenant_for(self.catalog, key, self.require_api_key)
         check_slug(name, "product name")
-        return self.catalog.product(tenant, name), key
+        return self.catalog.products.get(tenant, name), key
 
     def _inspect(self, request: pb.InspectRequest, context: grpc.ServicerContext) -> pb.Inspection:
         started = time.perf_counter()
         product, key = self._product(request.product, context)
         inspection = self.scorer.inspect(product, request.image, display_name(request.filename))
-        access.info("grpc", extra={"method": "Inspect", "product": product["name"], "decision": inspection.decision, "ms": round((time.perf_counter() - started) * 1000, 2)})
+        access.info("grpc", extra={"method": "Inspect", "product": product.name, "decision": inspection.decision, "ms": round((time.perf_counter() - started) * 1000, 2)})
         return inspection_message(product, inspection)
 
     def Inspect(self, request: pb.InspectRequest, context: grpc.ServicerContext) -> pb.Inspection:
@@ -107,13 +107,13 @@ class ScorerService(pb_grpc.ScorerServicer):
     def GetFingerprint(self, request: pb.GetFingerprintRequest, context: grpc.ServicerContext) -> pb.Fingerprint:
         try:
             product, _ = self._product(request.product, context)
-            if product["active_version"] is None:
-                raise Conflict(f"product '{product['name']}' has no fingerprint yet", code="no_fingerprint")
-            row = self.catalog.version(product["id"], product["active_version"])
+            if product.active_version is None:
+                raise Conflict(f"product '{product.name}' has no fingerprint yet", code="no_fingerprint")
+            row = self.catalog.version(product.id, product.active_version)
         except (DomainError, BackendUnavailable) as exc:
             abort(context, exc)
         return pb.Fingerprint(
-            product=product["name"], version=row["version"], threshold=row["threshold"], pixel_threshold=row["pixel_threshold"],
+            product=product.name, version=row["version"], threshold=row["threshold"], pixel_threshold=row["pixel_threshold"],
             coreset_rows=row["coreset_rows"], sha256=row["sha256"], created_at=row["created_at"],
         )
 

@@ -24,24 +24,23 @@ from goldenshot.inspector import Inspection as Result
 from goldenshot.inspector import Inspector
 from goldenshot.settings import Settings
 from services.common.catalog import Catalog
-from services.core.errors import Conflict, InvalidImage, Unavailable
 from services.common.metrics import Metrics
 from services.common.names import new_id
 from services.common.objects import ObjectNotFound, ObjectStore
 from services.common.webhooks import WebhookSender
+from services.core.errors import Conflict, InvalidImage, Unavailable
 from services.core.keys import inspection_prefix
-from services.core.models import Inspection
+from services.core.models import Inspection, Product
 from services.core.tables import now_iso
-
 
 log = logging.getLogger(__name__)
 
 
-def active_version(product: dict) -> int:
+def active_version(product: Product) -> int:
     """The version inspections use; a product without one cannot be inspected yet."""
-    if product["active_version"] is None:
-        raise Conflict(f"product '{product['name']}' has no fingerprint yet: upload golden samples and build one", code="no_fingerprint")
-    return product["active_version"]
+    if product.active_version is None:
+        raise Conflict(f"product '{product.name}' has no fingerprint yet: upload golden samples and build one", code="no_fingerprint")
+    return product.active_version
 
 
 class Scorer:
@@ -69,28 +68,28 @@ class Scorer:
         self._hot_lock = threading.Lock()
         self._slots = threading.Semaphore(slots)
 
-    def inspector(self, product: dict) -> tuple[int, Inspector]:
+    def inspector(self, product: Product) -> tuple[int, Inspector]:
         """The product's active version, hot; loading a new one replaces the old."""
         version = active_version(product)
         with self._hot_lock:
-            hot = self._hot.get(product["id"])
+            hot = self._hot.get(product.id)
             if hot is not None and hot[0] == version:
-                self._hot.move_to_end(product["id"])
+                self._hot.move_to_end(product.id)
                 return hot
-        row = self.catalog.version(product["id"], version)
+        row = self.catalog.version(product.id, version)
         try:
-            fingerprint = Fingerprint.loads(self.objects.get(row["object_key"]), f"{product['name']} v{version}")
+            fingerprint = Fingerprint.loads(self.objects.get(row["object_key"]), f"{product.name} v{version}")
             inspector = Inspector(self.extractor, fingerprint)
         except (FingerprintError, ObjectNotFound) as exc:
-            raise Unavailable(f"fingerprint v{version} of '{product['name']}' cannot be used: {exc}", code="fingerprint_unavailable") from exc
+            raise Unavailable(f"fingerprint v{version} of '{product.name}' cannot be used: {exc}", code="fingerprint_unavailable") from exc
         with self._hot_lock:
-            self._hot[product["id"]] = (version, inspector)
-            self._hot.move_to_end(product["id"])
+            self._hot[product.id] = (version, inspector)
+            self._hot.move_to_end(product.id)
             while len(self._hot) > self.hot_products:
                 self._hot.popitem(last=False)
         return version, inspector
 
-    def ready(self, product: dict) -> int:
+    def ready(self, product: Product) -> int:
         """The active version, loaded hot so the first inspection does not wait for it."""
         return self.inspector(product)[0]
 
@@ -99,7 +98,7 @@ class Scorer:
             self._hot.pop(product_id, None)
 
     def inspect(
-        self, product: dict, data: bytes, filename: str, batch_id: str | None = None, inspection_id: str | None = None, *, credentials: str | None = None
+        self, product: Product, data: bytes, filename: str, batch_id: str | None = None, inspection_id: str | None = None, *, credentials: str | None = None
     ) -> Inspection:
         """Decode, score, store image + map + record; returns the stored inspection. credentials: unused here,
         the caller's key was checked already (services.core.scoring.Scorer)."""
@@ -116,16 +115,16 @@ class Scorer:
         return self.store(product, version, data, filename, result, batch_id, inspection_id)
 
     def store(
-        self, product: dict, version: int, data: bytes, filename: str, result: Result, batch_id: str | None = None, inspection_id: str | None = None
+        self, product: Product, version: int, data: bytes, filename: str, result: Result, batch_id: str | None = None, inspection_id: str | None = None
     ) -> Inspection:
         """Keep image, map and record of a result (version 0: a zero-shot batch); returns the stored inspection."""
         stored = time.perf_counter()
         inspection_id = inspection_id or new_id()
-        prefix = inspection_prefix(product["id"], inspection_id)
+        prefix = inspection_prefix(product.id, inspection_id)
         height, width = result.score_map.shape[:2]
         inspection = Inspection(
             id=inspection_id,
-            product_id=product["id"],
+            product_id=product.id,
             version=version,
             decision=result.decision,
             score=float(result.score),
@@ -155,7 +154,7 @@ class Scorer:
             raise
         timings = {**inspection.timings_ms, "store": round((time.perf_counter() - stored) * 1000.0, 3)}  # the answer's, not the record's
         self.metrics.observe_stages(timings)
-        self.metrics.inspections.labels(product["tenant"], product["name"], result.decision).inc()
+        self.metrics.inspections.labels(product.tenant, product.name, result.decision).inc()
         if delivery is not None:
             self.webhooks.wake()
         return inspection.model_copy(update={"timings_ms": timings})

@@ -16,9 +16,9 @@ from goldenshot.images import ImageError, decode_image
 from goldenshot.settings import Settings
 from goldenshot.zeroshot import ZeroShotError, score_batch
 from services.common.catalog import Catalog
-from services.core.errors import NotFound, Unprocessable
 from services.common.jobs import Progress
 from services.common.objects import ObjectNotFound, ObjectStore
+from services.core.errors import NotFound, Unprocessable
 from services.core.keys import batch_item_key, batch_prefix
 from services.scorer.scorer import Scorer
 
@@ -47,11 +47,11 @@ class ZeroShotRunner:
         self.settings = settings
 
     def __call__(self, job: dict, progress: Progress) -> dict:
-        product = self.catalog.product_by_id(job["product_id"])
+        product = self.catalog.products.by_id(job["product_id"])
         if product is None:
             raise NotFound("the product was deleted")
         names = job["params"]["items"]
-        keys = [batch_item_key(product["id"], job["id"], i) for i in range(len(names))]
+        keys = [batch_item_key(product.id, job["id"], i) for i in range(len(names))]
         readable, failed = [], []
         for i, (key, name) in enumerate(zip(keys, names)):
             try:
@@ -72,7 +72,7 @@ class ZeroShotRunner:
             self.scorer.store(product, 0, self.objects.get(keys[i]), names[i], result, batch_id=job["id"], inspection_id=f"{job['id']}-{i}")
             progress("storing", j + 1, len(readable))
         anomalous = sum(s > batch.threshold for s in batch.scores)
-        self.objects.delete_prefix(batch_prefix(product["id"], job["id"]))
+        self.objects.delete_prefix(batch_prefix(product.id, job["id"]))
         return {
             "count": len(readable),
             "ok": len(readable) - anomalous,
