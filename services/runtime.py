@@ -152,15 +152,15 @@ class Runtime:
     def restore_vectors(self) -> None:
         """Refill an in-memory vector store from the fingerprint files: every version, alias on the active one."""
         for product in self.catalog.products.all():
-            for row in self.catalog.versions(product.id):
+            for version in self.catalog.versions.list(product.id):
                 try:
-                    bank = Fingerprint.loads(self.objects.get(row["object_key"]), row["object_key"]).bank.numpy()
+                    bank = Fingerprint.loads(self.objects.get(version.object_key), version.object_key).bank.numpy()
                 except (FingerprintError, ObjectNotFound) as exc:
-                    log.error("fingerprint %s v%d not restored to the vector store: %s", product.name, row["version"], exc)
+                    log.error("fingerprint %s v%d not restored to the vector store: %s", product.name, version.version, exc)
                     continue
-                self.vectors.write_bank(row["collection"], bank)
-                if row["version"] == product.active_version:
-                    self.vectors.point_alias(alias_name(product.id), row["collection"])
+                self.vectors.write_bank(version.collection, bank)
+                if version.version == product.active_version:
+                    self.vectors.point_alias(alias_name(product.id), version.collection)
 
     def close(self) -> None:
         if self.metrics_server is not None:

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from services.core.models import Decision, Inspection, Product, Region
+from services.core.models import Decision, Golden, Inspection, Product, Region, Version
 
 JobKind = Literal["build", "batch", "zeroshot"]
 JobState = Literal["queued", "running", "succeeded", "failed"]
@@ -54,20 +54,11 @@ class VersionOut(BaseModel):
     sha256: str
 
     @classmethod
-    def of(cls, row: Row, active: int | None) -> VersionOut:
-        scores = row["golden_scores"]
+    def of(cls, version: Version, active: int | None) -> VersionOut:
         return cls(
-            version=row["version"],
-            active=row["version"] == active,
-            created_at=row["created_at"],
-            threshold=row["threshold"],
-            pixel_threshold=row["pixel_threshold"],
-            threshold_source=row["threshold_source"],
-            golden_count=row["golden_count"],
-            coreset_rows=row["coreset_rows"],
-            golden_scores=GoldenScores(**{k: scores.get(k) for k in ("mean", "std", "max")}),
-            build_seconds=row["build_seconds"],
-            sha256=row["sha256"],
+            **version.model_dump(include={"version", "created_at", "threshold", "pixel_threshold", "threshold_source", "golden_count", "coreset_rows", "build_seconds", "sha256"}),
+            active=version.version == active,
+            golden_scores=GoldenScores(**{k: version.golden_scores.get(k) for k in ("mean", "std", "max")}),
         )
 
 
@@ -162,15 +153,10 @@ class GoldenOut(BaseModel):
     image_url: str
 
     @classmethod
-    def of(cls, product: Product, row: Row) -> GoldenOut:
+    def of(cls, product: Product, sample: Golden) -> GoldenOut:
         return cls(
-            id=row["id"],
-            filename=row["filename"],
-            sha256=row["sha256"],
-            width=row["width"],
-            height=row["height"],
-            created_at=row["created_at"],
-            image_url=f"/v1/products/{product.name}/golden/{row['id']}/image",
+            **sample.model_dump(include={"id", "filename", "sha256", "width", "height", "created_at"}),
+            image_url=f"/v1/products/{product.name}/golden/{sample.id}/image",
         )
 
 

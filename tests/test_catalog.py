@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.common.catalog import Catalog
 from services.core.errors import NotFound
-from services.core.models import Inspection, Region
+from services.core.models import Golden, Inspection, Region, Version
 
 
 @pytest.fixture()
@@ -92,3 +92,34 @@ def test_products_come_back_as_domain_models(catalog):
     assert catalog.products.by_id(tile.id) is None and catalog.inspections.count(tile.id) == 0
     with pytest.raises(NotFound):
         catalog.products.get("plant-a", "tile")
+
+
+def test_golden_samples_and_versions(catalog):
+    tile = catalog.products.create("a" * 32, "plant-a", "tile", "")
+    samples = [
+        Golden(id=f"{i:032d}", product_id=tile.id, sha256=str(i) * 64, filename=f"{i}.png", width=8, height=8, object_key=f"k{i}", created_at=f"2026-12-02T00:00:0{i}")
+        for i in range(3)
+    ]
+    catalog.golden.add(samples)
+    assert catalog.golden.list(tile.id) == samples and catalog.golden.count(tile.id) == 3
+    assert catalog.golden.delete(tile.id, samples[0].id) == samples[0] and catalog.golden.count(tile.id) == 2
+    with pytest.raises(NotFound):
+        catalog.golden.get(tile.id, samples[0].id)
+
+    def built(version: int) -> Version:
+        return Version(
+            product_id=tile.id, version=version, created_at=f"2026-12-02T01:00:0{version}", threshold=2.0, pixel_threshold=2.5,
+            threshold_source="leave-one-out", golden_count=2, coreset_rows=100, golden_scores={"mean": 1.0, "std": 0.1, "max": 1.2, "scores": [1.0, 1.2]},
+            build_seconds=1.5, sha256="f" * 64, object_key=f"v{version}", collection=f"c{version}",
+        )
+
+    catalog.versions.add(built(1), activate=True)
+    catalog.versions.add(built(2), activate=False)
+    catalog.versions.add(built(2), activate=False)  # a build run again after a crash: the same version, once
+    assert [v.version for v in catalog.versions.list(tile.id)] == [2, 1] and catalog.versions.get(tile.id, 1) == built(1)
+    assert catalog.products.by_id(tile.id).active_version == 1
+    catalog.products.activate(tile.id, 2)
+    assert catalog.products.by_id(tile.id).active_version == 2
+    catalog.products.delete(tile.id)
+    with pytest.raises(NotFound):
+        catalog.versions.add(built(3), activate=True)  # the product was deleted during the build

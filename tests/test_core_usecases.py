@@ -99,17 +99,17 @@ def test_golden_samples_are_added_all_or_nothing(core, images):
         core.golden.add(product, [images[1], broken])
     assert core.golden.list(product) == [] and _files(core) == []
     added, duplicates = core.golden.add(product, images[:3])
-    assert [g["filename"] for g in added] == [u.filename for u in images[:3]] and duplicates == []
+    assert [g.filename for g in added] == [u.filename for u in images[:3]] and duplicates == []
     added, duplicates = core.golden.add(product, images[2:4])
-    assert [g["filename"] for g in added] == [images[3].filename] and duplicates == [images[2].filename]
+    assert [g.filename for g in added] == [images[3].filename] and duplicates == [images[2].filename]
     with pytest.raises(Conflict) as full:
         core.golden.add(product, images[4:7])  # 4 held + 3 new > 5
     assert full.value.code == "too_many_golden_samples" and len(core.golden.list(product)) == 4
     sample = core.golden.list(product)[0]
-    assert core.golden.image(product, sample["id"]) == images[0].data
-    core.golden.delete(product, sample["id"])
+    assert core.golden.image(product, sample.id) == images[0].data
+    core.golden.delete(product, sample.id)
     with pytest.raises(ObjectNotFound):
-        core.objects.get(sample["object_key"])
+        core.objects.get(sample.object_key)
 
 
 def test_a_build_needs_golden_samples_and_reserves_a_version(core, images):
@@ -145,7 +145,7 @@ def test_feedback_can_make_a_false_alarm_a_golden_sample(core, images):
         feedback=None, timings_ms={}, created_at="2026-12-02T00:00:00",
     ))
     marked = core.inspections.record_feedback(product, "a" * 32, "false_alarm", add_to_golden=True)
-    assert marked.feedback == "false_alarm" and [g["filename"] for g in core.golden.list(product)] == [images[5].filename]
+    assert marked.feedback == "false_alarm" and [g.filename for g in core.golden.list(product)] == [images[5].filename]
     core.inspections.record_feedback(product, "a" * 32, None, add_to_golden=True)  # the same image: not twice
     assert len(core.golden.list(product)) == 1 and core.inspections.get(product, "a" * 32).feedback is None
     with pytest.raises(InvalidRequest):

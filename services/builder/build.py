@@ -23,6 +23,8 @@ from services.common.objects import ObjectStore
 from services.common.vectors import VectorStore
 from services.core.errors import Conflict, InvalidImage, Unavailable, Unprocessable
 from services.core.keys import alias_name, collection_name, fingerprint_key
+from services.core.models import Version
+from services.core.tables import now_iso
 
 
 class Builder:
@@ -47,17 +49,17 @@ class Builder:
     def __call__(self, job: dict, progress: Progress) -> dict:
         started = time.perf_counter()
         product_id, version = job["product_id"], job["params"]["version"]
-        rows = self.catalog.golden(product_id)
-        if not rows:
+        stored = self.catalog.golden.list(product_id)
+        if not stored:
             raise Conflict("the product has no golden samples", code="no_golden_samples")
         samples = []
-        for i, row in enumerate(rows):
+        for i, sample in enumerate(stored):
             try:
-                image = decode_image(self.objects.get(row["object_key"]), row["filename"], self.settings.limits.max_pixels)
+                image = decode_image(self.objects.get(sample.object_key), sample.filename, self.settings.limits.max_pixels)
             except ImageError as exc:
                 raise InvalidImage(str(exc)) from exc
-            samples.append(GoldenSample(row["filename"], row["sha256"], image))
-            progress("loading", i + 1, len(rows))
+            samples.append(GoldenSample(sample.filename, sample.sha256, image))
+            progress("loading", i + 1, len(stored))
         try:
             fingerprint = fit(samples, self.extractor, self.settings, job["params"].get("threshold"), progress)
         except (FitError, ValueError) as exc:
@@ -76,21 +78,22 @@ class Builder:
         self.vectors.point_alias(alias_name(product_id), collection)
         meta = fingerprint.meta
         golden = meta.golden
-        self.catalog.add_version(
-            {
-                "product_id": product_id,
-                "version": version,
-                "threshold": meta.threshold,
-                "pixel_threshold": meta.pixel_threshold,
-                "threshold_source": meta.threshold_source,
-                "golden_count": len(meta.sources),
-                "coreset_rows": meta.coreset_rows,
-                "golden_scores": {"mean": golden.mean, "std": golden.std, "max": golden.max, "scores": golden.scores},
-                "build_seconds": round(time.perf_counter() - started, 3),
-                "sha256": fingerprint.sha256,
-                "object_key": key,
-                "collection": collection,
-            },
+        self.catalog.versions.add(
+            Version(
+                product_id=product_id,
+                version=version,
+                created_at=now_iso(),
+                threshold=meta.threshold,
+                pixel_threshold=meta.pixel_threshold,
+                threshold_source=meta.threshold_source,
+                golden_count=len(meta.sources),
+                coreset_rows=meta.coreset_rows,
+                golden_scores={"mean": golden.mean, "std": golden.std, "max": golden.max, "scores": golden.scores},
+                build_seconds=round(time.perf_counter() - started, 3),
+                sha256=fingerprint.sha256,
+                object_key=key,
+                collection=collection,
+            ),
             activate=True,
         )
         progress("storing", 3, 3)

@@ -14,9 +14,11 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, func, select, text
 
 from services.core.errors import NotFound
+from services.core.repositories.golden import GoldenRepository
 from services.core.repositories.inspections import InspectionRepository, queued
 from services.core.repositories.products import ProductRepository
-from services.core.tables import OPEN_STATES, api_keys, deliveries, golden, jobs, metadata, now_iso, products, versions, webhooks
+from services.core.repositories.versions import VersionRepository
+from services.core.tables import OPEN_STATES, api_keys, deliveries, jobs, metadata, now_iso, webhooks
 
 
 def _row(row: Any) -> dict | None:
@@ -25,7 +27,7 @@ def _row(row: Any) -> dict | None:
 
 class Catalog:
     """All metadata reads and writes; each method is one transaction. Entities moved to their own
-repository (services/core/repositories/) are attributes: catalog.products, catalog.inspections."""
+repository (services/core/repositories/) are attributes: catalog.products, .golden, .versions, .inspections."""
 
     def __init__(self, url: str) -> None:
         self.engine: Engine = create_engine(url, connect_args={"check_same_thread": False} if url.startswith("sqlite") else {})
@@ -36,6 +38,8 @@ repository (services/core/repositories/) are attributes: catalog.products, catal
                 conn.execute(text("SELECT pg_advisory_xact_lock(7429113)"))
             metadata.create_all(conn)
         self.products = ProductRepository(self.engine)
+        self.golden = GoldenRepository(self.engine)
+        self.versions = VersionRepository(self.engine)
         self.inspections = InspectionRepository(self.engine)
 
     def _all(self, query: Any) -> list[dict]:
@@ -60,46 +64,6 @@ repository (services/core/repositories/) are attributes: catalog.products, catal
         """Raises when the database cannot answer (readiness)."""
         with self.engine.connect() as conn:
             conn.execute(select(1))
-
-    # golden samples
-    def add_golden(self, rows: list[dict]) -> None:
-        """All or nothing."""
-        if not rows:
-            return
-        with self.engine.begin() as conn:
-            conn.execute(golden.insert(), [{**r, "created_at": now_iso()} for r in rows])
-
-    def golden_count(self, product_id: str) -> int:
-        return self._scalar(select(func.count()).select_from(golden).where(golden.c.product_id == product_id))
-
-    def golden(self, product_id: str) -> list[dict]:
-        return self._all(select(golden).where(golden.c.product_id == product_id).order_by(golden.c.created_at, golden.c.id))
-
-    def golden_sample(self, product_id: str, sample_id: str) -> dict:
-        return self._one(select(golden).where(golden.c.product_id == product_id, golden.c.id == sample_id), f"golden sample '{sample_id}' does not exist")
-
-    def delete_golden(self, product_id: str, sample_id: str) -> dict:
-        sample = self.golden_sample(product_id, sample_id)
-        with self.engine.begin() as conn:
-            conn.execute(golden.delete().where(golden.c.id == sample_id))
-        return sample
-
-    # fingerprint versions
-    def add_version(self, row: dict, activate: bool) -> None:
-        """Record a built version (replacing a half-recorded earlier try of the same one) and switch to it."""
-        with self.engine.begin() as conn:
-            if conn.execute(select(products.c.id).where(products.c.id == row["product_id"])).first() is None:
-                raise NotFound("the product was deleted during the build")
-            conn.execute(versions.delete().where(versions.c.product_id == row["product_id"], versions.c.version == row["version"]))
-            conn.execute(versions.insert().values(**row, created_at=now_iso()))
-            if activate:
-                conn.execute(products.update().where(products.c.id == row["product_id"]).values(active_version=row["version"]))
-
-    def versions(self, product_id: str) -> list[dict]:
-        return self._all(select(versions).where(versions.c.product_id == product_id).order_by(versions.c.version.desc()))
-
-    def version(self, product_id: str, version: int) -> dict:
-        return self._one(select(versions).where(versions.c.product_id == product_id, versions.c.version == version), f"fingerprint version {version} does not exist")
 
     # jobs
     def create_job(self, row: dict) -> dict:

@@ -16,7 +16,6 @@ import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
 from goldenshot.export import DEFAULT_MODEL, INPUT, ModelCard, output_names
-
 from services.core.errors import BackendUnavailable
 
 T = TypeVar("T")

@@ -11,7 +11,7 @@ from services.common.objects import ObjectStore
 from services.common.vectors import VectorStore
 from services.core.errors import Conflict
 from services.core.keys import alias_name
-from services.core.models import Product
+from services.core.models import Product, Version
 
 Row = dict[str, Any]
 
@@ -25,28 +25,28 @@ class Fingerprints:
 
     def request_build(self, tenant: str, product: Product, threshold: float | None) -> Row:
         """Queue a build of the next version; inspections keep the active one until it is ready."""
-        if not self.catalog.golden(product.id):
+        if not self.catalog.golden.count(product.id):
             raise Conflict(f"product '{product.name}' has no golden samples: upload some first", code="no_golden_samples")
         version = self.catalog.products.allocate_version(product.id)
         return self.runner.submit(tenant, product, "build", {"version": version, "threshold": threshold})
 
-    def versions(self, product: Product) -> list[Row]:
+    def versions(self, product: Product) -> list[Version]:
         """Newest first."""
-        return self.catalog.versions(product.id)
+        return self.catalog.versions.list(product.id)
 
-    def version(self, product: Product, version: int) -> Row:
-        return self.catalog.version(product.id, version)
+    def version(self, product: Product, version: int) -> Version:
+        return self.catalog.versions.get(product.id, version)
 
     def file(self, product: Product, version: int) -> bytes:
         """The artifact itself (safetensors), usable offline with `goldenshot inspect --fingerprint`."""
-        return self.objects.get(self.version(product, version)["object_key"])
+        return self.objects.get(self.version(product, version).object_key)
 
-    def activate(self, product: Product, version: int) -> Row:
+    def activate(self, product: Product, version: int) -> Version:
         """Roll back (or forward): the alias and the catalog switch; the next inspection loads that bank."""
-        row = self.version(product, version)
-        self.vectors.point_alias(alias_name(product.id), row["collection"])
+        chosen = self.version(product, version)
+        self.vectors.point_alias(alias_name(product.id), chosen.collection)
         self.catalog.products.activate(product.id, version)
-        return row
+        return chosen
 
     def job(self, tenant: str, job_id: str) -> Row:
         return self.catalog.job(check_id(job_id, "job id"), tenant)

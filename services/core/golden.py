@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from goldenshot.images import ImageError, decode_image, image_sha256
 from services.common.catalog import Catalog
@@ -12,11 +11,11 @@ from services.common.names import check_id, new_id
 from services.common.objects import ObjectStore
 from services.core.errors import Conflict, InvalidImage
 from services.core.keys import golden_key
-from services.core.models import Product
+from services.core.models import Golden, Product
+from services.core.tables import now_iso
 from services.core.uploads import Upload
 
 log = logging.getLogger(__name__)
-Row = dict[str, Any]
 
 
 class GoldenSamples:
@@ -26,7 +25,7 @@ class GoldenSamples:
         self.max_pixels = max_pixels
         self.max_golden = max_golden
 
-    def add(self, product: Product, uploads: list[Upload]) -> tuple[list[Row], list[str]]:
+    def add(self, product: Product, uploads: list[Upload]) -> tuple[list[Golden], list[str]]:
         """(the samples added, file names of images the product already holds). Every file is decoded
         before anything is stored, and a failure while storing takes back what was written."""
         decoded = []
@@ -36,8 +35,8 @@ class GoldenSamples:
             except ImageError as exc:
                 raise InvalidImage(f"{exc} (nothing was stored)") from None
             decoded.append((upload, image_sha256(upload.data), image.shape[0], image.shape[1]))
-        known = {g["sha256"] for g in self.catalog.golden(product.id)}
-        new: list[tuple[bytes, Row]] = []
+        known = {g.sha256 for g in self.catalog.golden.list(product.id)}
+        new: list[tuple[bytes, Golden]] = []
         duplicates = []
         for upload, sha, height, width in decoded:
             if sha in known:
@@ -45,31 +44,33 @@ class GoldenSamples:
                 continue
             known.add(sha)
             sample_id = new_id()
-            row = {"id": sample_id, "product_id": product.id, "filename": upload.filename, "sha256": sha, "height": height, "width": width,
-                   "object_key": golden_key(product.id, sample_id)}
-            new.append((upload.data, row))
+            sample = Golden(
+                id=sample_id, product_id=product.id, sha256=sha, filename=upload.filename, width=width, height=height,
+                object_key=golden_key(product.id, sample_id), created_at=now_iso(),
+            )
+            new.append((upload.data, sample))
         if len(known) > self.max_golden:
             raise Conflict(f"a product holds at most {self.max_golden} golden samples (nothing was stored)", code="too_many_golden_samples")
         try:
-            for data, row in new:
-                self.objects.put(row["object_key"], data)
-            self.catalog.add_golden([row for _, row in new])
+            for data, sample in new:
+                self.objects.put(sample.object_key, data)
+            self.catalog.golden.add([sample for _, sample in new])
         except Exception:  # disk full, store down: take back what was written, report the cause
-            for _, row in new:
-                _quietly(self.objects.delete, row["object_key"])
+            for _, sample in new:
+                _quietly(self.objects.delete, sample.object_key)
             raise
-        by_id = {g["id"]: g for g in self.catalog.golden(product.id)}
-        return [by_id[row["id"]] for _, row in new], duplicates
+        return [sample for _, sample in new], duplicates
 
-    def list(self, product: Product) -> list[Row]:
-        return self.catalog.golden(product.id)
+    def list(self, product: Product) -> list[Golden]:
+        """Oldest first."""
+        return self.catalog.golden.list(product.id)
 
     def image(self, product: Product, sample_id: str) -> bytes:
-        return self.objects.get(self.catalog.golden_sample(product.id, check_id(sample_id, "golden sample id"))["object_key"])
+        return self.objects.get(self.catalog.golden.get(product.id, check_id(sample_id, "golden sample id")).object_key)
 
     def delete(self, product: Product, sample_id: str) -> None:
-        row = self.catalog.delete_golden(product.id, check_id(sample_id, "golden sample id"))
-        self.objects.delete(row["object_key"])
+        sample = self.catalog.golden.delete(product.id, check_id(sample_id, "golden sample id"))
+        self.objects.delete(sample.object_key)
 
 
 def _quietly(call: Callable[..., object], *args: object) -> None:

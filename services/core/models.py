@@ -6,7 +6,7 @@ so code that holds one can trust its fields.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -25,6 +25,41 @@ class Product(BaseModel):
     created_at: str
     active_version: int | None  # the fingerprint version inspections use; None before the first build
     next_version: int  # reserved by the next build request
+
+
+class Golden(BaseModel):
+    """A golden sample: one photo of a good part, kept in the object store."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    product_id: str
+    sha256: str  # of the file as uploaded: the same image is never a sample twice
+    filename: str
+    width: int
+    height: int
+    object_key: str
+    created_at: str
+
+
+class Version(BaseModel):
+    """A fingerprint version: the artifact in the object store, its bank's collection, its threshold."""
+
+    model_config = ConfigDict(frozen=True)
+
+    product_id: str
+    version: int
+    created_at: str
+    threshold: float
+    pixel_threshold: float
+    threshold_source: str  # leave-one-out, user, ...
+    golden_count: int
+    coreset_rows: int
+    golden_scores: dict[str, Any]  # mean, std, max and each sample's leave-one-out score
+    build_seconds: float
+    sha256: str
+    object_key: str
+    collection: str
 
 
 class Region(BaseModel):

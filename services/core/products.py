@@ -11,7 +11,7 @@ from services.common.objects import ObjectStore
 from services.common.vectors import VectorStore
 from services.core.errors import InvalidRequest, NotFound
 from services.core.keys import alias_name, product_prefix
-from services.core.models import Product
+from services.core.models import Product, Version
 from services.core.scoring import Scorer
 
 Row = dict[str, Any]
@@ -24,7 +24,7 @@ class Overview:
     product: Product
     golden_count: int
     inspection_count: int
-    fingerprint: Row | None  # the active version
+    fingerprint: Version | None  # the active version
     building: Row | None  # the newest open build job
 
 
@@ -53,9 +53,9 @@ class Products:
         builds = [j for j in self.catalog.open_jobs(product.id) if j["kind"] == "build"]
         return Overview(
             product,
-            self.catalog.golden_count(product.id),
+            self.catalog.golden.count(product.id),
             self.catalog.inspections.count(product.id),
-            self.catalog.version(product.id, active) if active is not None else None,
+            self.catalog.versions.get(product.id, active) if active is not None else None,
             builds[-1] if builds else None,
         )
 
@@ -73,7 +73,7 @@ class Products:
     def stats(self, tenant: str, name: str) -> Stats:
         product = self.get(tenant, name)
         active = product.active_version
-        threshold = self.catalog.version(product.id, active)["threshold"] if active is not None else None
+        threshold = self.catalog.versions.get(product.id, active).threshold if active is not None else None
         return Stats(self.catalog.inspections.stats(product.id), threshold)
 
     def set_webhook(self, tenant: str, name: str, url: str, secret: str, events: str) -> Row:

@@ -109,12 +109,12 @@ class ScorerService(pb_grpc.ScorerServicer):
             product, _ = self._product(request.product, context)
             if product.active_version is None:
                 raise Conflict(f"product '{product.name}' has no fingerprint yet", code="no_fingerprint")
-            row = self.catalog.version(product.id, product.active_version)
+            active = self.catalog.versions.get(product.id, product.active_version)
         except (DomainError, BackendUnavailable) as exc:
             abort(context, exc)
         return pb.Fingerprint(
-            product=product.name, version=row["version"], threshold=row["threshold"], pixel_threshold=row["pixel_threshold"],
-            coreset_rows=row["coreset_rows"], sha256=row["sha256"], created_at=row["created_at"],
+            product=product.name, version=active.version, threshold=active.threshold, pixel_threshold=active.pixel_threshold,
+            coreset_rows=active.coreset_rows, sha256=active.sha256, created_at=active.created_at,
         )
 
     def Health(self, request: pb.HealthRequest, context: grpc.ServicerContext) -> pb.HealthReply:

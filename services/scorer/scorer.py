@@ -76,9 +76,9 @@ class Scorer:
             if hot is not None and hot[0] == version:
                 self._hot.move_to_end(product.id)
                 return hot
-        row = self.catalog.version(product.id, version)
+        stored = self.catalog.versions.get(product.id, version)
         try:
-            fingerprint = Fingerprint.loads(self.objects.get(row["object_key"]), f"{product.name} v{version}")
+            fingerprint = Fingerprint.loads(self.objects.get(stored.object_key), f"{product.name} v{version}")
             inspector = Inspector(self.extractor, fingerprint)
         except (FingerprintError, ObjectNotFound) as exc:
             raise Unavailable(f"fingerprint v{version} of '{product.name}' cannot be used: {exc}", code="fingerprint_unavailable") from exc
