@@ -93,7 +93,7 @@ class Runtime:
         self.objects = open_object_store(service)
         self.vectors = QdrantVectorStore(service.qdrant_url, service.qdrant_path, service.qdrant_api_key)
         self.bus = open_bus(service)
-        self.metrics = Metrics(queue_depth=lambda: queue_depth(self.bus), oldest_open_job=self.catalog.oldest_open_job_age)
+        self.metrics = Metrics(queue_depth=lambda: queue_depth(self.bus), oldest_open_job=self.catalog.jobs.oldest_open_age)
         self.webhooks = WebhookSender(
             self.catalog, self.metrics, lambda product, row: InspectionOut.of(product, row).model_dump_json(), service.webhook_timeout_s, service.webhook_attempts, service.webhook_backoff_s
         )

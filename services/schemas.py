@@ -10,10 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from services.core.models import Decision, Golden, Inspection, Product, Region, Version
+from services.core.models import Decision, Golden, Inspection, Job, JobKind, JobState, Product, Region, Version
 
-JobKind = Literal["build", "batch", "zeroshot"]
-JobState = Literal["queued", "running", "succeeded", "failed"]
 Row = Mapping[str, Any]
 
 
@@ -89,21 +87,11 @@ class JobOut(BaseModel):
     finished_at: str | None
 
     @classmethod
-    def of(cls, job: Row) -> JobOut:
-        total = job["total"]
-        fraction = 1.0 if job["state"] == "succeeded" else (job["done"] / total if total else 0.0)
+    def of(cls, job: Job) -> JobOut:
+        fraction = 1.0 if job.state == "succeeded" else (job.done / job.total if job.total else 0.0)
         return cls(
-            id=job["id"],
-            kind=job["kind"],
-            product=job["product"],
-            state=job["state"],
-            progress=JobProgress(stage=job["stage"], done=job["done"], total=total, fraction=round(fraction, 4)),
-            error=job["error"],
-            result=job["result"],
-            attempts=job["attempts"],
-            created_at=job["created_at"],
-            started_at=job["started_at"],
-            finished_at=job["finished_at"],
+            **job.model_dump(include={"id", "kind", "product", "state", "error", "result", "attempts", "created_at", "started_at", "finished_at"}),
+            progress=JobProgress(stage=job.stage, done=job.done, total=job.total, fraction=round(fraction, 4)),
         )
 
 

@@ -123,3 +123,18 @@ def test_golden_samples_and_versions(catalog):
     catalog.products.delete(tile.id)
     with pytest.raises(NotFound):
         catalog.versions.add(built(3), activate=True)  # the product was deleted during the build
+
+
+def test_jobs_run_through_their_states(catalog):
+    job = catalog.jobs.create("a" * 32, "plant-a", "p", "tile", "build", {"version": 1})
+    assert (job.state, job.stage, job.attempts, job.params) == ("queued", "queued", 0, {"version": 1})
+    with pytest.raises(NotFound):
+        catalog.jobs.get(job.id, tenant="plant-b")  # another tenant's job is not found
+    assert catalog.jobs.open("p") == [job] and catalog.jobs.oldest_open_age() >= 0
+    running = catalog.jobs.start(job.id)
+    assert running.state == "running" and running.attempts == 1 and running.started_at is not None
+    catalog.jobs.update(job.id, stage="coreset", done=2, total=4)
+    assert catalog.jobs.get(job.id, tenant="plant-a").done == 2
+    catalog.jobs.update(job.id, state="succeeded", result={"version": 1}, finished_at="2026-12-02T00:00:09")
+    assert catalog.jobs.start(job.id) is None and catalog.jobs.open() == []  # a redelivery of a finished job
+    assert [j.id for j in catalog.jobs.list("plant-a", "p", "succeeded", 10)] == [job.id] and catalog.jobs.list("plant-a", None, "failed", 10) == []

@@ -52,11 +52,11 @@ def test_products_jobs_inspections_and_claims_on_postgres(url):
     assert catalog.products.create("c" * 32, "plant-b", "tile", "").tenant == "plant-b"
     assert catalog.products.allocate_version(product.id) == 1 and catalog.products.allocate_version(product.id) == 2
 
-    job = catalog.create_job({"id": "d" * 32, "tenant": "plant-a", "product_id": product.id, "product": "tile", "kind": "build", "params": {"version": 1}})
-    assert job["state"] == "queued" and catalog.oldest_open_job_age() >= 0
-    assert catalog.start_job(job["id"])["attempts"] == 1
-    catalog.update_job(job["id"], state="succeeded", result={"version": 1})
-    assert catalog.start_job(job["id"]) is None and catalog.open_jobs() == []
+    job = catalog.jobs.create("d" * 32, "plant-a", product.id, "tile", "build", {"version": 1})
+    assert job.state == "queued" and catalog.jobs.oldest_open_age() >= 0
+    assert catalog.jobs.start(job.id).attempts == 1
+    catalog.jobs.update(job.id, state="succeeded", result={"version": 1})
+    assert catalog.jobs.start(job.id) is None and catalog.jobs.open() == []
 
     for i in range(5):
         catalog.inspections.add(Inspection(

@@ -120,13 +120,13 @@ def test_a_build_needs_golden_samples_and_reserves_a_version(core, images):
     core.golden.add(product, images[:2])
     first = core.fingerprints.request_build("default", product, None)
     second = core.fingerprints.request_build("default", product, 1.5)
-    assert (first["kind"], first["state"], first["params"]["version"]) == ("build", "queued", 1)
-    assert second["params"]["version"] == 2 and second["params"]["threshold"] == 1.5
-    assert [j["id"] for j in core.fingerprints.jobs("default", product, "queued", 10)] == [second["id"], first["id"]]
+    assert (first.kind, first.state, first.params["version"]) == ("build", "queued", 1)
+    assert second.params["version"] == 2 and second.params["threshold"] == 1.5
+    assert [j.id for j in core.fingerprints.jobs("default", product, "queued", 10)] == [second.id, first.id]
     with pytest.raises(NotFound):
         core.fingerprints.activate(product, 1)  # reserved, never built
     with pytest.raises(NotFound):
-        core.fingerprints.job("other-tenant", first["id"])
+        core.fingerprints.job("other-tenant", first.id)
 
 
 def test_inspecting_needs_a_fingerprint(core):

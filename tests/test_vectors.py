@@ -54,7 +54,8 @@ def test_in_memory_store_is_refilled_from_fingerprint_files(tmp_path, tile_root:
         ))
     runtime.catalog.golden.add(samples)
     for version in (1, 2):
-        runtime.runner.handlers["build"]({"product_id": product.id, "params": {"version": version, "threshold": None}}, lambda *a: None)
+        job = runtime.catalog.jobs.create(f"{version:032d}", "default", product.id, "tile", "build", {"version": version, "threshold": None})
+        runtime.runner.handlers["build"](job, lambda *a: None)
     runtime.catalog.products.activate(product.id, 1)
     runtime.close()
 

@@ -23,7 +23,7 @@ from services.common.objects import ObjectStore
 from services.common.vectors import VectorStore
 from services.core.errors import Conflict, InvalidImage, Unavailable, Unprocessable
 from services.core.keys import alias_name, collection_name, fingerprint_key
-from services.core.models import Version
+from services.core.models import Job, Version
 from services.core.tables import now_iso
 
 
@@ -46,9 +46,9 @@ class Builder:
         self.extractor = extractor
         self.settings = settings
 
-    def __call__(self, job: dict, progress: Progress) -> dict:
+    def __call__(self, job: Job, progress: Progress) -> dict:
         started = time.perf_counter()
-        product_id, version = job["product_id"], job["params"]["version"]
+        product_id, version = job.product_id, job.params["version"]
         stored = self.catalog.golden.list(product_id)
         if not stored:
             raise Conflict("the product has no golden samples", code="no_golden_samples")
@@ -61,7 +61,7 @@ class Builder:
             samples.append(GoldenSample(sample.filename, sample.sha256, image))
             progress("loading", i + 1, len(stored))
         try:
-            fingerprint = fit(samples, self.extractor, self.settings, job["params"].get("threshold"), progress)
+            fingerprint = fit(samples, self.extractor, self.settings, job.params.get("threshold"), progress)
         except (FitError, ValueError) as exc:
             raise Unprocessable(str(exc), code="fit_failed") from exc
         progress("storing", 0, 3)

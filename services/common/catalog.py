@@ -8,17 +8,16 @@ failed request or a crash leaves either the old state or the new one, never half
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, func, select, text
 
-from services.core.errors import NotFound
 from services.core.repositories.golden import GoldenRepository
 from services.core.repositories.inspections import InspectionRepository, queued
+from services.core.repositories.jobs import JobRepository
 from services.core.repositories.products import ProductRepository
 from services.core.repositories.versions import VersionRepository
-from services.core.tables import OPEN_STATES, api_keys, deliveries, jobs, metadata, now_iso, webhooks
+from services.core.tables import api_keys, deliveries, metadata, now_iso, webhooks
 
 
 def _row(row: Any) -> dict | None:
@@ -27,7 +26,7 @@ def _row(row: Any) -> dict | None:
 
 class Catalog:
     """All metadata reads and writes; each method is one transaction. Entities moved to their own
-repository (services/core/repositories/) are attributes: catalog.products, .golden, .versions, .inspections."""
+repository (services/core/repositories/) are attributes: catalog.products, .golden, .versions, .jobs, .inspections."""
 
     def __init__(self, url: str) -> None:
         self.engine: Engine = create_engine(url, connect_args={"check_same_thread": False} if url.startswith("sqlite") else {})
@@ -40,6 +39,7 @@ repository (services/core/repositories/) are attributes: catalog.products, .gold
         self.products = ProductRepository(self.engine)
         self.golden = GoldenRepository(self.engine)
         self.versions = VersionRepository(self.engine)
+        self.jobs = JobRepository(self.engine)
         self.inspections = InspectionRepository(self.engine)
 
     def _all(self, query: Any) -> list[dict]:
@@ -50,12 +50,6 @@ repository (services/core/repositories/) are attributes: catalog.products, .gold
         with self.engine.connect() as conn:
             return _row(conn.execute(query).first())
 
-    def _one(self, query: Any, missing: str) -> dict:
-        row = self._first(query)
-        if row is None:
-            raise NotFound(missing)
-        return row
-
     def _scalar(self, query: Any) -> Any:
         with self.engine.connect() as conn:
             return conn.execute(query).scalar_one()
@@ -64,51 +58,6 @@ repository (services/core/repositories/) are attributes: catalog.products, .gold
         """Raises when the database cannot answer (readiness)."""
         with self.engine.connect() as conn:
             conn.execute(select(1))
-
-    # jobs
-    def create_job(self, row: dict) -> dict:
-        with self.engine.begin() as conn:
-            conn.execute(jobs.insert().values(**row, state="queued", stage="queued", done=0, total=0, attempts=0, created_at=now_iso()))
-        return self.job(row["id"])
-
-    def job(self, job_id: str, tenant: str | None = None) -> dict:
-        query = select(jobs).where(jobs.c.id == job_id)
-        if tenant is not None:
-            query = query.where(jobs.c.tenant == tenant)
-        return self._one(query, f"job '{job_id}' does not exist")
-
-    def jobs(self, tenant: str, product_id: str | None, state: str | None, limit: int) -> list[dict]:
-        query = select(jobs).where(jobs.c.tenant == tenant)
-        if product_id is not None:
-            query = query.where(jobs.c.product_id == product_id)
-        if state is not None:
-            query = query.where(jobs.c.state == state)
-        return self._all(query.order_by(jobs.c.created_at.desc()).limit(limit))
-
-    def open_jobs(self, product_id: str | None = None) -> list[dict]:
-        """Jobs queued or interrupted mid-run, oldest first: what a restart must run again."""
-        query = select(jobs).where(jobs.c.state.in_(OPEN_STATES))
-        if product_id is not None:
-            query = query.where(jobs.c.product_id == product_id)
-        return self._all(query.order_by(jobs.c.created_at))
-
-    def oldest_open_job_age(self) -> float:
-        """Seconds since the oldest open job was created; 0 with none (a metric: stuck jobs)."""
-        oldest = self._scalar(select(func.min(jobs.c.created_at)).where(jobs.c.state.in_(OPEN_STATES)))
-        return 0.0 if oldest is None else (datetime.now(timezone.utc) - datetime.fromisoformat(oldest)).total_seconds()
-
-    def update_job(self, job_id: str, **values: Any) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(jobs.update().where(jobs.c.id == job_id).values(**values))
-
-    def start_job(self, job_id: str) -> dict | None:
-        """Mark a queued (or interrupted) job running; None if it is already finished or gone."""
-        with self.engine.begin() as conn:
-            row = conn.execute(select(jobs).where(jobs.c.id == job_id)).first()
-            if row is None or row.state not in OPEN_STATES:
-                return None
-            conn.execute(jobs.update().where(jobs.c.id == job_id).values(state="running", started_at=now_iso(), attempts=row.attempts + 1))
-        return self.job(job_id)
 
     # API keys
     def add_key(self, key_hash: str, tenant: str, label: str) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from services.common.catalog import Catalog
 from services.common.jobs import JobRunner
 from services.common.names import check_id
@@ -11,9 +9,7 @@ from services.common.objects import ObjectStore
 from services.common.vectors import VectorStore
 from services.core.errors import Conflict
 from services.core.keys import alias_name
-from services.core.models import Product, Version
-
-Row = dict[str, Any]
+from services.core.models import Job, Product, Version
 
 
 class Fingerprints:
@@ -23,7 +19,7 @@ class Fingerprints:
         self.vectors = vectors
         self.runner = runner
 
-    def request_build(self, tenant: str, product: Product, threshold: float | None) -> Row:
+    def request_build(self, tenant: str, product: Product, threshold: float | None) -> Job:
         """Queue a build of the next version; inspections keep the active one until it is ready."""
         if not self.catalog.golden.count(product.id):
             raise Conflict(f"product '{product.name}' has no golden samples: upload some first", code="no_golden_samples")
@@ -48,9 +44,9 @@ class Fingerprints:
         self.catalog.products.activate(product.id, version)
         return chosen
 
-    def job(self, tenant: str, job_id: str) -> Row:
-        return self.catalog.job(check_id(job_id, "job id"), tenant)
+    def job(self, tenant: str, job_id: str) -> Job:
+        return self.catalog.jobs.get(check_id(job_id, "job id"), tenant)
 
-    def jobs(self, tenant: str, product: Product | None, state: str | None, limit: int) -> list[Row]:
+    def jobs(self, tenant: str, product: Product | None, state: str | None, limit: int) -> list[Job]:
         """Newest first."""
-        return self.catalog.jobs(tenant, product.id if product is not None else None, state, limit)
+        return self.catalog.jobs.list(tenant, product.id if product is not None else None, state, limit)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from services.common.catalog import Catalog
 from services.common.jobs import JobRunner
@@ -10,12 +10,10 @@ from services.common.names import check_id, new_id
 from services.common.objects import ObjectStore
 from services.core.golden import GoldenSamples
 from services.core.keys import batch_item_key
-from services.core.models import Inspection, Product
+from services.core.models import Inspection, Job, Product
 from services.core.pictures import picture
 from services.core.scoring import Scorer
 from services.core.uploads import Upload
-
-Row = dict[str, Any]
 
 
 class Inspections:
@@ -37,7 +35,7 @@ class Inspections:
     def inspect(self, product: Product, upload: Upload, credentials: str | None) -> Inspection:
         return self.scorer.inspect(product, upload.data, upload.filename, credentials=credentials)
 
-    def queue(self, tenant: str, product: Product, kind: Literal["batch", "zeroshot"], uploads: list[Upload]) -> Row:
+    def queue(self, tenant: str, product: Product, kind: Literal["batch", "zeroshot"], uploads: list[Upload]) -> Job:
         """Store the images, then queue the job, so an accepted batch survives a restart."""
         job_id = new_id()
         for i, upload in enumerate(uploads):

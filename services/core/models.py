@@ -11,6 +11,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 Decision = Literal["OK", "ANOMALOUS"]
+JobKind = Literal["build", "batch", "zeroshot"]
+JobState = Literal["queued", "running", "succeeded", "failed"]
 
 
 class Product(BaseModel):
@@ -60,6 +62,29 @@ class Version(BaseModel):
     sha256: str
     object_key: str
     collection: str
+
+
+class Job(BaseModel):
+    """A build, batch or zero-shot run: recorded before it is queued, finished after its work is stored."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    tenant: str
+    product_id: str
+    product: str  # the product's name when the job was made
+    kind: JobKind
+    state: JobState
+    stage: str
+    done: int
+    total: int
+    error: dict[str, str] | None  # code, message
+    params: dict[str, Any]
+    result: dict[str, Any] | None
+    attempts: int
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
 
 
 class Region(BaseModel):

@@ -11,7 +11,7 @@ from services.common.objects import ObjectStore
 from services.common.vectors import VectorStore
 from services.core.errors import InvalidRequest, NotFound
 from services.core.keys import alias_name, product_prefix
-from services.core.models import Product, Version
+from services.core.models import Job, Product, Version
 from services.core.scoring import Scorer
 
 Row = dict[str, Any]
@@ -25,7 +25,7 @@ class Overview:
     golden_count: int
     inspection_count: int
     fingerprint: Version | None  # the active version
-    building: Row | None  # the newest open build job
+    building: Job | None  # the newest open build job
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class Products:
 
     def overview(self, product: Product) -> Overview:
         active = product.active_version
-        builds = [j for j in self.catalog.open_jobs(product.id) if j["kind"] == "build"]
+        builds = [j for j in self.catalog.jobs.open(product.id) if j.kind == "build"]
         return Overview(
             product,
             self.catalog.golden.count(product.id),
