@@ -1,18 +1,15 @@
 """The v1 JSON contract (docs/api.md): every REST response body, and the webhook payload, as pydantic models.
 
-Built from catalog rows in one place, so REST, webhooks and the OpenAPI document cannot drift apart.
+Built from the domain models in one place, so REST, webhooks and the OpenAPI document cannot drift apart.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from services.core.models import Decision, Golden, Inspection, Job, JobKind, JobState, Product, Region, Version
-
-Row = Mapping[str, Any]
+from services.core.models import Decision, Golden, Inspection, Job, JobKind, JobState, Product, Region, Version, Webhook
 
 
 class ErrorBody(BaseModel):
@@ -205,5 +202,5 @@ class WebhookOut(BaseModel):
     secret_set: bool
 
     @classmethod
-    def of(cls, row: Row) -> WebhookOut:
-        return cls(url=row["url"], events=row["events"], created_at=row["created_at"], secret_set=bool(row["secret"]))
+    def of(cls, hook: Webhook) -> WebhookOut:
+        return cls(url=hook.url, events=hook.events, created_at=hook.created_at, secret_set=bool(hook.secret))

@@ -60,21 +60,21 @@ def test_inspection_and_its_delivery_are_stored_together(catalog):
     catalog.inspections.add(_inspection("a" * 32), _delivery("a" * 32))
     catalog.inspections.add(_inspection("b" * 32))  # no webhook wants it
     assert [i.id for i in catalog.inspections.page("p", None, None, 10, None)] == ["b" * 32, "a" * 32]
-    (due,) = catalog.due_deliveries(time.time() + 1)
-    assert due["inspection_id"] == "a" * 32 and due["attempts"] == 0 and not due["delivered"]
+    (due,) = catalog.deliveries.due(time.time() + 1)
+    assert due.inspection_id == "a" * 32 and due.attempts == 0 and not due.delivered
 
 
 def test_a_rerun_stores_neither_twice(catalog):
     catalog.inspections.add(_inspection("a" * 32), _delivery("a" * 32))
     catalog.inspections.add(_inspection("a" * 32), _delivery("a" * 32))  # a batch item scored again after a crash
-    assert catalog.inspections.count("p") == 1 and len(catalog.deliveries("p")) == 1
+    assert catalog.inspections.count("p") == 1 and len(catalog.deliveries.list("p")) == 1
 
 
 def test_a_delivery_that_cannot_be_written_takes_the_inspection_back(catalog):
     broken = {**_delivery("a" * 32), "url": None}  # NOT NULL: the outbox insert fails inside the transaction
     with pytest.raises(IntegrityError):
         catalog.inspections.add(_inspection("a" * 32), broken)
-    assert catalog.inspections.count("p") == 0 and catalog.deliveries("p") == []
+    assert catalog.inspections.count("p") == 0 and catalog.deliveries.list("p") == []
 
 
 def test_products_come_back_as_domain_models(catalog):
@@ -138,3 +138,16 @@ def test_jobs_run_through_their_states(catalog):
     catalog.jobs.update(job.id, state="succeeded", result={"version": 1}, finished_at="2026-12-02T00:00:09")
     assert catalog.jobs.start(job.id) is None and catalog.jobs.open() == []  # a redelivery of a finished job
     assert [j.id for j in catalog.jobs.list("plant-a", "p", "succeeded", 10)] == [job.id] and catalog.jobs.list("plant-a", None, "failed", 10) == []
+
+
+def test_webhooks_and_keys(catalog):
+    assert catalog.webhooks.get("p") is None and not catalog.webhooks.delete("p")
+    catalog.webhooks.set("p", "http://127.0.0.1:9/a", "", "all")
+    hook = catalog.webhooks.set("p", "http://127.0.0.1:9/b", "s3cret", "anomalous")  # replaces the first
+    assert (hook.url, hook.secret, hook.events) == ("http://127.0.0.1:9/b", "s3cret", "anomalous") and catalog.webhooks.get("p") == hook
+    assert catalog.webhooks.delete("p") and catalog.webhooks.get("p") is None
+    catalog.keys.add("a" * 64, "plant-a", "line 1")
+    catalog.keys.add("b" * 64, "plant-a", "line 2")
+    assert catalog.keys.get("a" * 64).tenant == "plant-a" and catalog.keys.get("c" * 64) is None
+    assert [k.label for k in catalog.keys.list()] == ["line 1", "line 2"]
+    assert catalog.keys.revoke("plant-a") == 2 and catalog.keys.list() == []

@@ -69,9 +69,9 @@ def test_products_jobs_inspections_and_claims_on_postgres(url):
     assert [r.id for r in first + rest] == [f"{i:032d}" for i in range(4, -1, -1)]
     assert catalog.inspections.stats(product.id)["anomalous"] == 3
 
-    catalog.enqueue_delivery({"product_id": product.id, "inspection_id": "x", "url": "http://127.0.0.1:9", "secret": "", "body": "{}"})
-    (due,) = catalog.due_deliveries(time.time() + 1)
-    assert catalog.claim_delivery(due["seq"], due["next_at"], 30) and not catalog.claim_delivery(due["seq"], due["next_at"], 30)
+    catalog.deliveries.enqueue({"product_id": product.id, "inspection_id": "x", "url": "http://127.0.0.1:9", "secret": "", "body": "{}"})
+    (due,) = catalog.deliveries.due(time.time() + 1)
+    assert catalog.deliveries.claim(due, 30) and not catalog.deliveries.claim(due, 30)
     catalog.products.delete(product.id)
     assert [p.tenant for p in catalog.products.all()] == ["plant-b"]
     catalog.engine.dispose()

@@ -159,7 +159,7 @@ def test_webhooks_and_deleting_a_product(core, images):
     with pytest.raises(NotFound):
         core.products.webhook("default", "tile")
     hook = core.products.set_webhook("default", "tile", "http://127.0.0.1:9/hook", "s3cret", "anomalous")
-    assert hook["url"] == "http://127.0.0.1:9/hook" and hook["events"] == "anomalous"
+    assert (hook.url, hook.events, hook.secret) == ("http://127.0.0.1:9/hook", "anomalous", "s3cret")
     core.golden.add(product, images[:1])
     core.products.delete("default", "tile")
     assert core.scorer.forgotten == [product.id] and ("drop", alias_name(product.id)) in core.vectors.calls

@@ -34,7 +34,7 @@ def tenant_for(catalog: Catalog, key: str | None, required: bool) -> str:
             raise Unauthorized(f"missing {HEADER} header")
         return DEFAULT_TENANT
     digest = hash_key(key)
-    row = catalog.key(digest)
-    if row is None or not hmac.compare_digest(row["key_hash"], digest):
+    known = catalog.keys.get(digest)
+    if known is None or not hmac.compare_digest(known.key_hash, digest):
         raise Unauthorized("unknown API key")
-    return row["tenant"]
+    return known.tenant

@@ -87,6 +87,47 @@ class Job(BaseModel):
     finished_at: str | None
 
 
+class Webhook(BaseModel):
+    """Where a product's inspections are POSTed (signed with the secret), and which ones."""
+
+    model_config = ConfigDict(frozen=True)
+
+    product_id: str
+    url: str
+    secret: str
+    events: Literal["anomalous", "all"]
+    created_at: str
+
+
+class Delivery(BaseModel):
+    """One webhook POST in the outbox: retried until a 2xx or the attempt limit."""
+
+    model_config = ConfigDict(frozen=True)
+
+    seq: int
+    product_id: str
+    inspection_id: str
+    url: str
+    secret: str
+    body: str
+    attempts: int
+    next_at: float  # epoch seconds: due, or leased by a sender until then
+    delivered: bool
+    failed: bool
+    last_error: str | None
+
+
+class ApiKey(BaseModel):
+    """A tenant's key, known only by its SHA-256."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key_hash: str
+    tenant: str
+    label: str
+    created_at: str
+
+
 class Region(BaseModel):
     """A defect region in image pixels (goldenshot.regions.Region as stored)."""
 

@@ -11,11 +11,8 @@ from services.common.objects import ObjectStore
 from services.common.vectors import VectorStore
 from services.core.errors import InvalidRequest, NotFound
 from services.core.keys import alias_name, product_prefix
-from services.core.models import Job, Product, Version
+from services.core.models import Job, Product, Version, Webhook
 from services.core.scoring import Scorer
-
-Row = dict[str, Any]
-
 
 @dataclass(frozen=True)
 class Overview:
@@ -30,7 +27,7 @@ class Overview:
 
 @dataclass(frozen=True)
 class Stats:
-    counts: Row  # total, ok, anomalous, false_alarms, by_day
+    counts: dict[str, Any]  # total, ok, anomalous, false_alarms, by_day
     threshold: float | None  # the active version's
 
 
@@ -76,19 +73,17 @@ class Products:
         threshold = self.catalog.versions.get(product.id, active).threshold if active is not None else None
         return Stats(self.catalog.inspections.stats(product.id), threshold)
 
-    def set_webhook(self, tenant: str, name: str, url: str, secret: str, events: str) -> Row:
+    def set_webhook(self, tenant: str, name: str, url: str, secret: str, events: str) -> Webhook:
         if not url.startswith(("http://", "https://")):
             raise InvalidRequest("webhook url must be http or https")
-        product = self.get(tenant, name)
-        self.catalog.set_webhook(product.id, url, secret, events)
-        return self.webhook(tenant, name)
+        return self.catalog.webhooks.set(self.get(tenant, name).id, url, secret, events)
 
-    def webhook(self, tenant: str, name: str) -> Row:
-        hook = self.catalog.webhook(self.get(tenant, name).id)
+    def webhook(self, tenant: str, name: str) -> Webhook:
+        hook = self.catalog.webhooks.get(self.get(tenant, name).id)
         if hook is None:
             raise NotFound(f"product '{name}' has no webhook")
         return hook
 
     def delete_webhook(self, tenant: str, name: str) -> None:
-        if not self.catalog.delete_webhook(self.get(tenant, name).id):
+        if not self.catalog.webhooks.delete(self.get(tenant, name).id):
             raise NotFound(f"product '{name}' has no webhook")

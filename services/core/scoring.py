@@ -3,16 +3,16 @@ or in the scorer service over gRPC (services/scorer/client.py)."""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
 from services.core.models import Inspection, Product
 
 
 class Scorer(Protocol):
-    def ready(self, product: Product[str, Any]) -> int:
+    def ready(self, product: Product) -> int:
         """The version that will score the product's next inspection; Conflict `no_fingerprint` without one."""
 
-    def inspect(self, product: Product[str, Any], data: bytes, filename: str, *, credentials: str | None = None) -> Inspection:
+    def inspect(self, product: Product, data: bytes, filename: str, *, credentials: str | None = None) -> Inspection:
         """Decode, score and store one image; the stored inspection. credentials: the caller's API key,
         which a remote scorer checks again."""
 

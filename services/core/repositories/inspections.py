@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 
 from services.core.errors import NotFound
 from services.core.models import Inspection
+from services.core.repositories.webhooks import queued
 from services.core.tables import deliveries, inspections
 
 
@@ -84,8 +83,3 @@ class InspectionRepository:
         ok = sum(d["ok"] for d in by_day.values())
         anomalous = sum(d["anomalous"] for d in by_day.values())
         return {"total": ok + anomalous, "ok": ok, "anomalous": anomalous, "false_alarms": false_alarms, "by_day": list(by_day.values())}
-
-
-def queued(delivery: dict) -> dict:
-    """An outbox row due now: product_id, inspection_id, url, secret and body, plus its delivery state."""
-    return {**delivery, "attempts": 0, "next_at": time.time(), "delivered": False, "failed": False}
