@@ -50,12 +50,12 @@ test: install
 bench: install
 	$(PY) bench/bench_fewshot.py --data $(DATA) --out out/bench
 
-# The README's accuracy table: few-shot protocol, K = 1, 2, 4, 8, seeds 0-2, whole test split.
+# docs/results.md's accuracy table: few-shot protocol, K = 1, 2, 4, 8, seeds 0-2, whole test split.
 eval: install
 	for c in $(CATEGORIES); do $(VENV)/bin/goldenshot eval $$c --shots 1,2,4,8 --seeds 0,1,2 --json out/eval/$$(basename $$c).json || exit 1; done
 	$(PY) bench/report.py out/eval/*.json
 
-# The README's zero-shot table: each category's whole test split is one unlabeled batch (shots 0), seeds 0-2.
+# docs/zero-shot.md's accuracy table: each category's whole test split is one unlabeled batch (shots 0), seeds 0-2.
 eval-zeroshot: install
 	for c in $(CATEGORIES); do $(PY) -m goldenshot eval $$c --zero-shot --seeds 0,1,2 --json out/eval/zeroshot_$$(basename $$c).json || exit 1; done
 
@@ -63,7 +63,7 @@ eval-zeroshot: install
 bench-zeroshot: install
 	$(PY) bench/bench_zeroshot.py --data $(DATA) --out out/bench/zeroshot.jsonl
 
-# Stage 1 leave-one-category-out: train on the other shared categories, eval on the held-out one (README table).
+# Stage 1 leave-one-category-out: train on the other shared categories, eval on the held-out one (docs/method.md table).
 train-eval: install
 	bench/loco.sh $(DATA) out/loco 2
 

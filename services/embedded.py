@@ -53,7 +53,7 @@ def service(
     data_dir: Annotated[Optional[Path], typer.Option(help="local data (default ./data)")] = None,
 ) -> None:
     """Run one deployable of the distributed deployment; backends come from GOLDENSHOT_SERVER_* (S3, NATS,
-    Qdrant, Triton, the shared catalog URL), see README "The distributed services"."""
+    Qdrant, Triton, the shared catalog URL), see docs/distributed.md."""
     if role not in ("ingest", "builder", "scorer"):
         typer.echo(f"error: role must be ingest, builder or scorer, not {role!r}", err=True)
         raise typer.Exit(2)
@@ -85,15 +85,15 @@ def create_key(
     service = _service(data_dir)
     service.data_dir.mkdir(parents=True, exist_ok=True)
     key = new_key()
-    _catalog(service).add_key(hash_key(key), tenant, label)
+    _catalog(service).keys.add(hash_key(key), tenant, label)
     typer.echo(key)
 
 
 @keys.command("list")
 def list_keys(data_dir: Annotated[Optional[Path], typer.Option(help="the server's data dir (default ./data)")] = None) -> None:
     """Tenants with keys (the keys themselves are not stored)."""
-    for row in _catalog(_service(data_dir)).keys():
-        typer.echo(f"{row['tenant']}\t{row['created_at']}\t{row['label']}")
+    for known in _catalog(_service(data_dir)).keys.list():
+        typer.echo(f"{known.tenant}\t{known.created_at}\t{known.label}")
 
 
 @keys.command("revoke")
@@ -102,4 +102,4 @@ def revoke_keys(
     data_dir: Annotated[Optional[Path], typer.Option(help="the server's data dir (default ./data)")] = None,
 ) -> None:
     """Remove every key of TENANT."""
-    typer.echo(f"revoked {_catalog(_service(data_dir)).revoke_keys(tenant)} key(s)")
+    typer.echo(f"revoked {_catalog(_service(data_dir)).keys.revoke(tenant)} key(s)")

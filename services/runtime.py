@@ -5,17 +5,15 @@ from __future__ import annotations
 import logging
 import math
 from pathlib import Path
-
 from wsgiref.simple_server import WSGIServer
 
-import grpc
 import torch
 from prometheus_client import start_http_server
 
 from goldenshot.features import build_extractor
 from goldenshot.fingerprint import Fingerprint, FingerprintError
 from goldenshot.settings import Settings
-from services.builder.build import Builder, alias_name
+from services.builder.build import Builder
 from services.common.bus import BusUnavailable, JobBus, MemoryBus
 from services.common.catalog import Catalog
 from services.common.jobs import JobRunner
@@ -25,10 +23,15 @@ from services.common.settings import ServiceSettings
 from services.common.triton_backbone import TritonBackbone
 from services.common.vectors import QdrantVectorStore
 from services.common.webhooks import WebhookSender
-from services.ingest.views import inspection_view
+from services.core.fingerprints import Fingerprints
+from services.core.golden import GoldenSamples
+from services.core.inspections import Inspections
+from services.core.keys import alias_name
+from services.core.products import Products
+from services.schemas import InspectionOut
 from services.scorer.batch import BatchRunner
-from services.scorer.grpc_server import ScorerService, start_grpc
 from services.scorer.client import RemoteScorer
+from services.scorer.grpc_server import GrpcServer, ScorerService, start_grpc
 from services.scorer.scorer import Scorer
 from services.scorer.zeroshot_job import ZeroShotRunner
 
@@ -90,9 +93,9 @@ class Runtime:
         self.objects = open_object_store(service)
         self.vectors = QdrantVectorStore(service.qdrant_url, service.qdrant_path, service.qdrant_api_key)
         self.bus = open_bus(service)
-        self.metrics = Metrics(queue_depth=lambda: queue_depth(self.bus), oldest_open_job=self.catalog.oldest_open_job_age)
+        self.metrics = Metrics(queue_depth=lambda: queue_depth(self.bus), oldest_open_job=self.catalog.jobs.oldest_open_age)
         self.webhooks = WebhookSender(
-            self.catalog, self.metrics, inspection_view, service.webhook_timeout_s, service.webhook_attempts, service.webhook_backoff_s
+            self.catalog, self.metrics, lambda product, row: InspectionOut.of(product, row).model_dump_json(), service.webhook_timeout_s, service.webhook_attempts, service.webhook_backoff_s
         )
         self.runner = JobRunner(self.catalog, self.bus, self.metrics)
         self.scorer: Scorer | RemoteScorer | None = None  # None in the builder, which serves no API
@@ -105,14 +108,18 @@ class Runtime:
             self.extractor = build_extractor(engine, served)
         if self.scores_here:
             self.scorer = Scorer(
-                self.catalog, self.objects, self.extractor, engine, self.metrics, service.inference_slots, service.hot_products, self.webhooks.enqueue
+                self.catalog, self.objects, self.extractor, engine, self.metrics, service.inference_slots, service.hot_products, self.webhooks
             )
             self.runner.handlers["batch"] = BatchRunner(self.catalog, self.objects, self.scorer)
             self.runner.handlers["zeroshot"] = ZeroShotRunner(self.catalog, self.objects, self.scorer, self.extractor, engine)
         if service.role in ("all", "builder"):
             self.runner.handlers["build"] = Builder(self.catalog, self.objects, self.vectors, self.extractor, engine, self._fingerprint_ready)
-        self.grpc: grpc.Server | None = None
-        self.grpc_port: int | None = None
+        if self.scorer is not None:  # the use cases the APIs serve
+            self.products = Products(self.catalog, self.objects, self.vectors, self.scorer)
+            self.golden = GoldenSamples(self.catalog, self.objects, engine.limits.max_pixels, service.max_golden)
+            self.fingerprints = Fingerprints(self.catalog, self.objects, self.vectors, self.runner)
+            self.inspections = Inspections(self.catalog, self.objects, self.scorer, self.runner, self.golden, engine.limits.max_pixels, service.page_limit)
+        self.grpc: GrpcServer | None = None
         self.metrics_server: WSGIServer | None = None
 
     def start(self) -> None:
@@ -127,8 +134,8 @@ class Runtime:
         if self.service.role in ("all", "scorer") and self.service.grpc_port is not None:
             service = ScorerService(self.catalog, self.scorer, self.service.require_api_key)
             max_message = self.engine.limits.max_bytes + 2**20
-            self.grpc, self.grpc_port = start_grpc(service, self.service.host, self.service.grpc_port, 8, max_message)
-            log.info("gRPC scorer listening", extra={"address": f"{self.service.host}:{self.grpc_port}"})
+            self.grpc = start_grpc(service, self.service.host, self.service.grpc_port, 8, max_message)
+            log.info("gRPC scorer listening", extra={"address": f"{self.service.host}:{self.grpc.port}"})
 
     def _fingerprint_ready(self, product_id: str, version: int) -> None:
         """Tell the scorers, so they load the new bank before its first inspection needs it."""
@@ -138,28 +145,28 @@ class Runtime:
             log.warning("fingerprint-ready event not sent: %s", exc)
 
     def _warm(self, payload: dict) -> None:
-        product = self.catalog.product_by_id(str(payload.get("product_id")))
-        if product is not None and product["active_version"] is not None:
-            self.scorer.inspector(product)
+        product = self.catalog.products.by_id(str(payload.get("product_id")))
+        if product is not None and product.active_version is not None:
+            self.scorer.ready(product)
 
     def restore_vectors(self) -> None:
         """Refill an in-memory vector store from the fingerprint files: every version, alias on the active one."""
-        for product in self.catalog.all_products():
-            for row in self.catalog.versions(product["id"]):
+        for product in self.catalog.products.all():
+            for version in self.catalog.versions.list(product.id):
                 try:
-                    bank = Fingerprint.loads(self.objects.get(row["object_key"]), row["object_key"]).bank.numpy()
+                    bank = Fingerprint.loads(self.objects.get(version.object_key), version.object_key).bank.numpy()
                 except (FingerprintError, ObjectNotFound) as exc:
-                    log.error("fingerprint %s v%d not restored to the vector store: %s", product["name"], row["version"], exc)
+                    log.error("fingerprint %s v%d not restored to the vector store: %s", product.name, version.version, exc)
                     continue
-                self.vectors.write_bank(row["collection"], bank)
-                if row["version"] == product["active_version"]:
-                    self.vectors.point_alias(alias_name(product["id"]), row["collection"])
+                self.vectors.write_bank(version.collection, bank)
+                if version.version == product.active_version:
+                    self.vectors.point_alias(alias_name(product.id), version.collection)
 
     def close(self) -> None:
         if self.metrics_server is not None:
             self.metrics_server.shutdown()
         if self.grpc is not None:
-            self.grpc.stop(grace=5).wait(10)
+            self.grpc.stop(grace=5)
         if isinstance(self.scorer, RemoteScorer):
             self.scorer.close()
         self.bus.close()

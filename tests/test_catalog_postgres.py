@@ -11,7 +11,8 @@ import psycopg
 import pytest
 
 from services.common.catalog import Catalog
-from services.common.errors import ApiError
+from services.core.errors import Conflict
+from services.core.models import Inspection
 
 ADMIN = os.environ.get("GOLDENSHOT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -45,33 +46,32 @@ def test_services_starting_together_share_one_schema(url):
 
 def test_products_jobs_inspections_and_claims_on_postgres(url):
     catalog = Catalog(url)
-    product = catalog.create_product("a" * 32, "plant-a", "tile", "")
-    with pytest.raises(ApiError) as dup:
-        catalog.create_product("b" * 32, "plant-a", "tile", "")
-    assert dup.value.status == 409
-    assert catalog.create_product("c" * 32, "plant-b", "tile", "")["tenant"] == "plant-b"
-    assert catalog.allocate_version(product["id"]) == 1 and catalog.allocate_version(product["id"]) == 2
+    product = catalog.products.create("a" * 32, "plant-a", "tile", "")
+    with pytest.raises(Conflict):
+        catalog.products.create("b" * 32, "plant-a", "tile", "")
+    assert catalog.products.create("c" * 32, "plant-b", "tile", "").tenant == "plant-b"
+    assert catalog.products.allocate_version(product.id) == 1 and catalog.products.allocate_version(product.id) == 2
 
-    job = catalog.create_job({"id": "d" * 32, "tenant": "plant-a", "product_id": product["id"], "product": "tile", "kind": "build", "params": {"version": 1}})
-    assert job["state"] == "queued" and catalog.oldest_open_job_age() >= 0
-    assert catalog.start_job(job["id"])["attempts"] == 1
-    catalog.update_job(job["id"], state="succeeded", result={"version": 1})
-    assert catalog.start_job(job["id"]) is None and catalog.open_jobs() == []
+    job = catalog.jobs.create("d" * 32, "plant-a", product.id, "tile", "build", {"version": 1})
+    assert job.state == "queued" and catalog.jobs.oldest_open_age() >= 0
+    assert catalog.jobs.start(job.id).attempts == 1
+    catalog.jobs.update(job.id, state="succeeded", result={"version": 1})
+    assert catalog.jobs.start(job.id) is None and catalog.jobs.open() == []
 
     for i in range(5):
-        catalog.add_inspection({
-            "id": f"{i:032d}", "product_id": product["id"], "version": 1, "decision": "OK" if i % 2 else "ANOMALOUS", "score": float(i),
-            "threshold": 2.5, "pixel_threshold": 2.5, "regions": [], "filename": f"{i}.png", "width": 8, "height": 8,
-            "image_key": "k", "map_key": "m", "batch_id": None, "feedback": None, "timings_ms": {}, "created_at": f"2026-11-27T00:00:0{i}",
-        })
-    first = catalog.inspections(product["id"], None, None, 2, None)
-    rest = catalog.inspections(product["id"], None, None, 10, first[-1]["seq"])
-    assert [r["id"] for r in first + rest] == [f"{i:032d}" for i in range(4, -1, -1)]
-    assert catalog.stats(product["id"])["anomalous"] == 3
+        catalog.inspections.add(Inspection(
+            id=f"{i:032d}", product_id=product.id, version=1, decision="OK" if i % 2 else "ANOMALOUS", score=float(i),
+            threshold=2.5, pixel_threshold=2.5, regions=[], filename=f"{i}.png", width=8, height=8,
+            image_key="k", map_key="m", batch_id=None, feedback=None, timings_ms={}, created_at=f"2026-11-27T00:00:0{i}",
+        ))
+    first = catalog.inspections.page(product.id, None, None, 2, None)
+    rest = catalog.inspections.page(product.id, None, None, 10, first[-1].seq)
+    assert [r.id for r in first + rest] == [f"{i:032d}" for i in range(4, -1, -1)]
+    assert catalog.inspections.stats(product.id)["anomalous"] == 3
 
-    catalog.enqueue_delivery({"product_id": product["id"], "inspection_id": "x", "url": "http://127.0.0.1:9", "secret": "", "body": "{}"})
-    (due,) = catalog.due_deliveries(time.time() + 1)
-    assert catalog.claim_delivery(due["seq"], due["next_at"], 30) and not catalog.claim_delivery(due["seq"], due["next_at"], 30)
-    catalog.delete_product(product["id"])
-    assert [p["tenant"] for p in catalog.all_products()] == ["plant-b"]
+    catalog.deliveries.enqueue({"product_id": product.id, "inspection_id": "x", "url": "http://127.0.0.1:9", "secret": "", "body": "{}"})
+    (due,) = catalog.deliveries.due(time.time() + 1)
+    assert catalog.deliveries.claim(due, 30) and not catalog.deliveries.claim(due, 30)
+    catalog.products.delete(product.id)
+    assert [p.tenant for p in catalog.products.all()] == ["plant-b"]
     catalog.engine.dispose()

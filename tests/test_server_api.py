@@ -316,3 +316,12 @@ def test_zero_shot_batch_job_needs_no_golden_samples(client, tile_root, tmp_path
     assert result["anomalous"] == sum(i["decision"] == "ANOMALOUS" for i in items)
     tiny = client.post("/v1/products/zero/zeroshot", files=files(good[:1]))
     assert wait_job(client, tiny.json()["id"])["error"]["code"] == "bad_batch"
+
+
+def test_an_empty_file_in_a_batch_is_reported_per_item(client, tile, tile_root):
+    good = tile_root / "test/good/exp1_num_106729.jpg"
+    job = client.post("/v1/products/tile/batches", files=[*files([good]), ("files", ("empty.png", b"", "image/png"))])
+    assert job.status_code == 202, job.text
+    done = wait_job(client, job.json()["id"])
+    assert done["state"] == "succeeded" and done["result"]["count"] == 1
+    assert [f["filename"] for f in done["result"]["failed"]] == ["empty.png"] and "empty" in done["result"]["failed"][0]["error"]

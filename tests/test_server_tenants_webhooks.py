@@ -144,9 +144,9 @@ def test_two_senders_never_deliver_the_same_row_twice(tmp_path):
 
     catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.db'}")
     for i in range(20):
-        catalog.enqueue_delivery({"product_id": "p", "inspection_id": f"i{i}", "url": "http://127.0.0.1:9/x", "secret": "", "body": "{}"})
-    due = catalog.due_deliveries(time.time() + 1, limit=100)
-    claims = [catalog.claim_delivery(d["seq"], d["next_at"], 30.0) for d in due]
-    again = [catalog.claim_delivery(d["seq"], d["next_at"], 30.0) for d in due]  # a second replica with the same view
+        catalog.deliveries.enqueue({"product_id": "p", "inspection_id": f"i{i}", "url": "http://127.0.0.1:9/x", "secret": "", "body": "{}"})
+    due = catalog.deliveries.due(time.time() + 1, limit=100)
+    claims = [catalog.deliveries.claim(d, 30.0) for d in due]
+    again = [catalog.deliveries.claim(d, 30.0) for d in due]  # a second replica with the same view
     assert len(due) == 20 and all(claims) and not any(again)
-    assert catalog.due_deliveries(time.time() + 1) == []  # leased, not due until the lease runs out
+    assert catalog.deliveries.due(time.time() + 1) == []  # leased, not due until the lease runs out

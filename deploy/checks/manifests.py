@@ -8,8 +8,9 @@
    selectors select something, named ports exist, HPAs scale an existing Deployment, mounted volumes
    exist, keys read from the chart's own Secret are in it.
 3. The service contract and SECURITY.md: each goldenshot service gets the settings it needs, probes hit
-   /healthz and /readyz (Triton /v2/health/ready), every container has requests and limits, runs
-   non-root with a read-only root filesystem and no capabilities, images are pinned to a tag.
+   /healthz and /readyz (the scorer's startup and liveness: its gRPC health service; Triton
+   /v2/health/ready), every container has requests and limits, runs non-root with a read-only root
+   filesystem and no capabilities, images are pinned to a tag.
 
 Run: python deploy/checks/manifests.py [--kube-versions "1.30.0 1.37.0"] out/chart/*.yaml
 """
@@ -165,9 +166,12 @@ def check_workload(doc: dict, configmaps: dict, errors: list[str]) -> None:
                 if probe not in c:
                     errors.append(f"{where}: no {probe}")
         if role in SERVICES and doc["kind"] == "Deployment":
-            paths = {p: c.get(p, {}).get("httpGet", {}).get("path") for p in ("startupProbe", "livenessProbe", "readinessProbe")}
-            if paths != {"startupProbe": "/healthz", "livenessProbe": "/healthz", "readinessProbe": "/readyz"}:
-                errors.append(f"{where}: probes must be startup+liveness /healthz, readiness /readyz, are {paths}")
+            # the scorer is alive when its gRPC port answers the standard health service (native gRPC probe)
+            grpc_port = next((p["containerPort"] for p in c.get("ports", []) if p.get("name") == "grpc"), None)
+            alive = f"grpc:{grpc_port}" if role == "scorer" else "/healthz"
+            probes = {p: _probe_target(c.get(p, {})) for p in ("startupProbe", "livenessProbe", "readinessProbe")}
+            if probes != {"startupProbe": alive, "livenessProbe": alive, "readinessProbe": "/readyz"}:
+                errors.append(f"{where}: probes must be startup+liveness {alive}, readiness /readyz, are {probes}")
             if c.get("command") != ["python", "-m", "goldenshot", "service", role]:
                 errors.append(f"{where}: must run python -m goldenshot service {role}, runs {c.get('command')}")
             env = {e["name"] for e in c.get("env", [])}
@@ -182,6 +186,13 @@ def check_workload(doc: dict, configmaps: dict, errors: list[str]) -> None:
             ready = c.get("readinessProbe", {}).get("httpGet", {}).get("path")
             if ready != "/v2/health/ready":
                 errors.append(f"{where}: Triton readiness must be /v2/health/ready, is {ready}")
+
+
+def _probe_target(probe: dict) -> str | None:
+    """'grpc:<port>' for a gRPC probe, else the httpGet path."""
+    if "grpc" in probe:
+        return f"grpc:{probe['grpc'].get('port')}"
+    return probe.get("httpGet", {}).get("path")
 
 
 def check_wiring(docs: list[dict], errors: list[str]) -> None:

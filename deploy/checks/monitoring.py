@@ -24,7 +24,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 MONITORING = ROOT / "deploy" / "monitoring"
-# the service contract (README "Deployment", metrics to watch): name -> type
+# the service contract (docs/deployment.md, metrics to watch): name -> type
 CONTRACT = {
     "goldenshot_http_request_duration_seconds": "histogram",
     "goldenshot_stage_duration_seconds": "histogram",

@@ -18,22 +18,13 @@ from goldenshot.fingerprint import Fingerprint, FingerprintError
 from goldenshot.images import ImageError, decode_image
 from goldenshot.settings import Settings
 from services.common.catalog import Catalog
-from services.common.errors import ApiError, conflict
 from services.common.jobs import Progress
 from services.common.objects import ObjectStore
 from services.common.vectors import VectorStore
-
-
-def fingerprint_key(product_id: str, version: int) -> str:
-    return f"products/{product_id}/fingerprints/v{version}.safetensors"
-
-
-def alias_name(product_id: str) -> str:
-    return f"gs_{product_id}"
-
-
-def collection_name(product_id: str, version: int) -> str:
-    return f"gs_{product_id}_v{version}"
+from services.core.errors import Conflict, InvalidImage, Unavailable, Unprocessable
+from services.core.keys import alias_name, collection_name, fingerprint_key
+from services.core.models import Job, Version
+from services.core.tables import now_iso
 
 
 class Builder:
@@ -55,31 +46,31 @@ class Builder:
         self.extractor = extractor
         self.settings = settings
 
-    def __call__(self, job: dict, progress: Progress) -> dict:
+    def __call__(self, job: Job, progress: Progress) -> dict:
         started = time.perf_counter()
-        product_id, version = job["product_id"], job["params"]["version"]
-        rows = self.catalog.golden(product_id)
-        if not rows:
-            raise conflict("the product has no golden samples", code="no_golden_samples")
+        product_id, version = job.product_id, job.params["version"]
+        stored = self.catalog.golden.list(product_id)
+        if not stored:
+            raise Conflict("the product has no golden samples", code="no_golden_samples")
         samples = []
-        for i, row in enumerate(rows):
+        for i, sample in enumerate(stored):
             try:
-                image = decode_image(self.objects.get(row["object_key"]), row["filename"], self.settings.limits.max_pixels)
+                image = decode_image(self.objects.get(sample.object_key), sample.filename, self.settings.limits.max_pixels)
             except ImageError as exc:
-                raise ApiError(422, "invalid_image", str(exc)) from exc
-            samples.append(GoldenSample(row["filename"], row["sha256"], image))
-            progress("loading", i + 1, len(rows))
+                raise InvalidImage(str(exc)) from exc
+            samples.append(GoldenSample(sample.filename, sample.sha256, image))
+            progress("loading", i + 1, len(stored))
         try:
-            fingerprint = fit(samples, self.extractor, self.settings, job["params"].get("threshold"), progress)
+            fingerprint = fit(samples, self.extractor, self.settings, job.params.get("threshold"), progress)
         except (FitError, ValueError) as exc:
-            raise ApiError(422, "fit_failed", str(exc)) from exc
+            raise Unprocessable(str(exc), code="fit_failed") from exc
         progress("storing", 0, 3)
         key = fingerprint_key(product_id, version)
         self.objects.put(key, fingerprint.dumps())
         try:  # read back: a file damaged on the way to disk must never become the active version
             Fingerprint.loads(self.objects.get(key), key)
         except FingerprintError as exc:
-            raise ApiError(503, "fingerprint_unavailable", f"the new fingerprint did not survive storage ({exc}); the active version is unchanged") from exc
+            raise Unavailable(f"the new fingerprint did not survive storage ({exc}); the active version is unchanged", code="fingerprint_unavailable") from exc
         progress("storing", 1, 3)
         collection = collection_name(product_id, version)
         self.vectors.write_bank(collection, fingerprint.bank.numpy().astype(np.float32))
@@ -87,21 +78,22 @@ class Builder:
         self.vectors.point_alias(alias_name(product_id), collection)
         meta = fingerprint.meta
         golden = meta.golden
-        self.catalog.add_version(
-            {
-                "product_id": product_id,
-                "version": version,
-                "threshold": meta.threshold,
-                "pixel_threshold": meta.pixel_threshold,
-                "threshold_source": meta.threshold_source,
-                "golden_count": len(meta.sources),
-                "coreset_rows": meta.coreset_rows,
-                "golden_scores": {"mean": golden.mean, "std": golden.std, "max": golden.max, "scores": golden.scores},
-                "build_seconds": round(time.perf_counter() - started, 3),
-                "sha256": fingerprint.sha256,
-                "object_key": key,
-                "collection": collection,
-            },
+        self.catalog.versions.add(
+            Version(
+                product_id=product_id,
+                version=version,
+                created_at=now_iso(),
+                threshold=meta.threshold,
+                pixel_threshold=meta.pixel_threshold,
+                threshold_source=meta.threshold_source,
+                golden_count=len(meta.sources),
+                coreset_rows=meta.coreset_rows,
+                golden_scores={"mean": golden.mean, "std": golden.std, "max": golden.max, "scores": golden.scores},
+                build_seconds=round(time.perf_counter() - started, 3),
+                sha256=fingerprint.sha256,
+                object_key=key,
+                collection=collection,
+            ),
             activate=True,
         )
         progress("storing", 3, 3)

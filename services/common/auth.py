@@ -12,7 +12,7 @@ import hmac
 import secrets
 
 from services.common.catalog import Catalog
-from services.common.errors import ApiError
+from services.core.errors import Unauthorized
 
 DEFAULT_TENANT = "default"
 HEADER = "X-API-Key"
@@ -31,10 +31,10 @@ def tenant_for(catalog: Catalog, key: str | None, required: bool) -> str:
     """The caller's tenant: from its key, or the default tenant when keys are optional and none is sent."""
     if not key:
         if required:
-            raise ApiError(401, "unauthorized", f"missing {HEADER} header")
+            raise Unauthorized(f"missing {HEADER} header")
         return DEFAULT_TENANT
     digest = hash_key(key)
-    row = catalog.key(digest)
-    if row is None or not hmac.compare_digest(row["key_hash"], digest):
-        raise ApiError(401, "unauthorized", "unknown API key")
-    return row["tenant"]
+    known = catalog.keys.get(digest)
+    if known is None or not hmac.compare_digest(known.key_hash, digest):
+        raise Unauthorized("unknown API key")
+    return known.tenant

@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Protocol
 
-from services.common.errors import BackendUnavailable
+from services.core.errors import BackendUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""The catalog: products, golden samples, fingerprint versions, jobs, inspections, keys, webhooks.
+"""The catalog: one SQL database holding every entity's repository (services/core/repositories/).
 
 Metadata lives in SQL (SQLite file in the data dir by default; any SQLAlchemy URL, e.g. PostgreSQL,
 for several ingest replicas); bytes live in the object store. Each change is one transaction, so a
@@ -7,176 +7,22 @@ failed request or a crash leaves either the old state or the new one, never half
 
 from __future__ import annotations
 
-import time
-from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    Boolean,
-    Column,
-    Engine,
-    Float,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-    create_engine,
-    event,
-    func,
-    select,
-    text,
-)
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, create_engine, event, select, text
 
-from services.common.errors import conflict, not_found
-
-metadata = MetaData()
-
-products = Table(
-    "products",
-    metadata,
-    Column("id", String(32), primary_key=True),
-    Column("tenant", String(64), nullable=False),
-    Column("name", String(63), nullable=False),
-    Column("description", Text, nullable=False, default=""),
-    Column("created_at", String(32), nullable=False),
-    Column("active_version", Integer),
-    Column("next_version", Integer, nullable=False, default=1),
-    UniqueConstraint("tenant", "name"),
-)
-
-golden = Table(
-    "golden",
-    metadata,
-    Column("id", String(32), primary_key=True),
-    Column("product_id", String(32), nullable=False, index=True),
-    Column("sha256", String(64), nullable=False),
-    Column("filename", String(200), nullable=False),
-    Column("width", Integer, nullable=False),
-    Column("height", Integer, nullable=False),
-    Column("object_key", String(200), nullable=False),
-    Column("created_at", String(32), nullable=False),
-    UniqueConstraint("product_id", "sha256"),
-)
-
-versions = Table(
-    "versions",
-    metadata,
-    Column("product_id", String(32), primary_key=True),
-    Column("version", Integer, primary_key=True),
-    Column("created_at", String(32), nullable=False),
-    Column("threshold", Float, nullable=False),
-    Column("pixel_threshold", Float, nullable=False),
-    Column("threshold_source", String(32), nullable=False),
-    Column("golden_count", Integer, nullable=False),
-    Column("coreset_rows", Integer, nullable=False),
-    Column("golden_scores", JSON, nullable=False),
-    Column("build_seconds", Float, nullable=False),
-    Column("sha256", String(64), nullable=False),
-    Column("object_key", String(200), nullable=False),
-    Column("collection", String(100), nullable=False),
-)
-
-jobs = Table(
-    "jobs",
-    metadata,
-    Column("id", String(32), primary_key=True),
-    Column("tenant", String(64), nullable=False),
-    Column("product_id", String(32), nullable=False, index=True),
-    Column("product", String(63), nullable=False),
-    Column("kind", String(16), nullable=False),
-    Column("state", String(16), nullable=False, index=True),
-    Column("stage", String(32), nullable=False, default=""),
-    Column("done", Integer, nullable=False, default=0),
-    Column("total", Integer, nullable=False, default=0),
-    Column("error", JSON),
-    Column("params", JSON, nullable=False),
-    Column("result", JSON),
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("created_at", String(32), nullable=False),
-    Column("started_at", String(32)),
-    Column("finished_at", String(32)),
-)
-
-inspections = Table(
-    "inspections",
-    metadata,
-    Column("seq", Integer, primary_key=True, autoincrement=True),
-    Column("id", String(40), nullable=False, unique=True),
-    Column("product_id", String(32), nullable=False),
-    Column("version", Integer, nullable=False),
-    Column("decision", String(16), nullable=False),
-    Column("score", Float, nullable=False),
-    Column("threshold", Float, nullable=False),
-    Column("pixel_threshold", Float, nullable=False),
-    Column("regions", JSON, nullable=False),
-    Column("filename", String(200), nullable=False),
-    Column("width", Integer, nullable=False),
-    Column("height", Integer, nullable=False),
-    Column("image_key", String(200), nullable=False),
-    Column("map_key", String(200), nullable=False),
-    Column("batch_id", String(32)),
-    Column("feedback", String(32)),
-    Column("timings_ms", JSON, nullable=False),
-    Column("created_at", String(32), nullable=False),
-    Index("ix_inspections_product_seq", "product_id", "seq"),
-    Index("ix_inspections_batch", "batch_id"),
-)
-
-api_keys = Table(
-    "api_keys",
-    metadata,
-    Column("key_hash", String(64), primary_key=True),
-    Column("tenant", String(64), nullable=False),
-    Column("label", String(100), nullable=False, default=""),
-    Column("created_at", String(32), nullable=False),
-)
-
-webhooks = Table(
-    "webhooks",
-    metadata,
-    Column("product_id", String(32), primary_key=True),
-    Column("url", String(2000), nullable=False),
-    Column("secret", String(200), nullable=False),
-    Column("events", String(16), nullable=False),
-    Column("created_at", String(32), nullable=False),
-)
-
-deliveries = Table(
-    "deliveries",
-    metadata,
-    Column("seq", Integer, primary_key=True, autoincrement=True),
-    Column("product_id", String(32), nullable=False),
-    Column("inspection_id", String(40), nullable=False),
-    Column("url", String(2000), nullable=False),
-    Column("secret", String(200), nullable=False),
-    Column("body", Text, nullable=False),
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("next_at", Float, nullable=False),
-    Column("delivered", Boolean, nullable=False, default=False),
-    Column("failed", Boolean, nullable=False, default=False),
-    Column("last_error", String(300)),
-    Index("ix_deliveries_due", "delivered", "failed", "next_at"),
-)
-
-OPEN_STATES = ("queued", "running")
-
-
-def now_iso() -> str:
-    """UTC, ISO 8601 with microseconds, so string order is time order."""
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
-
-
-def _row(row: Any) -> dict | None:
-    return None if row is None else dict(row._mapping)
+from services.core.repositories.golden import GoldenRepository
+from services.core.repositories.inspections import InspectionRepository
+from services.core.repositories.jobs import JobRepository
+from services.core.repositories.keys import KeyRepository
+from services.core.repositories.products import ProductRepository
+from services.core.repositories.versions import VersionRepository
+from services.core.repositories.webhooks import DeliveryRepository, WebhookRepository
+from services.core.tables import metadata
 
 
 class Catalog:
-    """All metadata reads and writes; each method is one transaction."""
+    """The engine, the schema created once, and one repository per entity."""
 
     def __init__(self, url: str) -> None:
         self.engine: Engine = create_engine(url, connect_args={"check_same_thread": False} if url.startswith("sqlite") else {})
@@ -186,264 +32,19 @@ class Catalog:
             if conn.dialect.name == "postgresql":  # three services starting at once must not race on CREATE TABLE
                 conn.execute(text("SELECT pg_advisory_xact_lock(7429113)"))
             metadata.create_all(conn)
-
-    def _all(self, query: Any) -> list[dict]:
-        with self.engine.connect() as conn:
-            return [_row(r) for r in conn.execute(query).all()]
-
-    def _first(self, query: Any) -> dict | None:
-        with self.engine.connect() as conn:
-            return _row(conn.execute(query).first())
-
-    def _one(self, query: Any, missing: str) -> dict:
-        row = self._first(query)
-        if row is None:
-            raise not_found(missing)
-        return row
-
-    def _scalar(self, query: Any) -> Any:
-        with self.engine.connect() as conn:
-            return conn.execute(query).scalar_one()
+        self.products = ProductRepository(self.engine)
+        self.golden = GoldenRepository(self.engine)
+        self.versions = VersionRepository(self.engine)
+        self.jobs = JobRepository(self.engine)
+        self.inspections = InspectionRepository(self.engine)
+        self.webhooks = WebhookRepository(self.engine)
+        self.deliveries = DeliveryRepository(self.engine)
+        self.keys = KeyRepository(self.engine)
 
     def ping(self) -> None:
         """Raises when the database cannot answer (readiness)."""
         with self.engine.connect() as conn:
             conn.execute(select(1))
-
-    # products
-    def create_product(self, product_id: str, tenant: str, name: str, description: str) -> dict:
-        row = {"id": product_id, "tenant": tenant, "name": name, "description": description, "created_at": now_iso(), "next_version": 1}
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(products.insert().values(**row))
-        except IntegrityError:
-            raise conflict(f"product '{name}' already exists") from None
-        return self.product(tenant, name)
-
-    def product(self, tenant: str, name: str) -> dict:
-        return self._one(select(products).where(products.c.tenant == tenant, products.c.name == name), f"product '{name}' does not exist")
-
-    def product_by_id(self, product_id: str) -> dict | None:
-        return self._first(select(products).where(products.c.id == product_id))
-
-    def products(self, tenant: str) -> list[dict]:
-        return self._all(select(products).where(products.c.tenant == tenant).order_by(products.c.name))
-
-    def all_products(self) -> list[dict]:
-        return self._all(select(products).order_by(products.c.created_at))
-
-    def delete_product(self, product_id: str) -> None:
-        with self.engine.begin() as conn:
-            for table in (golden, versions, inspections, webhooks, deliveries):
-                conn.execute(table.delete().where(table.c.product_id == product_id))
-            conn.execute(jobs.update().where(jobs.c.product_id == product_id, jobs.c.state.in_(OPEN_STATES)).values(
-                state="failed", error={"code": "not_found", "message": "the product was deleted"}, finished_at=now_iso()))
-            conn.execute(products.delete().where(products.c.id == product_id))
-
-    def counts(self, product_id: str) -> tuple[int, int]:
-        """(golden samples, inspections) of a product."""
-        count = lambda table: self._scalar(select(func.count()).select_from(table).where(table.c.product_id == product_id))  # noqa: E731
-        return count(golden), count(inspections)
-
-    # golden samples
-    def add_golden(self, rows: list[dict]) -> None:
-        """All or nothing."""
-        if not rows:
-            return
-        with self.engine.begin() as conn:
-            conn.execute(golden.insert(), [{**r, "created_at": now_iso()} for r in rows])
-
-    def golden(self, product_id: str) -> list[dict]:
-        return self._all(select(golden).where(golden.c.product_id == product_id).order_by(golden.c.created_at, golden.c.id))
-
-    def golden_sample(self, product_id: str, sample_id: str) -> dict:
-        return self._one(select(golden).where(golden.c.product_id == product_id, golden.c.id == sample_id), f"golden sample '{sample_id}' does not exist")
-
-    def delete_golden(self, product_id: str, sample_id: str) -> dict:
-        sample = self.golden_sample(product_id, sample_id)
-        with self.engine.begin() as conn:
-            conn.execute(golden.delete().where(golden.c.id == sample_id))
-        return sample
-
-    # fingerprint versions
-    def allocate_version(self, product_id: str) -> int:
-        """The next version number, reserved when a build is requested (a rerun rebuilds the same one)."""
-        with self.engine.begin() as conn:
-            version = conn.execute(select(products.c.next_version).where(products.c.id == product_id)).scalar_one()
-            conn.execute(products.update().where(products.c.id == product_id).values(next_version=version + 1))
-        return version
-
-    def add_version(self, row: dict, activate: bool) -> None:
-        """Record a built version (replacing a half-recorded earlier try of the same one) and switch to it."""
-        with self.engine.begin() as conn:
-            if conn.execute(select(products.c.id).where(products.c.id == row["product_id"])).first() is None:
-                raise not_found("the product was deleted during the build")
-            conn.execute(versions.delete().where(versions.c.product_id == row["product_id"], versions.c.version == row["version"]))
-            conn.execute(versions.insert().values(**row, created_at=now_iso()))
-            if activate:
-                conn.execute(products.update().where(products.c.id == row["product_id"]).values(active_version=row["version"]))
-
-    def versions(self, product_id: str) -> list[dict]:
-        return self._all(select(versions).where(versions.c.product_id == product_id).order_by(versions.c.version.desc()))
-
-    def version(self, product_id: str, version: int) -> dict:
-        return self._one(select(versions).where(versions.c.product_id == product_id, versions.c.version == version), f"fingerprint version {version} does not exist")
-
-    def activate(self, product_id: str, version: int) -> None:
-        self.version(product_id, version)
-        with self.engine.begin() as conn:
-            conn.execute(products.update().where(products.c.id == product_id).values(active_version=version))
-
-    # jobs
-    def create_job(self, row: dict) -> dict:
-        with self.engine.begin() as conn:
-            conn.execute(jobs.insert().values(**row, state="queued", stage="queued", done=0, total=0, attempts=0, created_at=now_iso()))
-        return self.job(row["id"])
-
-    def job(self, job_id: str, tenant: str | None = None) -> dict:
-        query = select(jobs).where(jobs.c.id == job_id)
-        if tenant is not None:
-            query = query.where(jobs.c.tenant == tenant)
-        return self._one(query, f"job '{job_id}' does not exist")
-
-    def jobs(self, tenant: str, product_id: str | None, state: str | None, limit: int) -> list[dict]:
-        query = select(jobs).where(jobs.c.tenant == tenant)
-        if product_id is not None:
-            query = query.where(jobs.c.product_id == product_id)
-        if state is not None:
-            query = query.where(jobs.c.state == state)
-        return self._all(query.order_by(jobs.c.created_at.desc()).limit(limit))
-
-    def open_jobs(self, product_id: str | None = None) -> list[dict]:
-        """Jobs queued or interrupted mid-run, oldest first: what a restart must run again."""
-        query = select(jobs).where(jobs.c.state.in_(OPEN_STATES))
-        if product_id is not None:
-            query = query.where(jobs.c.product_id == product_id)
-        return self._all(query.order_by(jobs.c.created_at))
-
-    def oldest_open_job_age(self) -> float:
-        """Seconds since the oldest open job was created; 0 with none (a metric: stuck jobs)."""
-        oldest = self._scalar(select(func.min(jobs.c.created_at)).where(jobs.c.state.in_(OPEN_STATES)))
-        return 0.0 if oldest is None else (datetime.now(timezone.utc) - datetime.fromisoformat(oldest)).total_seconds()
-
-    def update_job(self, job_id: str, **values: Any) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(jobs.update().where(jobs.c.id == job_id).values(**values))
-
-    def start_job(self, job_id: str) -> dict | None:
-        """Mark a queued (or interrupted) job running; None if it is already finished or gone."""
-        with self.engine.begin() as conn:
-            row = conn.execute(select(jobs).where(jobs.c.id == job_id)).first()
-            if row is None or row.state not in OPEN_STATES:
-                return None
-            conn.execute(jobs.update().where(jobs.c.id == job_id).values(state="running", started_at=now_iso(), attempts=row.attempts + 1))
-        return self.job(job_id)
-
-    # inspections
-    def add_inspection(self, row: dict) -> None:
-        """Idempotent on the id: a batch item scored again after a restart is not stored twice."""
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(inspections.insert().values(**row))
-        except IntegrityError:
-            pass
-
-    def inspection(self, product_id: str, inspection_id: str) -> dict:
-        return self._one(select(inspections).where(inspections.c.product_id == product_id, inspections.c.id == inspection_id), f"inspection '{inspection_id}' does not exist")
-
-    def inspections(self, product_id: str, decision: str | None, batch_id: str | None, limit: int, before: int | None) -> list[dict]:
-        """Newest first; `before` is the seq cursor of the previous page's last item."""
-        query = select(inspections).where(inspections.c.product_id == product_id)
-        if decision is not None:
-            query = query.where(inspections.c.decision == decision)
-        if batch_id is not None:
-            query = query.where(inspections.c.batch_id == batch_id)
-        if before is not None:
-            query = query.where(inspections.c.seq < before)
-        return self._all(query.order_by(inspections.c.seq.desc()).limit(limit))
-
-    def batch_done(self, batch_id: str) -> set[str]:
-        """Ids of a batch's items already stored."""
-        with self.engine.connect() as conn:
-            return set(conn.execute(select(inspections.c.id).where(inspections.c.batch_id == batch_id)).scalars())
-
-    def set_feedback(self, inspection_id: str, label: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(inspections.update().where(inspections.c.id == inspection_id).values(feedback=label))
-
-    def stats(self, product_id: str) -> dict:
-        day = func.substr(inspections.c.created_at, 1, 10)
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(day.label("day"), inspections.c.decision, func.count().label("n"))
-                .where(inspections.c.product_id == product_id)
-                .group_by(day, inspections.c.decision)
-                .order_by(day)
-            ).all()
-            false_alarms = conn.execute(
-                select(func.count()).select_from(inspections).where(inspections.c.product_id == product_id, inspections.c.feedback == "false_alarm")
-            ).scalar_one()
-        by_day: dict[str, dict] = {}
-        for r in rows:
-            by_day.setdefault(r.day, {"day": r.day, "ok": 0, "anomalous": 0})[r.decision.lower()] = r.n
-        ok = sum(d["ok"] for d in by_day.values())
-        anomalous = sum(d["anomalous"] for d in by_day.values())
-        return {"total": ok + anomalous, "ok": ok, "anomalous": anomalous, "false_alarms": false_alarms, "by_day": list(by_day.values())}
-
-    # API keys
-    def add_key(self, key_hash: str, tenant: str, label: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(api_keys.insert().values(key_hash=key_hash, tenant=tenant, label=label, created_at=now_iso()))
-
-    def key(self, key_hash: str) -> dict | None:
-        return self._first(select(api_keys).where(api_keys.c.key_hash == key_hash))
-
-    def keys(self) -> list[dict]:
-        return self._all(select(api_keys.c.tenant, api_keys.c.label, api_keys.c.created_at))
-
-    def revoke_keys(self, tenant: str) -> int:
-        with self.engine.begin() as conn:
-            return conn.execute(api_keys.delete().where(api_keys.c.tenant == tenant)).rowcount
-
-    # webhooks and their delivery outbox
-    def set_webhook(self, product_id: str, url: str, secret: str, events: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(webhooks.delete().where(webhooks.c.product_id == product_id))
-            conn.execute(webhooks.insert().values(product_id=product_id, url=url, secret=secret, events=events, created_at=now_iso()))
-
-    def webhook(self, product_id: str) -> dict | None:
-        return self._first(select(webhooks).where(webhooks.c.product_id == product_id))
-
-    def delete_webhook(self, product_id: str) -> bool:
-        with self.engine.begin() as conn:
-            return conn.execute(webhooks.delete().where(webhooks.c.product_id == product_id)).rowcount > 0
-
-    def enqueue_delivery(self, row: dict) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(deliveries.insert().values(**row, attempts=0, next_at=time.time(), delivered=False, failed=False))
-
-    def due_deliveries(self, now: float, limit: int = 20) -> list[dict]:
-        query = select(deliveries).where(deliveries.c.delivered.is_(False), deliveries.c.failed.is_(False), deliveries.c.next_at <= now)
-        return self._all(query.order_by(deliveries.c.next_at).limit(limit))
-
-    def claim_delivery(self, seq: int, seen_next_at: float, lease_s: float) -> bool:
-        """Take a due delivery for lease_s seconds; False if another sender (replica) took it first."""
-        with self.engine.begin() as conn:
-            taken = conn.execute(
-                deliveries.update().where(deliveries.c.seq == seq, deliveries.c.next_at == seen_next_at).values(next_at=time.time() + lease_s)
-            )
-        return taken.rowcount == 1
-
-    def next_delivery_at(self) -> float | None:
-        query = select(func.min(deliveries.c.next_at)).where(deliveries.c.delivered.is_(False), deliveries.c.failed.is_(False))
-        return self._scalar(query)
-
-    def update_delivery(self, seq: int, **values: Any) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(deliveries.update().where(deliveries.c.seq == seq).values(**values))
-
-    def deliveries(self, product_id: str) -> list[dict]:
-        return self._all(select(deliveries).where(deliveries.c.product_id == product_id).order_by(deliveries.c.seq))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

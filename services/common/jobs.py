@@ -12,16 +12,18 @@ import time
 from collections.abc import Callable
 
 from services.common.bus import BusUnavailable, JobBus
-from services.common.catalog import Catalog, now_iso
-from services.common.errors import ApiError, BackendUnavailable
+from services.common.catalog import Catalog
 from services.common.logs import REQUEST_ID
 from services.common.metrics import Metrics
 from services.common.names import new_id
+from services.core.errors import BackendUnavailable, DomainError
+from services.core.models import Job, JobKind, Product
+from services.core.tables import now_iso
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
-Handler = Callable[[dict, Progress], dict]
+Handler = Callable[[Job, Progress], dict]
 
 
 class JobRunner:
@@ -34,13 +36,12 @@ class JobRunner:
         self.max_attempts = max_attempts
         self.handlers: dict[str, Handler] = {}
 
-    def submit(self, tenant: str, product: dict, kind: str, params: dict, job_id: str | None = None) -> dict:
+    def submit(self, tenant: str, product: Product, kind: JobKind, params: dict, job_id: str | None = None) -> Job:
         """Record, then publish: a crash in between leaves a queued job the next start picks up."""
         params = {**params, "trace_id": REQUEST_ID.get()}  # the request's id follows the job into other processes
-        row = {"id": job_id or new_id(), "tenant": tenant, "product_id": product["id"], "product": product["name"], "kind": kind, "params": params}
-        job = self.catalog.create_job(row)
+        job = self.catalog.jobs.create(job_id or new_id(), tenant, product.id, product.name, kind, params)
         try:
-            self.bus.publish(job["id"], kind)
+            self.bus.publish(job.id, kind)
         except BusUnavailable as exc:  # the client is told 503; the job must not run later behind its back
             self._finish(job, "failed", error={"code": "unavailable", "message": str(exc)})
             raise
@@ -52,41 +53,41 @@ class JobRunner:
         if not kinds:
             return
         if not self.bus.keeps_messages:
-            for job in self.catalog.open_jobs():
-                log.info("resuming job %s (%s, %s)", job["id"], job["kind"], job["state"])
-                self.bus.publish(job["id"], job["kind"])
+            for job in self.catalog.jobs.open():
+                log.info("resuming job %s (%s, %s)", job.id, job.kind, job.state)
+                self.bus.publish(job.id, job.kind)
         self.bus.start(self.run, workers)
 
     def run(self, job_id: str) -> None:
-        job = self.catalog.start_job(job_id)
+        job = self.catalog.jobs.start(job_id)
         if job is None:  # finished or deleted meanwhile; a redelivery is not an error
             return
-        token = REQUEST_ID.set(job["params"].get("trace_id") or job_id)
+        token = REQUEST_ID.set(job.params.get("trace_id") or job_id)
         try:
-            log.info("job started", extra={"job_id": job_id, "kind": job["kind"], "attempt": job["attempts"]})
+            log.info("job started", extra={"job_id": job_id, "kind": job.kind, "attempt": job.attempts})
             self._run(job)
         finally:
             REQUEST_ID.reset(token)
 
-    def _run(self, job: dict) -> None:
-        job_id = job["id"]
-        if job["attempts"] > self.max_attempts:  # it crashed the process every time: a poison job
+    def _run(self, job: Job) -> None:
+        job_id = job.id
+        if job.attempts > self.max_attempts:  # it crashed the process every time: a poison job
             self._finish(job, "failed", error={"code": "internal", "message": f"gave up after {self.max_attempts} attempts"})
-            self.metrics.dead_lettered.labels(job["kind"]).inc()
+            self.metrics.dead_lettered.labels(job.kind).inc()
             return
-        handler = self.handlers[job["kind"]]
+        handler = self.handlers[job.kind]
         started = time.perf_counter()
 
         def progress(stage: str, done: int, total: int) -> None:
-            self.catalog.update_job(job_id, stage=stage, done=done, total=total)
+            self.catalog.jobs.update(job_id, stage=stage, done=done, total=total)
 
         outcome = "failed"
         try:
             result = handler(job, progress)
         except BackendUnavailable as exc:  # not the job's fault: back in the queue, the bus redelivers
-            self.catalog.update_job(job_id, state="queued", stage="waiting", error={"code": "unavailable", "message": str(exc)})
+            self.catalog.jobs.update(job_id, state="queued", stage="waiting", error={"code": "unavailable", "message": str(exc)})
             raise
-        except ApiError as exc:
+        except DomainError as exc:
             self._finish(job, "failed", error={"code": exc.code, "message": exc.message})
         except Exception as exc:
             log.exception("job %s failed", job_id)
@@ -94,29 +95,11 @@ class JobRunner:
         else:
             self._finish(job, "succeeded", result=result)
             outcome = "succeeded"
-        if job["kind"] == "build":
+        if job.kind == "build":
             self.metrics.builds.labels(outcome).observe(time.perf_counter() - started)
 
-    def _finish(self, job: dict, state: str, result: dict | None = None, error: dict | None = None) -> None:
-        log.info("job finished", extra={"job_id": job["id"], "kind": job["kind"], "state": state})
-        self.catalog.update_job(job["id"], state=state, result=result, error=error, stage="done" if state == "succeeded" else "failed", finished_at=now_iso())
-        self.metrics.jobs.labels(job["kind"], state).inc()
+    def _finish(self, job: Job, state: str, result: dict | None = None, error: dict | None = None) -> None:
+        log.info("job finished", extra={"job_id": job.id, "kind": job.kind, "state": state})
+        self.catalog.jobs.update(job.id, state=state, result=result, error=error, stage="done" if state == "succeeded" else "failed", finished_at=now_iso())
+        self.metrics.jobs.labels(job.kind, state).inc()
 
-
-def job_view(job: dict) -> dict:
-    """The API's Job object."""
-    total = job["total"]
-    fraction = 1.0 if job["state"] == "succeeded" else (job["done"] / total if total else 0.0)
-    return {
-        "id": job["id"],
-        "kind": job["kind"],
-        "product": job["product"],
-        "state": job["state"],
-        "progress": {"stage": job["stage"], "done": job["done"], "total": total, "fraction": round(fraction, 4)},
-        "error": job["error"],
-        "result": job["result"],
-        "attempts": job["attempts"],
-        "created_at": job["created_at"],
-        "started_at": job["started_at"],
-        "finished_at": job["finished_at"],
-    }

@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 import uuid
 
+from services.core.errors import InvalidRequest
+
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 _ID = re.compile(r"[0-9a-f]{32}(-\d{1,6})?")
 
 
-class InvalidName(ValueError):
+class InvalidName(InvalidRequest):
     """A client-supplied name or id that is not allowed."""
 
 

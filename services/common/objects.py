@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from goldenshot.atomic import atomic_path
-from services.common.errors import BackendUnavailable
+from services.core.errors import BackendUnavailable
 
 _KEY = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
 

@@ -16,8 +16,7 @@ import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
 from goldenshot.export import DEFAULT_MODEL, INPUT, ModelCard, output_names
-
-from services.common.errors import BackendUnavailable
+from services.core.errors import BackendUnavailable
 
 T = TypeVar("T")
 # gRPC codes that mean "no answer from that server" rather than "the server refused this request".

@@ -1,6 +1,6 @@
 """MES webhooks: each matching inspection is POSTed to the product's URL, signed, retried with backoff.
 
-Deliveries go through an outbox table in the catalog, written with the inspection, so a restart or a
+Deliveries go through an outbox table in the catalog, written in the inspection's transaction, so a restart or a
 line controller that is down for a while loses nothing: the sender retries until a 2xx or the
 attempt limit. The body is signed with HMAC-SHA256 over "<timestamp>.<body>" so the receiver can
 check origin and freshness (reject old timestamps to stop replays).
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import threading
 import time
@@ -20,6 +19,7 @@ import httpx
 
 from services.common.catalog import Catalog
 from services.common.metrics import Metrics
+from services.core.models import Delivery, Inspection, Product
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +35,10 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 class WebhookSender:
     """Background thread draining the outbox: due deliveries are sent, failures rescheduled."""
 
-    def __init__(self, catalog: Catalog, metrics: Metrics, view: Callable[[dict, dict], dict], timeout: float, attempts: int, backoff: float) -> None:
+    def __init__(self, catalog: Catalog, metrics: Metrics, render: Callable[[dict, Inspection], str], timeout: float, attempts: int, backoff: float) -> None:
         self.catalog = catalog
         self.metrics = metrics
-        self.view = view  # (product, inspection row) -> the API's Inspection JSON
+        self.render = render  # (product, inspection) -> the API's Inspection JSON
         self.attempts = attempts
         self.backoff = backoff
         self.lease_s = timeout + 5.0  # a claimed row is retried by anyone after this, if its sender died
@@ -50,25 +50,29 @@ class WebhookSender:
     def start(self) -> None:
         self._thread.start()
 
-    def enqueue(self, product: dict, row: dict) -> None:
-        """Queue a delivery when the product has a webhook that wants this decision."""
-        hook = self.catalog.webhook(product["id"])
-        if hook is None or (hook["events"] == "anomalous" and row["decision"] != "ANOMALOUS"):
-            return
-        body = json.dumps(self.view(product, row), separators=(",", ":"))
-        self.catalog.enqueue_delivery({"product_id": product["id"], "inspection_id": row["id"], "url": hook["url"], "secret": hook["secret"], "body": body})
+    def delivery(self, product: Product, inspection: Inspection) -> dict | None:
+        """The outbox row for an inspection, when the product has a webhook that wants its decision;
+        the caller stores it with the inspection (InspectionRepository.add), then calls wake()."""
+        hook = self.catalog.webhooks.get(product.id)
+        if hook is None or (hook.events == "anomalous" and inspection.decision != "ANOMALOUS"):
+            return None
+        body = self.render(product, inspection)
+        return {"product_id": product.id, "inspection_id": inspection.id, "url": hook.url, "secret": hook.secret, "body": body}
+
+    def wake(self) -> None:
+        """Send what was just queued now rather than at the next poll."""
         self._wake.set()
 
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                for delivery in self.catalog.due_deliveries(time.time()):
+                for delivery in self.catalog.deliveries.due(time.time()):
                     if self._stop.is_set():
                         return
                     # several scorer replicas share the outbox: only the one that claims a row sends it
-                    if self.catalog.claim_delivery(delivery["seq"], delivery["next_at"], self.lease_s):
+                    if self.catalog.deliveries.claim(delivery, self.lease_s):
                         self._send(delivery)
-                upcoming = self.catalog.next_delivery_at()
+                upcoming = self.catalog.deliveries.next_at()
             except Exception:  # the catalog may be briefly locked or gone at shutdown
                 log.exception("webhook loop")
                 upcoming = None
@@ -76,30 +80,30 @@ class WebhookSender:
             self._wake.wait(wait)
             self._wake.clear()
 
-    def _send(self, delivery: dict) -> None:
-        body = delivery["body"].encode()
+    def _send(self, delivery: Delivery) -> None:
+        body = delivery.body.encode()
         timestamp = str(int(time.time()))
         headers = {
             "Content-Type": "application/json",
             "X-Goldenshot-Timestamp": timestamp,
-            "X-Goldenshot-Signature": sign(delivery["secret"], timestamp, body),
-            "X-Goldenshot-Delivery": str(delivery["seq"]),
+            "X-Goldenshot-Signature": sign(delivery.secret, timestamp, body),
+            "X-Goldenshot-Delivery": str(delivery.seq),
         }
-        attempts = delivery["attempts"] + 1
+        attempts = delivery.attempts + 1
         try:
-            response = self.client.post(delivery["url"], content=body, headers=headers)
+            response = self.client.post(delivery.url, content=body, headers=headers)
             error = None if response.is_success else f"HTTP {response.status_code}"
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {str(exc)[:200]}"
         if error is None:
-            self.catalog.update_delivery(delivery["seq"], attempts=attempts, delivered=True, last_error=None)
+            self.catalog.deliveries.update(delivery.seq, attempts=attempts, delivered=True, last_error=None)
             self.metrics.webhooks.labels("delivered").inc()
             return
         failed = attempts >= self.attempts
         next_at = time.time() + self.backoff * 2 ** (attempts - 1)
-        self.catalog.update_delivery(delivery["seq"], attempts=attempts, failed=failed, next_at=next_at, last_error=error)
+        self.catalog.deliveries.update(delivery.seq, attempts=attempts, failed=failed, next_at=next_at, last_error=error)
         self.metrics.webhooks.labels("gave_up" if failed else "retry").inc()
-        log.warning("webhook %s to %s: %s (attempt %d/%d)", delivery["seq"], delivery["url"], error, attempts, self.attempts)
+        log.warning("webhook %s to %s: %s (attempt %d/%d)", delivery.seq, delivery.url, error, attempts, self.attempts)
 
     def close(self) -> None:
         self._stop.set()

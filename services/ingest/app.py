@@ -20,18 +20,29 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from goldenshot import __version__
-from services.common.errors import ApiError, BackendUnavailable
 from services.common.logs import REQUEST_ID
 from services.common.names import new_id
+from services.core.errors import BackendUnavailable, Conflict, DomainError, InvalidImage, InvalidRequest, NotFound, Unauthorized, Unavailable, Unprocessable
 from services.ingest import fingerprints, inspections, products
 from services.ingest.uploads import too_large
 from services.runtime import Runtime
+from services.schemas import ErrorOut, StatusOut
 
 log = logging.getLogger(__name__)
 access = logging.getLogger("goldenshot.access")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
+METRICS_TYPE = "text/plain; version=0.0.4"
 _FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+STATUS: dict[type[DomainError], int] = {
+    InvalidRequest: 400,
+    Unauthorized: 401,
+    NotFound: 404,
+    Conflict: 409,
+    InvalidImage: 422,
+    Unprocessable: 422,
+    Unavailable: 503,
+}
 _CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type", 422: "validation_error"}
 
 
@@ -46,7 +57,13 @@ def create_app(runtime: Runtime) -> FastAPI:
         finally:
             runtime.close()
 
-    app = FastAPI(title="goldenshot", version=__version__, lifespan=lifespan, description="Few-shot visual anomaly detection: products, golden samples, fingerprints, inspections.")
+    app = FastAPI(
+        title="goldenshot",
+        version=__version__,
+        lifespan=lifespan,
+        description="Few-shot visual anomaly detection: products, golden samples, fingerprints, inspections.",
+        responses={"4XX": {"model": ErrorOut, "description": "the request cannot be served"}, "5XX": {"model": ErrorOut, "description": "the server or a backend failed"}},
+    )
     app.state.runtime = runtime
     serves_api = runtime.scorer is not None  # the builder answers health and metrics only
     for router in (products.router, fingerprints.router, inspections.router) if serves_api else ():
@@ -67,9 +84,9 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
 
 
 def _add_errors(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return _error(exc.status, exc.code, exc.message)
+    @app.exception_handler(DomainError)
+    async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
+        return _error(next((STATUS[c] for c in type(exc).__mro__ if c in STATUS), 500), exc.code, exc.message)
 
     @app.exception_handler(BackendUnavailable)
     async def backend_unavailable(request: Request, exc: BackendUnavailable) -> JSONResponse:
@@ -110,25 +127,25 @@ def _add_errors(app: FastAPI) -> None:
 
 def _add_system_routes(app: FastAPI, runtime: Runtime) -> None:
     @app.get("/healthz", tags=["system"])
-    def healthz() -> dict:
-        return {"status": "ok"}
+    def healthz() -> StatusOut:
+        return StatusOut(status="ok")
 
     @app.get("/readyz", tags=["system"])
-    def readyz() -> dict:
+    def readyz() -> StatusOut:
         try:
             runtime.catalog.ping()
             runtime.objects.ping()
             runtime.vectors.ping()
             runtime.bus.ping()
         except Exception as exc:
-            raise ApiError(503, "not_ready", f"{type(exc).__name__}: {str(exc)[:200]}") from None
-        return {"status": "ready"}
+            raise Unavailable(f"{type(exc).__name__}: {str(exc)[:200]}", code="not_ready") from None
+        return StatusOut(status="ready")
 
     if runtime.service.metrics_port is None:  # else only on its own port
 
-        @app.get("/metrics", tags=["system"], response_class=Response)
+        @app.get("/metrics", tags=["system"], response_class=Response, responses={200: {"description": "Prometheus text format", "content": {METRICS_TYPE: {"schema": {"type": "string"}}}}})
         def metrics() -> Response:
-            return Response(runtime.metrics.exposition(), media_type="text/plain; version=0.0.4")
+            return Response(runtime.metrics.exposition(), media_type=METRICS_TYPE)
 
 
 class BodyLimit:
@@ -145,7 +162,7 @@ class BodyLimit:
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
             error = too_large("the request body", self.limit)
-            await _error(error.status, error.code, error.message)(scope, receive, send)
+            await _error(error.status_code, _CODES[error.status_code], error.detail)(scope, receive, send)
             return
         received = 0
 

@@ -1,4 +1,4 @@
-"""Per-request context: the runtime and the caller's tenant, and product lookup scoped to it."""
+"""What a route is given: the caller (tenant, API key), the product it names, and the use cases."""
 
 from __future__ import annotations
 
@@ -8,39 +8,65 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from services.common.auth import tenant_for
-from services.common.errors import bad_request
-from services.common.names import InvalidName, check_id, check_slug
+from services.core.fingerprints import Fingerprints
+from services.core.golden import GoldenSamples
+from services.core.inspections import Inspections
+from services.core.models import Product
+from services.core.products import Products
+from services.ingest.uploads import UploadLimits
 from services.runtime import Runtime
 
 
 @dataclass(frozen=True)
 class Caller:
-    runtime: Runtime
     tenant: str
     api_key: str | None  # forwarded to a remote scorer, which checks it again
 
-    def product(self, name: str) -> dict:
-        """The caller's product `name`; another tenant's product of that name is simply not found."""
-        return self.runtime.catalog.product(self.tenant, slug(name, "product name"))
 
-
-def slug(name: str, what: str) -> str:
-    try:
-        return check_slug(name, what)
-    except InvalidName as exc:
-        raise bad_request(str(exc)) from None
-
-
-def server_id(value: str, what: str) -> str:
-    try:
-        return check_id(value, what)
-    except InvalidName as exc:
-        raise bad_request(str(exc)) from None
+def _runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
 
 
 def get_caller(request: Request, x_api_key: Annotated[str | None, Header(description="API key of a tenant")] = None) -> Caller:
-    runtime: Runtime = request.app.state.runtime
-    return Caller(runtime, tenant_for(runtime.catalog, x_api_key, runtime.service.require_api_key), x_api_key)
+    runtime = _runtime(request)
+    return Caller(tenant_for(runtime.catalog, x_api_key, runtime.service.require_api_key), x_api_key)
+
+
+# The use cases and limits are attributes of the runtime: async, so FastAPI hands them over in the event
+# loop instead of a worker thread per dependency (thread hops cost milliseconds on a busy CPU).
+async def _products(request: Request) -> Products:
+    return _runtime(request).products
+
+
+async def _golden(request: Request) -> GoldenSamples:
+    return _runtime(request).golden
+
+
+async def _fingerprints(request: Request) -> Fingerprints:
+    return _runtime(request).fingerprints
+
+
+async def _inspections(request: Request) -> Inspections:
+    return _runtime(request).inspections
+
+
+async def _limits(request: Request) -> UploadLimits:
+    runtime = _runtime(request)
+    return UploadLimits(runtime.service.max_files, runtime.engine.limits.max_bytes)
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
+LimitsDep = Annotated[UploadLimits, Depends(_limits)]
+ProductsDep = Annotated[Products, Depends(_products)]
+GoldenDep = Annotated[GoldenSamples, Depends(_golden)]
+FingerprintsDep = Annotated[Fingerprints, Depends(_fingerprints)]
+InspectionsDep = Annotated[Inspections, Depends(_inspections)]
+
+
+async def get_product(name: str, caller: CallerDep, products: ProductsDep) -> Product:
+    """The caller's product named in the path; another tenant's product of that name is not found.
+    One indexed SQL row, read in the event loop: a worker thread for it costs more than the query."""
+    return products.get(caller.tenant, name)
+
+
+ProductDep = Annotated[Product, Depends(get_product)]

@@ -1,51 +1,58 @@
-"""Reading image uploads: multipart parts (or one raw image body) with bounded counts and sizes."""
+"""Reading image uploads: multipart parts (or one raw image body) with bounded counts and sizes.
+
+What goes wrong here is the request's shape, not the domain, so it is answered with HTTP statuses.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from services.common.errors import ApiError, bad_request
 from services.common.names import display_name
+from services.core.uploads import Upload
 
 _CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
-class Upload:
-    filename: str
-    data: bytes
+class UploadLimits:
+    max_files: int
+    max_bytes: int  # per file
 
 
-def too_large(what: str, limit: int) -> ApiError:
-    return ApiError(413, "payload_too_large", f"{what} is larger than the limit of {limit} bytes")
+def too_large(what: str, limit: int) -> HTTPException:
+    return HTTPException(413, f"{what} is larger than the limit of {limit} bytes")
 
 
-async def read_uploads(request: Request, field: str, max_files: int, max_bytes: int, single: bool = False) -> list[Upload]:
-    """The files of a multipart request's `field` parts; a raw image/* body counts as one file."""
+async def read_uploads(request: Request, field: str, limits: UploadLimits, single: bool = False, allow_empty: bool = False) -> list[Upload]:
+    """The files of a multipart request's `field` parts; a raw image/* body counts as one file.
+
+    allow_empty: a batch reports an empty file per item, like any unreadable one; elsewhere it is refused.
+    """
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("image/") or content_type == "application/octet-stream":
         data = await request.body()
-        if len(data) > max_bytes:
-            raise too_large("the image", max_bytes)
+        if len(data) > limits.max_bytes:
+            raise too_large("the image", limits.max_bytes)
         uploads = [Upload(display_name(request.headers.get("x-filename")), data)]
     elif content_type.startswith("multipart/form-data"):
-        async with request.form(max_files=max_files, max_fields=max_files + 16) as form:
+        async with request.form(max_files=limits.max_files, max_fields=limits.max_files + 16) as form:
             parts = form.getlist(field)
             if any(not isinstance(p, UploadFile) for p in parts):
-                raise bad_request(f"form field '{field}' must hold files, not text")
-            uploads = [Upload(display_name(p.filename), await _read(p, max_bytes)) for p in parts]
+                raise HTTPException(400, f"form field '{field}' must hold files, not text")
+            uploads = [Upload(display_name(p.filename), await _read(p, limits.max_bytes)) for p in parts]
     else:
-        raise ApiError(415, "unsupported_media_type", f"send multipart/form-data with '{field}' parts (or one image/* body), not {content_type or 'no content type'}")
+        raise HTTPException(415, f"send multipart/form-data with '{field}' parts (or one image/* body), not {content_type or 'no content type'}")
     if not uploads:
-        raise bad_request(f"no files: send one or more multipart parts named '{field}'")
+        raise HTTPException(400, f"no files: send one or more multipart parts named '{field}'")
     if single and len(uploads) != 1:
-        raise bad_request(f"send exactly one '{field}' part, not {len(uploads)}")
+        raise HTTPException(400, f"send exactly one '{field}' part, not {len(uploads)}")
     empty = [u.filename for u in uploads if not u.data]
-    if empty:
-        raise bad_request(f"empty file: {empty[0]}")
+    if empty and not allow_empty:
+        raise HTTPException(400, f"empty file: {empty[0]}")
     return uploads
 
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 import grpc
 
 from services.common.catalog import Catalog
-from services.common.errors import ApiError, unavailable
+from services.common.logs import REQUEST_ID
+from services.core.errors import ERRORS, Unavailable
+from services.core.models import Inspection, Product
 from services.proto.goldenshot.v1 import scorer_pb2 as pb
 from services.proto.goldenshot.v1 import scorer_pb2_grpc as pb_grpc
-from services.common.logs import REQUEST_ID
-from services.scorer.grpc_server import API_KEY_METADATA, ERROR_CODE, ERROR_STATUS, REQUEST_ID_METADATA
+from services.scorer.grpc_server import API_KEY_METADATA, ERROR_CODE, ERROR_KIND, REQUEST_ID_METADATA
 from services.scorer.scorer import active_version
 
 
@@ -27,26 +28,22 @@ class RemoteScorer:
         self.channel = grpc.insecure_channel(target, options=options)
         self.stub = pb_grpc.ScorerStub(self.channel)
 
-    def inspector(self, product: dict) -> tuple[int, None]:
+    def ready(self, product: Product) -> int:
         """Only checks that the product can be inspected; the bank is hot in the scorer service."""
-        return active_version(product), None
+        return active_version(product)
 
-    def inspect(
-        self, product: dict, data: bytes, filename: str, batch_id: str | None = None, inspection_id: str | None = None, credentials: str | None = None
-    ) -> dict:
-        if batch_id is not None or inspection_id is not None:
-            raise ValueError("batches run inside the scorer service, not through its client")
+    def inspect(self, product: Product, data: bytes, filename: str, *, credentials: str | None = None) -> Inspection:
         metadata = [(API_KEY_METADATA, credentials)] if credentials else []
         if (request_id := REQUEST_ID.get()) is not None:
             metadata.append((REQUEST_ID_METADATA, request_id))
         try:
-            reply = self.stub.Inspect(pb.InspectRequest(product=product["name"], image=data, filename=filename), metadata=metadata, timeout=self.timeout)
+            reply = self.stub.Inspect(pb.InspectRequest(product=product.name, image=data, filename=filename), metadata=metadata, timeout=self.timeout)
         except grpc.RpcError as exc:
             trailers = dict(exc.trailing_metadata() or ())
-            if ERROR_CODE in trailers:
-                raise ApiError(int(trailers[ERROR_STATUS]), trailers[ERROR_CODE], exc.details()) from None
-            raise unavailable(f"scorer service: {exc.code().name}: {exc.details()}") from None
-        return self.catalog.inspection(product["id"], reply.id)
+            if trailers.get(ERROR_KIND) in ERRORS:
+                raise ERRORS[trailers[ERROR_KIND]](exc.details(), trailers.get(ERROR_CODE)) from None
+            raise Unavailable(f"scorer service: {exc.code().name}: {exc.details()}") from None
+        return self.catalog.inspections.get(product.id, reply.id)
 
     def forget(self, product_id: str) -> None:
         """Nothing is cached here; the scorer service notices new versions itself."""

@@ -1,66 +1,75 @@
-"""The scorer's gRPC face (proto/goldenshot/v1/scorer.proto) over the same Scorer the REST API uses."""
+"""The scorer's gRPC face (proto/goldenshot/v1/scorer.proto) over the same Scorer the REST API uses,
+with the standard health service (Kubernetes' gRPC probe, grpc_health_probe) and server reflection
+(grpcurl) beside it."""
 
 from __future__ import annotations
 
+import errno
 import logging
 import time
 from collections.abc import Iterator
 from concurrent import futures
+from dataclasses import dataclass
 
 import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
 
 from services.common.auth import HEADER, tenant_for
 from services.common.catalog import Catalog
-from services.common.errors import ApiError, BackendUnavailable, bad_request
 from services.common.logs import REQUEST_ID
-from services.common.names import InvalidName, check_slug, display_name, new_id
+from services.common.names import check_slug, display_name, new_id
+from services.core.errors import ERRORS, BackendUnavailable, Conflict, DomainError, InvalidImage, InvalidRequest, NotFound, Unauthorized, Unavailable, Unprocessable
+from services.core.models import Inspection, Product
 from services.proto.goldenshot.v1 import scorer_pb2 as pb
 from services.proto.goldenshot.v1 import scorer_pb2_grpc as pb_grpc
 from services.scorer.scorer import Scorer
 
-_STATUS = {
-    400: grpc.StatusCode.INVALID_ARGUMENT,
-    401: grpc.StatusCode.UNAUTHENTICATED,
-    404: grpc.StatusCode.NOT_FOUND,
-    409: grpc.StatusCode.FAILED_PRECONDITION,
-    413: grpc.StatusCode.RESOURCE_EXHAUSTED,
-    422: grpc.StatusCode.INVALID_ARGUMENT,
-    503: grpc.StatusCode.UNAVAILABLE,
+STATUS: dict[type[DomainError], grpc.StatusCode] = {
+    InvalidRequest: grpc.StatusCode.INVALID_ARGUMENT,
+    InvalidImage: grpc.StatusCode.INVALID_ARGUMENT,
+    Unprocessable: grpc.StatusCode.INVALID_ARGUMENT,
+    Unauthorized: grpc.StatusCode.UNAUTHENTICATED,
+    NotFound: grpc.StatusCode.NOT_FOUND,
+    Conflict: grpc.StatusCode.FAILED_PRECONDITION,
+    Unavailable: grpc.StatusCode.UNAVAILABLE,
 }
 access = logging.getLogger("goldenshot.access")
 API_KEY_METADATA = HEADER.lower()
 REQUEST_ID_METADATA = "x-request-id"
 
 
-ERROR_CODE, ERROR_STATUS = "goldenshot-error-code", "goldenshot-error-status"
+ERROR_KIND, ERROR_CODE = "goldenshot-error", "goldenshot-error-code"
 
 
-def abort(context: grpc.ServicerContext, error: ApiError | BackendUnavailable) -> None:
-    """The matching gRPC status, plus the API's own code and HTTP status as trailing metadata, so a
-    client (the ingest API) can raise exactly the ApiError the scorer raised."""
+def abort(context: grpc.ServicerContext, error: DomainError | BackendUnavailable) -> None:
+    """The matching gRPC status, plus the domain error's class and code as trailing metadata, so a
+    client (the ingest API) can raise exactly the error the scorer raised."""
     if isinstance(error, BackendUnavailable):
-        error = ApiError(503, "unavailable", f"{error.backend} is unavailable; try again later")
-    context.set_trailing_metadata(((ERROR_CODE, error.code), (ERROR_STATUS, str(error.status))))
-    context.abort(_STATUS.get(error.status, grpc.StatusCode.INTERNAL), error.message)
+        error = Unavailable(f"{error.backend} is unavailable; try again later")
+    kind = next(c for c in type(error).__mro__ if ERRORS.get(c.__name__) is c)  # InvalidName travels as InvalidRequest
+    context.set_trailing_metadata(((ERROR_KIND, kind.__name__), (ERROR_CODE, error.code)))
+    status = next((STATUS[c] for c in type(error).__mro__ if c in STATUS), grpc.StatusCode.INTERNAL)
+    context.abort(status, error.message)
 
 
-def inspection_message(product: dict, row: dict) -> pb.Inspection:
+def inspection_message(product: Product, inspection: Inspection) -> pb.Inspection:
     regions = [
         pb.Region(
-            x=r["bbox"][0], y=r["bbox"][1], width=r["bbox"][2], height=r["bbox"][3], area=r["area"],
-            peak_score=r["peak_score"], mean_score=r["mean_score"], polygon=[pb.Point(x=x, y=y) for x, y in r["polygon"]],
+            x=r.bbox[0], y=r.bbox[1], width=r.bbox[2], height=r.bbox[3], area=r.area,
+            peak_score=r.peak_score, mean_score=r.mean_score, polygon=[pb.Point(x=x, y=y) for x, y in r.polygon],
         )
-        for r in row["regions"]
+        for r in inspection.regions
     ]
     return pb.Inspection(
-        id=row["id"], product=product["name"], version=row["version"], decision=row["decision"], score=row["score"],
-        threshold=row["threshold"], regions=regions, width=row["width"], height=row["height"], created_at=row["created_at"],
-        timings_ms=row["timings_ms"],
+        id=inspection.id, product=product.name, version=inspection.version, decision=inspection.decision, score=inspection.score,
+        threshold=inspection.threshold, regions=regions, width=inspection.width, height=inspection.height, created_at=inspection.created_at,
+        timings_ms=inspection.timings_ms,
     )
 
 
 class ScorerService(pb_grpc.ScorerServicer):
-    """Each call: API key -> tenant -> product -> Scorer; an ApiError becomes the matching status code."""
+    """Each call: API key -> tenant -> product -> Scorer; a domain error becomes the matching status code."""
 
     def __init__(self, catalog: Catalog, scorer: Scorer, require_api_key: bool) -> None:
         self.catalog = catalog
@@ -72,56 +81,84 @@ class ScorerService(pb_grpc.ScorerServicer):
         REQUEST_ID.set(metadata.get(REQUEST_ID_METADATA) or new_id())  # each call runs in its own context
         key = metadata.get(API_KEY_METADATA)
         tenant = tenant_for(self.catalog, key, self.require_api_key)
-        try:
-            check_slug(name, "product name")
-        except InvalidName as exc:
-            raise bad_request(str(exc)) from None
-        return self.catalog.product(tenant, name), key
+        check_slug(name, "product name")
+        return self.catalog.products.get(tenant, name), key
 
     def _inspect(self, request: pb.InspectRequest, context: grpc.ServicerContext) -> pb.Inspection:
         started = time.perf_counter()
         product, key = self._product(request.product, context)
-        row = self.scorer.inspect(product, request.image, display_name(request.filename), credentials=key)
-        access.info("grpc", extra={"method": "Inspect", "product": product["name"], "decision": row["decision"], "ms": round((time.perf_counter() - started) * 1000, 2)})
-        return inspection_message(product, row)
+        inspection = self.scorer.inspect(product, request.image, display_name(request.filename))
+        access.info("grpc", extra={"method": "Inspect", "product": product.name, "decision": inspection.decision, "ms": round((time.perf_counter() - started) * 1000, 2)})
+        return inspection_message(product, inspection)
 
     def Inspect(self, request: pb.InspectRequest, context: grpc.ServicerContext) -> pb.Inspection:
         try:
             return self._inspect(request, context)
-        except (ApiError, BackendUnavailable) as exc:
+        except (DomainError, BackendUnavailable) as exc:
             abort(context, exc)
 
     def InspectBatch(self, request_iterator: Iterator[pb.InspectRequest], context: grpc.ServicerContext) -> Iterator[pb.Inspection]:
         try:
             for request in request_iterator:
                 yield self._inspect(request, context)
-        except (ApiError, BackendUnavailable) as exc:
+        except (DomainError, BackendUnavailable) as exc:
             abort(context, exc)
 
     def GetFingerprint(self, request: pb.GetFingerprintRequest, context: grpc.ServicerContext) -> pb.Fingerprint:
         try:
             product, _ = self._product(request.product, context)
-            if product["active_version"] is None:
-                raise ApiError(409, "no_fingerprint", f"product '{product['name']}' has no fingerprint yet")
-            row = self.catalog.version(product["id"], product["active_version"])
-        except (ApiError, BackendUnavailable) as exc:
+            if product.active_version is None:
+                raise Conflict(f"product '{product.name}' has no fingerprint yet", code="no_fingerprint")
+            active = self.catalog.versions.get(product.id, product.active_version)
+        except (DomainError, BackendUnavailable) as exc:
             abort(context, exc)
         return pb.Fingerprint(
-            product=product["name"], version=row["version"], threshold=row["threshold"], pixel_threshold=row["pixel_threshold"],
-            coreset_rows=row["coreset_rows"], sha256=row["sha256"], created_at=row["created_at"],
+            product=product.name, version=active.version, threshold=active.threshold, pixel_threshold=active.pixel_threshold,
+            coreset_rows=active.coreset_rows, sha256=active.sha256, created_at=active.created_at,
         )
 
     def Health(self, request: pb.HealthRequest, context: grpc.ServicerContext) -> pb.HealthReply:
         return pb.HealthReply(status="SERVING")
 
 
-def start_grpc(service: ScorerService, host: str, port: int, workers: int, max_message_bytes: int) -> tuple[grpc.Server, int]:
-    """Start serving on host:port (0: a free port); returns the server and the bound port."""
-    options = [("grpc.max_receive_message_length", max_message_bytes), ("grpc.max_send_message_length", max_message_bytes)]
+SCORER_SERVICE = pb.DESCRIPTOR.services_by_name["Scorer"].full_name
+
+
+@dataclass(frozen=True)
+class GrpcServer:
+    server: grpc.Server
+    health: health.HealthServicer
+    port: int  # the bound one (a free port when 0 was asked for)
+
+    def stop(self, grace: float) -> None:
+        """Health answers NOT_SERVING first, so probes and balancers stop sending while calls drain."""
+        self.health.enter_graceful_shutdown()
+        self.server.stop(grace=grace).wait(grace * 2)
+
+
+def start_grpc(service: ScorerService, host: str, port: int, workers: int, max_message_bytes: int) -> GrpcServer:
+    """Serve the scorer, health and reflection on host:port (0: a free port).
+
+    The port is this process's alone: without SO_REUSEPORT a second server on the same port fails here,
+    instead of silently sharing it and taking half of a line controller's calls.
+    """
+    options = [
+        ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.max_send_message_length", max_message_bytes),
+        ("grpc.so_reuseport", 0),
+    ]
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc"), options=options)
     pb_grpc.add_ScorerServicer_to_server(service, server)
-    bound = server.add_insecure_port(f"{host}:{port}")
+    checks = health.HealthServicer(experimental_non_blocking=True)
+    health_pb2_grpc.add_HealthServicer_to_server(checks, server)
+    reflection.enable_server_reflection((SCORER_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    try:
+        bound = server.add_insecure_port(f"{host}:{port}")
+    except RuntimeError:  # grpcio raises where older versions returned 0
+        bound = 0
     if bound == 0:
-        raise OSError(f"cannot bind gRPC to {host}:{port}")
+        raise OSError(errno.EADDRINUSE, f"gRPC cannot listen on {host}:{port}: the port is in use (another scorer?) or the address is not local")
     server.start()
-    return server, bound
+    for name in (health.OVERALL_HEALTH, SCORER_SERVICE):
+        checks.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return GrpcServer(server, checks, bound)

@@ -2,7 +2,7 @@
 
 The active bank is kept hot: an Inspector (bank + squared norms) per product, built once per version
 from the fingerprint artifact and dropped when another version becomes active, so an inspection is
-one backbone pass and a few matmuls. The map is stored at the working size; services/scorer/pictures.py
+one backbone pass and a few matmuls. The map is stored at the working size; services/core/pictures.py
 draws the PNGs on first request, which keeps encoding out of the inspection's latency.
 """
 
@@ -12,7 +12,6 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -21,27 +20,27 @@ from safetensors.torch import save
 from goldenshot.features import FeatureExtractor
 from goldenshot.fingerprint import Fingerprint, FingerprintError
 from goldenshot.images import ImageError, decode_image
-from goldenshot.inspector import Inspection, Inspector
+from goldenshot.inspector import Inspection as Result
+from goldenshot.inspector import Inspector
 from goldenshot.settings import Settings
-from services.common.catalog import Catalog, now_iso
-from services.common.errors import ApiError, conflict
+from services.common.catalog import Catalog
 from services.common.metrics import Metrics
 from services.common.names import new_id
 from services.common.objects import ObjectNotFound, ObjectStore
-
+from services.common.webhooks import WebhookSender
+from services.core.errors import Conflict, InvalidImage, Unavailable
+from services.core.keys import inspection_prefix
+from services.core.models import Inspection, Product
+from services.core.tables import now_iso
 
 log = logging.getLogger(__name__)
 
 
-def inspection_prefix(product_id: str, inspection_id: str) -> str:
-    return f"products/{product_id}/inspections/{inspection_id}"
-
-
-def active_version(product: dict) -> int:
+def active_version(product: Product) -> int:
     """The version inspections use; a product without one cannot be inspected yet."""
-    if product["active_version"] is None:
-        raise conflict(f"product '{product['name']}' has no fingerprint yet: upload golden samples and build one", code="no_fingerprint")
-    return product["active_version"]
+    if product.active_version is None:
+        raise Conflict(f"product '{product.name}' has no fingerprint yet: upload golden samples and build one", code="no_fingerprint")
+    return product.active_version
 
 
 class Scorer:
@@ -56,57 +55,59 @@ class Scorer:
         metrics: Metrics,
         slots: int,
         hot_products: int,
-        on_result: Callable[[dict, dict], None],
+        webhooks: WebhookSender,
     ) -> None:
         self.catalog = catalog
         self.objects = objects
         self.extractor = extractor
         self.settings = settings
         self.metrics = metrics
-        self.on_result = on_result  # (product, inspection row): webhooks
+        self.webhooks = webhooks
         self.hot_products = hot_products
         self._hot: OrderedDict[str, tuple[int, Inspector]] = OrderedDict()
         self._hot_lock = threading.Lock()
         self._slots = threading.Semaphore(slots)
 
-    def inspector(self, product: dict) -> tuple[int, Inspector]:
+    def inspector(self, product: Product) -> tuple[int, Inspector]:
         """The product's active version, hot; loading a new one replaces the old."""
         version = active_version(product)
         with self._hot_lock:
-            hot = self._hot.get(product["id"])
+            hot = self._hot.get(product.id)
             if hot is not None and hot[0] == version:
-                self._hot.move_to_end(product["id"])
+                self._hot.move_to_end(product.id)
                 return hot
-        row = self.catalog.version(product["id"], version)
+        stored = self.catalog.versions.get(product.id, version)
         try:
-            fingerprint = Fingerprint.loads(self.objects.get(row["object_key"]), f"{product['name']} v{version}")
+            fingerprint = Fingerprint.loads(self.objects.get(stored.object_key), f"{product.name} v{version}")
             inspector = Inspector(self.extractor, fingerprint)
         except (FingerprintError, ObjectNotFound) as exc:
-            raise ApiError(503, "fingerprint_unavailable", f"fingerprint v{version} of '{product['name']}' cannot be used: {exc}") from exc
+            raise Unavailable(f"fingerprint v{version} of '{product.name}' cannot be used: {exc}", code="fingerprint_unavailable") from exc
         with self._hot_lock:
-            self._hot[product["id"]] = (version, inspector)
-            self._hot.move_to_end(product["id"])
+            self._hot[product.id] = (version, inspector)
+            self._hot.move_to_end(product.id)
             while len(self._hot) > self.hot_products:
                 self._hot.popitem(last=False)
         return version, inspector
+
+    def ready(self, product: Product) -> int:
+        """The active version, loaded hot so the first inspection does not wait for it."""
+        return self.inspector(product)[0]
 
     def forget(self, product_id: str) -> None:
         with self._hot_lock:
             self._hot.pop(product_id, None)
 
     def inspect(
-        self, product: dict, data: bytes, filename: str, batch_id: str | None = None, inspection_id: str | None = None, credentials: str | None = None
-    ) -> dict:
-        """Decode, score, store image + map + record; returns the catalog row.
-
-        credentials: the caller's API key; a remote scorer forwards it, this one has checked it already.
-        """
+        self, product: Product, data: bytes, filename: str, batch_id: str | None = None, inspection_id: str | None = None, *, credentials: str | None = None
+    ) -> Inspection:
+        """Decode, score, store image + map + record; returns the stored inspection. credentials: unused here,
+        the caller's key was checked already (services.core.scoring.Scorer)."""
         version, inspector = self.inspector(product)
         started = time.perf_counter()
         try:
             image = decode_image(data, filename, self.settings.limits.max_pixels)
         except ImageError as exc:
-            raise ApiError(422, "invalid_image", str(exc)) from exc
+            raise InvalidImage(str(exc)) from exc
         decode_ms = (time.perf_counter() - started) * 1000.0
         with self._slots:
             result = inspector.inspect(image)  # Triton down: TritonUnavailable, a BackendUnavailable (503)
@@ -114,44 +115,46 @@ class Scorer:
         return self.store(product, version, data, filename, result, batch_id, inspection_id)
 
     def store(
-        self, product: dict, version: int, data: bytes, filename: str, result: Inspection, batch_id: str | None = None, inspection_id: str | None = None
-    ) -> dict:
-        """Keep image, map and record of a result (version 0: a zero-shot batch); returns the catalog row."""
+        self, product: Product, version: int, data: bytes, filename: str, result: Result, batch_id: str | None = None, inspection_id: str | None = None
+    ) -> Inspection:
+        """Keep image, map and record of a result (version 0: a zero-shot batch); returns the stored inspection."""
         stored = time.perf_counter()
         inspection_id = inspection_id or new_id()
-        prefix = inspection_prefix(product["id"], inspection_id)
+        prefix = inspection_prefix(product.id, inspection_id)
         height, width = result.score_map.shape[:2]
-        row = {
-            "id": inspection_id,
-            "product_id": product["id"],
-            "version": version,
-            "decision": result.decision,
-            "score": float(result.score),
-            "threshold": float(result.threshold),
-            "pixel_threshold": float(result.pixel_threshold),
-            "regions": [r.to_dict() for r in result.regions],
-            "filename": filename,
-            "width": int(width),
-            "height": int(height),
-            "image_key": f"{prefix}/image",
-            "map_key": f"{prefix}/map",
-            "batch_id": batch_id,
-            "feedback": None,
-            "timings_ms": {k: round(v, 3) for k, v in result.timings_ms.items()},
-            "created_at": now_iso(),
-        }
+        inspection = Inspection(
+            id=inspection_id,
+            product_id=product.id,
+            version=version,
+            decision=result.decision,
+            score=float(result.score),
+            threshold=float(result.threshold),
+            pixel_threshold=float(result.pixel_threshold),
+            regions=[r.to_dict() for r in result.regions],
+            filename=filename,
+            width=int(width),
+            height=int(height),
+            image_key=f"{prefix}/image",
+            map_key=f"{prefix}/map",
+            batch_id=batch_id,
+            feedback=None,
+            timings_ms={k: round(v, 3) for k, v in result.timings_ms.items()},
+            created_at=now_iso(),
+        )
         try:
-            self.objects.put(row["image_key"], data)
-            self.objects.put(row["map_key"], save({"map": torch.from_numpy(result.working_map.astype(np.float16))}))
-            self.catalog.add_inspection(row)
+            self.objects.put(inspection.image_key, data)
+            self.objects.put(inspection.map_key, save({"map": torch.from_numpy(result.working_map.astype(np.float16))}))
+            delivery = self.webhooks.delivery(product, inspection)
+            self.catalog.inspections.add(inspection, delivery)  # with its webhook delivery, in one transaction
         except Exception:  # disk full, store down: no half-stored result stays behind
             try:
                 self.objects.delete_prefix(prefix)
             except Exception:
                 log.warning("could not remove the partial inspection %s", prefix)
             raise
-        row["timings_ms"]["store"] = round((time.perf_counter() - stored) * 1000.0, 3)
-        self.metrics.observe_stages(row["timings_ms"])
-        self.metrics.inspections.labels(product["tenant"], product["name"], result.decision).inc()
-        self.on_result(product, row)
-        return row
+        timings = {**inspection.timings_ms, "store": round((time.perf_counter() - stored) * 1000.0, 3)}  # the answer's, not the record's
+        self.metrics.observe_stages(timings)
+        self.metrics.inspections.labels(product.tenant, product.name, result.decision).inc()
+        if delivery is not None:
+            self.webhooks.wake()
+        return inspection.model_copy(update={"timings_ms": timings})

@@ -16,10 +16,11 @@ from goldenshot.images import ImageError, decode_image
 from goldenshot.settings import Settings
 from goldenshot.zeroshot import ZeroShotError, score_batch
 from services.common.catalog import Catalog
-from services.common.errors import ApiError, not_found
 from services.common.jobs import Progress
 from services.common.objects import ObjectNotFound, ObjectStore
-from services.scorer.batch import batch_item_key
+from services.core.errors import NotFound, Unprocessable
+from services.core.keys import batch_item_key, batch_prefix
+from services.core.models import Job
 from services.scorer.scorer import Scorer
 
 
@@ -46,12 +47,12 @@ class ZeroShotRunner:
         self.extractor = extractor
         self.settings = settings
 
-    def __call__(self, job: dict, progress: Progress) -> dict:
-        product = self.catalog.product_by_id(job["product_id"])
+    def __call__(self, job: Job, progress: Progress) -> dict:
+        product = self.catalog.products.by_id(job.product_id)
         if product is None:
-            raise not_found("the product was deleted")
-        names = job["params"]["items"]
-        keys = [batch_item_key(product["id"], job["id"], i) for i in range(len(names))]
+            raise NotFound("the product was deleted")
+        names = job.params["items"]
+        keys = [batch_item_key(product.id, job.id, i) for i in range(len(names))]
         readable, failed = [], []
         for i, (key, name) in enumerate(zip(keys, names)):
             try:
@@ -66,13 +67,13 @@ class ZeroShotRunner:
         try:
             batch = score_batch(images, self.extractor, self.settings, progress)
         except ZeroShotError as exc:
-            raise ApiError(422, "bad_batch", str(exc)) from exc
+            raise Unprocessable(str(exc), code="bad_batch") from exc
         for j, i in enumerate(readable):
             result = batch.inspection(j, self.settings.maps)
-            self.scorer.store(product, 0, self.objects.get(keys[i]), names[i], result, batch_id=job["id"], inspection_id=f"{job['id']}-{i}")
+            self.scorer.store(product, 0, self.objects.get(keys[i]), names[i], result, batch_id=job.id, inspection_id=f"{job.id}-{i}")
             progress("storing", j + 1, len(readable))
         anomalous = sum(s > batch.threshold for s in batch.scores)
-        self.objects.delete_prefix(f"products/{product['id']}/batches/{job['id']}")
+        self.objects.delete_prefix(batch_prefix(product.id, job.id))
         return {
             "count": len(readable),
             "ok": len(readable) - anomalous,

@@ -9,20 +9,21 @@ from goldenshot.maps import resize_map
 from goldenshot.overlay import pictures
 from goldenshot.regions import Region
 from services.common.objects import ObjectNotFound, ObjectStore
+from services.core.models import Inspection
 
 
-def picture(objects: ObjectStore, row: dict, kind: str, max_pixels: int) -> bytes:
-    """'heatmap' or 'overlay' PNG of inspection `row` (a catalog row), at the image's size."""
-    prefix = row["image_key"].rsplit("/", 1)[0]
+def picture(objects: ObjectStore, inspection: Inspection, kind: str, max_pixels: int) -> bytes:
+    """'heatmap' or 'overlay' PNG of an inspection, at the image's size."""
+    prefix = inspection.image_key.rsplit("/", 1)[0]
     try:
         return objects.get(f"{prefix}/{kind}.png")
     except ObjectNotFound:
         pass
-    image = decode_image(objects.get(row["image_key"]), row["filename"], max_pixels)
-    working = load(objects.get(row["map_key"]))["map"].float().numpy()
+    image = decode_image(objects.get(inspection.image_key), inspection.filename, max_pixels)
+    working = load(objects.get(inspection.map_key))["map"].float().numpy()
     score_map = resize_map(working, image.shape[0], image.shape[1])
-    regions = [Region.from_dict(r) for r in row["regions"]]
-    heatmap, overlay = pictures(image, score_map, regions, row["pixel_threshold"])
+    regions = [Region.from_dict(r.model_dump()) for r in inspection.regions]
+    heatmap, overlay = pictures(image, score_map, regions, inspection.pixel_threshold)
     objects.put(f"{prefix}/heatmap.png", heatmap)
     objects.put(f"{prefix}/overlay.png", overlay)
     return heatmap if kind == "heatmap" else overlay

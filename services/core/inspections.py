@@ -1,0 +1,69 @@
+"""Use cases on inspections: inspect one image, queue a batch, read results and pictures, record feedback."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from services.common.catalog import Catalog
+from services.common.jobs import JobRunner
+from services.common.names import check_id, new_id
+from services.common.objects import ObjectStore
+from services.core.golden import GoldenSamples
+from services.core.keys import batch_item_key
+from services.core.models import Inspection, Job, Product
+from services.core.pictures import picture
+from services.core.scoring import Scorer
+from services.core.uploads import Upload
+
+
+class Inspections:
+    def __init__(
+        self, catalog: Catalog, objects: ObjectStore, scorer: Scorer, runner: JobRunner, golden: GoldenSamples, max_pixels: int, page_limit: int
+    ) -> None:
+        self.catalog = catalog
+        self.objects = objects
+        self.scorer = scorer
+        self.runner = runner
+        self.golden = golden
+        self.max_pixels = max_pixels
+        self.page_limit = page_limit
+
+    def ready(self, product: Product) -> None:
+        """Conflict `no_fingerprint` (or Unavailable) now, before an upload is read for nothing."""
+        self.scorer.ready(product)
+
+    def inspect(self, product: Product, upload: Upload, credentials: str | None) -> Inspection:
+        return self.scorer.inspect(product, upload.data, upload.filename, credentials=credentials)
+
+    def queue(self, tenant: str, product: Product, kind: Literal["batch", "zeroshot"], uploads: list[Upload]) -> Job:
+        """Store the images, then queue the job, so an accepted batch survives a restart."""
+        job_id = new_id()
+        for i, upload in enumerate(uploads):
+            self.objects.put(batch_item_key(product.id, job_id, i), upload.data)
+        return self.runner.submit(tenant, product, kind, {"items": [u.filename for u in uploads]}, job_id)
+
+    def page(self, product: Product, decision: str | None, batch_id: str | None, limit: int, cursor: int | None) -> tuple[list[Inspection], int | None]:
+        """Newest first: (items, the cursor of the next page or None on the last); at most page_limit items."""
+        limit = min(limit, self.page_limit)
+        batch_id = check_id(batch_id, "batch id") if batch_id is not None else None
+        items = self.catalog.inspections.page(product.id, decision, batch_id, limit + 1, cursor)
+        more = len(items) > limit
+        items = items[:limit]
+        return items, items[-1].seq if more else None
+
+    def get(self, product: Product, inspection_id: str) -> Inspection:
+        return self.catalog.inspections.get(product.id, check_id(inspection_id, "inspection id"))
+
+    def image(self, product: Product, inspection_id: str) -> bytes:
+        return self.objects.get(self.get(product, inspection_id).image_key)
+
+    def picture(self, product: Product, inspection_id: str, kind: Literal["heatmap", "overlay"]) -> bytes:
+        return picture(self.objects, self.get(product, inspection_id), kind, self.max_pixels)
+
+    def record_feedback(self, product: Product, inspection_id: str, label: str | None, add_to_golden: bool) -> Inspection:
+        """Mark (or clear) a false alarm; optionally its image becomes a golden sample for the next build."""
+        inspection = self.get(product, inspection_id)
+        self.catalog.inspections.set_feedback(inspection.id, label)
+        if add_to_golden:
+            self.golden.add(product, [Upload(inspection.filename, self.objects.get(inspection.image_key))])
+        return self.get(product, inspection.id)

@@ -1,0 +1,165 @@
+"""Domain models: what the use cases, the scorer and the transports pass around instead of rows or dicts.
+
+Validated once where they are made (a repository reading the catalog, the scorer storing a result),
+so code that holds one can trust its fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+Decision = Literal["OK", "ANOMALOUS"]
+JobKind = Literal["build", "batch", "zeroshot"]
+JobState = Literal["queued", "running", "succeeded", "failed"]
+
+
+class Product(BaseModel):
+    """A kind of part, owned by one tenant; its name is unique within the tenant."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    tenant: str
+    name: str
+    description: str
+    created_at: str
+    active_version: int | None  # the fingerprint version inspections use; None before the first build
+    next_version: int  # reserved by the next build request
+
+
+class Golden(BaseModel):
+    """A golden sample: one photo of a good part, kept in the object store."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    product_id: str
+    sha256: str  # of the file as uploaded: the same image is never a sample twice
+    filename: str
+    width: int
+    height: int
+    object_key: str
+    created_at: str
+
+
+class Version(BaseModel):
+    """A fingerprint version: the artifact in the object store, its bank's collection, its threshold."""
+
+    model_config = ConfigDict(frozen=True)
+
+    product_id: str
+    version: int
+    created_at: str
+    threshold: float
+    pixel_threshold: float
+    threshold_source: str  # leave-one-out, user, ...
+    golden_count: int
+    coreset_rows: int
+    golden_scores: dict[str, Any]  # mean, std, max and each sample's leave-one-out score
+    build_seconds: float
+    sha256: str
+    object_key: str
+    collection: str
+
+
+class Job(BaseModel):
+    """A build, batch or zero-shot run: recorded before it is queued, finished after its work is stored."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    tenant: str
+    product_id: str
+    product: str  # the product's name when the job was made
+    kind: JobKind
+    state: JobState
+    stage: str
+    done: int
+    total: int
+    error: dict[str, str] | None  # code, message
+    params: dict[str, Any]
+    result: dict[str, Any] | None
+    attempts: int
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+
+
+class Webhook(BaseModel):
+    """Where a product's inspections are POSTed (signed with the secret), and which ones."""
+
+    model_config = ConfigDict(frozen=True)
+
+    product_id: str
+    url: str
+    secret: str
+    events: Literal["anomalous", "all"]
+    created_at: str
+
+
+class Delivery(BaseModel):
+    """One webhook POST in the outbox: retried until a 2xx or the attempt limit."""
+
+    model_config = ConfigDict(frozen=True)
+
+    seq: int
+    product_id: str
+    inspection_id: str
+    url: str
+    secret: str
+    body: str
+    attempts: int
+    next_at: float  # epoch seconds: due, or leased by a sender until then
+    delivered: bool
+    failed: bool
+    last_error: str | None
+
+
+class ApiKey(BaseModel):
+    """A tenant's key, known only by its SHA-256."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key_hash: str
+    tenant: str
+    label: str
+    created_at: str
+
+
+class Region(BaseModel):
+    """A defect region in image pixels (goldenshot.regions.Region as stored)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    bbox: tuple[int, int, int, int]  # x, y, width, height
+    area: int
+    peak_score: float
+    mean_score: float
+    polygon: list[tuple[int, int]]
+
+
+class Inspection(BaseModel):
+    """One scored image: the decision and where its image and score map are stored."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    product_id: str
+    version: int  # fingerprint version; 0 for a zero-shot batch
+    decision: Decision
+    score: float
+    threshold: float
+    pixel_threshold: float
+    regions: list[Region]
+    filename: str
+    width: int
+    height: int
+    image_key: str
+    map_key: str
+    batch_id: str | None
+    feedback: Literal["false_alarm"] | None
+    timings_ms: dict[str, float]
+    created_at: str
+    seq: int | None = None  # the catalog's order (the page cursor); None until stored

@@ -1,0 +1,89 @@
+"""Use cases on products: create, look up within a tenant, describe, delete, statistics, MES webhook."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from services.common.catalog import Catalog
+from services.common.names import check_slug, new_id
+from services.common.objects import ObjectStore
+from services.common.vectors import VectorStore
+from services.core.errors import InvalidRequest, NotFound
+from services.core.keys import alias_name, product_prefix
+from services.core.models import Job, Product, Version, Webhook
+from services.core.scoring import Scorer
+
+@dataclass(frozen=True)
+class Overview:
+    """A product with what a screen shows next to it."""
+
+    product: Product
+    golden_count: int
+    inspection_count: int
+    fingerprint: Version | None  # the active version
+    building: Job | None  # the newest open build job
+
+
+@dataclass(frozen=True)
+class Stats:
+    counts: dict[str, Any]  # total, ok, anomalous, false_alarms, by_day
+    threshold: float | None  # the active version's
+
+
+class Products:
+    def __init__(self, catalog: Catalog, objects: ObjectStore, vectors: VectorStore, scorer: Scorer) -> None:
+        self.catalog = catalog
+        self.objects = objects
+        self.vectors = vectors
+        self.scorer = scorer
+
+    def get(self, tenant: str, name: str) -> Product:
+        """The tenant's product `name`; another tenant's product of that name is simply not found."""
+        return self.catalog.products.get(tenant, check_slug(name, "product name"))
+
+    def create(self, tenant: str, name: str, description: str) -> Product:
+        return self.catalog.products.create(new_id(), tenant, check_slug(name, "product name"), description)
+
+    def overview(self, product: Product) -> Overview:
+        active = product.active_version
+        builds = [j for j in self.catalog.jobs.open(product.id) if j.kind == "build"]
+        return Overview(
+            product,
+            self.catalog.golden.count(product.id),
+            self.catalog.inspections.count(product.id),
+            self.catalog.versions.get(product.id, active) if active is not None else None,
+            builds[-1] if builds else None,
+        )
+
+    def overviews(self, tenant: str) -> list[Overview]:
+        return [self.overview(p) for p in self.catalog.products.list(tenant)]
+
+    def delete(self, tenant: str, name: str) -> None:
+        """The catalog first, so the product is invisible at once; its bytes and vectors follow."""
+        product = self.get(tenant, name)
+        self.catalog.products.delete(product.id)
+        self.scorer.forget(product.id)
+        self.objects.delete_prefix(product_prefix(product.id))
+        self.vectors.drop(alias_name(product.id))
+
+    def stats(self, tenant: str, name: str) -> Stats:
+        product = self.get(tenant, name)
+        active = product.active_version
+        threshold = self.catalog.versions.get(product.id, active).threshold if active is not None else None
+        return Stats(self.catalog.inspections.stats(product.id), threshold)
+
+    def set_webhook(self, tenant: str, name: str, url: str, secret: str, events: str) -> Webhook:
+        if not url.startswith(("http://", "https://")):
+            raise InvalidRequest("webhook url must be http or https")
+        return self.catalog.webhooks.set(self.get(tenant, name).id, url, secret, events)
+
+    def webhook(self, tenant: str, name: str) -> Webhook:
+        hook = self.catalog.webhooks.get(self.get(tenant, name).id)
+        if hook is None:
+            raise NotFound(f"product '{name}' has no webhook")
+        return hook
+
+    def delete_webhook(self, tenant: str, name: str) -> None:
+        if not self.catalog.webhooks.delete(self.get(tenant, name).id):
+            raise NotFound(f"product '{name}' has no webhook")

@@ -1,0 +1,44 @@
+"""Golden samples of a product."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, func, select
+
+from services.core.errors import NotFound
+from services.core.models import Golden
+from services.core.tables import golden
+
+
+class GoldenRepository:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def add(self, samples: list[Golden]) -> None:
+        """All or nothing."""
+        if samples:
+            with self.engine.begin() as conn:
+                conn.execute(golden.insert(), [s.model_dump() for s in samples])
+
+    def list(self, product_id: str) -> list[Golden]:
+        """Oldest first."""
+        query = select(golden).where(golden.c.product_id == product_id).order_by(golden.c.created_at, golden.c.id)
+        with self.engine.connect() as conn:
+            return [Golden.model_validate(r._mapping) for r in conn.execute(query)]
+
+    def get(self, product_id: str, sample_id: str) -> Golden:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(golden).where(golden.c.product_id == product_id, golden.c.id == sample_id)).first()
+        if row is None:
+            raise NotFound(f"golden sample '{sample_id}' does not exist")
+        return Golden.model_validate(row._mapping)
+
+    def delete(self, product_id: str, sample_id: str) -> Golden:
+        """The sample removed from the catalog (its bytes are the caller's to delete)."""
+        sample = self.get(product_id, sample_id)
+        with self.engine.begin() as conn:
+            conn.execute(golden.delete().where(golden.c.id == sample_id))
+        return sample
+
+    def count(self, product_id: str) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(golden).where(golden.c.product_id == product_id)).scalar_one()

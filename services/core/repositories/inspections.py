@@ -1,0 +1,85 @@
+"""Inspections, and the webhook delivery written in the same transaction (the outbox)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import IntegrityError
+
+from services.core.errors import NotFound
+from services.core.models import Inspection
+from services.core.repositories.webhooks import queued
+from services.core.tables import deliveries, inspections
+
+
+class InspectionRepository:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def add(self, inspection: Inspection, delivery: dict | None = None) -> None:
+        """The inspection and its webhook delivery (the outbox row) in one transaction: a crash between
+        them can neither lose the delivery nor send one for an inspection that was never stored.
+        Idempotent on the id: a batch item scored again after a restart is not stored (or sent) twice."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(inspections.insert().values(**inspection.model_dump(mode="json", exclude={"seq"})))
+                if delivery is not None:
+                    conn.execute(deliveries.insert().values(**queued(delivery)))
+        except IntegrityError:
+            if not self._exists(inspection.id):
+                raise  # not the duplicate id: nothing was stored, and the caller must know
+
+    def _exists(self, inspection_id: str) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(select(inspections.c.id).where(inspections.c.id == inspection_id)).first() is not None
+
+    def get(self, product_id: str, inspection_id: str) -> Inspection:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(inspections).where(inspections.c.product_id == product_id, inspections.c.id == inspection_id)).first()
+        if row is None:
+            raise NotFound(f"inspection '{inspection_id}' does not exist")
+        return Inspection.model_validate(row._mapping)
+
+    def page(self, product_id: str, decision: str | None, batch_id: str | None, limit: int, before: int | None) -> list[Inspection]:
+        """Newest first; `before` is the seq cursor of the previous page's last item."""
+        query = select(inspections).where(inspections.c.product_id == product_id)
+        if decision is not None:
+            query = query.where(inspections.c.decision == decision)
+        if batch_id is not None:
+            query = query.where(inspections.c.batch_id == batch_id)
+        if before is not None:
+            query = query.where(inspections.c.seq < before)
+        with self.engine.connect() as conn:
+            return [Inspection.model_validate(r._mapping) for r in conn.execute(query.order_by(inspections.c.seq.desc()).limit(limit))]
+
+    def batch_done(self, batch_id: str) -> set[str]:
+        """Ids of a batch's items already stored."""
+        with self.engine.connect() as conn:
+            return set(conn.execute(select(inspections.c.id).where(inspections.c.batch_id == batch_id)).scalars())
+
+    def count(self, product_id: str) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(inspections).where(inspections.c.product_id == product_id)).scalar_one()
+
+    def set_feedback(self, inspection_id: str, label: str | None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(inspections.update().where(inspections.c.id == inspection_id).values(feedback=label))
+
+    def stats(self, product_id: str) -> dict:
+        """Decisions per day, totals and false alarms (the analytics page)."""
+        day = func.substr(inspections.c.created_at, 1, 10)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(day.label("day"), inspections.c.decision, func.count().label("n"))
+                .where(inspections.c.product_id == product_id)
+                .group_by(day, inspections.c.decision)
+                .order_by(day)
+            ).all()
+            false_alarms = conn.execute(
+                select(func.count()).select_from(inspections).where(inspections.c.product_id == product_id, inspections.c.feedback == "false_alarm")
+            ).scalar_one()
+        by_day: dict[str, dict] = {}
+        for r in rows:
+            by_day.setdefault(r.day, {"day": r.day, "ok": 0, "anomalous": 0})[r.decision.lower()] = r.n
+        ok = sum(d["ok"] for d in by_day.values())
+        anomalous = sum(d["anomalous"] for d in by_day.values())
+        return {"total": ok + anomalous, "ok": ok, "anomalous": anomalous, "false_alarms": false_alarms, "by_day": list(by_day.values())}

@@ -1,0 +1,72 @@
+"""Products, and the two things that change a product row: reserving a version and activating one."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+
+from services.core.errors import Conflict, NotFound
+from services.core.models import Product
+from services.core.tables import OPEN_STATES, deliveries, golden, inspections, jobs, now_iso, products, versions, webhooks
+
+
+class ProductRepository:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def create(self, product_id: str, tenant: str, name: str, description: str) -> Product:
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(products.insert().values(id=product_id, tenant=tenant, name=name, description=description, created_at=now_iso(), next_version=1))
+        except IntegrityError:
+            raise Conflict(f"product '{name}' already exists") from None
+        return self.get(tenant, name)
+
+    def get(self, tenant: str, name: str) -> Product:
+        """The tenant's product `name`; another tenant's product of that name is not found."""
+        product = self._first(select(products).where(products.c.tenant == tenant, products.c.name == name))
+        if product is None:
+            raise NotFound(f"product '{name}' does not exist")
+        return product
+
+    def by_id(self, product_id: str) -> Product | None:
+        """None once deleted: a job or an event may outlive its product."""
+        return self._first(select(products).where(products.c.id == product_id))
+
+    def list(self, tenant: str) -> list[Product]:
+        """By name."""
+        with self.engine.connect() as conn:
+            return [Product.model_validate(r._mapping) for r in conn.execute(select(products).where(products.c.tenant == tenant).order_by(products.c.name))]
+
+    def all(self) -> list[Product]:
+        """Every tenant's, oldest first (a restart refilling the vector store)."""
+        with self.engine.connect() as conn:
+            return [Product.model_validate(r._mapping) for r in conn.execute(select(products).order_by(products.c.created_at))]
+
+    def delete(self, product_id: str) -> None:
+        """The product and everything recorded about it, in one transaction; its open jobs fail."""
+        with self.engine.begin() as conn:
+            for table in (golden, versions, inspections, webhooks, deliveries):
+                conn.execute(table.delete().where(table.c.product_id == product_id))
+            conn.execute(jobs.update().where(jobs.c.product_id == product_id, jobs.c.state.in_(OPEN_STATES)).values(
+                state="failed", error={"code": "not_found", "message": "the product was deleted"}, finished_at=now_iso()))
+            conn.execute(products.delete().where(products.c.id == product_id))
+
+    def allocate_version(self, product_id: str) -> int:
+        """The next version number, reserved when a build is requested (a rerun rebuilds the same one)."""
+        with self.engine.begin() as conn:
+            version = conn.execute(select(products.c.next_version).where(products.c.id == product_id)).scalar_one()
+            conn.execute(products.update().where(products.c.id == product_id).values(next_version=version + 1))
+        return version
+
+    def activate(self, product_id: str, version: int) -> None:
+        """Make a recorded version the one inspections use (NotFound for a version never built)."""
+        with self.engine.begin() as conn:
+            if conn.execute(select(versions.c.version).where(versions.c.product_id == product_id, versions.c.version == version)).first() is None:
+                raise NotFound(f"fingerprint version {version} does not exist")
+            conn.execute(products.update().where(products.c.id == product_id).values(active_version=version))
+
+    def _first(self, query: object) -> Product | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else Product.model_validate(row._mapping)

@@ -1,0 +1,146 @@
+"""The catalog's SQL schema: one table per entity, the same on SQLite (embedded) and PostgreSQL (a fleet).
+
+Changing a column here changes every deployment's database: keep it compatible with existing files.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import JSON, Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
+
+metadata = MetaData()
+
+products = Table(
+    "products",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("tenant", String(64), nullable=False),
+    Column("name", String(63), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("created_at", String(32), nullable=False),
+    Column("active_version", Integer),
+    Column("next_version", Integer, nullable=False, default=1),
+    UniqueConstraint("tenant", "name"),
+)
+
+golden = Table(
+    "golden",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("product_id", String(32), nullable=False, index=True),
+    Column("sha256", String(64), nullable=False),
+    Column("filename", String(200), nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("object_key", String(200), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    UniqueConstraint("product_id", "sha256"),
+)
+
+versions = Table(
+    "versions",
+    metadata,
+    Column("product_id", String(32), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("created_at", String(32), nullable=False),
+    Column("threshold", Float, nullable=False),
+    Column("pixel_threshold", Float, nullable=False),
+    Column("threshold_source", String(32), nullable=False),
+    Column("golden_count", Integer, nullable=False),
+    Column("coreset_rows", Integer, nullable=False),
+    Column("golden_scores", JSON, nullable=False),
+    Column("build_seconds", Float, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("object_key", String(200), nullable=False),
+    Column("collection", String(100), nullable=False),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("tenant", String(64), nullable=False),
+    Column("product_id", String(32), nullable=False, index=True),
+    Column("product", String(63), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("state", String(16), nullable=False, index=True),
+    Column("stage", String(32), nullable=False, default=""),
+    Column("done", Integer, nullable=False, default=0),
+    Column("total", Integer, nullable=False, default=0),
+    Column("error", JSON),
+    Column("params", JSON, nullable=False),
+    Column("result", JSON),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created_at", String(32), nullable=False),
+    Column("started_at", String(32)),
+    Column("finished_at", String(32)),
+)
+
+inspections = Table(
+    "inspections",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(40), nullable=False, unique=True),
+    Column("product_id", String(32), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("decision", String(16), nullable=False),
+    Column("score", Float, nullable=False),
+    Column("threshold", Float, nullable=False),
+    Column("pixel_threshold", Float, nullable=False),
+    Column("regions", JSON, nullable=False),
+    Column("filename", String(200), nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("image_key", String(200), nullable=False),
+    Column("map_key", String(200), nullable=False),
+    Column("batch_id", String(32)),
+    Column("feedback", String(32)),
+    Column("timings_ms", JSON, nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Index("ix_inspections_product_seq", "product_id", "seq"),
+    Index("ix_inspections_batch", "batch_id"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_hash", String(64), primary_key=True),
+    Column("tenant", String(64), nullable=False),
+    Column("label", String(100), nullable=False, default=""),
+    Column("created_at", String(32), nullable=False),
+)
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("product_id", String(32), primary_key=True),
+    Column("url", String(2000), nullable=False),
+    Column("secret", String(200), nullable=False),
+    Column("events", String(16), nullable=False),
+    Column("created_at", String(32), nullable=False),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("product_id", String(32), nullable=False),
+    Column("inspection_id", String(40), nullable=False),
+    Column("url", String(2000), nullable=False),
+    Column("secret", String(200), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_at", Float, nullable=False),
+    Column("delivered", Boolean, nullable=False, default=False),
+    Column("failed", Boolean, nullable=False, default=False),
+    Column("last_error", String(300)),
+    Index("ix_deliveries_due", "delivered", "failed", "next_at"),
+)
+
+OPEN_STATES = ("queued", "running")
+
+
+def now_iso() -> str:
+    """UTC, ISO 8601 with microseconds, so string order is time order."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")

@@ -1,0 +1,206 @@
+"""The v1 JSON contract (docs/api.md): every REST response body, and the webhook payload, as pydantic models.
+
+Built from the domain models in one place, so REST, webhooks and the OpenAPI document cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from services.core.models import Decision, Golden, Inspection, Job, JobKind, JobState, Product, Region, Version, Webhook
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="stable, for programs: not_found, invalid_image, no_fingerprint, ...")
+    message: str = Field(description="for people: what went wrong and what to do")
+
+
+class ErrorOut(BaseModel):
+    """Every 4xx/5xx answer, whatever the route or cause."""
+
+    error: ErrorBody
+
+
+class StatusOut(BaseModel):
+    status: str
+
+
+class GoldenScores(BaseModel):
+    mean: float | None
+    std: float | None
+    max: float | None
+
+
+class VersionOut(BaseModel):
+    """A fingerprint version."""
+
+    version: int
+    active: bool
+    created_at: str
+    threshold: float
+    pixel_threshold: float
+    threshold_source: str
+    golden_count: int
+    coreset_rows: int
+    golden_scores: GoldenScores
+    build_seconds: float
+    sha256: str
+
+    @classmethod
+    def of(cls, version: Version, active: int | None) -> VersionOut:
+        return cls(
+            **version.model_dump(include={"version", "created_at", "threshold", "pixel_threshold", "threshold_source", "golden_count", "coreset_rows", "build_seconds", "sha256"}),
+            active=version.version == active,
+            golden_scores=GoldenScores(**{k: version.golden_scores.get(k) for k in ("mean", "std", "max")}),
+        )
+
+
+class VersionList(BaseModel):
+    items: list[VersionOut]
+
+
+class JobProgress(BaseModel):
+    stage: str
+    done: int
+    total: int
+    fraction: float = Field(description="progress within the current stage, 0..1")
+
+
+class JobOut(BaseModel):
+    """A build, batch or zero-shot job."""
+
+    id: str
+    kind: JobKind
+    product: str
+    state: JobState
+    progress: JobProgress
+    error: ErrorBody | None
+    result: dict[str, Any] | None = Field(description='build: {"version"}; batch: {"count", "ok", "anomalous", "failed"}')
+    attempts: int
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+
+    @classmethod
+    def of(cls, job: Job) -> JobOut:
+        fraction = 1.0 if job.state == "succeeded" else (job.done / job.total if job.total else 0.0)
+        return cls(
+            **job.model_dump(include={"id", "kind", "product", "state", "error", "result", "attempts", "created_at", "started_at", "finished_at"}),
+            progress=JobProgress(stage=job.stage, done=job.done, total=job.total, fraction=round(fraction, 4)),
+        )
+
+
+class JobList(BaseModel):
+    items: list[JobOut]
+
+
+class ProductOut(BaseModel):
+    name: str
+    description: str
+    created_at: str
+    golden_count: int
+    inspection_count: int
+    active_version: int | None
+    fingerprint: VersionOut | None = Field(description="the active version")
+    building: JobOut | None = Field(description="the newest open build job")
+
+
+class ProductList(BaseModel):
+    items: list[ProductOut]
+
+
+class DayCount(BaseModel):
+    day: str
+    ok: int
+    anomalous: int
+
+
+class StatsOut(BaseModel):
+    total: int
+    ok: int
+    anomalous: int
+    false_alarms: int
+    threshold: float | None = Field(description="the active version's, null without one")
+    by_day: list[DayCount]
+
+
+class GoldenOut(BaseModel):
+    """A golden sample."""
+
+    id: str
+    filename: str
+    sha256: str
+    width: int
+    height: int
+    created_at: str
+    image_url: str
+
+    @classmethod
+    def of(cls, product: Product, sample: Golden) -> GoldenOut:
+        return cls(
+            **sample.model_dump(include={"id", "filename", "sha256", "width", "height", "created_at"}),
+            image_url=f"/v1/products/{product.name}/golden/{sample.id}/image",
+        )
+
+
+class GoldenList(BaseModel):
+    items: list[GoldenOut]
+
+
+class GoldenUploadOut(BaseModel):
+    items: list[GoldenOut] = Field(description="the samples added")
+    duplicates: list[str] = Field(description="file names of images the product already holds")
+
+
+class InspectionOut(BaseModel):
+    """An inspection's result; also the body of a webhook delivery."""
+
+    id: str
+    product: str
+    version: int = Field(description="fingerprint version; 0 for a zero-shot batch")
+    decision: Decision
+    score: float
+    threshold: float
+    regions: list[Region]
+    filename: str
+    width: int
+    height: int
+    created_at: str
+    batch_id: str | None
+    feedback: Literal["false_alarm"] | None
+    image_url: str
+    heatmap_url: str
+    overlay_url: str
+    timings_ms: dict[str, float]
+
+    @classmethod
+    def of(cls, product: Product, inspection: Inspection) -> InspectionOut:
+        base = f"/v1/products/{product.name}/inspections/{inspection.id}"
+        return cls(
+            **inspection.model_dump(include=_INSPECTION_FIELDS),
+            product=product.name,
+            image_url=f"{base}/image",
+            heatmap_url=f"{base}/heatmap.png",
+            overlay_url=f"{base}/overlay.png",
+        )
+
+
+_INSPECTION_FIELDS = {"id", "version", "decision", "score", "threshold", "regions", "filename", "width", "height", "created_at", "batch_id", "feedback", "timings_ms"}
+
+
+class InspectionPage(BaseModel):
+    items: list[InspectionOut]
+    next_cursor: int | None = Field(description="pass as `cursor` for the next page; null on the last")
+
+
+class WebhookOut(BaseModel):
+    url: str
+    events: Literal["anomalous", "all"]
+    created_at: str
+    secret_set: bool
+
+    @classmethod
+    def of(cls, hook: Webhook) -> WebhookOut:
+        return cls(url=hook.url, events=hook.events, created_at=hook.created_at, secret_set=bool(hook.secret))

@@ -1,0 +1,168 @@
+"""The use cases (services/core) without a server: a SQLite catalog and a local object store in a temp
+dir, a scorer and a vector store that only record what they are asked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from services.common.bus import MemoryBus
+from services.common.catalog import Catalog
+from services.common.jobs import JobRunner
+from services.common.metrics import Metrics
+from services.common.objects import LocalObjectStore, ObjectNotFound
+from services.core.errors import Conflict, InvalidImage, InvalidRequest, NotFound
+from services.core.fingerprints import Fingerprints
+from services.core.golden import GoldenSamples
+from services.core.inspections import Inspections
+from services.core.keys import alias_name
+from services.core.models import Inspection, Product
+from services.core.products import Products
+from services.core.uploads import Upload
+
+
+class RecordingScorer:
+    def __init__(self) -> None:
+        self.forgotten: list[str] = []
+
+    def ready(self, product: Product) -> int:
+        if product.active_version is None:
+            raise Conflict("no fingerprint yet", code="no_fingerprint")
+        return product.active_version
+
+    def inspect(self, product: Product, data: bytes, filename: str, *, credentials: str | None = None) -> Inspection:
+        raise AssertionError("not used here")
+
+    def forget(self, product_id: str) -> None:
+        self.forgotten.append(product_id)
+
+
+class RecordingVectors:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    def point_alias(self, alias: str, collection: str) -> None:
+        self.calls.append(("alias", alias))
+
+    def drop(self, prefix: str) -> None:
+        self.calls.append(("drop", prefix))
+
+
+class Core:
+    """The use cases over one temp catalog and object store."""
+
+    def __init__(self, root: Path, max_golden: int = 5) -> None:
+        self.catalog = Catalog(f"sqlite:///{root / 'catalog.db'}")
+        self.objects = LocalObjectStore(root / "objects")
+        self.scorer, self.vectors = RecordingScorer(), RecordingVectors()
+        self.runner = JobRunner(self.catalog, MemoryBus(), Metrics(lambda: 0.0, lambda: 0.0))
+        self.products = Products(self.catalog, self.objects, self.vectors, self.scorer)
+        self.golden = GoldenSamples(self.catalog, self.objects, 4_000_000, max_golden)
+        self.fingerprints = Fingerprints(self.catalog, self.objects, self.vectors, self.runner)
+        self.inspections = Inspections(self.catalog, self.objects, self.scorer, self.runner, self.golden, 4_000_000, 100)
+
+
+def _files(core: Core) -> list[Path]:
+    return [p for p in core.objects.root.rglob("*") if p.is_file()]
+
+
+@pytest.fixture()
+def core(tmp_path):
+    core = Core(tmp_path)
+    yield core
+    core.catalog.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def images(tile_root: Path) -> list[Upload]:
+    return [Upload(p.name, p.read_bytes()) for p in sorted((tile_root / "train" / "good").iterdir())[:7]]
+
+
+def test_products_are_named_by_slugs_unique_per_tenant(core):
+    product = core.products.create("plant-a", "tile", "magnetic tile")
+    assert core.products.get("plant-a", "tile") == product and product.active_version is None
+    with pytest.raises(Conflict):
+        core.products.create("plant-a", "tile", "")
+    assert core.products.create("plant-b", "tile", "").tenant == "plant-b"  # another tenant, another product
+    with pytest.raises(NotFound):
+        core.products.get("plant-c", "tile")
+    for hostile in ("../etc", "Tile", "t\u0456le", ""):
+        with pytest.raises(InvalidRequest):
+            core.products.create("plant-a", hostile, "")
+
+
+def test_golden_samples_are_added_all_or_nothing(core, images):
+    product = core.products.create("default", "tile", "")
+    broken = Upload("broken.jpg", images[0].data[:300])
+    with pytest.raises(InvalidImage, match="broken.jpg"):
+        core.golden.add(product, [images[1], broken])
+    assert core.golden.list(product) == [] and _files(core) == []
+    added, duplicates = core.golden.add(product, images[:3])
+    assert [g.filename for g in added] == [u.filename for u in images[:3]] and duplicates == []
+    added, duplicates = core.golden.add(product, images[2:4])
+    assert [g.filename for g in added] == [images[3].filename] and duplicates == [images[2].filename]
+    with pytest.raises(Conflict) as full:
+        core.golden.add(product, images[4:7])  # 4 held + 3 new > 5
+    assert full.value.code == "too_many_golden_samples" and len(core.golden.list(product)) == 4
+    sample = core.golden.list(product)[0]
+    assert core.golden.image(product, sample.id) == images[0].data
+    core.golden.delete(product, sample.id)
+    with pytest.raises(ObjectNotFound):
+        core.objects.get(sample.object_key)
+
+
+def test_a_build_needs_golden_samples_and_reserves_a_version(core, images):
+    product = core.products.create("default", "tile", "")
+    with pytest.raises(Conflict) as empty:
+        core.fingerprints.request_build("default", product, None)
+    assert empty.value.code == "no_golden_samples"
+    core.golden.add(product, images[:2])
+    first = core.fingerprints.request_build("default", product, None)
+    second = core.fingerprints.request_build("default", product, 1.5)
+    assert (first.kind, first.state, first.params["version"]) == ("build", "queued", 1)
+    assert second.params["version"] == 2 and second.params["threshold"] == 1.5
+    assert [j.id for j in core.fingerprints.jobs("default", product, "queued", 10)] == [second.id, first.id]
+    with pytest.raises(NotFound):
+        core.fingerprints.activate(product, 1)  # reserved, never built
+    with pytest.raises(NotFound):
+        core.fingerprints.job("other-tenant", first.id)
+
+
+def test_inspecting_needs_a_fingerprint(core):
+    product = core.products.create("default", "tile", "")
+    with pytest.raises(Conflict) as refused:
+        core.inspections.ready(product)
+    assert refused.value.code == "no_fingerprint"
+
+
+def test_feedback_can_make_a_false_alarm_a_golden_sample(core, images):
+    product = core.products.create("default", "tile", "")
+    core.objects.put("products/p/inspections/i/image", images[5].data)
+    core.catalog.inspections.add(Inspection(
+        id="a" * 32, product_id=product.id, version=1, decision="ANOMALOUS", score=3.0, threshold=2.0, pixel_threshold=2.0, regions=[],
+        filename=images[5].filename, width=8, height=8, image_key="products/p/inspections/i/image", map_key="m", batch_id=None,
+        feedback=None, timings_ms={}, created_at="2026-12-02T00:00:00",
+    ))
+    marked = core.inspections.record_feedback(product, "a" * 32, "false_alarm", add_to_golden=True)
+    assert marked.feedback == "false_alarm" and [g.filename for g in core.golden.list(product)] == [images[5].filename]
+    core.inspections.record_feedback(product, "a" * 32, None, add_to_golden=True)  # the same image: not twice
+    assert len(core.golden.list(product)) == 1 and core.inspections.get(product, "a" * 32).feedback is None
+    with pytest.raises(InvalidRequest):
+        core.inspections.get(product, "../../catalog.db")
+
+
+def test_webhooks_and_deleting_a_product(core, images):
+    product = core.products.create("default", "tile", "")
+    with pytest.raises(InvalidRequest):
+        core.products.set_webhook("default", "tile", "file:///etc/passwd", "", "all")
+    with pytest.raises(NotFound):
+        core.products.webhook("default", "tile")
+    hook = core.products.set_webhook("default", "tile", "http://127.0.0.1:9/hook", "s3cret", "anomalous")
+    assert (hook.url, hook.events, hook.secret) == ("http://127.0.0.1:9/hook", "anomalous", "s3cret")
+    core.golden.add(product, images[:1])
+    core.products.delete("default", "tile")
+    assert core.scorer.forgotten == [product.id] and ("drop", alias_name(product.id)) in core.vectors.calls
+    assert _files(core) == []
+    with pytest.raises(NotFound):
+        core.products.get("default", "tile")
