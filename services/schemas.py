@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from goldenshot.fingerprint import Stray, Validation
 from services.core.models import Decision, Golden, Inspection, Job, JobKind, JobState, Product, Region, Version, Webhook
 
 
@@ -45,15 +46,22 @@ class VersionOut(BaseModel):
     golden_count: int
     coreset_rows: int
     golden_scores: GoldenScores
+    target_fpr: float | None = None  # the false-alarm rate the threshold aims at (None: set by hand)
+    selfconfig: Validation | None = None  # the configuration the build chose and its validation numbers
+    strays: list[Stray] = []  # golden samples left out as unlike the others
     build_seconds: float
     sha256: str
 
     @classmethod
     def of(cls, version: Version, active: int | None) -> VersionOut:
+        stats = version.golden_scores
         return cls(
             **version.model_dump(include={"version", "created_at", "threshold", "pixel_threshold", "threshold_source", "golden_count", "coreset_rows", "build_seconds", "sha256"}),
             active=version.version == active,
-            golden_scores=GoldenScores(**{k: version.golden_scores.get(k) for k in ("mean", "std", "max")}),
+            golden_scores=GoldenScores(**{k: stats.get(k) for k in ("mean", "std", "max")}),
+            target_fpr=stats.get("target_fpr"),
+            selfconfig=stats.get("selfconfig"),
+            strays=stats.get("strays", []),
         )
 
 

@@ -153,6 +153,9 @@ def test_inspect_matches_the_library_and_stores_results(client, tile, tile_root,
     fp_file = tmp_path / "v1.safetensors"
     fp_file.write_bytes(client.get("/v1/products/tile/fingerprints/1/file").content)
     library = Inspector.load(fp_file)
+    version = client.get("/v1/products/tile/fingerprints/1").json()  # the build's choice, as the fingerprint holds it
+    assert version["selfconfig"] == library.fingerprint.meta.selfconfig.model_dump() and version["strays"] == []
+    assert version["target_fpr"] == library.fingerprint.meta.target_fpr
     cases = {"good": tile_root / "test/good/exp1_num_106729.jpg", "fray": tile_root / "test/fray/exp6_num_258703.jpg"}
     results = {}
     for label, path in cases.items():

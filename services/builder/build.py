@@ -88,7 +88,12 @@ class Builder:
                 threshold_source=meta.threshold_source,
                 golden_count=len(meta.sources),
                 coreset_rows=meta.coreset_rows,
-                golden_scores={"mean": golden.mean, "std": golden.std, "max": golden.max, "scores": golden.scores},
+                golden_scores={
+                    "mean": golden.mean, "std": golden.std, "max": golden.max, "scores": golden.scores,
+                    "target_fpr": meta.target_fpr,
+                    "selfconfig": meta.selfconfig.model_dump() if meta.selfconfig else None,
+                    "strays": [stray.model_dump() for stray in meta.strays],
+                },
                 build_seconds=round(time.perf_counter() - started, 3),
                 sha256=fingerprint.sha256,
                 object_key=key,

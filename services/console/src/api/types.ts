@@ -18,6 +18,9 @@ export interface Version {
   golden_count: number;
   coreset_rows?: number | null;
   golden_scores?: { mean: number; std: number; max: number } | null;
+  target_fpr?: number | null;
+  selfconfig?: { chosen: string; auroc: Record<string, number>; defects: number; detected?: number | null } | null;
+  strays?: { name: string; score: number }[] | null;
   build_seconds?: number | null;
   sha256?: string | null;
 }

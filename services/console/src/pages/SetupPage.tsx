@@ -351,8 +351,30 @@ function ProductSetup({ name, reloadProducts }: { name: string; reloadProducts: 
             <dd>
               {fp ? fmtScore(fp.threshold) : '–'}
               {fp?.threshold_source && <span className="muted small"> ({fp.threshold_source})</span>}
+              {fp?.target_fpr != null && <span className="muted small"> aiming at {Math.round(fp.target_fpr * 100)} % false alarms</span>}
             </dd>
           </div>
+          {fp?.selfconfig && (
+            <div>
+              <dt>Configuration</dt>
+              <dd data-testid="status-selfconfig">
+                {fp.selfconfig.chosen}
+                <span className="muted small">
+                  {' '}(chosen on {fp.selfconfig.defects} synthetic defects
+                  {fp.selfconfig.detected != null && `, ${Math.round(fp.selfconfig.detected * 100)} % of them caught`})
+                </span>
+              </dd>
+            </div>
+          )}
+          {fp?.strays && fp.strays.length > 0 && (
+            <div>
+              <dt>Left out</dt>
+              <dd data-testid="status-strays">
+                {fp.strays.map((s) => s.name).join(', ')}
+                <span className="muted small"> (unlike the other golden samples)</span>
+              </dd>
+            </div>
+          )}
           <div>
             <dt>Golden samples</dt>
             <dd>
