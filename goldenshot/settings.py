@@ -1,7 +1,8 @@
 """Every tunable of the engine in one typed object, read from env (GOLDENSHOT_*) and the CLI.
 
 Nested groups are set from env with a double underscore, e.g. GOLDENSHOT_CORESET__RATIO=0.05.
-The defaults are the ones the README's numbers were measured with; nothing is tuned to one category.
+The defaults are the ones docs/accuracy.md was measured with, each chosen on every dev category
+together (bench/ablate.py, bench/loco.py); nothing keys on a category.
 """
 
 from __future__ import annotations
@@ -147,7 +148,7 @@ class ZeroShotSettings(BaseModel):
     drop_mads: float = Field(1.0, gt=0.0)
     row_scores: bool = True  # the last round's row scores also weigh on the final patch scores
     # Step 5: blend each image score with the scores of its most similar images (mean patch feature).
-    # Off: it helped ball screw and hurt magnetic tile by about as much (README).
+    # Off: it helped ball screw and hurt magnetic tile by about as much (docs/zero-shot.md).
     rescore: bool = False
     rescore_neighbours: int = Field(5, ge=1)
     rescore_weight: float = Field(0.5, ge=0.0, le=1.0)
