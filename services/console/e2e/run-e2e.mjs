@@ -83,9 +83,10 @@ async function stopServer(server) {
   clearTimeout(t);
 }
 
-/** `goldenshot serve` on 127.0.0.1, a free port, its own data dir under the temporary folder. */
+/** `goldenshot serve` on 127.0.0.1, free REST and gRPC ports (a gRPC port is never shared), its own data dir. */
 async function startServer(name, extraArgs = [], before = null) {
   const port = await freePort();
+  const grpcPort = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const dataDir = path.join(tmpDir, name);
   fs.mkdirSync(dataDir, { recursive: true });
@@ -94,7 +95,7 @@ async function startServer(name, extraArgs = [], before = null) {
   const fd = fs.openSync(logFile, 'w');
   const server = spawn(
     python,
-    ['-m', 'goldenshot', 'serve', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir, ...extraArgs],
+    ['-m', 'goldenshot', 'serve', '--host', '127.0.0.1', '--port', String(port), '--grpc-port', String(grpcPort), '--data-dir', dataDir, ...extraArgs],
     { cwd: repo, stdio: ['ignore', fd, fd], env: { ...process.env, GOLDENSHOT_DATASETS: data } },
   );
   fs.closeSync(fd);
