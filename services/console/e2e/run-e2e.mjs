@@ -393,7 +393,11 @@ async function main() {
     await page.getByText('Fingerprint v2 is built and active.').waitFor({ timeout: 180000 });
     await page.getByRole('button', { name: 'Roll back to v1' }).click();
     await page.getByText(/Fingerprint v1 is now active/).waitFor();
-    expect((await page.getByTestId('status-version').innerText()) === 'v1', 'v1 active again');
+    // the message comes with the activation's answer; the product status follows with its own reload
+    const active = await page
+      .waitForFunction(() => document.querySelector('[data-testid=status-version]')?.textContent === 'v1', null, { timeout: 15000 })
+      .then(() => true, () => false);
+    expect(active, 'v1 active again');
     await shot(page, '09-setup-versions');
   });
 
