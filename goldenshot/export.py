@@ -6,7 +6,9 @@ model card (backbone, weights sha256, taps, channels, strides, the ONNX file's s
 config `parameters` and in `goldenshot.json` beside it; clients read it back before they trust a feature.
 
 Two flavours, same model name, inputs, outputs and card:
-- `gpu`: Triton's onnxruntime backend on KIND_GPU with dynamic batching (production);
+- `gpu`: Triton's onnxruntime backend on KIND_GPU with dynamic batching (production), plus
+  `configs/cpu.pbtxt`, the same on KIND_CPU, which Triton loads with --model-config-name=cpu (the chart
+  does that on nodes without a GPU);
 - `cpu`: Triton's Python backend running the same ONNX file on onnxruntime's CPU provider, for the
   tritonserver inside PyPI `nvidia-pytriton` (its only CPU backend) and CPU-only deployments.
 """
@@ -209,7 +211,7 @@ def _probe_batches() -> list[torch.Tensor]:
     return [torch.randn(2, 3, 96, 80, generator=generator), torch.randn(3, 3, 75, 131, generator=generator)]
 
 
-def _config_pbtxt(card: ModelCard, serving: Serving) -> str:
+def _config_pbtxt(card: ModelCard, serving: Serving, kind: str = "KIND_GPU") -> str:
     """Triton model config (protobuf text). Dims exclude the batch dimension; -1 = any size."""
     outputs = ",\n".join(
         f'  {{ name: "{n}" data_type: TYPE_FP32 dims: [ {c}, -1, -1 ] }}' for n, c in zip(output_names(len(card.taps)), card.channels)
@@ -218,7 +220,7 @@ def _config_pbtxt(card: ModelCard, serving: Serving) -> str:
     if serving.device == "gpu":
         runtime = 'platform: "onnxruntime_onnx"\nbackend: "onnxruntime"'
         # Requests of one image shape are merged into one GPU batch; a short wait trades latency for throughput.
-        placement = "instance_group [ { kind: KIND_GPU count: 1 } ]\ndynamic_batching { max_queue_delay_microseconds: 2000 }"
+        placement = f"instance_group [ {{ kind: {kind} count: 1 }} ]\ndynamic_batching {{ max_queue_delay_microseconds: 2000 }}"
     else:
         runtime = 'backend: "python"'
         # No dynamic batching: onnxruntime on a few CPU cores gains nothing from larger batches.
@@ -247,6 +249,9 @@ def write_model(repository: Path, onnx_file: Path, card: ModelCard, serving: Ser
         if serving.device == "cpu":
             shutil.copyfile(Path(str(resources.files("goldenshot") / "triton_model.py")), staged / "1" / "model.py")
         (staged / "config.pbtxt").write_text(_config_pbtxt(card, serving))
+        if serving.device == "gpu":
+            (staged / "configs").mkdir()
+            (staged / "configs" / "cpu.pbtxt").write_text(_config_pbtxt(card, serving, "KIND_CPU"))
         (staged / CARD_FILE).write_text(json.dumps({**asdict(serving), **asdict(card)}, indent=2) + "\n")
         if target.exists():
             target.rename(Path(tmp) / "replaced")  # removed with the temp folder

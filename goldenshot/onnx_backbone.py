@@ -65,14 +65,13 @@ def exported_model(name: str, weights: Path | None, taps: Sequence[str] | None, 
     card names other weights, or whose bytes are not the card's onnx_sha256, is refused.
     """
     weights_sha256 = file_sha256(weights_path(name, weights))
-    tap_key = "default" if taps is None else hashlib.sha256(",".join(taps).encode()).hexdigest()[:12]
-    folder = Path(cache_dir) / f"{name}-{weights_sha256[:16]}-{tap_key}"
+    taps = tuple(taps) if taps else default_taps(name)
+    folder = Path(cache_dir) / f"{name}-{weights_sha256[:16]}-{hashlib.sha256(','.join(taps).encode()).hexdigest()[:12]}"
     if not (folder / CARD_FILE).is_file():
         _export_into(folder, load_backbone(name, weights, taps))
     card = ModelCard.from_parameters(json.loads((folder / CARD_FILE).read_text()))
     model = folder / MODEL_FILE
-    wanted = (name, weights_sha256, default_taps(name) if taps is None else tuple(taps))
-    check_identity(f"model {model}", (card.backbone, card.weights_sha256, card.taps), wanted)
+    check_identity(f"model {model}", (card.backbone, card.weights_sha256, card.taps), (name, weights_sha256, taps))
     if file_sha256(model) != card.onnx_sha256:
         raise ExportError(f"model {model}: sha256 {file_sha256(model)[:12]} is not its card's onnx_sha256 {card.onnx_sha256[:12]}; delete {folder}")
     return model, card

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from goldenshot.backbones import load_backbone
-from goldenshot.export import TOLERANCE, ExportError
+from goldenshot.export import TOLERANCE, ExportError, Serving, write_model
 from goldenshot.features import FeatureExtractor, build_extractor, normalize, open_backbone
 from goldenshot.fewshot import fit, golden_samples
 from goldenshot.images import read_image
@@ -107,3 +107,15 @@ def test_served_backbone_of_other_weights_is_refused_at_start(cache):
         build_extractor(Settings(cache_dir=cache), served)
     assert "\n" not in str(refused.value) and "000000000000" in str(refused.value)
     assert build_extractor(Settings(cache_dir=cache), load_backbone("mobilenet_v2")).feature_dim == 128
+
+
+def test_committed_model_repository_is_the_in_process_export(tmp_path):
+    """model_repository/'s tracked configs are what `make model-repository` writes for the default export:
+    Triton serves the file the library runs (its sha256 is in the card), on GPU and on CPU."""
+    path, card = exported_model("mobilenet_v2", None, None, Settings().cache_dir)
+    written = write_model(tmp_path, path, card, Serving("gpu", "goldenshot_backbone"))
+    committed = Path(__file__).resolve().parents[1] / "model_repository" / "goldenshot_backbone"
+    for name in ("config.pbtxt", "configs/cpu.pbtxt", "goldenshot.json"):
+        assert (written / name).read_text() == (committed / name).read_text(), name
+    assert "KIND_GPU" in (committed / "config.pbtxt").read_text() and "dynamic_batching" in (committed / "config.pbtxt").read_text()
+    assert "KIND_CPU" in (committed / "configs" / "cpu.pbtxt").read_text()
