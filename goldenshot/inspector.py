@@ -19,7 +19,7 @@ from goldenshot.images import Decoded, decode_near
 from goldenshot.maps import display_size, resize_map
 from goldenshot.preprocess import working_size
 from goldenshot.regions import Region, find_regions
-from goldenshot.scoring import score_grid, squared_norms
+from goldenshot.scoring import hot_bank, score_grid, squared_norms
 from goldenshot.settings import MapSettings, Settings
 
 OK, ANOMALOUS = "OK", "ANOMALOUS"
@@ -62,7 +62,7 @@ class Inspector:
         self.extractor = FeatureExtractor(backbone, fingerprint.meta.preprocess, fingerprint.projection)
         fingerprint.check_extractor(backbone.name, backbone.weights_sha256, backbone.taps, self.extractor.feature_dim)
         self.fingerprint = fingerprint
-        self.bank = fingerprint.bank
+        self.bank = hot_bank(fingerprint.bank)
         self.bank_sq = squared_norms(self.bank)
 
     @classmethod
