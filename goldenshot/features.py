@@ -36,14 +36,19 @@ class FeatureBackbone(Protocol):
 
 
 def open_backbone(settings: Settings, name: str | None = None, weights: Path | None = None, taps: Sequence[str] | None = None) -> FeatureBackbone:
-    """Backbone `name` (default: the settings') on the settings' runtime: the cached ONNX export or torch."""
-    name = name or settings.backbone
-    weights = weights if weights is not None else settings.weights
+    """Backbone `name` with `weights` (default: the settings' backbone and weights) on the settings'
+    runtime: the cached ONNX export or torch."""
+    if name is None:
+        name, weights = settings.backbone, weights if weights is not None else settings.weights
     if settings.runtime == "torch":
         return load_backbone(name, weights, taps)
+    from goldenshot.export import ExportError
     from goldenshot.onnx_backbone import load_onnx_backbone
 
-    return load_onnx_backbone(name, weights, taps, settings.cache_dir, settings.threads)
+    try:
+        return load_onnx_backbone(name, weights, taps, settings.cache_dir, settings.threads)
+    except ExportError as exc:
+        raise ExportError(f"{exc} (GOLDENSHOT_RUNTIME=torch runs the torch module instead)") from exc
 
 
 def normalize(batch: torch.Tensor) -> torch.Tensor:
