@@ -186,7 +186,8 @@ class Settings(BaseSettings):
     projection_dim: int | None = Field(None, ge=1)  # optional random projection of patch features
     threads: int = Field(2, ge=1)
     # "onnx": the backbone runs as the same ONNX export Triton serves, on onnxruntime in-process
-    # (mobilenet_v2 at 256 px: ~2x faster than torch on 2 cores); "torch": the nn.Module itself
+    # (MobileNetV2 at 256 px, 1 thread: 3.5 ms against torch's 22.7, docs/distributed.md);
+    # "torch": the nn.Module itself (training and the export always use torch)
     runtime: Literal["onnx", "torch"] = "onnx"
     # where ONNX exports are kept, one per backbone + weights sha256 + taps, made on first use
     cache_dir: Path = Field(default_factory=default_cache_dir)
