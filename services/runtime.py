@@ -140,9 +140,10 @@ class Runtime:
     def start(self) -> None:
         if self.service.metrics_port is not None:
             self.metrics_server, _ = start_http_server(self.service.metrics_port, addr=self.service.host, registry=self.metrics.registry)
-        # every version's collection found (or rebuilt from its fingerprint file) off the start path
-        self.repair = threading.Thread(target=self.patches.reconcile, name="vector-repair", daemon=True)
-        self.repair.start()
+        if self.service.role in ("all", "builder"):  # the roles that write collections keep them whole
+            # every version's collection found (or rebuilt from its fingerprint file) off the start path
+            self.repair = threading.Thread(target=self.patches.reconcile, name="vector-repair", daemon=True)
+            self.repair.start()
         if self.scores_here:
             self.defects.start()
         self.runner.start(KINDS[self.service.role], self.service.job_workers)
