@@ -159,3 +159,17 @@ def test_a_failing_vector_store_never_loses_the_inspection(served, tile, monkeyp
     assert client.get(f"/v1/products/tile/inspections/{result['id']}/similar", headers=ACME).json()["items"] == []
     explained = client.get(f"/v1/products/tile/inspections/{result['id']}/explain", headers=ACME).json()
     assert explained["regions"] and all(r["golden"] == [] for r in explained["regions"])
+
+
+def test_a_damaged_library_shard_starts_again_empty_and_the_server_goes_on(served, inspected, tile):
+    client, runtime = served
+    product = runtime.catalog.products.get("acme", "tile")
+    name = defects_name(product.id, runtime.defects.space(product.id, 1))
+    runtime.vectors.close()  # let go of the open shard, as a restart would
+    (Path(runtime.service.data_dir) / "vectors" / name / "edge_config.json").write_text("{torn")
+    first = inspected[0][0]["id"]
+    answer = client.get(f"/v1/products/tile/inspections/{first}/similar", headers=ACME)
+    assert answer.status_code == 200 and answer.json()["items"] == []
+    result = _inspect(client, "d4.png", _defect(sorted(tile.train)[7], 0))
+    runtime.defects.wait()
+    assert [p["inspection_id"] for p in runtime.vectors.points(name, {"inspection_id": result["id"]})[1]] == [result["id"]] * len(result["regions"])

@@ -30,11 +30,15 @@ from typing import Any, Protocol
 import numpy as np
 from qdrant_client import QdrantClient, models
 
+from services.core.errors import BackendUnavailable
+
 log = logging.getLogger(__name__)
 
 
-class VectorStoreError(RuntimeError):
-    """The store cannot answer for a collection (missing, damaged, unreachable)."""
+class VectorStoreError(BackendUnavailable):
+    """The store cannot answer for a collection (missing, damaged, unreachable): a 503, never a crash."""
+
+    backend = "the vector store"
 
 
 class ShardDamaged(VectorStoreError):
@@ -52,8 +56,6 @@ class Hit:
 
 class VectorStore(Protocol):
     """What the services need from a vector database. Distances are L2."""
-
-    persistent: bool
 
     def write(self, collection: str, vectors: np.ndarray, payloads: list[dict] | None = None) -> None:
         """(Re)create `collection` holding the rows, ids 0..N-1; readers never see it half written."""
@@ -104,8 +106,6 @@ def nearest(store: VectorStore, name: str, queries: np.ndarray) -> np.ndarray:
 
 class EdgeVectorStore:
     """Qdrant Edge shards under `root`: root/<collection>/ (shard + manifest.json), root/aliases.json."""
-
-    persistent = True
 
     def __init__(self, root: Path, search_threads: int | None = None) -> None:
         import qdrant_edge  # only the embedded server loads the engine
@@ -293,7 +293,6 @@ class QdrantVectorStore:
     def __init__(self, url: str | None = None, api_key: str | None = None, upload_batch: int = 1024) -> None:
         """url: a Qdrant server; None: local mode in memory."""
         self.client = QdrantClient(url=url, api_key=api_key) if url is not None else QdrantClient(location=":memory:")
-        self.persistent = url is not None
         self.upload_batch = upload_batch
         self._lock = threading.Lock()
 

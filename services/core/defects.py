@@ -14,18 +14,21 @@ import logging
 import queue
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
 from goldenshot.fingerprint import Fingerprint, FingerprintError
 from services.common.catalog import Catalog
 from services.common.objects import ObjectNotFound, ObjectStore
-from services.common.vectors import VectorStore
+from services.common.vectors import ShardDamaged, VectorStore
 from services.core.keys import defects_name
 from services.core.models import Inspection
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 UNREVIEWED = "unreviewed"
 _IDS = uuid.UUID("5b1f0c1e-2f0a-4c55-9d0e-6a1f3c9e7d21")  # namespace of the entries' ids: one per (inspection, region)
 
@@ -109,6 +112,16 @@ class DefectLibrary:
             self._spaces[key] = feature_space(fingerprint)
         return self._spaces[key]
 
+    def _use(self, name: str, call: Callable[[], T]) -> T:
+        """A damaged library shard cannot be derived again (the features live nowhere else): it is dropped
+        and the library starts again empty, so the server and its other answers go on."""
+        try:
+            return call()
+        except ShardDamaged as exc:
+            log.error("%s: the defect library %s starts again empty", exc, name)
+            self.vectors.drop(name)
+            return call()
+
     def record(self, inspection: Inspection, features: np.ndarray, fingerprint: Fingerprint) -> None:
         """Write one entry per region (ids derived from inspection and region: a retry replaces, never doubles)."""
         space = self.space(inspection.product_id, inspection.version, fingerprint)
@@ -118,14 +131,16 @@ class DefectLibrary:
             {"inspection_id": inspection.id, "region": i, "created_at": inspection.created_at, "version": inspection.version, "label": label}
             for i in range(len(features))
         ]
-        self.vectors.upsert(defects_name(inspection.product_id, space), ids, features, payloads)
+        name = defects_name(inspection.product_id, space)
+        self._use(name, lambda: self.vectors.upsert(name, ids, features, payloads))
 
     def regions(self, inspection: Inspection) -> tuple[np.ndarray, list[dict]]:
         """The stored embeddings of an inspection's regions, in region order (empty when not recorded)."""
         space = self.space(inspection.product_id, inspection.version) if inspection.version else None
         if space is None:
             return np.zeros((0, 0), dtype=np.float32), []
-        vectors, payloads = self.vectors.points(defects_name(inspection.product_id, space), {"inspection_id": inspection.id})
+        name = defects_name(inspection.product_id, space)
+        vectors, payloads = self._use(name, lambda: self.vectors.points(name, {"inspection_id": inspection.id}))
         order = np.argsort([p["region"] for p in payloads]) if payloads else []
         return vectors[order], [payloads[i] for i in order]
 
@@ -133,7 +148,8 @@ class DefectLibrary:
         """Follow the inspection's feedback, so the library can be grouped by label."""
         space = self.space(inspection.product_id, inspection.version) if inspection.version else None
         if space is not None:
-            self.vectors.set_payload(defects_name(inspection.product_id, space), {"inspection_id": inspection.id}, {"label": label or UNREVIEWED})
+            name = defects_name(inspection.product_id, space)
+            self._use(name, lambda: self.vectors.set_payload(name, {"inspection_id": inspection.id}, {"label": label or UNREVIEWED}))
 
     def similar(self, inspection: Inspection, limit: int) -> list[SimilarDefect]:
         """Past inspections of the product with a region nearest to one of this one's, nearest first,
@@ -141,8 +157,8 @@ class DefectLibrary:
         vectors, _ = self.regions(inspection)
         if not len(vectors):
             return []
-        space = self.space(inspection.product_id, inspection.version)
-        hits = self.vectors.search(defects_name(inspection.product_id, space), vectors, limit + len(vectors))
+        name = defects_name(inspection.product_id, self.space(inspection.product_id, inspection.version))
+        hits = self._use(name, lambda: self.vectors.search(name, vectors, limit + len(vectors)))
         best: dict[str, tuple[float, int, int]] = {}
         for region, found in enumerate(hits):
             for hit in found:
