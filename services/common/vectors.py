@@ -118,7 +118,10 @@ class EdgeVectorStore:
         self._lock = threading.RLock()
         self._aliases = self._read_aliases()
         for stale in self.root.glob(".tmp-*"):  # a write cut short by a crash
-            shutil.rmtree(stale, ignore_errors=True)
+            if stale.is_dir():
+                shutil.rmtree(stale, ignore_errors=True)
+            else:
+                stale.unlink(missing_ok=True)
 
     def _read_aliases(self) -> dict[str, str]:
         try:
@@ -130,7 +133,7 @@ class EdgeVectorStore:
             return {}
 
     def _save_aliases(self) -> None:
-        tmp = self.root / f".aliases-{uuid.uuid4().hex}.json"
+        tmp = self.root / f".tmp-aliases-{uuid.uuid4().hex}.json"
         tmp.write_text(json.dumps(self._aliases))
         os.replace(tmp, self.root / "aliases.json")
 
