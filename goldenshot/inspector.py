@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from goldenshot.backbones import load_backbone
+from goldenshot.explain import explain_regions, region_features
 from goldenshot.features import FeatureExtractor
 from goldenshot.fingerprint import Fingerprint
 from goldenshot.maps import resize_map
@@ -35,6 +36,7 @@ class Inspection:
     working_map: np.ndarray  # the same map at the working size: small enough to store
     regions: list[Region]
     timings_ms: dict[str, float] = field(default_factory=dict)
+    region_features: np.ndarray | None = None  # [regions, D] each region's peak-patch feature (few-shot only)
 
     @property
     def decision(self) -> str:
@@ -77,6 +79,11 @@ class Inspector:
 
     def score(self, image: np.ndarray, timings: dict[str, float] | None = None) -> tuple[float, np.ndarray]:
         """Image score and the anomaly map at the working size (what evaluation compares to masks)."""
+        score, score_map, _ = self._score(image, timings)
+        return score, score_map
+
+    def _score(self, image: np.ndarray, timings: dict[str, float] | None) -> tuple[float, np.ndarray, torch.Tensor]:
+        """score() and the image's [h, w, D] patch features, which explanations look up."""
         clock = _Clock(timings)
         tensor = self.extractor.tensor(image)
         clock.lap("resize")
@@ -84,16 +91,23 @@ class Inspector:
         clock.lap("features")
         meta = self.fingerprint.meta
         score, score_map = score_grid(feats, tuple(tensor.shape[-2:]), self.bank, self.bank_sq, meta.scoring, meta.maps.sigma, timings=timings)
-        return score, score_map
+        return score, score_map, feats
 
     def inspect(self, image: np.ndarray) -> Inspection:
         """Full result: decision, map at the original size, and defect regions."""
         timings: dict[str, float] = {}
-        score, working = self.score(image, timings)
+        score, working, feats = self._score(image, timings)
         clock = _Clock(timings)
-        meta = self.fingerprint.meta
+        fingerprint = self.fingerprint
+        meta = fingerprint.meta
         result = conclude(score, working, image.shape[:2], self.threshold, meta.pixel_threshold, meta.maps, meta.pixel_floor)
         clock.lap("regions")
+        if result.regions:  # one matrix-vector product per region: no second kNN
+            peaks, queries = region_features(result.regions, result.score_map, feats)
+            result.region_features = queries.numpy()
+            if fingerprint.provenance is not None:
+                result.regions = explain_regions(result.regions, peaks, queries, self.bank, self.bank_sq, fingerprint.provenance, meta.sources)
+            clock.lap("explain")
         result.timings_ms.update(timings)
         return result
 

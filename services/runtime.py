@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from pathlib import Path
 from wsgiref.simple_server import WSGIServer
 
@@ -11,22 +12,23 @@ import torch
 from prometheus_client import start_http_server
 
 from goldenshot.features import build_extractor
-from goldenshot.fingerprint import Fingerprint, FingerprintError
 from goldenshot.settings import Settings
 from services.builder.build import Builder
 from services.common.bus import BusUnavailable, JobBus, MemoryBus
 from services.common.catalog import Catalog
 from services.common.jobs import JobRunner
 from services.common.metrics import Metrics
-from services.common.objects import LocalObjectStore, ObjectNotFound, ObjectStore
+from services.common.objects import LocalObjectStore, ObjectStore
 from services.common.settings import ServiceSettings
 from services.common.triton_backbone import TritonBackbone
-from services.common.vectors import QdrantVectorStore
+from services.common.vectors import EdgeVectorStore, QdrantVectorStore, VectorStore
 from services.common.webhooks import WebhookSender
+from services.core.defects import DefectLibrary
+from services.core.explanations import Explanations
 from services.core.fingerprints import Fingerprints
 from services.core.golden import GoldenSamples
+from services.core.golden_patches import GoldenPatches
 from services.core.inspections import Inspections
-from services.core.keys import alias_name
 from services.core.products import Products
 from services.schemas import InspectionOut
 from services.scorer.batch import BatchRunner
@@ -57,6 +59,13 @@ def open_object_store(service: ServiceSettings) -> ObjectStore:
 KINDS = {"all": ("build", "batch", "zeroshot"), "ingest": (), "builder": ("build",), "scorer": ("batch", "zeroshot")}
 
 
+def open_vector_store(service: ServiceSettings) -> VectorStore:
+    """A Qdrant server when configured, else the Qdrant engine in-process with its shards in the data dir."""
+    if service.qdrant_url is not None:
+        return QdrantVectorStore(service.qdrant_url, service.qdrant_api_key)
+    return EdgeVectorStore(Path(service.data_dir) / "vectors", service.vector_search_threads)
+
+
 def open_bus(service: ServiceSettings) -> JobBus:
     """NATS JetStream when configured (consuming the role's kinds), else the in-process queue."""
     if service.bus == "nats":
@@ -75,7 +84,7 @@ def queue_depth(bus: JobBus) -> float:
 
 
 class Runtime:
-    """Embedded adapters by default: SQLite catalog, local object store, Qdrant local mode, in-process bus
+    """Embedded adapters by default: SQLite catalog, local object store, Qdrant Edge, in-process bus
     and backbone; settings swap in S3, a Qdrant server, NATS JetStream and Triton.
 
     The role picks what runs: "all" is the embedded server; "ingest" serves REST and scores through the
@@ -91,7 +100,9 @@ class Runtime:
         torch.set_num_threads(engine.threads)
         self.catalog = Catalog(service.catalog_url or catalog_url(data))
         self.objects = open_object_store(service)
-        self.vectors = QdrantVectorStore(service.qdrant_url, service.qdrant_path, service.qdrant_api_key)
+        self.vectors = open_vector_store(service)
+        self.patches = GoldenPatches(self.catalog, self.objects, self.vectors)
+        self.defects = DefectLibrary(self.catalog, self.objects, self.vectors)
         self.bus = open_bus(service)
         self.metrics = Metrics(queue_depth=lambda: queue_depth(self.bus), oldest_open_job=self.catalog.jobs.oldest_open_age)
         self.webhooks = WebhookSender(
@@ -108,25 +119,33 @@ class Runtime:
             self.extractor = build_extractor(engine, served)
         if self.scores_here:
             self.scorer = Scorer(
-                self.catalog, self.objects, self.extractor, engine, self.metrics, service.inference_slots, service.hot_products, self.webhooks
+                self.catalog, self.objects, self.extractor, engine, self.metrics, service.inference_slots, service.hot_products, self.webhooks, self.defects
             )
             self.runner.handlers["batch"] = BatchRunner(self.catalog, self.objects, self.scorer)
             self.runner.handlers["zeroshot"] = ZeroShotRunner(self.catalog, self.objects, self.scorer, self.extractor, engine)
         if service.role in ("all", "builder"):
-            self.runner.handlers["build"] = Builder(self.catalog, self.objects, self.vectors, self.extractor, engine, self._fingerprint_ready)
+            self.runner.handlers["build"] = Builder(self.catalog, self.objects, self.patches, self.extractor, engine, self._fingerprint_ready)
         if self.scorer is not None:  # the use cases the APIs serve
             self.products = Products(self.catalog, self.objects, self.vectors, self.scorer)
             self.golden = GoldenSamples(self.catalog, self.objects, engine.limits.max_pixels, service.max_golden)
             self.fingerprints = Fingerprints(self.catalog, self.objects, self.vectors, self.runner)
-            self.inspections = Inspections(self.catalog, self.objects, self.scorer, self.runner, self.golden, engine.limits.max_pixels, service.page_limit)
+            self.inspections = Inspections(
+                self.catalog, self.objects, self.scorer, self.runner, self.golden, engine.limits.max_pixels, service.page_limit, self.defects
+            )
+            self.explanations = Explanations(self.catalog, self.patches, self.defects, service.explain_top_k, service.similar_limit)
         self.grpc: GrpcServer | None = None
         self.metrics_server: WSGIServer | None = None
+        self.repair: threading.Thread | None = None
 
     def start(self) -> None:
         if self.service.metrics_port is not None:
             self.metrics_server, _ = start_http_server(self.service.metrics_port, addr=self.service.host, registry=self.metrics.registry)
-        if not self.vectors.persistent:
-            self.restore_vectors()
+        if self.service.role in ("all", "builder"):  # the roles that write collections keep them whole
+            # every version's collection found (or rebuilt from its fingerprint file) off the start path
+            self.repair = threading.Thread(target=self.patches.reconcile, name="vector-repair", daemon=True)
+            self.repair.start()
+        if self.scores_here:
+            self.defects.start()
         self.runner.start(KINDS[self.service.role], self.service.job_workers)
         if self.scores_here:
             self.webhooks.start()
@@ -149,19 +168,6 @@ class Runtime:
         if product is not None and product.active_version is not None:
             self.scorer.ready(product)
 
-    def restore_vectors(self) -> None:
-        """Refill an in-memory vector store from the fingerprint files: every version, alias on the active one."""
-        for product in self.catalog.products.all():
-            for version in self.catalog.versions.list(product.id):
-                try:
-                    bank = Fingerprint.loads(self.objects.get(version.object_key), version.object_key).bank.numpy()
-                except (FingerprintError, ObjectNotFound) as exc:
-                    log.error("fingerprint %s v%d not restored to the vector store: %s", product.name, version.version, exc)
-                    continue
-                self.vectors.write_bank(version.collection, bank)
-                if version.version == product.active_version:
-                    self.vectors.point_alias(alias_name(product.id), version.collection)
-
     def close(self) -> None:
         if self.metrics_server is not None:
             self.metrics_server.shutdown()
@@ -171,5 +177,8 @@ class Runtime:
             self.scorer.close()
         self.bus.close()
         self.webhooks.close()
+        self.defects.close()
+        if self.repair is not None:
+            self.repair.join(timeout=60)
         self.vectors.close()
         self.catalog.engine.dispose()

@@ -10,8 +10,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-import numpy as np
-
 from goldenshot.features import FeatureExtractor
 from goldenshot.fewshot import FitError, GoldenSample, fit
 from goldenshot.fingerprint import Fingerprint, FingerprintError
@@ -20,21 +18,21 @@ from goldenshot.settings import Settings
 from services.common.catalog import Catalog
 from services.common.jobs import Progress
 from services.common.objects import ObjectStore
-from services.common.vectors import VectorStore
 from services.core.errors import Conflict, InvalidImage, Unavailable, Unprocessable
+from services.core.golden_patches import GoldenPatches
 from services.core.keys import alias_name, collection_name, fingerprint_key
 from services.core.models import Job, Version
 from services.core.tables import now_iso
 
 
 class Builder:
-    """Golden samples (object store) -> fit -> artifact (object store) + collection (vector store) -> catalog."""
+    """Golden samples (object store) -> fit -> artifact (object store) + collection with provenance (vector store) -> catalog."""
 
     def __init__(
         self,
         catalog: Catalog,
         objects: ObjectStore,
-        vectors: VectorStore,
+        patches: GoldenPatches,
         extractor: FeatureExtractor,
         settings: Settings,
         ready: Callable[[str, int], None],
@@ -42,7 +40,7 @@ class Builder:
         self.ready = ready  # (product id, version): announces a new active version
         self.catalog = catalog
         self.objects = objects
-        self.vectors = vectors
+        self.patches = patches
         self.extractor = extractor
         self.settings = settings
 
@@ -73,9 +71,9 @@ class Builder:
             raise Unavailable(f"the new fingerprint did not survive storage ({exc}); the active version is unchanged", code="fingerprint_unavailable") from exc
         progress("storing", 1, 3)
         collection = collection_name(product_id, version)
-        self.vectors.write_bank(collection, fingerprint.bank.numpy().astype(np.float32))
+        self.patches.write(collection, fingerprint)
         progress("storing", 2, 3)
-        self.vectors.point_alias(alias_name(product_id), collection)
+        self.patches.vectors.point_alias(alias_name(product_id), collection)
         meta = fingerprint.meta
         golden = meta.golden
         self.catalog.versions.add(

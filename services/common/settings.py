@@ -52,9 +52,11 @@ class ServiceSettings(BaseSettings):
     job_max_deliver: int = Field(5, ge=1)  # deliveries of a job message before it goes to goldenshot.jobs.dead
     job_ack_wait_s: float = Field(600.0, gt=0)  # a worker silent this long loses its job to another (heartbeats every third)
 
-    qdrant_url: str | None = None  # a Qdrant server; None: local mode
-    qdrant_path: Path | None = None  # local mode on disk (slow writes); None: in memory, refilled at start
+    qdrant_url: str | None = None  # a Qdrant server; None: the Qdrant Edge engine in-process, shards in data_dir/vectors
     qdrant_api_key: str | None = None
+    vector_search_threads: int | None = Field(1, ge=1)  # Qdrant Edge search threads per shard; None: one per CPU
+    explain_top_k: int = Field(5, ge=1, le=50)  # golden patches per region that /explain returns at most
+    similar_limit: int = Field(10, ge=1, le=100)  # past inspections that /similar returns at most
 
     require_api_key: bool = False  # False: requests without a key act as tenant "default"
     cors_origins: list[str] = []  # closed unless listed

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Literal
 
 from services.common.catalog import Catalog
 from services.common.jobs import JobRunner
 from services.common.names import check_id, new_id
 from services.common.objects import ObjectStore
+from services.core.defects import DefectLibrary
 from services.core.golden import GoldenSamples
 from services.core.keys import batch_item_key
 from services.core.models import Inspection, Job, Product
@@ -15,11 +17,22 @@ from services.core.pictures import picture
 from services.core.scoring import Scorer
 from services.core.uploads import Upload
 
+log = logging.getLogger(__name__)
+
 
 class Inspections:
     def __init__(
-        self, catalog: Catalog, objects: ObjectStore, scorer: Scorer, runner: JobRunner, golden: GoldenSamples, max_pixels: int, page_limit: int
+        self,
+        catalog: Catalog,
+        objects: ObjectStore,
+        scorer: Scorer,
+        runner: JobRunner,
+        golden: GoldenSamples,
+        max_pixels: int,
+        page_limit: int,
+        defects: DefectLibrary | None = None,
     ) -> None:
+        self.defects = defects  # its labels follow the feedback
         self.catalog = catalog
         self.objects = objects
         self.scorer = scorer
@@ -64,6 +77,11 @@ class Inspections:
         """Mark (or clear) a false alarm; optionally its image becomes a golden sample for the next build."""
         inspection = self.get(product, inspection_id)
         self.catalog.inspections.set_feedback(inspection.id, label)
+        if self.defects is not None:
+            try:
+                self.defects.label(inspection, label)
+            except Exception as exc:  # the feedback is stored; the library's copy of the label is not essential
+                log.warning("defect library label of %s not updated: %s", inspection.id, exc)
         if add_to_golden:
             self.golden.add(product, [Upload(inspection.filename, self.objects.get(inspection.image_key))])
         return self.get(product, inspection.id)

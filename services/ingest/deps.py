@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from services.common.auth import tenant_for
+from services.core.explanations import Explanations
 from services.core.fingerprints import Fingerprints
 from services.core.golden import GoldenSamples
 from services.core.inspections import Inspections
@@ -50,6 +51,10 @@ async def _inspections(request: Request) -> Inspections:
     return _runtime(request).inspections
 
 
+async def _explanations(request: Request) -> Explanations:
+    return _runtime(request).explanations
+
+
 async def _limits(request: Request) -> UploadLimits:
     runtime = _runtime(request)
     return UploadLimits(runtime.service.max_files, runtime.engine.limits.max_bytes)
@@ -61,6 +66,7 @@ ProductsDep = Annotated[Products, Depends(_products)]
 GoldenDep = Annotated[GoldenSamples, Depends(_golden)]
 FingerprintsDep = Annotated[Fingerprints, Depends(_fingerprints)]
 InspectionsDep = Annotated[Inspections, Depends(_inspections)]
+ExplanationsDep = Annotated[Explanations, Depends(_explanations)]
 
 
 async def get_product(name: str, caller: CallerDep, products: ProductsDep) -> Product:

@@ -28,6 +28,7 @@ from services.common.metrics import Metrics
 from services.common.names import new_id
 from services.common.objects import ObjectNotFound, ObjectStore
 from services.common.webhooks import WebhookSender
+from services.core.defects import DefectLibrary
 from services.core.errors import Conflict, InvalidImage, Unavailable
 from services.core.keys import inspection_prefix
 from services.core.models import Inspection, Product
@@ -56,7 +57,9 @@ class Scorer:
         slots: int,
         hot_products: int,
         webhooks: WebhookSender,
+        defects: DefectLibrary | None = None,
     ) -> None:
+        self.defects = defects  # where anomalous regions' embeddings go after the inspection is stored
         self.catalog = catalog
         self.objects = objects
         self.extractor = extractor
@@ -112,7 +115,21 @@ class Scorer:
         with self._slots:
             result = inspector.inspect(image)  # Triton down: TritonUnavailable, a BackendUnavailable (503)
         result.timings_ms = {"decode": decode_ms, **result.timings_ms}
-        return self.store(product, version, data, filename, result, batch_id, inspection_id)
+        inspection = self.store(product, version, data, filename, result, batch_id, inspection_id)
+        if self.defects is not None and result.region_features is not None:
+            self.defects.submit(inspection, result.region_features, inspector.fingerprint)
+        return inspection
+
+    def _regions(self, product: Product, result: Result) -> list[dict]:
+        """The result's regions as stored, each nearest golden patch with the golden sample's id (looked up
+        by sha256 once per anomalous inspection; None when that sample was deleted since the build)."""
+        regions = [r.to_dict() for r in result.regions]
+        if any("nearest_golden" in r for r in regions):
+            ids = {g.sha256: g.id for g in self.catalog.golden.list(product.id)}
+            for region in regions:
+                if "nearest_golden" in region:
+                    region["nearest_golden"] = {**region["nearest_golden"], "golden_id": ids.get(region["nearest_golden"]["sha256"])}
+        return regions
 
     def store(
         self, product: Product, version: int, data: bytes, filename: str, result: Result, batch_id: str | None = None, inspection_id: str | None = None
@@ -130,7 +147,7 @@ class Scorer:
             score=float(result.score),
             threshold=float(result.threshold),
             pixel_threshold=float(result.pixel_threshold),
-            regions=[r.to_dict() for r in result.regions],
+            regions=self._regions(product, result),
             filename=filename,
             width=int(width),
             height=int(height),

@@ -39,6 +39,14 @@ class InspectionRepository:
             raise NotFound(f"inspection '{inspection_id}' does not exist")
         return Inspection.model_validate(row._mapping)
 
+    def many(self, product_id: str, ids: list[str]) -> list[Inspection]:
+        """The product's inspections among `ids` (unknown ids left out), in no order."""
+        if not ids:
+            return []
+        query = select(inspections).where(inspections.c.product_id == product_id, inspections.c.id.in_(ids))
+        with self.engine.connect() as conn:
+            return [Inspection.model_validate(r._mapping) for r in conn.execute(query)]
+
     def page(self, product_id: str, decision: str | None, batch_id: str | None, limit: int, before: int | None) -> list[Inspection]:
         """Newest first; `before` is the seq cursor of the previous page's last item."""
         query = select(inspections).where(inspections.c.product_id == product_id)

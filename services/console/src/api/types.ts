@@ -66,12 +66,29 @@ export interface Golden {
   image_url: string;
 }
 
+export interface NearestGolden {
+  golden_id?: string | null;
+  sample: number;
+  name: string;
+  sha256: string;
+  view: number;
+  row: number;
+  col: number;
+  grid_h: number;
+  grid_w: number;
+  distance: number;
+  patch_row: number;
+  patch_col: number;
+  bank_row: number;
+}
+
 export interface Region {
   bbox: [number, number, number, number];
   area: number;
   peak_score: number;
   mean_score: number;
   polygon: [number, number][];
+  nearest_golden?: NearestGolden | null;
 }
 
 export interface Inspection {
