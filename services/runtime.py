@@ -14,6 +14,7 @@ from goldenshot.features import build_extractor
 from goldenshot.fingerprint import Fingerprint, FingerprintError
 from goldenshot.settings import Settings
 from services.builder.build import Builder
+from services.common.admission import DecodeBudget, Gate
 from services.common.bus import BusUnavailable, JobBus, MemoryBus
 from services.common.catalog import Catalog
 from services.common.jobs import JobRunner
@@ -31,6 +32,7 @@ from services.core.products import Products
 from services.schemas import InspectionOut
 from services.scorer.batch import BatchRunner
 from services.scorer.client import RemoteScorer
+from services.scorer.grpc_guard import CallGuard, CallLimits
 from services.scorer.grpc_server import GrpcServer, ScorerService, start_grpc
 from services.scorer.scorer import Scorer
 from services.scorer.zeroshot_job import ZeroShotRunner
@@ -98,6 +100,9 @@ class Runtime:
             self.catalog, self.metrics, lambda product, row: InspectionOut.of(product, row).model_dump_json(), service.webhook_timeout_s, service.webhook_attempts, service.webhook_backoff_s
         )
         self.runner = JobRunner(self.catalog, self.bus, self.metrics)
+        self.budget = DecodeBudget(service.decode_budget_pixels, service.decode_wait_s, service.retry_after_s)
+        # REST inspections in flight: the ones scoring plus a short queue; beyond it 503 / 429 at once
+        self.inspect_gate = Gate(service.inference_slots + service.inspect_queue, service.inspect_per_tenant, service.retry_after_s)
         self.scorer: Scorer | RemoteScorer | None = None  # None in the builder, which serves no API
         self.scores_here = service.role in ("all", "scorer") or (service.role == "ingest" and service.scorer_url is None)
         if service.role == "ingest" and service.scorer_url is not None:
@@ -108,15 +113,15 @@ class Runtime:
             self.extractor = build_extractor(engine, served)
         if self.scores_here:
             self.scorer = Scorer(
-                self.catalog, self.objects, self.extractor, engine, self.metrics, service.inference_slots, service.hot_products, self.webhooks
+                self.catalog, self.objects, self.extractor, engine, self.metrics, service.inference_slots, service.hot_products, self.webhooks, self.budget
             )
             self.runner.handlers["batch"] = BatchRunner(self.catalog, self.objects, self.scorer)
             self.runner.handlers["zeroshot"] = ZeroShotRunner(self.catalog, self.objects, self.scorer, self.extractor, engine)
         if service.role in ("all", "builder"):
-            self.runner.handlers["build"] = Builder(self.catalog, self.objects, self.vectors, self.extractor, engine, self._fingerprint_ready)
+            self.runner.handlers["build"] = Builder(self.catalog, self.objects, self.vectors, self.extractor, engine, self._fingerprint_ready, self.budget)
         if self.scorer is not None:  # the use cases the APIs serve
             self.products = Products(self.catalog, self.objects, self.vectors, self.scorer)
-            self.golden = GoldenSamples(self.catalog, self.objects, engine.limits.max_pixels, service.max_golden)
+            self.golden = GoldenSamples(self.catalog, self.objects, engine.limits.max_pixels, service.max_golden, self.budget)
             self.fingerprints = Fingerprints(self.catalog, self.objects, self.vectors, self.runner)
             self.inspections = Inspections(self.catalog, self.objects, self.scorer, self.runner, self.golden, engine.limits.max_pixels, service.page_limit)
         self.grpc: GrpcServer | None = None
@@ -132,9 +137,11 @@ class Runtime:
             self.webhooks.start()
             self.bus.subscribe_events(FINGERPRINT_READY, self._warm)
         if self.service.role in ("all", "scorer") and self.service.grpc_port is not None:
-            service = ScorerService(self.catalog, self.scorer, self.service.require_api_key)
+            s = self.service
+            limits = CallLimits(s.grpc_max_calls, s.grpc_calls_per_peer, s.grpc_calls_per_tenant, s.grpc_health_threads, s.grpc_stream_idle_s, s.grpc_stream_max_s)
+            guard = CallGuard(self.catalog, s.require_api_key, limits)
             max_message = self.engine.limits.max_bytes + 2**20
-            self.grpc = start_grpc(service, self.service.host, self.service.grpc_port, 8, max_message)
+            self.grpc = start_grpc(ScorerService(self.catalog, self.scorer), guard, s.host, s.grpc_port, max_message)
             log.info("gRPC scorer listening", extra={"address": f"{self.service.host}:{self.grpc.port}"})
 
     def _fingerprint_ready(self, product_id: str, version: int) -> None:

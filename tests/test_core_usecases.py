@@ -3,10 +3,12 @@ dir, a scorer and a vector store that only record what they are asked."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
 
+from services.common.admission import DecodeBudget
 from services.common.bus import MemoryBus
 from services.common.catalog import Catalog
 from services.common.jobs import JobRunner
@@ -58,7 +60,7 @@ class Core:
         self.scorer, self.vectors = RecordingScorer(), RecordingVectors()
         self.runner = JobRunner(self.catalog, MemoryBus(), Metrics(lambda: 0.0, lambda: 0.0))
         self.products = Products(self.catalog, self.objects, self.vectors, self.scorer)
-        self.golden = GoldenSamples(self.catalog, self.objects, 4_000_000, max_golden)
+        self.golden = GoldenSamples(self.catalog, self.objects, 4_000_000, max_golden, DecodeBudget(8_000_000, 5.0, 1))
         self.fingerprints = Fingerprints(self.catalog, self.objects, self.vectors, self.runner)
         self.inspections = Inspections(self.catalog, self.objects, self.scorer, self.runner, self.golden, 4_000_000, 100)
 
@@ -166,3 +168,33 @@ def test_webhooks_and_deleting_a_product(core, images):
     assert _files(core) == []
     with pytest.raises(NotFound):
         core.products.get("default", "tile")
+
+
+def test_concurrent_golden_uploads_never_pass_the_limit_nor_fail_with_500(core, images):
+    """The count is checked inside the insert's transaction: racing uploads (issue 20, Low #6) end as
+    samples, duplicates or a 409 Conflict, never more than max_golden samples and never an IntegrityError."""
+    product = core.products.create("default", "tile", "")
+    barrier = threading.Barrier(7)
+    outcomes: list[object] = []
+
+    def upload(batch: list[Upload]) -> None:
+        barrier.wait(30)
+        try:
+            outcomes.append(core.golden.add(product, batch))
+        except Exception as exc:  # collected: the test names what happened
+            outcomes.append(exc)
+
+    def race(batches: list[list[Upload]]) -> None:
+        threads = [threading.Thread(target=upload, args=(b,)) for b in batches]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+
+    race([[images[0]]] * 7)  # one image seven times at once
+    assert all(isinstance(o, tuple) or (isinstance(o, Conflict) and o.code == "duplicate_golden_sample") for o in outcomes), outcomes
+    assert len(core.golden.list(product)) == 1
+    outcomes.clear()
+    race([[image] for image in images[:7]])  # seven new images at once, room for four
+    assert all(isinstance(o, tuple) or (isinstance(o, Conflict) and o.code in ("too_many_golden_samples", "duplicate_golden_sample")) for o in outcomes), outcomes
+    assert len(core.golden.list(product)) <= 5

@@ -89,6 +89,9 @@ class JobRunner:
             raise
         except DomainError as exc:
             self._finish(job, "failed", error={"code": exc.code, "message": exc.message})
+        except MemoryError:  # final: run again it would fail the same way (or take the process down with it)
+            log.error("job %s ran out of memory", job_id)
+            self._finish(job, "failed", error={"code": "out_of_memory", "message": "the job ran out of memory; it is not retried (fewer or smaller images)"})
         except Exception as exc:
             log.exception("job %s failed", job_id)
             self._finish(job, "failed", error={"code": "internal", "message": f"{type(exc).__name__}: {str(exc)[:300]}"})

@@ -65,8 +65,25 @@ class ServiceSettings(BaseSettings):
     page_limit: int = Field(200, ge=1)  # most items per page of a list
 
     inference_slots: int = Field(1, ge=1)  # inspections scored at once; torch uses its threads per slot
+    # REST inspections waiting for a slot beyond the ones scoring; more get 503 + Retry-After at once
+    inspect_queue: int = Field(16, ge=0)
+    inspect_per_tenant: int = Field(8, ge=1)  # one tenant's inspections in flight (REST); more get 429
+    retry_after_s: int = Field(1, ge=1)  # the Retry-After of a 503/429 for saturation
+    # decoded pixels in flight over every decode (uploads, builds, batches), taken from the header before decoding;
+    # an image waits for room (and one bigger than the whole budget is refused): bounds decode memory, not only one image
+    decode_budget_pixels: int = Field(128_000_000, ge=1_000_000)
+    decode_wait_s: float = Field(30.0, gt=0)  # the longest a decode waits for budget before 503
     job_workers: int = Field(1, ge=1)  # builds and batches run at once
     hot_products: int = Field(32, ge=1)  # fingerprints kept hot in memory (least recently used dropped)
+
+    # gRPC: Scorer calls at once (all clients), per client address and per tenant; more get RESOURCE_EXHAUSTED.
+    # Health has threads of its own beyond these, so a probe never queues behind work.
+    grpc_max_calls: int = Field(16, ge=1)
+    grpc_calls_per_peer: int = Field(8, ge=1)
+    grpc_calls_per_tenant: int = Field(8, ge=1)
+    grpc_health_threads: int = Field(2, ge=1)
+    grpc_stream_idle_s: float = Field(30.0, gt=0)  # a stream that sends nothing this long is cancelled
+    grpc_stream_max_s: float = Field(600.0, gt=0)  # and none lives longer than this
 
     webhook_timeout_s: float = Field(5.0, gt=0)
     webhook_attempts: int = Field(6, ge=1)
