@@ -17,13 +17,14 @@ from services.builder.build import Builder
 from services.common.admission import DecodeBudget, Gate
 from services.common.bus import BusUnavailable, JobBus, MemoryBus
 from services.common.catalog import Catalog
+from services.common.egress import EgressPolicy
 from services.common.jobs import JobRunner
 from services.common.metrics import Metrics
 from services.common.objects import LocalObjectStore, ObjectNotFound, ObjectStore
 from services.common.settings import ServiceSettings
 from services.common.triton_backbone import TritonBackbone
 from services.common.vectors import QdrantVectorStore
-from services.common.webhooks import WebhookSender
+from services.common.webhooks import WebhookSender, WebhookSettings
 from services.core.fingerprints import Fingerprints
 from services.core.golden import GoldenSamples
 from services.core.inspections import Inspections
@@ -96,9 +97,9 @@ class Runtime:
         self.vectors = QdrantVectorStore(service.qdrant_url, service.qdrant_path, service.qdrant_api_key)
         self.bus = open_bus(service)
         self.metrics = Metrics(queue_depth=lambda: queue_depth(self.bus), oldest_open_job=self.catalog.jobs.oldest_open_age)
-        self.webhooks = WebhookSender(
-            self.catalog, self.metrics, lambda product, row: InspectionOut.of(product, row).model_dump_json(), service.webhook_timeout_s, service.webhook_attempts, service.webhook_backoff_s
-        )
+        self.egress = EgressPolicy(service.webhook_allow)
+        hooks = WebhookSettings(service.webhook_timeout_s, service.webhook_attempts, service.webhook_backoff_s, service.webhook_senders)
+        self.webhooks = WebhookSender(self.catalog, self.metrics, lambda product, row: InspectionOut.of(product, row).model_dump_json(), hooks, self.egress)
         self.runner = JobRunner(self.catalog, self.bus, self.metrics)
         self.budget = DecodeBudget(service.decode_budget_pixels, service.decode_wait_s, service.retry_after_s)
         # REST inspections in flight: the ones scoring plus a short queue; beyond it 503 / 429 at once
@@ -120,7 +121,7 @@ class Runtime:
         if service.role in ("all", "builder"):
             self.runner.handlers["build"] = Builder(self.catalog, self.objects, self.vectors, self.extractor, engine, self._fingerprint_ready, self.budget)
         if self.scorer is not None:  # the use cases the APIs serve
-            self.products = Products(self.catalog, self.objects, self.vectors, self.scorer)
+            self.products = Products(self.catalog, self.objects, self.vectors, self.scorer, self.egress)
             self.golden = GoldenSamples(self.catalog, self.objects, engine.limits.max_pixels, service.max_golden, self.budget)
             self.fingerprints = Fingerprints(self.catalog, self.objects, self.vectors, self.runner)
             self.inspections = Inspections(self.catalog, self.objects, self.scorer, self.runner, self.golden, engine.limits.max_pixels, service.page_limit)

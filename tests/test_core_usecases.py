@@ -11,6 +11,7 @@ import pytest
 from services.common.admission import DecodeBudget
 from services.common.bus import MemoryBus
 from services.common.catalog import Catalog
+from services.common.egress import EgressPolicy
 from services.common.jobs import JobRunner
 from services.common.metrics import Metrics
 from services.common.objects import LocalObjectStore, ObjectNotFound
@@ -59,7 +60,7 @@ class Core:
         self.objects = LocalObjectStore(root / "objects")
         self.scorer, self.vectors = RecordingScorer(), RecordingVectors()
         self.runner = JobRunner(self.catalog, MemoryBus(), Metrics(lambda: 0.0, lambda: 0.0))
-        self.products = Products(self.catalog, self.objects, self.vectors, self.scorer)
+        self.products = Products(self.catalog, self.objects, self.vectors, self.scorer, EgressPolicy([]))
         self.golden = GoldenSamples(self.catalog, self.objects, 4_000_000, max_golden, DecodeBudget(8_000_000, 5.0, 1))
         self.fingerprints = Fingerprints(self.catalog, self.objects, self.vectors, self.runner)
         self.inspections = Inspections(self.catalog, self.objects, self.scorer, self.runner, self.golden, 4_000_000, 100)
@@ -160,8 +161,12 @@ def test_webhooks_and_deleting_a_product(core, images):
         core.products.set_webhook("default", "tile", "file:///etc/passwd", "", "all")
     with pytest.raises(NotFound):
         core.products.webhook("default", "tile")
-    hook = core.products.set_webhook("default", "tile", "http://127.0.0.1:9/hook", "s3cret", "anomalous")
-    assert (hook.url, hook.events, hook.secret) == ("http://127.0.0.1:9/hook", "anomalous", "s3cret")
+    for internal in ("http://127.0.0.1:9/hook", "http://localhost/hook", "http://2130706433/", "http://[::ffff:127.0.0.1]/", "http://169.254.169.254/latest"):
+        with pytest.raises(InvalidRequest) as refused:  # SSRF: nothing internal unless GOLDENSHOT_SERVER_WEBHOOK_ALLOW names it
+            core.products.set_webhook("default", "tile", internal, "", "all")
+        assert refused.value.code == "webhook_target_refused", internal
+    hook = core.products.set_webhook("default", "tile", "http://line-controller.example:9/hook", "s3cret", "anomalous")
+    assert (hook.url, hook.events, hook.secret) == ("http://line-controller.example:9/hook", "anomalous", "s3cret")
     core.golden.add(product, images[:1])
     core.products.delete("default", "tile")
     assert core.scorer.forgotten == [product.id] and ("drop", alias_name(product.id)) in core.vectors.calls

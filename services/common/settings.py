@@ -88,6 +88,11 @@ class ServiceSettings(BaseSettings):
     webhook_timeout_s: float = Field(5.0, gt=0)
     webhook_attempts: int = Field(6, ge=1)
     webhook_backoff_s: float = Field(1.0, gt=0)  # doubles after each failed attempt
+    webhook_senders: int = Field(4, ge=1)  # deliveries in flight at once; each tenant has at most one of them
+    # internal webhook targets allowed (CIDRs such as the plant network's "10.20.0.0/16", or host names);
+    # every other target must resolve to public addresses only: loopback, link-local (cloud metadata),
+    # private and unspecified addresses are refused, checked again at each delivery
+    webhook_allow: list[str] = []
 
     @model_validator(mode="after")
     def _s3_complete(self) -> ServiceSettings:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.common.catalog import Catalog
+from services.common.egress import EgressPolicy
 from services.common.names import check_slug, new_id
 from services.common.objects import ObjectStore
 from services.common.vectors import VectorStore
@@ -32,11 +33,12 @@ class Stats:
 
 
 class Products:
-    def __init__(self, catalog: Catalog, objects: ObjectStore, vectors: VectorStore, scorer: Scorer) -> None:
+    def __init__(self, catalog: Catalog, objects: ObjectStore, vectors: VectorStore, scorer: Scorer, egress: EgressPolicy) -> None:
         self.catalog = catalog
         self.objects = objects
         self.vectors = vectors
         self.scorer = scorer
+        self.egress = egress  # which webhook targets are refused (checked again at each delivery)
 
     def get(self, tenant: str, name: str) -> Product:
         """The tenant's product `name`; another tenant's product of that name is simply not found."""
@@ -76,6 +78,7 @@ class Products:
     def set_webhook(self, tenant: str, name: str, url: str, secret: str, events: str) -> Webhook:
         if not url.startswith(("http://", "https://")):
             raise InvalidRequest("webhook url must be http or https")
+        self.egress.check_url(url)
         return self.catalog.webhooks.set(self.get(tenant, name).id, url, secret, events)
 
     def webhook(self, tenant: str, name: str) -> Webhook:
