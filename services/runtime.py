@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+from functools import partial
 from pathlib import Path
 from wsgiref.simple_server import WSGIServer
 
@@ -25,6 +27,7 @@ from services.common.settings import ServiceSettings
 from services.common.triton_backbone import TritonBackbone
 from services.common.vectors import QdrantVectorStore
 from services.common.webhooks import WebhookSender, WebhookSettings
+from services.core.errors import NotFound
 from services.core.fingerprints import Fingerprints
 from services.core.golden import GoldenSamples
 from services.core.inspections import Inspections
@@ -46,6 +49,15 @@ def catalog_url(data_dir: Path) -> str:
     return f"sqlite:///{Path(data_dir).resolve() / 'catalog.db'}"
 
 
+def private_dir(path: Path) -> Path:
+    """The data dir, created or narrowed to its owner (0700): images, results and the catalog are a
+    factory's data, and files created inside get the process's umask narrowed to match (0600)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+    os.umask(0o077)
+    return path
+
+
 def open_object_store(service: ServiceSettings) -> ObjectStore:
     """S3 when configured, else files under the data dir."""
     if service.object_store == "s3":
@@ -60,13 +72,22 @@ def open_object_store(service: ServiceSettings) -> ObjectStore:
 KINDS = {"all": ("build", "batch", "zeroshot"), "ingest": (), "builder": ("build",), "scorer": ("batch", "zeroshot")}
 
 
-def open_bus(service: ServiceSettings) -> JobBus:
-    """NATS JetStream when configured (consuming the role's kinds), else the in-process queue."""
+def open_bus(service: ServiceSettings, catalog: Catalog) -> JobBus:
+    """NATS JetStream when configured (consuming the role's kinds), else the in-process queue, where
+    tenants take turns."""
     if service.bus == "nats":
         from services.common.bus_nats import NatsBus  # nats-py only where NATS is used
 
         return NatsBus(service.nats_url, KINDS[service.role] or KINDS["all"], service.nats_stream, service.job_max_deliver, service.job_ack_wait_s)
-    return MemoryBus()
+    return MemoryBus(group_of=partial(job_tenant, catalog))
+
+
+def job_tenant(catalog: Catalog, job_id: str) -> str:
+    """A job's tenant: its turn on the in-process bus ("" once the job is gone)."""
+    try:
+        return catalog.jobs.get(job_id).tenant
+    except NotFound:
+        return ""
 
 
 def queue_depth(bus: JobBus) -> float:
@@ -89,18 +110,17 @@ class Runtime:
     def __init__(self, service: ServiceSettings, engine: Settings) -> None:
         self.service = service
         self.engine = engine
-        data = Path(service.data_dir)
-        data.mkdir(parents=True, exist_ok=True)
+        data = private_dir(Path(service.data_dir))
         torch.set_num_threads(engine.threads)
         self.catalog = Catalog(service.catalog_url or catalog_url(data))
         self.objects = open_object_store(service)
         self.vectors = QdrantVectorStore(service.qdrant_url, service.qdrant_path, service.qdrant_api_key)
-        self.bus = open_bus(service)
+        self.bus = open_bus(service, self.catalog)
         self.metrics = Metrics(queue_depth=lambda: queue_depth(self.bus), oldest_open_job=self.catalog.jobs.oldest_open_age)
         self.egress = EgressPolicy(service.webhook_allow)
         hooks = WebhookSettings(service.webhook_timeout_s, service.webhook_attempts, service.webhook_backoff_s, service.webhook_senders)
         self.webhooks = WebhookSender(self.catalog, self.metrics, lambda product, row: InspectionOut.of(product, row).model_dump_json(), hooks, self.egress)
-        self.runner = JobRunner(self.catalog, self.bus, self.metrics)
+        self.runner = JobRunner(self.catalog, self.bus, self.metrics, service.max_open_jobs)
         self.budget = DecodeBudget(service.decode_budget_pixels, service.decode_wait_s, service.retry_after_s)
         # REST inspections in flight: the ones scoring plus a short queue; beyond it 503 / 429 at once
         self.inspect_gate = Gate(service.inference_slots + service.inspect_queue, service.inspect_per_tenant, service.retry_after_s)
@@ -121,7 +141,7 @@ class Runtime:
         if service.role in ("all", "builder"):
             self.runner.handlers["build"] = Builder(self.catalog, self.objects, self.vectors, self.extractor, engine, self._fingerprint_ready, self.budget)
         if self.scorer is not None:  # the use cases the APIs serve
-            self.products = Products(self.catalog, self.objects, self.vectors, self.scorer, self.egress)
+            self.products = Products(self.catalog, self.objects, self.vectors, self.scorer, self.egress, service.max_products)
             self.golden = GoldenSamples(self.catalog, self.objects, engine.limits.max_pixels, service.max_golden, self.budget)
             self.fingerprints = Fingerprints(self.catalog, self.objects, self.vectors, self.runner)
             self.inspections = Inspections(self.catalog, self.objects, self.scorer, self.runner, self.golden, engine.limits.max_pixels, service.page_limit)

@@ -117,6 +117,7 @@ class ProductOut(BaseModel):
 
 class ProductList(BaseModel):
     items: list[ProductOut]
+    next_cursor: str | None = None  # the cursor of the next page (a product name); None on the last
 
 
 class DayCount(BaseModel):

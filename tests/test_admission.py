@@ -67,7 +67,7 @@ def test_header_pixels_reads_the_size_without_decoding():
 def test_a_job_out_of_memory_fails_for_good(tmp_path):
     catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.db'}")
     bus = MemoryBus()
-    runner = JobRunner(catalog, bus, Metrics(lambda: 0.0, lambda: 0.0))
+    runner = JobRunner(catalog, bus, Metrics(lambda: 0.0, lambda: 0.0), open_per_tenant=5)
 
     def exhausting(job, progress):
         raise MemoryError
@@ -79,3 +79,36 @@ def test_a_job_out_of_memory_fails_for_good(tmp_path):
     failed = catalog.jobs.get(job.id, "default")
     assert failed.state == "failed" and failed.error["code"] == "out_of_memory"
     assert [j.id for j in catalog.jobs.open()] == []  # a restart does not run it into the same failure
+
+
+def test_tenants_take_turns_on_the_in_process_bus():
+    """One tenant's three queued jobs delay another tenant's build by one job, not three (issue 20, Medium #4)."""
+    tenants = {"a1": "plant-a", "a2": "plant-a", "a3": "plant-a", "b1": "plant-b"}
+    bus = MemoryBus(group_of=tenants.__getitem__)
+    for job_id in tenants:
+        bus.publish(job_id, "zeroshot")
+    order: list[str] = []
+    done = threading.Event()
+
+    def handle(job_id: str) -> None:
+        order.append(job_id)
+        if len(order) == len(tenants):
+            done.set()
+
+    bus.start(handle, workers=1)
+    try:
+        assert done.wait(30)
+    finally:
+        bus.close()
+    assert order == ["a1", "b1", "a2", "a3"]  # before: a1, a2, a3, b1
+
+
+def test_quotas_on_products_and_open_jobs(tmp_path):
+    catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.db'}")
+    runner = JobRunner(catalog, MemoryBus(), Metrics(lambda: 0.0, lambda: 0.0), open_per_tenant=2)
+    product = catalog.products.create("p1", "plant-a", "tile", "")
+    runner.submit("plant-a", product, "build", {"version": 1})
+    runner.submit("plant-a", product, "build", {"version": 2})
+    with pytest.raises(TooManyRequests):  # queued without bound before
+        runner.submit("plant-a", product, "build", {"version": 3})
+    runner.submit("plant-b", catalog.products.create("p2", "plant-b", "tile", ""), "build", {"version": 1})  # another tenant's quota

@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from services.common.admission import DecodeBudget
 from services.common.bus import MemoryBus
@@ -59,8 +60,8 @@ class Core:
         self.catalog = Catalog(f"sqlite:///{root / 'catalog.db'}")
         self.objects = LocalObjectStore(root / "objects")
         self.scorer, self.vectors = RecordingScorer(), RecordingVectors()
-        self.runner = JobRunner(self.catalog, MemoryBus(), Metrics(lambda: 0.0, lambda: 0.0))
-        self.products = Products(self.catalog, self.objects, self.vectors, self.scorer, EgressPolicy([]))
+        self.runner = JobRunner(self.catalog, MemoryBus(), Metrics(lambda: 0.0, lambda: 0.0), open_per_tenant=3)
+        self.products = Products(self.catalog, self.objects, self.vectors, self.scorer, EgressPolicy([]), max_products=3)
         self.golden = GoldenSamples(self.catalog, self.objects, 4_000_000, max_golden, DecodeBudget(8_000_000, 5.0, 1))
         self.fingerprints = Fingerprints(self.catalog, self.objects, self.vectors, self.runner)
         self.inspections = Inspections(self.catalog, self.objects, self.scorer, self.runner, self.golden, 4_000_000, 100)
@@ -203,3 +204,33 @@ def test_concurrent_golden_uploads_never_pass_the_limit_nor_fail_with_500(core, 
     race([[image] for image in images[:7]])  # seven new images at once, room for four
     assert all(isinstance(o, tuple) or (isinstance(o, Conflict) and o.code in ("too_many_golden_samples", "duplicate_golden_sample")) for o in outcomes), outcomes
     assert len(core.golden.list(product)) <= 5
+
+
+def test_a_tenant_holds_at_most_its_quota_of_products(core):
+    for name in ("a", "b", "c"):
+        core.products.create("plant-a", name, "")
+    with pytest.raises(Conflict) as full:
+        core.products.create("plant-a", "d", "")
+    assert full.value.code == "quota_exceeded"
+    core.products.create("plant-b", "a", "")  # each tenant has its own
+
+
+def test_listing_products_is_paged_with_the_same_few_queries_whatever_the_page_size(core, images):
+    core.products.max_products = 100
+    for i in range(24):
+        core.products.create("plant-a", f"p{i:02d}", "")
+    core.golden.add(core.products.get("plant-a", "p03"), images[:2])
+    core.fingerprints.request_build("plant-a", core.products.get("plant-a", "p03"), None)
+    statements: list[str] = []
+    event.listen(core.catalog.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    queries = []
+    for limit in (5, 20):
+        statements.clear()
+        views, cursor = core.products.overviews("plant-a", limit, None)
+        queries.append(len(statements))
+        assert [v.product.name for v in views] == [f"p{i:02d}" for i in range(limit)] and cursor == f"p{limit - 1:02d}"
+    assert queries[0] == queries[1] <= 5  # before: about four per product
+    views, cursor = core.products.overviews("plant-a", 20, "p19")
+    assert [v.product.name for v in views] == ["p20", "p21", "p22", "p23"] and cursor is None
+    busy = next(v for v in core.products.overviews("plant-a", 5, None)[0] if v.product.name == "p03")
+    assert busy.golden_count == 2 and busy.building is not None and busy.fingerprint is None

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -104,3 +105,31 @@ def test_integers_past_64_bits_in_paths_and_cursors_are_a_422(keyed):
                     "/v1/products/tile/inspections?cursor=9223372036854775808"):
             answer = c.post(url) if url.endswith("activate") else c.get(url)
             assert answer.status_code == 422 and answer.json()["error"]["code"] == "validation_error", (url, answer.text)
+
+
+def test_the_data_dir_and_the_catalog_are_the_owners_alone(keyed):
+    srv, _ = keyed
+    assert stat.S_IMODE(srv.data_dir.stat().st_mode) == 0o700  # before: 0755
+    assert stat.S_IMODE((srv.data_dir / "catalog.db").stat().st_mode) == 0o600  # webhook secrets inside; before: 0644
+    stored = [p for p in (srv.data_dir / "objects").rglob("*") if p.is_file()]
+    assert stored and all(stat.S_IMODE(p.stat().st_mode) & 0o077 == 0 for p in stored)
+
+
+def test_cursors_count_the_tenants_own_inspections_not_everyones(keyed, tile_root):
+    srv, keys = keyed
+    image = files([tile_root / "test/good/exp1_num_106729.jpg"], "file")
+    a = srv.client(headers={"X-API-Key": keys["plant-a"]})
+    b = srv.client(headers={"X-API-Key": keys["plant-b"]})
+    with a, b:
+        for client in (a, a, a, b, b):
+            assert client.post("/v1/products/tile/inspect", files=image).status_code == 200
+        total = b.get("/v1/products/tile/stats").json()["total"]
+        pages, cursor = [], None
+        for _ in range(total + 1):
+            page = b.get("/v1/products/tile/inspections", params={"limit": 1, **({"cursor": cursor} if cursor is not None else {})}).json()
+            pages += [item["id"] for item in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+            assert cursor <= total  # before: the catalog's global sequence, past every tenant's inspections
+        assert len(pages) == len(set(pages)) == total

@@ -62,6 +62,8 @@ class ServiceSettings(BaseSettings):
     max_request_bytes: int = Field(256 * 2**20, ge=1024)  # whole request body
     max_files: int = Field(200, ge=1)  # parts per multipart upload
     max_golden: int = Field(200, ge=1)  # golden samples per product
+    max_products: int = Field(1000, ge=1)  # products per tenant (a quota)
+    max_open_jobs: int = Field(20, ge=1)  # jobs queued or running per tenant (a quota); more get 429
     page_limit: int = Field(200, ge=1)  # most items per page of a list
 
     inference_slots: int = Field(1, ge=1)  # inspections scored at once; torch uses its threads per slot

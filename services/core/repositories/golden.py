@@ -51,6 +51,12 @@ class GoldenRepository:
             conn.execute(golden.delete().where(golden.c.id == sample_id))
         return sample
 
+    def counts(self, product_ids: list[str]) -> dict[str, int]:
+        """Samples per product, in one query (a page of products)."""
+        query = select(golden.c.product_id, func.count()).where(golden.c.product_id.in_(product_ids)).group_by(golden.c.product_id)
+        with self.engine.connect() as conn:
+            return dict(conn.execute(query).all())
+
     def count(self, product_id: str) -> int:
         with self.engine.connect() as conn:
             return conn.execute(select(func.count()).select_from(golden).where(golden.c.product_id == product_id)).scalar_one()
