@@ -121,7 +121,7 @@ class Runtime:
         hooks = WebhookSettings(service.webhook_timeout_s, service.webhook_attempts, service.webhook_backoff_s, service.webhook_senders)
         self.webhooks = WebhookSender(self.catalog, self.metrics, lambda product, row: InspectionOut.of(product, row).model_dump_json(), hooks, self.egress)
         self.runner = JobRunner(self.catalog, self.bus, self.metrics, service.max_open_jobs)
-        self.budget = DecodeBudget(service.decode_budget_pixels, service.decode_wait_s, service.retry_after_s)
+        self.budget = DecodeBudget(service.decode_budget_pixels, service.decode_budget_per_tenant, service.decode_wait_s, service.retry_after_s)
         # REST inspections in flight: the ones scoring plus a short queue; beyond it 503 / 429 at once
         self.inspect_gate = Gate(service.inference_slots + service.inspect_queue, service.inspect_per_tenant, service.retry_after_s)
         self.scorer: Scorer | RemoteScorer | None = None  # None in the builder, which serves no API

@@ -33,21 +33,26 @@ def test_the_gate_refuses_over_its_bounds_at_once_and_gives_back():
         pass
 
 
-def test_decode_budget_holds_decoded_pixels_in_flight():
-    budget = DecodeBudget(pixels=100, wait_s=0.2, retry_after=1)
-    with budget.hold(60):
+def test_decode_budget_holds_decoded_pixels_in_flight_in_all_and_per_tenant():
+    budget = DecodeBudget(pixels=100, per_tenant=60, wait_s=0.2, retry_after=1)
+    with budget.hold(50, "a"):
         with pytest.raises(Busy) as full:  # a request waits a while, then is told to retry
-            with budget.hold(60):
+            with budget.hold(20, "a"):  # past plant a's share, though the budget has room
                 pass
-        assert full.value.code == "decode_budget" and budget.in_flight == 60
-        with budget.hold(40):  # what fits goes through
+        assert full.value.code == "decode_budget" and budget.in_flight == 50
+        with budget.hold(50, "b"):  # another tenant's share is untouched
             assert budget.in_flight == 100
+            with pytest.raises(Busy):
+                with budget.hold(1, "c"):  # the whole budget is spent
+                    pass
     released = threading.Event()
-    with budget.hold(1000):  # larger than the budget: takes all of it and runs alone
-        assert budget.in_flight == 100
+    with budget.hold(1000, "a"):  # larger than a share: takes all of it and runs alone for its tenant
+        assert budget.in_flight == 60
+        with budget.hold(40, "b"):
+            pass
 
         def job() -> None:
-            with budget.hold(10, wait=True):  # a job waits as long as it takes
+            with budget.hold(10, "a", wait=True):  # a job waits as long as it takes
                 released.set()
 
         waiter = threading.Thread(target=job)

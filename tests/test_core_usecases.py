@@ -62,7 +62,7 @@ class Core:
         self.scorer, self.vectors = RecordingScorer(), RecordingVectors()
         self.runner = JobRunner(self.catalog, MemoryBus(), Metrics(lambda: 0.0, lambda: 0.0), open_per_tenant=3)
         self.products = Products(self.catalog, self.objects, self.vectors, self.scorer, EgressPolicy([]), max_products=3)
-        self.golden = GoldenSamples(self.catalog, self.objects, 4_000_000, max_golden, DecodeBudget(8_000_000, 5.0, 1))
+        self.golden = GoldenSamples(self.catalog, self.objects, 4_000_000, max_golden, DecodeBudget(8_000_000, 8_000_000, 5.0, 1))
         self.fingerprints = Fingerprints(self.catalog, self.objects, self.vectors, self.runner)
         self.inspections = Inspections(self.catalog, self.objects, self.scorer, self.runner, self.golden, 4_000_000, 100)
 

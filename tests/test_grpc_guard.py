@@ -3,8 +3,6 @@ streams cut off; health checks never wait behind work. A real server on 127.0.0.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -13,7 +11,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from serving import ROOT, Server
+from serving import Server, create_keys
 from services.proto.goldenshot.v1 import scorer_pb2 as pb
 from services.proto.goldenshot.v1 import scorer_pb2_grpc as pb_grpc
 
@@ -28,10 +26,7 @@ BOUNDS = {
 @pytest.fixture(scope="module")
 def guarded(tmp_path_factory):
     data = tmp_path_factory.mktemp("guard") / "data"
-    keys = {}
-    for tenant in ("plant-a", "plant-b"):
-        out = subprocess.run([sys.executable, "-m", "goldenshot", "keys", "create", tenant, "--data-dir", str(data)], cwd=ROOT, capture_output=True, text=True, check=True)
-        keys[tenant] = out.stdout.strip()
+    keys = create_keys(data, "plant-a", "plant-b")
     srv = Server(data, BOUNDS, args=["--require-api-key"]).start()
     yield srv, keys
     srv.stop()

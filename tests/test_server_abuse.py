@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import socket
 import stat
-import subprocess
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
-from serving import ROOT, Server, files, wait_job
+from serving import Server, create_keys, files, wait_job
 
 MAX_IMAGE_BYTES = 2_000_000
 BOUNDS = {
@@ -27,10 +25,7 @@ BOUNDS = {
 @pytest.fixture(scope="module")
 def keyed(tmp_path_factory, tile_root):
     data = tmp_path_factory.mktemp("abuse") / "data"
-    keys = {}
-    for tenant in ("plant-a", "plant-b"):
-        out = subprocess.run([sys.executable, "-m", "goldenshot", "keys", "create", tenant, "--data-dir", str(data)], cwd=ROOT, capture_output=True, text=True, check=True)
-        keys[tenant] = out.stdout.strip()
+    keys = create_keys(data, "plant-a", "plant-b")
     srv = Server(data, BOUNDS, args=["--require-api-key"]).start()
     golden = files(sorted((tile_root / "train" / "good").iterdir())[:4])
     for key in keys.values():

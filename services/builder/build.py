@@ -56,8 +56,8 @@ class Builder:
         if not stored:
             raise Conflict("the product has no golden samples", code="no_golden_samples")
         # fit() holds every decoded sample at once, so the build reserves them all (from the catalog's
-        # sizes) before decoding the first; a build larger than the budget runs with the budget to itself
-        with self.budget.hold(sum(s.width * s.height for s in stored), wait=True):
+        # sizes) before decoding the first; a build larger than a tenant's share runs with the share to itself
+        with self.budget.hold(sum(s.width * s.height for s in stored), job.tenant, wait=True):
             samples = []
             for i, sample in enumerate(stored):
                 try:

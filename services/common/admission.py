@@ -78,32 +78,38 @@ def header_pixels(data: bytes) -> int:
 
 
 class DecodeBudget:
-    """Decoded pixels in flight over the whole process. A decode reserves its image's pixels (from the
-    header) before decoding and gives them back when its pixels are dropped; it waits while the budget is
-    spent. One image larger than the budget takes all of it, so it runs alone rather than never."""
+    """Decoded pixels in flight over the whole process, and for each tenant. A decode reserves its image's
+    pixels (from the header) before decoding and gives them back when its pixels are dropped; it waits
+    while the budget or its tenant's share is spent, so one tenant's huge pictures leave the rest of the
+    budget to the others. An image larger than a tenant's share takes all of it: it runs alone for that
+    tenant rather than never."""
 
-    def __init__(self, pixels: int, wait_s: float, retry_after: int) -> None:
+    def __init__(self, pixels: int, per_tenant: int, wait_s: float, retry_after: int) -> None:
         self.pixels = pixels
+        self.per_tenant = min(per_tenant, pixels)
         self.wait_s = wait_s
         self.retry_after = retry_after
         self.in_flight = 0
+        self._held: Counter[str] = Counter()  # per tenant
         self._room = threading.Condition()
 
     @contextmanager
-    def hold(self, pixels: int, wait: bool = False) -> Iterator[None]:
+    def hold(self, pixels: int, tenant: str, wait: bool = False) -> Iterator[None]:
         """wait: wait as long as it takes (jobs); else at most wait_s, then Busy (requests answer 503)."""
-        pixels = min(pixels, self.pixels)
+        pixels = min(pixels, self.per_tenant)
         deadline = None if wait else time.monotonic() + self.wait_s
         with self._room:
-            while self.in_flight + pixels > self.pixels:
+            while self.in_flight + pixels > self.pixels or self._held[tenant] + pixels > self.per_tenant:
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     raise Busy("the server is decoding too many pictures at once; retry shortly", code="decode_budget", retry_after=self.retry_after)
                 self._room.wait(left)
             self.in_flight += pixels
+            self._held[tenant] += pixels
         try:
             yield
         finally:
             with self._room:
                 self.in_flight -= pixels
+                self._held[tenant] -= pixels
                 self._room.notify_all()

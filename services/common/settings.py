@@ -72,8 +72,10 @@ class ServiceSettings(BaseSettings):
     inspect_per_tenant: int = Field(8, ge=1)  # one tenant's inspections in flight (REST); more get 429
     retry_after_s: int = Field(1, ge=1)  # the Retry-After of a 503/429 for saturation
     # decoded pixels in flight over every decode (uploads, builds, batches), taken from the header before decoding;
-    # an image waits for room (and one bigger than the whole budget is refused): bounds decode memory, not only one image
-    decode_budget_pixels: int = Field(128_000_000, ge=1_000_000)
+    # an image waits for room: bounds decode memory, not only one image. A decode of one pixel peaks near 20 bytes
+    # (RGB, copies, the library's float resize), so the default keeps decoding near 1.3 GB
+    decode_budget_pixels: int = Field(64_000_000, ge=1_000_000)
+    decode_budget_per_tenant: int = Field(32_000_000, ge=1_000_000)  # one tenant's share: the rest stays for the others
     decode_wait_s: float = Field(30.0, gt=0)  # the longest a decode waits for budget before 503
     job_workers: int = Field(1, ge=1)  # builds and batches run at once
     hot_products: int = Field(32, ge=1)  # fingerprints kept hot in memory (least recently used dropped)

@@ -33,7 +33,7 @@ class GoldenSamples:
         decoded = []
         for upload in uploads:
             try:
-                with self.budget.hold(header_pixels(upload.data)):
+                with self.budget.hold(header_pixels(upload.data), product.tenant):
                     height, width = decode_image(upload.data, upload.filename, self.max_pixels).shape[:2]
             except ImageError as exc:
                 raise InvalidImage(f"{exc} (nothing was stored)") from None

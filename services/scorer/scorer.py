@@ -108,7 +108,7 @@ class Scorer:
         version, inspector = self.inspector(product)
         # the decoded pixels count against the budget from before decoding until they are dropped; a batch
         # item waits for room, a request waits a while and then answers 503
-        with self.budget.hold(header_pixels(data), wait=batch_id is not None):
+        with self.budget.hold(header_pixels(data), product.tenant, wait=batch_id is not None):
             started = time.perf_counter()
             try:
                 image = decode_image(data, filename, self.settings.limits.max_pixels)
