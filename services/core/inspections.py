@@ -61,7 +61,7 @@ class Inspections:
         return self.objects.get(self.get(product, inspection_id).image_key)
 
     def picture(self, product: Product, inspection_id: str, kind: Literal["heatmap", "overlay"]) -> bytes:
-        return picture(self.objects, self.get(product, inspection_id), kind, self.max_pixels)
+        return picture(self.objects, self.get(product, inspection_id), kind, self.max_pixels, self.golden.budget, product.tenant)
 
     def record_feedback(self, product: Product, inspection_id: str, label: str | None, add_to_golden: bool) -> Inspection:
         """Mark (or clear) a false alarm; optionally its image becomes a golden sample for the next build."""
