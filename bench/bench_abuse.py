@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import sys
 import tempfile
 import threading
@@ -29,7 +28,6 @@ from bench_load import rss_mb  # noqa: E402
 from bench_server import report  # noqa: E402
 from serving import Server, create_keys, files, wait_job  # noqa: E402
 
-from services.proto.goldenshot.v1 import scorer_pb2 as pb  # noqa: E402
 from services.proto.goldenshot.v1 import scorer_pb2_grpc as pb_grpc  # noqa: E402
 
 
