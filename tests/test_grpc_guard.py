@@ -16,7 +16,7 @@ from services.proto.goldenshot.v1 import scorer_pb2 as pb
 from services.proto.goldenshot.v1 import scorer_pb2_grpc as pb_grpc
 
 BOUNDS = {
-    "GOLDENSHOT_SERVER_GRPC_MAX_CALLS": "4",
+    "GOLDENSHOT_SERVER_GRPC_MAX_CALLS": "6",
     "GOLDENSHOT_SERVER_GRPC_CALLS_PER_PEER": "4",
     "GOLDENSHOT_SERVER_GRPC_CALLS_PER_TENANT": "2",
     "GOLDENSHOT_SERVER_GRPC_STREAM_IDLE_S": "2",
@@ -26,7 +26,7 @@ BOUNDS = {
 @pytest.fixture(scope="module")
 def guarded(tmp_path_factory):
     data = tmp_path_factory.mktemp("guard") / "data"
-    keys = create_keys(data, "plant-a", "plant-b")
+    keys = create_keys(data, "plant-a", "plant-b", "plant-c")
     srv = Server(data, BOUNDS, args=["--require-api-key"]).start()
     yield srv, keys
     srv.stop()
@@ -60,10 +60,10 @@ def _health(channel: grpc.Channel) -> None:
     assert pb_grpc.ScorerStub(channel).Health(pb.HealthRequest(), timeout=10).status == "SERVING"
 
 
-def _fingerprint_code(stub: pb_grpc.ScorerStub, key: str) -> grpc.StatusCode:
+def _fingerprint_code(stub: pb_grpc.ScorerStub, key: str) -> tuple[grpc.StatusCode, str]:
     with pytest.raises(grpc.RpcError) as failure:
         stub.GetFingerprint(pb.GetFingerprintRequest(product="nothing-here"), metadata=[("x-api-key", key)], timeout=10)
-    return failure.value.code()
+    return failure.value.code(), failure.value.details()
 
 
 def test_streams_without_a_key_are_refused_before_any_handler_runs(guarded):
@@ -80,7 +80,7 @@ def test_streams_without_a_key_are_refused_before_any_handler_runs(guarded):
                 s.release.set()
 
 
-def test_calls_are_bounded_per_tenant_and_in_all_and_idle_streams_are_cut_off(guarded):
+def test_calls_are_bounded_per_tenant_and_per_client_and_idle_streams_are_cut_off(guarded):
     srv, keys = guarded
     with grpc.insecure_channel(f"127.0.0.1:{srv.grpc_port}") as channel:
         stub = pb_grpc.ScorerStub(channel)
@@ -90,10 +90,11 @@ def test_calls_are_bounded_per_tenant_and_in_all_and_idle_streams_are_cut_off(gu
             third = IdleStream(stub, keys["plant-a"])
             third.release.set()
             assert third.code() == grpc.StatusCode.RESOURCE_EXHAUSTED  # plant-a holds its 2
-            assert _fingerprint_code(stub, keys["plant-b"]) == grpc.StatusCode.NOT_FOUND  # plant-b is still served
+            assert _fingerprint_code(stub, keys["plant-b"])[0] == grpc.StatusCode.NOT_FOUND  # plant-b is still served
             held += [IdleStream(stub, keys["plant-b"]) for _ in range(2)]
             assert all(s.admitted() for s in held)
-            assert _fingerprint_code(stub, keys["plant-b"]) == grpc.StatusCode.RESOURCE_EXHAUSTED  # all 4 work shares taken
+            code, details = _fingerprint_code(stub, keys["plant-c"])
+            assert code == grpc.StatusCode.RESOURCE_EXHAUSTED and "peer" in details  # plant-c holds none, this client address its 4
             _health(channel)  # health has threads of its own
             # idle for longer than GRPC_STREAM_IDLE_S: the server cancels each stream (before: held until the client's deadline)
             assert [s.code() for s in held] == [grpc.StatusCode.CANCELLED] * len(held)
@@ -101,7 +102,7 @@ def test_calls_are_bounded_per_tenant_and_in_all_and_idle_streams_are_cut_off(gu
             for s in held:
                 s.release.set()
         for _ in range(40):  # the shares come back as the cancelled handlers finish
-            if _fingerprint_code(stub, keys["plant-b"]) == grpc.StatusCode.NOT_FOUND:
+            if _fingerprint_code(stub, keys["plant-b"])[0] == grpc.StatusCode.NOT_FOUND:
                 break
             time.sleep(0.25)
-        assert _fingerprint_code(stub, keys["plant-b"]) == grpc.StatusCode.NOT_FOUND
+        assert _fingerprint_code(stub, keys["plant-b"])[0] == grpc.StatusCode.NOT_FOUND
