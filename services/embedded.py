@@ -17,7 +17,7 @@ from services.common.auth import hash_key, new_key
 from services.common.catalog import Catalog
 from services.common.logs import setup_logging
 from services.common.settings import ServiceSettings
-from services.runtime import Runtime, catalog_url
+from services.runtime import Runtime, catalog_url, private_dir
 
 keys = typer.Typer(help="API keys of tenants (stored hashed; a key is shown once).", no_args_is_help=True)
 
@@ -83,7 +83,7 @@ def create_key(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     service = _service(data_dir)
-    service.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(service.data_dir)
     key = new_key()
     _catalog(service).keys.add(hash_key(key), tenant, label)
     typer.echo(key)

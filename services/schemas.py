@@ -119,6 +119,7 @@ class ProductOut(BaseModel):
 
 class ProductList(BaseModel):
     items: list[ProductOut]
+    next_cursor: str | None = None  # the cursor of the next page (a product name); None on the last
 
 
 class DayCount(BaseModel):

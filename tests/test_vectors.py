@@ -118,7 +118,7 @@ def _built_runtime(service: ServiceSettings, tile_root: Path, versions: int) -> 
             id=f"{i:032d}", product_id=product.id, sha256=image_sha256(path.read_bytes()), filename=path.name, width=1, height=1, object_key=key,
             created_at=f"2026-12-02T00:00:0{i}",
         ))
-    runtime.catalog.golden.add(samples)
+    runtime.catalog.golden.add(samples, limit=200)
     for version in range(1, versions + 1):
         job = runtime.catalog.jobs.create(f"{version:032d}", "default", product.id, "tile", "build", {"version": version, "threshold": None})
         runtime.runner.handlers["build"](job, lambda *a: None)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
+from services.common.admission import Gate
 from services.common.auth import tenant_for
 from services.core.explanations import Explanations
 from services.core.fingerprints import Fingerprints
@@ -60,7 +61,12 @@ async def _limits(request: Request) -> UploadLimits:
     return UploadLimits(runtime.service.max_files, runtime.engine.limits.max_bytes)
 
 
+async def _inspect_gate(request: Request) -> Gate:
+    return _runtime(request).inspect_gate
+
+
 CallerDep = Annotated[Caller, Depends(get_caller)]
+InspectGateDep = Annotated[Gate, Depends(_inspect_gate)]
 LimitsDep = Annotated[UploadLimits, Depends(_limits)]
 ProductsDep = Annotated[Products, Depends(_products)]
 GoldenDep = Annotated[GoldenSamples, Depends(_golden)]

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from services.ingest.deps import CallerDep, ExplanationsDep, InspectionsDep, LimitsDep, ProductDep
+from services.ingest.deps import CallerDep, ExplanationsDep, InspectGateDep, InspectionsDep, LimitsDep, ProductDep
 from services.ingest.media import IMAGE_TYPES, ImageResponse, binary
 from services.ingest.products import MULTIPART_FILES
 from services.ingest.uploads import read_uploads
@@ -33,10 +33,13 @@ class FeedbackIn(BaseModel):
 
 
 @router.post("/inspect", openapi_extra=MULTIPART_FILE)
-async def inspect(request: Request, caller: CallerDep, product: ProductDep, inspections: InspectionsDep, limits: LimitsDep) -> InspectionOut:
+async def inspect(request: Request, caller: CallerDep, product: ProductDep, inspections: InspectionsDep, limits: LimitsDep, gate: InspectGateDep) -> InspectionOut:
+    """Admitted (or refused with 503/429 and Retry-After) before the upload is read: a saturated server
+    holds neither the bytes nor a thread of a request it cannot serve soon."""
     inspections.ready(product)  # no fingerprint: say so before reading the upload
-    upload = (await read_uploads(request, "file", limits, single=True))[0]
-    return InspectionOut.of(product, await run_in_threadpool(inspections.inspect, product, upload, caller.api_key))
+    with gate.admit(caller.tenant):
+        upload = (await read_uploads(request, "file", limits, single=True))[0]
+        return InspectionOut.of(product, await run_in_threadpool(inspections.inspect, product, upload, caller.api_key))
 
 
 @router.post("/batches", status_code=202, openapi_extra=MULTIPART_FILES)

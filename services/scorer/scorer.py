@@ -23,6 +23,7 @@ from goldenshot.images import ImageError, decode_image
 from goldenshot.inspector import Inspection as Result
 from goldenshot.inspector import Inspector
 from goldenshot.settings import Settings
+from services.common.admission import DecodeBudget, header_pixels
 from services.common.catalog import Catalog
 from services.common.metrics import Metrics
 from services.common.names import new_id
@@ -57,6 +58,7 @@ class Scorer:
         slots: int,
         hot_products: int,
         webhooks: WebhookSender,
+        budget: DecodeBudget,
         defects: DefectLibrary | None = None,
     ) -> None:
         self.defects = defects  # where anomalous regions' embeddings go after the inspection is stored
@@ -70,6 +72,7 @@ class Scorer:
         self._hot: OrderedDict[str, tuple[int, Inspector]] = OrderedDict()
         self._hot_lock = threading.Lock()
         self._slots = threading.Semaphore(slots)
+        self.budget = budget
 
     def inspector(self, product: Product) -> tuple[int, Inspector]:
         """The product's active version, hot; loading a new one replaces the old."""
@@ -106,14 +109,18 @@ class Scorer:
         """Decode, score, store image + map + record; returns the stored inspection. credentials: unused here,
         the caller's key was checked already (services.core.scoring.Scorer)."""
         version, inspector = self.inspector(product)
-        started = time.perf_counter()
-        try:
-            image = decode_image(data, filename, self.settings.limits.max_pixels)
-        except ImageError as exc:
-            raise InvalidImage(str(exc)) from exc
-        decode_ms = (time.perf_counter() - started) * 1000.0
-        with self._slots:
-            result = inspector.inspect(image)  # Triton down: TritonUnavailable, a BackendUnavailable (503)
+        # the decoded pixels count against the budget from before decoding until they are dropped; a batch
+        # item waits for room, a request waits a while and then answers 503
+        with self.budget.hold(header_pixels(data), product.tenant, wait=batch_id is not None):
+            started = time.perf_counter()
+            try:
+                image = decode_image(data, filename, self.settings.limits.max_pixels)
+            except ImageError as exc:
+                raise InvalidImage(str(exc)) from exc
+            decode_ms = (time.perf_counter() - started) * 1000.0
+            with self._slots:
+                result = inspector.inspect(image)  # Triton down: TritonUnavailable, a BackendUnavailable (503)
+            del image
         result.timings_ms = {"decode": decode_ms, **result.timings_ms}
         inspection = self.store(product, version, data, filename, result, batch_id, inspection_id)
         if self.defects is not None and result.region_features is not None:

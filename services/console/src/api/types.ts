@@ -122,7 +122,7 @@ export interface Stats {
 
 export interface Page<T> {
   items: T[];
-  /** docs/api.md says a string; the embedded server sends the row's sequence number. Opaque either way. */
+  /** A product name (products) or a position among the product's own inspections (inspections). Opaque either way. */
   next_cursor?: string | number | null;
 }
 
