@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 DATA   ?= ../shared/datasets
 STAMP  := $(VENV)/.installed
 
-.PHONY: install proto run demo test bench bench-server bench-load bench-distributed eval eval-zeroshot bench-zeroshot train-eval export model-repository bench-triton clean
+.PHONY: install proto run demo test bench bench-server bench-load bench-abuse bench-distributed eval eval-zeroshot bench-zeroshot train-eval export model-repository bench-triton clean
 # every category folder (train/ and test/) one or two levels under $(DATA): all of them are dev categories
 CATEGORIES = $(sort $(patsubst %/train,%,$(wildcard $(DATA)/*/train $(DATA)/*/*/train)))
 
@@ -81,6 +81,10 @@ bench-distributed: install
 # Issue 9's load table: 1/4/16 clients x 60 s, then 10,000 inspections with RSS every 1000 (about 10 min).
 bench-load: install
 	$(PY) bench/bench_load.py --data $(DATA) --out out/bench-load
+
+# Issue 20's abuse run: plant-b's inspect p95 and /healthz p99 while 8 idle gRPC streams, 8 huge-image uploads and a slow webhook receiver attack (about 2 min).
+bench-abuse: install
+	$(PY) bench/bench_abuse.py --data $(DATA) --out out/bench-abuse
 
 # A Triton model repository anywhere (REPOSITORY): DEVICE=gpu (onnxruntime backend) or cpu (Python backend, for
 # nvidia-pytriton's CPU-only tritonserver).

@@ -2,14 +2,13 @@
 
 - build: 8 golden samples uploaded, then the time from POST .../fingerprints to the job's success;
 - inspect round trip (multipart upload -> JSON) with 1 client, then throughput with N concurrent clients;
-- kNN of one image's patches: the hot in-memory bank against the vector store (Qdrant local mode).
+(the kNN of one image's patches, hot bank against the vector store: bench/bench_vectors.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
 import threading
@@ -17,17 +16,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from serving import Server, files, wait_job  # noqa: E402
 
 from goldenshot.data import load_category, support_set  # noqa: E402
-from goldenshot.fingerprint import Fingerprint  # noqa: E402
-from goldenshot.images import read_image  # noqa: E402
-from goldenshot.inspector import Inspector  # noqa: E402
-from goldenshot.scoring import nearest  # noqa: E402
-from services.common.vectors import QdrantVectorStore  # noqa: E402
 
 
 def report(result: dict, out: Path | None, name: str) -> None:
@@ -87,7 +80,6 @@ def main() -> None:
                 single, errors = [], []
                 inspect_loop(client, payloads, args.requests, single, errors)
                 result["one_client"] = percentiles(single)
-                fp_bytes = client.get("/v1/products/bench/fingerprints/1/file").content
 
             clients = [server.client() for _ in range(args.clients)]
             per_client: list[list[float]] = [[] for _ in clients]
@@ -113,32 +105,6 @@ def main() -> None:
         finally:
             server.stop()
 
-        path = Path(tmp) / "fp.safetensors"
-        path.write_bytes(fp_bytes)
-        inspector = Inspector.load(path)
-        image = read_image(tests[0])
-        feats = inspector.extractor(inspector.extractor.tensor(image)[None])[0]
-        queries = feats.reshape(-1, feats.shape[-1])
-        bank = Fingerprint.loads(fp_bytes).bank
-        store = QdrantVectorStore()
-        store.write_bank("bench_v1", bank.numpy())
-        hot_times, store_times = [], []
-        for _ in range(5):
-            t = time.perf_counter()
-            hot, _ = nearest(queries, inspector.bank, inspector.bank_sq)
-            hot_times.append(time.perf_counter() - t)
-        for _ in range(2):
-            t = time.perf_counter()
-            far = store.nearest("bench_v1", queries.numpy())
-            store_times.append(time.perf_counter() - t)
-        result["knn_one_image"] = {
-            "patches": int(queries.shape[0]),
-            "bank_rows": int(bank.shape[0]),
-            "hot_ms": round(statistics.median(hot_times) * 1000, 2),
-            "vector_store_ms": round(statistics.median(store_times) * 1000, 2),
-            "max_abs_diff": float(torch.max(torch.abs(hot - torch.from_numpy(far)))),
-        }
-        store.close()
     report(result, args.out, "bench_server")
 
 

@@ -21,6 +21,9 @@ from goldenshot.scoring import score_grid, squared_norms
 from goldenshot.settings import Settings
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
+# where a bank row came from: golden sample (index into the fingerprint's sources), view (0: the
+# unaugmented image), patch row and column, and the height and width of that view's patch grid
+PROVENANCE = ("sample", "view", "row", "col", "grid_h", "grid_w")
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ class Units:
 
     patches: torch.Tensor  # [N, D], every view of every sample
     owner: torch.Tensor  # [N] unit of each patch
+    where: torch.Tensor  # [N, 6] int32 provenance of each patch (PROVENANCE columns)
     originals: list[tuple[int, torch.Tensor, tuple[int, int]]]
     images: list[torch.Tensor]
     single: bool
@@ -54,13 +58,14 @@ class Bank:
 
     rows: torch.Tensor
     owner: torch.Tensor
+    where: torch.Tensor  # [rows, 6] provenance of each row
     scores: list[float]  # per unit: image score against the rows of the other units
     peaks: list[float]  # per unit: peak of that leave-one-out anomaly map
 
 
 def support_units(samples: Sequence[GoldenSample], extractor: FeatureExtractor, settings: Settings, report: Progress) -> Units:
     """Augmented views of every sample -> patch features tagged by unit."""
-    feats, owners, originals, images = [], [], [], []
+    feats, owners, originals, images, where = [], [], [], [], []
     single = len(samples) == 1  # one sample: its quadrants stand in for images
     for i, sample in enumerate(samples):
         image = extractor.tensor(sample.image)
@@ -80,22 +85,31 @@ def support_units(samples: Sequence[GoldenSample], extractor: FeatureExtractor, 
             owners.append(torch.full((v_count * h * w,), i, dtype=torch.long))
             originals.append((i, view_feats[0], size))
         feats.append(view_feats.reshape(-1, d))
+        where.append(_provenance(i, v_count, h, w))
         report("features", i + 1, len(samples))
-    return Units(torch.cat(feats), torch.cat(owners), originals, images, single)
+    return Units(torch.cat(feats), torch.cat(owners), torch.cat(where), originals, images, single)
 
 
-def build_bank(units: Units, settings: Settings, report: Progress, rows: tuple[torch.Tensor, torch.Tensor] | None = None) -> Bank:
-    """Greedy coreset of the units' patches (or `rows`, a coreset already made with its owners),
-    then each unit's leave-one-out scores against it."""
+def _provenance(sample: int, views: int, h: int, w: int) -> torch.Tensor:
+    """[views * h * w, 6] rows in the order of view_feats.reshape(-1, D): view-major, then row, then column."""
+    view, row, col = torch.meshgrid(torch.arange(views), torch.arange(h), torch.arange(w), indexing="ij")
+    n = views * h * w
+    fixed = torch.tensor([sample, h, w]).expand(n, 3)
+    return torch.stack([fixed[:, 0], view.flatten(), row.flatten(), col.flatten(), fixed[:, 1], fixed[:, 2]], dim=1).int()
+
+
+def build_bank(units: Units, settings: Settings, report: Progress, rows: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None) -> Bank:
+    """Greedy coreset of the units' patches (or `rows`, a coreset already made with its owners and
+    provenance), then each unit's leave-one-out scores against it."""
     if rows is None:
         size = coreset_size(units.patches.shape[0], settings.coreset)
         report("coreset", 0, size)
         keep = greedy_coreset(units.patches, size, settings.coreset.projection_dim, seed=settings.seed)
         # the precision it is stored in, so fit and load score alike
-        rows = units.patches[keep].half().float(), units.owner[keep]
+        rows = units.patches[keep].half().float(), units.owner[keep], units.where[keep]
         report("coreset", size, size)
     scores, peaks = leave_one_out_scores(rows[0], rows[1], units.originals, settings)
-    return Bank(rows[0], rows[1], scores, peaks)
+    return Bank(rows[0], rows[1], rows[2], scores, peaks)
 
 
 def without_units(bank: Bank, units: Units, drop: Sequence[int], settings: Settings) -> Bank:
@@ -105,7 +119,7 @@ def without_units(bank: Bank, units: Units, drop: Sequence[int], settings: Setti
     originals = [o for o in units.originals if o[0] not in dropped]
     rows, owner = bank.rows[keep], bank.owner[keep]
     scores, peaks = leave_one_out_scores(rows, owner, originals, settings)
-    return Bank(rows, owner, scores, peaks)
+    return Bank(rows, owner, bank.where[keep], scores, peaks)
 
 
 def quadrants(h: int, w: int) -> list[tuple[slice, slice]]:

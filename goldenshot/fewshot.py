@@ -85,7 +85,7 @@ def fit(
         patches_seen=int(units.patches.shape[0]),
         seed=settings.seed,
     )
-    fingerprint = Fingerprint(bank.rows, meta, extractor.projection)
+    fingerprint = Fingerprint(bank.rows, meta, extractor.projection, bank.where)
     return fingerprint if threshold is None else fingerprint.with_threshold(threshold)
 
 

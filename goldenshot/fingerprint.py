@@ -92,12 +92,20 @@ class FingerprintMeta(BaseModel):
 
 
 class Fingerprint:
-    """Memory bank [N, D] (float32 in memory, float16 on disk) + metadata + optional projection."""
+    """Memory bank [N, D] (float32 in memory, float16 on disk) + metadata + optional projection.
 
-    def __init__(self, bank: torch.Tensor, meta: FingerprintMeta, projection: torch.Tensor | None = None):
+    provenance [N, 6] int32 (goldenshot.bank.PROVENANCE) says which golden sample and patch each
+    bank row came from, so a defect can be explained by its nearest golden patch; files written
+    before it existed have none (None), and still load and score.
+    """
+
+    def __init__(self, bank: torch.Tensor, meta: FingerprintMeta, projection: torch.Tensor | None = None, provenance: torch.Tensor | None = None):
         self.bank = bank.float().contiguous()
         self.meta = meta
         self.projection = projection
+        if provenance is not None and tuple(provenance.shape) != (self.bank.shape[0], 6):
+            raise FingerprintError(f"provenance {tuple(provenance.shape)} does not match a bank of {self.bank.shape[0]} rows")
+        self.provenance = provenance.int().contiguous() if provenance is not None else None
 
     def with_threshold(self, threshold: float) -> Fingerprint:
         """A copy whose decision threshold was set by a person; the region threshold moves with it."""
@@ -105,7 +113,7 @@ class Fingerprint:
         scale = float(threshold) / self.meta.threshold if self.meta.threshold > 0 else 1.0
         update = {"threshold": float(threshold), "pixel_threshold": self.meta.pixel_threshold * scale, "threshold_source": "user", "target_fpr": None}
         meta = self.meta.model_copy(update=update)
-        return Fingerprint(self.bank, meta, self.projection)
+        return Fingerprint(self.bank, meta, self.projection, self.provenance)
 
     def check_extractor(self, name: str, weights_sha256: str, taps: tuple[str, ...], feature_dim: int) -> None:
         """Scores are only meaningful against features from the exact extractor that built the bank."""
@@ -121,10 +129,12 @@ class Fingerprint:
             )
 
     def _tensors(self) -> dict[str, torch.Tensor]:
-        """What is stored: the bank in float16, the projection in float32."""
+        """What is stored: the bank in float16, the projection in float32, the provenance in int32."""
         tensors = {"bank": self.bank.half().contiguous()}
         if self.projection is not None:
             tensors["projection"] = self.projection.float().contiguous()
+        if self.provenance is not None:
+            tensors["provenance"] = self.provenance
         return tensors
 
     def dumps(self) -> bytes:
@@ -167,7 +177,7 @@ class Fingerprint:
             raise FingerprintError(f"{name}: fingerprint format {meta.format_version}, this build reads {FORMAT_VERSION}")
         if "bank" not in tensors or extra.get("sha256") != _digest(tensors, meta_json):
             raise FingerprintError(f"{name}: fingerprint is damaged (checksum mismatch)")
-        return cls(tensors["bank"], meta, tensors.get("projection"))
+        return cls(tensors["bank"], meta, tensors.get("projection"), tensors.get("provenance"))
 
     @property
     def sha256(self) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from goldenshot.explain import explain_regions, region_features
 from goldenshot.features import FeatureExtractor, open_backbone
 from goldenshot.fingerprint import Fingerprint
 from goldenshot.images import Decoded, decode_near
@@ -37,6 +38,7 @@ class Inspection:
     regions: list[Region]
     size: tuple[int, int]  # the photo's (height, width)
     timings_ms: dict[str, float] = field(default_factory=dict)
+    region_features: np.ndarray | None = None  # [regions, D] each region's peak-patch feature (few-shot only)
 
     @property
     def decision(self) -> str:
@@ -89,6 +91,11 @@ class Inspector:
 
     def score(self, image: np.ndarray, timings: dict[str, float] | None = None) -> tuple[float, np.ndarray]:
         """Image score and the anomaly map at the working size (what evaluation compares to masks)."""
+        score, score_map, _ = self._score(image, timings)
+        return score, score_map
+
+    def _score(self, image: np.ndarray, timings: dict[str, float] | None) -> tuple[float, np.ndarray, torch.Tensor]:
+        """score() and the image's [h, w, D] patch features, which explanations look up."""
         clock = _Clock(timings)
         tensor = self.extractor.tensor(image)
         clock.lap("resize")
@@ -96,7 +103,7 @@ class Inspector:
         clock.lap("features")
         meta = self.fingerprint.meta
         score, score_map = score_grid(feats, tuple(tensor.shape[-2:]), self.bank, self.bank_sq, meta.scoring, meta.maps.sigma, timings=timings)
-        return score, score_map
+        return score, score_map, feats
 
     def inspect(self, image: np.ndarray, size: tuple[int, int] | None = None) -> Inspection:
         """Full result: decision, map and defect regions in the photo's pixels.
@@ -104,12 +111,20 @@ class Inspector:
         size: the photo's (height, width) when `image` was decoded smaller (decode()); default its own shape.
         """
         timings: dict[str, float] = {}
-        score, working = self.score(image, timings)
+        score, working, feats = self._score(image, timings)
         clock = _Clock(timings)
-        meta = self.fingerprint.meta
-        size = size or image.shape[:2]
-        result = conclude(score, working, size, self.threshold, meta.pixel_threshold, meta.maps, meta.pixel_floor)
+        fingerprint = self.fingerprint
+        meta = fingerprint.meta
+        result = conclude(score, working, size or image.shape[:2], self.threshold, meta.pixel_threshold, meta.maps, meta.pixel_floor)
         clock.lap("regions")
+        if result.regions:  # one matrix-vector product per region: no second kNN
+            shown = result.score_map.shape  # smaller than the photo past maps.max_side: regions onto it
+            on_map = [r.scaled(shown[0] / result.size[0], shown[1] / result.size[1]) for r in result.regions] if shown != result.size else result.regions
+            peaks, queries = region_features(on_map, result.score_map, feats)
+            result.region_features = queries.numpy()
+            if fingerprint.provenance is not None:
+                result.regions = explain_regions(result.regions, peaks, queries, self.bank, self.bank_sq, fingerprint.provenance, meta.sources)
+            clock.lap("explain")
         result.timings_ms.update(timings)
         return result
 

@@ -24,16 +24,20 @@ class Region:
     peak_score: float  # max map value inside the region
     mean_score: float
     polygon: list[tuple[int, int]]  # simplified outer contour, (x, y) points
+    nearest_golden: dict | None = None  # the golden patch nearest to the peak (goldenshot.explain); None: not explained
 
     def to_dict(self) -> dict:
         """Plain ints/floats/lists only, so json.dumps works without a custom encoder."""
-        return {
+        out = {
             "bbox": [self.x, self.y, self.width, self.height],
             "area": self.area,
             "peak_score": self.peak_score,
             "mean_score": self.mean_score,
             "polygon": [[px, py] for px, py in self.polygon],
         }
+        if self.nearest_golden is not None:
+            out["nearest_golden"] = self.nearest_golden
+        return out
 
     def scaled(self, sy: float, sx: float) -> Region:
         """The region on a map `sy` x `sx` times the size of the one it was traced on."""
@@ -48,7 +52,7 @@ class Region:
         """Inverse of to_dict: regions stored as JSON are drawn again later."""
         x, y, width, height = data["bbox"]
         polygon = [(int(px), int(py)) for px, py in data["polygon"]]
-        return cls(x, y, width, height, data["area"], data["peak_score"], data["mean_score"], polygon)
+        return cls(x, y, width, height, data["area"], data["peak_score"], data["mean_score"], polygon, data.get("nearest_golden"))
 
 
 def find_regions(

@@ -94,7 +94,7 @@ def _build(samples: Sequence[GoldenSample], extractor: FeatureExtractor, setting
         built[key] = (ext, units, build_bank(units, settings, progress), settings.scoring)
     ext, units, bank, scored_with = built[key]
     if settings.scoring != scored_with:  # same rows, leave-one-out scores on this candidate's scale
-        bank = build_bank(units, settings, progress, rows=(bank.rows, bank.owner))
+        bank = build_bank(units, settings, progress, rows=(bank.rows, bank.owner, bank.where))
     defects = synthetic_scores(units, ext, bank, settings, built) if validate and bank.scores else []
     return Choice(settings, ext, units, bank, defects)
 

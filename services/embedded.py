@@ -84,6 +84,7 @@ def create_key(
 ) -> None:
     """Create a key for TENANT and print it; only its hash is stored."""
     from services.common.auth import hash_key, new_key
+    from services.runtime import private_dir
     from services.common.names import InvalidName, check_slug
 
     try:
@@ -92,7 +93,7 @@ def create_key(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     service = _service(data_dir)
-    service.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(service.data_dir)
     key = new_key()
     _catalog(service).keys.add(hash_key(key), tenant, label)
     typer.echo(key)

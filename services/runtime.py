@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import threading
+from functools import partial
 from pathlib import Path
 from wsgiref.simple_server import WSGIServer
 
@@ -11,26 +14,31 @@ import torch
 from prometheus_client import start_http_server
 
 from goldenshot.features import build_extractor
-from goldenshot.fingerprint import Fingerprint, FingerprintError
 from goldenshot.settings import Settings
 from services.builder.build import Builder
+from services.common.admission import DecodeBudget, Gate
 from services.common.bus import BusUnavailable, JobBus, MemoryBus
 from services.common.catalog import Catalog
+from services.common.egress import EgressPolicy
 from services.common.jobs import JobRunner
 from services.common.metrics import Metrics
-from services.common.objects import LocalObjectStore, ObjectNotFound, ObjectStore
+from services.common.objects import LocalObjectStore, ObjectStore
 from services.common.settings import ServiceSettings
 from services.common.triton_backbone import TritonBackbone
-from services.common.vectors import QdrantVectorStore
-from services.common.webhooks import WebhookSender
+from services.common.vectors import EdgeVectorStore, QdrantVectorStore, VectorStore
+from services.common.webhooks import WebhookSender, WebhookSettings
+from services.core.defects import DefectLibrary
+from services.core.errors import NotFound
+from services.core.explanations import Explanations
 from services.core.fingerprints import Fingerprints
 from services.core.golden import GoldenSamples
+from services.core.golden_patches import GoldenPatches
 from services.core.inspections import Inspections
-from services.core.keys import alias_name
 from services.core.products import Products
 from services.schemas import InspectionOut
 from services.scorer.batch import BatchRunner
 from services.scorer.client import RemoteScorer
+from services.scorer.grpc_guard import CallGuard, CallLimits
 from services.scorer.grpc_server import GrpcServer, ScorerService, start_grpc
 from services.scorer.scorer import Scorer
 from services.scorer.zeroshot_job import ZeroShotRunner
@@ -41,6 +49,15 @@ FINGERPRINT_READY = "fingerprint-ready"
 
 def catalog_url(data_dir: Path) -> str:
     return f"sqlite:///{Path(data_dir).resolve() / 'catalog.db'}"
+
+
+def private_dir(path: Path) -> Path:
+    """The data dir, created or narrowed to its owner (0700): images, results and the catalog are a
+    factory's data, and files created inside get the process's umask narrowed to match (0600)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+    os.umask(0o077)
+    return path
 
 
 def open_object_store(service: ServiceSettings) -> ObjectStore:
@@ -57,13 +74,29 @@ def open_object_store(service: ServiceSettings) -> ObjectStore:
 KINDS = {"all": ("build", "batch", "zeroshot"), "ingest": (), "builder": ("build",), "scorer": ("batch", "zeroshot")}
 
 
-def open_bus(service: ServiceSettings) -> JobBus:
-    """NATS JetStream when configured (consuming the role's kinds), else the in-process queue."""
+def open_vector_store(service: ServiceSettings) -> VectorStore:
+    """A Qdrant server when configured, else the Qdrant engine in-process with its shards in the data dir."""
+    if service.qdrant_url is not None:
+        return QdrantVectorStore(service.qdrant_url, service.qdrant_api_key)
+    return EdgeVectorStore(Path(service.data_dir) / "vectors", service.vector_search_threads)
+
+
+def open_bus(service: ServiceSettings, catalog: Catalog) -> JobBus:
+    """NATS JetStream when configured (consuming the role's kinds), else the in-process queue, where
+    tenants take turns."""
     if service.bus == "nats":
         from services.common.bus_nats import NatsBus  # nats-py only where NATS is used
 
         return NatsBus(service.nats_url, KINDS[service.role] or KINDS["all"], service.nats_stream, service.job_max_deliver, service.job_ack_wait_s)
-    return MemoryBus()
+    return MemoryBus(group_of=partial(job_tenant, catalog))
+
+
+def job_tenant(catalog: Catalog, job_id: str) -> str:
+    """A job's tenant: its turn on the in-process bus ("" once the job is gone)."""
+    try:
+        return catalog.jobs.get(job_id).tenant
+    except NotFound:
+        return ""
 
 
 def queue_depth(bus: JobBus) -> float:
@@ -75,7 +108,7 @@ def queue_depth(bus: JobBus) -> float:
 
 
 class Runtime:
-    """Embedded adapters by default: SQLite catalog, local object store, Qdrant local mode, in-process bus
+    """Embedded adapters by default: SQLite catalog, local object store, Qdrant Edge, in-process bus
     and backbone; settings swap in S3, a Qdrant server, NATS JetStream and Triton.
 
     The role picks what runs: "all" is the embedded server; "ingest" serves REST and scores through the
@@ -86,18 +119,22 @@ class Runtime:
     def __init__(self, service: ServiceSettings, engine: Settings) -> None:
         self.service = service
         self.engine = engine
-        data = Path(service.data_dir)
-        data.mkdir(parents=True, exist_ok=True)
+        data = private_dir(Path(service.data_dir))
         torch.set_num_threads(engine.threads)
         self.catalog = Catalog(service.catalog_url or catalog_url(data))
         self.objects = open_object_store(service)
-        self.vectors = QdrantVectorStore(service.qdrant_url, service.qdrant_path, service.qdrant_api_key)
-        self.bus = open_bus(service)
+        self.vectors = open_vector_store(service)
+        self.patches = GoldenPatches(self.catalog, self.objects, self.vectors)
+        self.defects = DefectLibrary(self.catalog, self.objects, self.vectors)
+        self.bus = open_bus(service, self.catalog)
         self.metrics = Metrics(queue_depth=lambda: queue_depth(self.bus), oldest_open_job=self.catalog.jobs.oldest_open_age)
-        self.webhooks = WebhookSender(
-            self.catalog, self.metrics, lambda product, row: InspectionOut.of(product, row).model_dump_json(), service.webhook_timeout_s, service.webhook_attempts, service.webhook_backoff_s
-        )
-        self.runner = JobRunner(self.catalog, self.bus, self.metrics)
+        self.egress = EgressPolicy(service.webhook_allow)
+        hooks = WebhookSettings(service.webhook_timeout_s, service.webhook_attempts, service.webhook_backoff_s, service.webhook_senders)
+        self.webhooks = WebhookSender(self.catalog, self.metrics, lambda product, row: InspectionOut.of(product, row).model_dump_json(), hooks, self.egress)
+        self.runner = JobRunner(self.catalog, self.bus, self.metrics, service.max_open_jobs)
+        self.budget = DecodeBudget(service.decode_budget_pixels, service.decode_budget_per_tenant, service.decode_wait_s, service.retry_after_s)
+        # REST inspections in flight: the ones scoring plus a short queue; beyond it 503 / 429 at once
+        self.inspect_gate = Gate(service.inference_slots + service.inspect_queue, service.inspect_per_tenant, service.retry_after_s)
         self.scorer: Scorer | RemoteScorer | None = None  # None in the builder, which serves no API
         self.scores_here = service.role in ("all", "scorer") or (service.role == "ingest" and service.scorer_url is None)
         if service.role == "ingest" and service.scorer_url is not None:
@@ -108,33 +145,43 @@ class Runtime:
             self.extractor = build_extractor(engine, served)
         if self.scores_here:
             self.scorer = Scorer(
-                self.catalog, self.objects, self.extractor, engine, self.metrics, service.inference_slots, service.hot_products, self.webhooks
+                self.catalog, self.objects, self.extractor, engine, self.metrics, service.inference_slots, service.hot_products, self.webhooks, self.budget, self.defects
             )
             self.runner.handlers["batch"] = BatchRunner(self.catalog, self.objects, self.scorer)
             self.runner.handlers["zeroshot"] = ZeroShotRunner(self.catalog, self.objects, self.scorer, self.extractor, engine)
         if service.role in ("all", "builder"):
-            self.runner.handlers["build"] = Builder(self.catalog, self.objects, self.vectors, self.extractor, engine, self._fingerprint_ready)
+            self.runner.handlers["build"] = Builder(self.catalog, self.objects, self.patches, self.extractor, engine, self._fingerprint_ready, self.budget)
         if self.scorer is not None:  # the use cases the APIs serve
-            self.products = Products(self.catalog, self.objects, self.vectors, self.scorer)
-            self.golden = GoldenSamples(self.catalog, self.objects, engine.limits.max_pixels, service.max_golden)
+            self.products = Products(self.catalog, self.objects, self.vectors, self.scorer, self.egress, service.max_products)
+            self.golden = GoldenSamples(self.catalog, self.objects, engine.limits.max_pixels, service.max_golden, self.budget)
             self.fingerprints = Fingerprints(self.catalog, self.objects, self.vectors, self.runner)
-            self.inspections = Inspections(self.catalog, self.objects, self.scorer, self.runner, self.golden, engine.limits.max_pixels, service.page_limit)
+            self.inspections = Inspections(
+                self.catalog, self.objects, self.scorer, self.runner, self.golden, engine.limits.max_pixels, service.page_limit, self.defects
+            )
+            self.explanations = Explanations(self.catalog, self.patches, self.defects, service.explain_top_k, service.similar_limit)
         self.grpc: GrpcServer | None = None
         self.metrics_server: WSGIServer | None = None
+        self.repair: threading.Thread | None = None
 
     def start(self) -> None:
         if self.service.metrics_port is not None:
             self.metrics_server, _ = start_http_server(self.service.metrics_port, addr=self.service.host, registry=self.metrics.registry)
-        if not self.vectors.persistent:
-            self.restore_vectors()
+        if self.service.role in ("all", "builder"):  # the roles that write collections keep them whole
+            # every version's collection found (or rebuilt from its fingerprint file) off the start path
+            self.repair = threading.Thread(target=self.patches.reconcile, name="vector-repair", daemon=True)
+            self.repair.start()
+        if self.scores_here:
+            self.defects.start()
         self.runner.start(KINDS[self.service.role], self.service.job_workers)
         if self.scores_here:
             self.webhooks.start()
             self.bus.subscribe_events(FINGERPRINT_READY, self._warm)
         if self.service.role in ("all", "scorer") and self.service.grpc_port is not None:
-            service = ScorerService(self.catalog, self.scorer, self.service.require_api_key)
+            s = self.service
+            limits = CallLimits(s.grpc_max_calls, s.grpc_calls_per_peer, s.grpc_calls_per_tenant, s.grpc_health_threads, s.grpc_stream_idle_s, s.grpc_stream_max_s)
+            guard = CallGuard(self.catalog, s.require_api_key, limits)
             max_message = self.engine.limits.max_bytes + 2**20
-            self.grpc = start_grpc(service, self.service.host, self.service.grpc_port, 8, max_message)
+            self.grpc = start_grpc(ScorerService(self.catalog, self.scorer), guard, s.host, s.grpc_port, max_message)
             log.info("gRPC scorer listening", extra={"address": f"{self.service.host}:{self.grpc.port}"})
 
     def _fingerprint_ready(self, product_id: str, version: int) -> None:
@@ -149,19 +196,6 @@ class Runtime:
         if product is not None and product.active_version is not None:
             self.scorer.ready(product)
 
-    def restore_vectors(self) -> None:
-        """Refill an in-memory vector store from the fingerprint files: every version, alias on the active one."""
-        for product in self.catalog.products.all():
-            for version in self.catalog.versions.list(product.id):
-                try:
-                    bank = Fingerprint.loads(self.objects.get(version.object_key), version.object_key).bank.numpy()
-                except (FingerprintError, ObjectNotFound) as exc:
-                    log.error("fingerprint %s v%d not restored to the vector store: %s", product.name, version.version, exc)
-                    continue
-                self.vectors.write_bank(version.collection, bank)
-                if version.version == product.active_version:
-                    self.vectors.point_alias(alias_name(product.id), version.collection)
-
     def close(self) -> None:
         if self.metrics_server is not None:
             self.metrics_server.shutdown()
@@ -171,5 +205,8 @@ class Runtime:
             self.scorer.close()
         self.bus.close()
         self.webhooks.close()
+        self.defects.close()
+        if self.repair is not None:
+            self.repair.join(timeout=60)
         self.vectors.close()
         self.catalog.engine.dispose()

@@ -10,6 +10,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from goldenshot.fingerprint import Stray, Validation
+from services.core.defects import SimilarDefect
+from services.core.explanations import GoldenPatch, RegionExplanation
 from services.core.models import Decision, Golden, Inspection, Job, JobKind, JobState, Product, Region, Version, Webhook
 
 
@@ -117,6 +119,7 @@ class ProductOut(BaseModel):
 
 class ProductList(BaseModel):
     items: list[ProductOut]
+    next_cursor: str | None = None  # the cursor of the next page (a product name); None on the last
 
 
 class DayCount(BaseModel):
@@ -212,3 +215,60 @@ class WebhookOut(BaseModel):
     @classmethod
     def of(cls, hook: Webhook) -> WebhookOut:
         return cls(url=hook.url, events=hook.events, created_at=hook.created_at, secret_set=bool(hook.secret))
+
+
+class GoldenPatchOut(BaseModel):
+    """A golden patch near a defect region, with where to crop it from the golden sample."""
+
+    golden_id: str | None = Field(description="the golden sample; null when it was deleted since the build")
+    name: str = Field(description="the golden sample's filename")
+    sample: int = Field(description="index among the fingerprint version's golden samples")
+    view: int = Field(description="0: the sample as uploaded; > 0: an augmented copy of it")
+    row: int
+    col: int
+    distance: float = Field(description="L2 between the region's peak patch and this one")
+    bbox: tuple[int, int, int, int] | None = Field(description="x, y, width, height in the golden image (view 0 only)")
+    image_url: str | None = Field(description="the golden sample's image; crop it with bbox")
+
+    @classmethod
+    def of(cls, product: Product, patch: GoldenPatch) -> GoldenPatchOut:
+        url = f"/v1/products/{product.name}/golden/{patch.golden_id}/image" if patch.golden_id else None
+        return cls(**{k: getattr(patch, k) for k in ("golden_id", "name", "sample", "view", "row", "col", "distance", "bbox")}, image_url=url)
+
+
+class RegionExplanationOut(BaseModel):
+    region: int = Field(description="index into the inspection's regions")
+    golden: list[GoldenPatchOut] = Field(description="nearest first; empty when the region's embedding was not recorded")
+
+
+class ExplanationOut(BaseModel):
+    """The golden patches nearest to each region of an inspection (from the version's vector collection)."""
+
+    inspection_id: str
+    regions: list[RegionExplanationOut]
+
+    @classmethod
+    def of(cls, product: Product, inspection_id: str, regions: list[RegionExplanation]) -> ExplanationOut:
+        return cls(
+            inspection_id=inspection_id,
+            regions=[RegionExplanationOut(region=r.region, golden=[GoldenPatchOut.of(product, p) for p in r.golden]) for r in regions],
+        )
+
+
+class SimilarDefectOut(BaseModel):
+    inspection: InspectionOut = Field(description="the past inspection (its feedback says whether it was a false alarm)")
+    distance: float = Field(description="L2 between the two regions' peak-patch features")
+    region: int = Field(description="this inspection's region")
+    matched_region: int = Field(description="the past inspection's region")
+
+
+class SimilarOut(BaseModel):
+    """Past inspections of the product with the most similar defects, nearest first."""
+
+    inspection_id: str
+    items: list[SimilarDefectOut]
+
+    @classmethod
+    def of(cls, product: Product, inspection_id: str, found: list[SimilarDefect]) -> SimilarOut:
+        items = [SimilarDefectOut(inspection=InspectionOut.of(product, s.inspection), distance=s.distance, region=s.region, matched_region=s.matched_region) for s in found]
+        return cls(inspection_id=inspection_id, items=items)

@@ -92,3 +92,12 @@ def wait_job(client: httpx.Client, job_id: str, timeout: float = 120.0) -> dict:
 def files(paths: list[Path], field: str = "files") -> list[tuple[str, tuple[str, bytes, str]]]:
     """Multipart parts for httpx."""
     return [(field, (p.name, p.read_bytes(), "application/octet-stream")) for p in paths]
+
+
+def create_keys(data_dir: Path, *tenants: str) -> dict[str, str]:
+    """`goldenshot keys create` for each tenant: tenant -> its key (shown once)."""
+    keys = {}
+    for tenant in tenants:
+        out = subprocess.run([sys.executable, "-m", "goldenshot", "keys", "create", tenant, "--data-dir", str(data_dir)], cwd=ROOT, capture_output=True, text=True, check=True)
+        keys[tenant] = out.stdout.strip()
+    return keys

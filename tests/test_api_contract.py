@@ -25,6 +25,7 @@ CONSOLE_TYPES = {
     "Product": "ProductOut",
     "Golden": "GoldenOut",
     "Region": "Region",
+    "NearestGolden": "NearestGolden",
     "Inspection": "InspectionOut",
     "Stats": "StatsOut",
     "GoldenUpload": "GoldenUploadOut",

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from services.common.catalog import Catalog
-from services.core.errors import NotFound
+from services.core.errors import Conflict, NotFound
 from services.core.models import Golden, Inspection, Region, Version
 
 
@@ -100,7 +100,10 @@ def test_golden_samples_and_versions(catalog):
         Golden(id=f"{i:032d}", product_id=tile.id, sha256=str(i) * 64, filename=f"{i}.png", width=8, height=8, object_key=f"k{i}", created_at=f"2026-12-02T00:00:0{i}")
         for i in range(3)
     ]
-    catalog.golden.add(samples)
+    with pytest.raises(Conflict) as full:  # the limit is checked in the insert's transaction
+        catalog.golden.add(samples, limit=2)
+    assert full.value.code == "too_many_golden_samples" and catalog.golden.count(tile.id) == 0
+    catalog.golden.add(samples, limit=3)
     assert catalog.golden.list(tile.id) == samples and catalog.golden.count(tile.id) == 3
     assert catalog.golden.delete(tile.id, samples[0].id) == samples[0] and catalog.golden.count(tile.id) == 2
     with pytest.raises(NotFound):

@@ -3,12 +3,16 @@ dir, a scorer and a vector store that only record what they are asked."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
+from services.common.admission import DecodeBudget
 from services.common.bus import MemoryBus
 from services.common.catalog import Catalog
+from services.common.egress import EgressPolicy
 from services.common.jobs import JobRunner
 from services.common.metrics import Metrics
 from services.common.objects import LocalObjectStore, ObjectNotFound
@@ -56,9 +60,9 @@ class Core:
         self.catalog = Catalog(f"sqlite:///{root / 'catalog.db'}")
         self.objects = LocalObjectStore(root / "objects")
         self.scorer, self.vectors = RecordingScorer(), RecordingVectors()
-        self.runner = JobRunner(self.catalog, MemoryBus(), Metrics(lambda: 0.0, lambda: 0.0))
-        self.products = Products(self.catalog, self.objects, self.vectors, self.scorer)
-        self.golden = GoldenSamples(self.catalog, self.objects, 4_000_000, max_golden)
+        self.runner = JobRunner(self.catalog, MemoryBus(), Metrics(lambda: 0.0, lambda: 0.0), open_per_tenant=3)
+        self.products = Products(self.catalog, self.objects, self.vectors, self.scorer, EgressPolicy([]), max_products=3)
+        self.golden = GoldenSamples(self.catalog, self.objects, 4_000_000, max_golden, DecodeBudget(8_000_000, 8_000_000, 5.0, 1))
         self.fingerprints = Fingerprints(self.catalog, self.objects, self.vectors, self.runner)
         self.inspections = Inspections(self.catalog, self.objects, self.scorer, self.runner, self.golden, 4_000_000, 100)
 
@@ -158,11 +162,75 @@ def test_webhooks_and_deleting_a_product(core, images):
         core.products.set_webhook("default", "tile", "file:///etc/passwd", "", "all")
     with pytest.raises(NotFound):
         core.products.webhook("default", "tile")
-    hook = core.products.set_webhook("default", "tile", "http://127.0.0.1:9/hook", "s3cret", "anomalous")
-    assert (hook.url, hook.events, hook.secret) == ("http://127.0.0.1:9/hook", "anomalous", "s3cret")
+    for internal in ("http://127.0.0.1:9/hook", "http://localhost/hook", "http://2130706433/", "http://[::ffff:127.0.0.1]/", "http://169.254.169.254/latest"):
+        with pytest.raises(InvalidRequest) as refused:  # SSRF: nothing internal unless GOLDENSHOT_SERVER_WEBHOOK_ALLOW names it
+            core.products.set_webhook("default", "tile", internal, "", "all")
+        assert refused.value.code == "webhook_target_refused", internal
+    hook = core.products.set_webhook("default", "tile", "http://line-controller.example:9/hook", "s3cret", "anomalous")
+    assert (hook.url, hook.events, hook.secret) == ("http://line-controller.example:9/hook", "anomalous", "s3cret")
     core.golden.add(product, images[:1])
     core.products.delete("default", "tile")
     assert core.scorer.forgotten == [product.id] and ("drop", alias_name(product.id)) in core.vectors.calls
     assert _files(core) == []
     with pytest.raises(NotFound):
         core.products.get("default", "tile")
+
+
+def test_concurrent_golden_uploads_never_pass_the_limit_nor_fail_with_500(core, images):
+    """The count is checked inside the insert's transaction: racing uploads (issue 20, Low #6) end as
+    samples, duplicates or a 409 Conflict, never more than max_golden samples and never an IntegrityError."""
+    product = core.products.create("default", "tile", "")
+    barrier = threading.Barrier(7)
+    outcomes: list[object] = []
+
+    def upload(batch: list[Upload]) -> None:
+        barrier.wait(30)
+        try:
+            outcomes.append(core.golden.add(product, batch))
+        except Exception as exc:  # collected: the test names what happened
+            outcomes.append(exc)
+
+    def race(batches: list[list[Upload]]) -> None:
+        threads = [threading.Thread(target=upload, args=(b,)) for b in batches]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+
+    race([[images[0]]] * 7)  # one image seven times at once
+    assert all(isinstance(o, tuple) or (isinstance(o, Conflict) and o.code == "duplicate_golden_sample") for o in outcomes), outcomes
+    assert len(core.golden.list(product)) == 1
+    outcomes.clear()
+    race([[image] for image in images[:7]])  # seven new images at once, room for four
+    assert all(isinstance(o, tuple) or (isinstance(o, Conflict) and o.code in ("too_many_golden_samples", "duplicate_golden_sample")) for o in outcomes), outcomes
+    assert len(core.golden.list(product)) <= 5
+
+
+def test_a_tenant_holds_at_most_its_quota_of_products(core):
+    for name in ("a", "b", "c"):
+        core.products.create("plant-a", name, "")
+    with pytest.raises(Conflict) as full:
+        core.products.create("plant-a", "d", "")
+    assert full.value.code == "quota_exceeded"
+    core.products.create("plant-b", "a", "")  # each tenant has its own
+
+
+def test_listing_products_is_paged_with_the_same_few_queries_whatever_the_page_size(core, images):
+    core.products.max_products = 100
+    for i in range(24):
+        core.products.create("plant-a", f"p{i:02d}", "")
+    core.golden.add(core.products.get("plant-a", "p03"), images[:2])
+    core.fingerprints.request_build("plant-a", core.products.get("plant-a", "p03"), None)
+    statements: list[str] = []
+    event.listen(core.catalog.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    queries = []
+    for limit in (5, 20):
+        statements.clear()
+        views, cursor = core.products.overviews("plant-a", limit, None)
+        queries.append(len(statements))
+        assert [v.product.name for v in views] == [f"p{i:02d}" for i in range(limit)] and cursor == f"p{limit - 1:02d}"
+    assert queries[0] == queries[1] <= 5  # before: about four per product
+    views, cursor = core.products.overviews("plant-a", 20, "p19")
+    assert [v.product.name for v in views] == ["p20", "p21", "p22", "p23"] and cursor is None
+    busy = next(v for v in core.products.overviews("plant-a", 5, None)[0] if v.product.name == "p03")
+    assert busy.golden_count == 2 and busy.building is not None and busy.fingerprint is None

@@ -10,41 +10,42 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-import numpy as np
-
 from goldenshot.features import FeatureExtractor
 from goldenshot.fewshot import FitError, GoldenSample, fit
 from goldenshot.fingerprint import Fingerprint, FingerprintError
 from goldenshot.images import ImageError, decode_image
 from goldenshot.settings import Settings
+from services.common.admission import DecodeBudget
 from services.common.catalog import Catalog
 from services.common.jobs import Progress
 from services.common.objects import ObjectStore
-from services.common.vectors import VectorStore
 from services.core.errors import Conflict, InvalidImage, Unavailable, Unprocessable
+from services.core.golden_patches import GoldenPatches
 from services.core.keys import alias_name, collection_name, fingerprint_key
 from services.core.models import Job, Version
 from services.core.tables import now_iso
 
 
 class Builder:
-    """Golden samples (object store) -> fit -> artifact (object store) + collection (vector store) -> catalog."""
+    """Golden samples (object store) -> fit -> artifact (object store) + collection with provenance (vector store) -> catalog."""
 
     def __init__(
         self,
         catalog: Catalog,
         objects: ObjectStore,
-        vectors: VectorStore,
+        patches: GoldenPatches,
         extractor: FeatureExtractor,
         settings: Settings,
         ready: Callable[[str, int], None],
+        budget: DecodeBudget,
     ) -> None:
         self.ready = ready  # (product id, version): announces a new active version
         self.catalog = catalog
         self.objects = objects
-        self.vectors = vectors
+        self.patches = patches
         self.extractor = extractor
         self.settings = settings
+        self.budget = budget
 
     def __call__(self, job: Job, progress: Progress) -> dict:
         started = time.perf_counter()
@@ -52,18 +53,22 @@ class Builder:
         stored = self.catalog.golden.list(product_id)
         if not stored:
             raise Conflict("the product has no golden samples", code="no_golden_samples")
-        samples = []
-        for i, sample in enumerate(stored):
+        # fit() holds every decoded sample at once, so the build reserves them all (from the catalog's
+        # sizes) before decoding the first; a build larger than a tenant's share runs with the share to itself
+        with self.budget.hold(sum(s.width * s.height for s in stored), job.tenant, wait=True):
+            samples = []
+            for i, sample in enumerate(stored):
+                try:
+                    image = decode_image(self.objects.get(sample.object_key), sample.filename, self.settings.limits.max_pixels)
+                except ImageError as exc:
+                    raise InvalidImage(str(exc)) from exc
+                samples.append(GoldenSample(sample.filename, sample.sha256, image))
+                progress("loading", i + 1, len(stored))
             try:
-                image = decode_image(self.objects.get(sample.object_key), sample.filename, self.settings.limits.max_pixels)
-            except ImageError as exc:
-                raise InvalidImage(str(exc)) from exc
-            samples.append(GoldenSample(sample.filename, sample.sha256, image))
-            progress("loading", i + 1, len(stored))
-        try:
-            fingerprint = fit(samples, self.extractor, self.settings, job.params.get("threshold"), progress)
-        except (FitError, ValueError) as exc:
-            raise Unprocessable(str(exc), code="fit_failed") from exc
+                fingerprint = fit(samples, self.extractor, self.settings, job.params.get("threshold"), progress)
+            except (FitError, ValueError) as exc:
+                raise Unprocessable(str(exc), code="fit_failed") from exc
+            del samples
         progress("storing", 0, 3)
         key = fingerprint_key(product_id, version)
         self.objects.put(key, fingerprint.dumps())
@@ -73,9 +78,9 @@ class Builder:
             raise Unavailable(f"the new fingerprint did not survive storage ({exc}); the active version is unchanged", code="fingerprint_unavailable") from exc
         progress("storing", 1, 3)
         collection = collection_name(product_id, version)
-        self.vectors.write_bank(collection, fingerprint.bank.numpy().astype(np.float32))
+        self.patches.write(collection, fingerprint)
         progress("storing", 2, 3)
-        self.vectors.point_alias(alias_name(product_id), collection)
+        self.patches.vectors.point_alias(alias_name(product_id), collection)
         meta = fingerprint.meta
         golden = meta.golden
         self.catalog.versions.add(

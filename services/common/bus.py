@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
 import re
 import threading
-from collections import defaultdict
+from collections import OrderedDict, defaultdict, deque
 from collections.abc import Callable
 from typing import Protocol
 
@@ -64,21 +63,55 @@ def check_event(event: str) -> str:
     return event
 
 
+class FairQueue:
+    """Round robin over groups (tenants): each get() takes the oldest item of the group whose turn it is,
+    so one tenant's three long jobs delay another tenant's build by one job at most, not three (issue 20)."""
+
+    def __init__(self) -> None:
+        self._groups: OrderedDict[str, deque[str | None]] = OrderedDict()  # in turn order
+        self._ready = threading.Condition()
+
+    def put(self, item: str | None, group: str) -> None:
+        with self._ready:
+            self._groups.setdefault(group, deque()).append(item)
+            self._ready.notify()
+
+    def get(self) -> str | None:
+        with self._ready:
+            while not self._groups:
+                self._ready.wait()
+            group, items = self._groups.popitem(last=False)
+            item = items.popleft()
+            if items:  # its next item waits for every other group's turn
+                self._groups[group] = items
+            return item
+
+    def clear(self) -> None:
+        with self._ready:
+            self._groups.clear()
+
+    def qsize(self) -> int:
+        with self._ready:
+            return sum(len(items) for items in self._groups.values())
+
+
 class MemoryBus:
-    """A queue.Queue drained by worker threads. A job whose handler raises is queued again after
+    """A fair queue drained by worker threads. A job whose handler raises is queued again after
     retry_delay_s, as NATS redelivers a nak'd message; the runner's attempt count bounds the retries."""
 
     keeps_messages = False
 
-    def __init__(self, retry_delay_s: float = 2.0) -> None:
+    def __init__(self, retry_delay_s: float = 2.0, group_of: Callable[[str], str] = lambda job_id: "") -> None:
+        """group_of: a job id's turn-taking group (its tenant); one group by default."""
         self.retry_delay_s = retry_delay_s
-        self._queue: queue.Queue[str | None] = queue.Queue()
+        self.group_of = group_of
+        self._queue = FairQueue()
         self._threads: list[threading.Thread] = []
         self._listeners: defaultdict[str, list[EventCallback]] = defaultdict(list)
 
     def publish(self, job_id: str, kind: str) -> None:
-        """One queue for every kind: the embedded process runs them all."""
-        self._queue.put(job_id)
+        """One queue for every kind: the embedded process runs them all, tenants taking turns."""
+        self._queue.put(job_id, self.group_of(job_id))
 
     def start(self, handle: Callable[[str], None], workers: int) -> None:
         for i in range(workers):
@@ -92,7 +125,7 @@ class MemoryBus:
                 handle(job_id)
             except Exception:  # a worker must survive any job
                 log.exception("job %s escaped its handler; retrying in %.1f s", job_id, self.retry_delay_s)
-                retry = threading.Timer(self.retry_delay_s, self._queue.put, (job_id,))
+                retry = threading.Timer(self.retry_delay_s, self.publish, (job_id, ""))
                 retry.daemon = True
                 retry.start()
 
@@ -116,13 +149,9 @@ class MemoryBus:
 
     def close(self, timeout: float = 30.0) -> None:
         """Stop after the jobs in hand; queued ones stay open in the catalog for the next start."""
-        while True:
-            try:
-                self._queue.get_nowait()
-            except queue.Empty:
-                break
+        self._queue.clear()
         for _ in self._threads:
-            self._queue.put(None)
+            self._queue.put(None, "")
         for thread in self._threads:
             thread.join(timeout)
         self._threads.clear()

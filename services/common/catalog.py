@@ -7,6 +7,7 @@ failed request or a crash leaves either the old state or the new one, never half
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, select, text
@@ -29,6 +30,9 @@ class Catalog:
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
         with self.engine.begin() as conn:
+            if conn.dialect.name == "sqlite" and self.engine.url.database not in (None, "", ":memory:"):
+                # webhook secrets are in here: the owner only (SQLite gives its -wal and -shm files the same mode)
+                os.chmod(self.engine.url.database, 0o600)
             if conn.dialect.name == "postgresql":  # three services starting at once must not race on CREATE TABLE
                 conn.execute(text("SELECT pg_advisory_xact_lock(7429113)"))
             metadata.create_all(conn)

@@ -16,7 +16,7 @@ from services.common.catalog import Catalog
 from services.common.logs import REQUEST_ID
 from services.common.metrics import Metrics
 from services.common.names import new_id
-from services.core.errors import BackendUnavailable, DomainError
+from services.core.errors import BackendUnavailable, DomainError, TooManyRequests
 from services.core.models import Job, JobKind, Product
 from services.core.tables import now_iso
 
@@ -29,15 +29,19 @@ Handler = Callable[[Job, Progress], dict]
 class JobRunner:
     """Submits jobs and runs them with the handler registered for their kind."""
 
-    def __init__(self, catalog: Catalog, bus: JobBus, metrics: Metrics, max_attempts: int = 3) -> None:
+    def __init__(self, catalog: Catalog, bus: JobBus, metrics: Metrics, open_per_tenant: int, max_attempts: int = 3) -> None:
         self.catalog = catalog
         self.bus = bus
         self.metrics = metrics
+        self.open_per_tenant = open_per_tenant  # a tenant's jobs queued or running at once (a quota)
         self.max_attempts = max_attempts
         self.handlers: dict[str, Handler] = {}
 
     def submit(self, tenant: str, product: Product, kind: JobKind, params: dict, job_id: str | None = None) -> Job:
-        """Record, then publish: a crash in between leaves a queued job the next start picks up."""
+        """Record, then publish: a crash in between leaves a queued job the next start picks up. A tenant
+        with its quota of open jobs is told to retry later (429) instead of queueing without bound."""
+        if self.catalog.jobs.open_count(tenant) >= self.open_per_tenant:
+            raise TooManyRequests(f"tenant '{tenant}' has {self.open_per_tenant} jobs queued or running; retry when one has finished", retry_after=10)
         params = {**params, "trace_id": REQUEST_ID.get()}  # the request's id follows the job into other processes
         job = self.catalog.jobs.create(job_id or new_id(), tenant, product.id, product.name, kind, params)
         try:
@@ -89,6 +93,9 @@ class JobRunner:
             raise
         except DomainError as exc:
             self._finish(job, "failed", error={"code": exc.code, "message": exc.message})
+        except MemoryError:  # final: run again it would fail the same way (or take the process down with it)
+            log.error("job %s ran out of memory", job_id)
+            self._finish(job, "failed", error={"code": "out_of_memory", "message": "the job ran out of memory; it is not retried (fewer or smaller images)"})
         except Exception as exc:
             log.exception("job %s failed", job_id)
             self._finish(job, "failed", error={"code": "internal", "message": f"{type(exc).__name__}: {str(exc)[:300]}"})

@@ -52,9 +52,11 @@ class ServiceSettings(BaseSettings):
     job_max_deliver: int = Field(5, ge=1)  # deliveries of a job message before it goes to goldenshot.jobs.dead
     job_ack_wait_s: float = Field(600.0, gt=0)  # a worker silent this long loses its job to another (heartbeats every third)
 
-    qdrant_url: str | None = None  # a Qdrant server; None: local mode
-    qdrant_path: Path | None = None  # local mode on disk (slow writes); None: in memory, refilled at start
+    qdrant_url: str | None = None  # a Qdrant server; None: the Qdrant Edge engine in-process, shards in data_dir/vectors
     qdrant_api_key: str | None = None
+    vector_search_threads: int | None = Field(1, ge=1)  # Qdrant Edge search threads per shard; None: one per CPU
+    explain_top_k: int = Field(5, ge=1, le=50)  # golden patches per region that /explain returns at most
+    similar_limit: int = Field(10, ge=1, le=100)  # past inspections that /similar returns at most
 
     require_api_key: bool = False  # False: requests without a key act as tenant "default"
     cors_origins: list[str] = []  # closed unless listed
@@ -62,15 +64,41 @@ class ServiceSettings(BaseSettings):
     max_request_bytes: int = Field(256 * 2**20, ge=1024)  # whole request body
     max_files: int = Field(200, ge=1)  # parts per multipart upload
     max_golden: int = Field(200, ge=1)  # golden samples per product
+    max_products: int = Field(1000, ge=1)  # products per tenant (a quota)
+    max_open_jobs: int = Field(20, ge=1)  # jobs queued or running per tenant (a quota); more get 429
     page_limit: int = Field(200, ge=1)  # most items per page of a list
 
     inference_slots: int = Field(1, ge=1)  # inspections scored at once; torch uses its threads per slot
+    # REST inspections waiting for a slot beyond the ones scoring; more get 503 + Retry-After at once
+    inspect_queue: int = Field(16, ge=0)
+    inspect_per_tenant: int = Field(8, ge=1)  # one tenant's inspections in flight (REST); more get 429
+    retry_after_s: int = Field(1, ge=1)  # the Retry-After of a 503/429 for saturation
+    # decoded pixels in flight over every decode (uploads, builds, batches), taken from the header before decoding;
+    # an image waits for room: bounds decode memory, not only one image. A decode of one pixel peaks near 20 bytes
+    # (RGB, copies, the library's float resize), so the default keeps decoding near 1.3 GB
+    decode_budget_pixels: int = Field(64_000_000, ge=1_000_000)
+    decode_budget_per_tenant: int = Field(32_000_000, ge=1_000_000)  # one tenant's share: the rest stays for the others
+    decode_wait_s: float = Field(30.0, gt=0)  # the longest a decode waits for budget before 503
     job_workers: int = Field(1, ge=1)  # builds and batches run at once
     hot_products: int = Field(32, ge=1)  # fingerprints kept hot in memory (least recently used dropped)
+
+    # gRPC: Scorer calls at once (all clients), per client address and per tenant; more get RESOURCE_EXHAUSTED.
+    # Health has threads of its own beyond these, so a probe never queues behind work.
+    grpc_max_calls: int = Field(16, ge=1)
+    grpc_calls_per_peer: int = Field(8, ge=1)
+    grpc_calls_per_tenant: int = Field(8, ge=1)
+    grpc_health_threads: int = Field(2, ge=1)
+    grpc_stream_idle_s: float = Field(30.0, gt=0)  # a stream that sends nothing this long is cancelled
+    grpc_stream_max_s: float = Field(600.0, gt=0)  # and none lives longer than this
 
     webhook_timeout_s: float = Field(5.0, gt=0)
     webhook_attempts: int = Field(6, ge=1)
     webhook_backoff_s: float = Field(1.0, gt=0)  # doubles after each failed attempt
+    webhook_senders: int = Field(4, ge=1)  # deliveries in flight at once; each tenant has at most one of them
+    # internal webhook targets allowed (CIDRs such as the plant network's "10.20.0.0/16", or host names);
+    # every other target must resolve to public addresses only: loopback, link-local (cloud metadata),
+    # private and unspecified addresses are refused, checked again at each delivery
+    webhook_allow: list[str] = []
 
     @model_validator(mode="after")
     def _s3_complete(self) -> ServiceSettings:

@@ -61,6 +61,23 @@ class Unavailable(DomainError):
     code = "unavailable"
 
 
+class Busy(DomainError):
+    """Too much work in flight right now (a full queue, a per-client or per-tenant bound); the caller
+    should retry after `retry_after` seconds. Saying so at once beats a slow answer or a dead probe."""
+
+    code = "busy"
+
+    def __init__(self, message: str, code: str | None = None, retry_after: int = 1) -> None:
+        super().__init__(message, code)
+        self.retry_after = retry_after
+
+
+class TooManyRequests(Busy):
+    """This caller (a tenant or a client address) holds its share already; others are still served."""
+
+    code = "too_many_requests"
+
+
 class BackendUnavailable(OSError):
     """A backend (object store, job bus, Triton) cannot be reached or refuses to work. The message is one
     line for the log; clients are told only which backend, not its address."""
@@ -68,5 +85,5 @@ class BackendUnavailable(OSError):
     backend = "a backend"
 
 
-ERRORS: dict[str, type[DomainError]] = {cls.__name__: cls for cls in (DomainError, *DomainError.__subclasses__())}
+ERRORS: dict[str, type[DomainError]] = {cls.__name__: cls for cls in (DomainError, *DomainError.__subclasses__(), TooManyRequests)}
 """By class name: how an error crosses a process boundary (the scorer's gRPC trailers) and comes back the same."""

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 
 from goldenshot.images import ImageError, decode_image, image_sha256
+from services.common.admission import DecodeBudget, header_pixels
 from services.common.catalog import Catalog
 from services.common.names import check_id, new_id
 from services.common.objects import ObjectStore
@@ -19,11 +20,12 @@ log = logging.getLogger(__name__)
 
 
 class GoldenSamples:
-    def __init__(self, catalog: Catalog, objects: ObjectStore, max_pixels: int, max_golden: int) -> None:
+    def __init__(self, catalog: Catalog, objects: ObjectStore, max_pixels: int, max_golden: int, budget: DecodeBudget) -> None:
         self.catalog = catalog
         self.objects = objects
         self.max_pixels = max_pixels
         self.max_golden = max_golden
+        self.budget = budget  # one decode at a time per request, within the process's decode budget
 
     def add(self, product: Product, uploads: list[Upload]) -> tuple[list[Golden], list[str]]:
         """(the samples added, file names of images the product already holds). Every file is decoded
@@ -31,10 +33,11 @@ class GoldenSamples:
         decoded = []
         for upload in uploads:
             try:
-                image = decode_image(upload.data, upload.filename, self.max_pixels)
+                with self.budget.hold(header_pixels(upload.data), product.tenant):
+                    height, width = decode_image(upload.data, upload.filename, self.max_pixels).shape[:2]
             except ImageError as exc:
                 raise InvalidImage(f"{exc} (nothing was stored)") from None
-            decoded.append((upload, image_sha256(upload.data), image.shape[0], image.shape[1]))
+            decoded.append((upload, image_sha256(upload.data), height, width))
         known = {g.sha256 for g in self.catalog.golden.list(product.id)}
         new: list[tuple[bytes, Golden]] = []
         duplicates = []
@@ -49,12 +52,12 @@ class GoldenSamples:
                 object_key=golden_key(product.id, sample_id), created_at=now_iso(),
             )
             new.append((upload.data, sample))
-        if len(known) > self.max_golden:
+        if len(known) > self.max_golden:  # early, before any byte is written; the catalog checks again atomically
             raise Conflict(f"a product holds at most {self.max_golden} golden samples (nothing was stored)", code="too_many_golden_samples")
         try:
             for data, sample in new:
                 self.objects.put(sample.object_key, data)
-            self.catalog.golden.add([sample for _, sample in new])
+            self.catalog.golden.add([sample for _, sample in new], self.max_golden)
         except Exception:  # disk full, store down: take back what was written, report the cause
             for _, sample in new:
                 _quietly(self.objects.delete, sample.object_key)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Literal
 
 from services.common.catalog import Catalog
 from services.common.jobs import JobRunner
 from services.common.names import check_id, new_id
 from services.common.objects import ObjectStore
+from services.core.defects import DefectLibrary
 from services.core.golden import GoldenSamples
 from services.core.keys import batch_item_key
 from services.core.models import Inspection, Job, Product
@@ -15,11 +17,22 @@ from services.core.pictures import picture
 from services.core.scoring import Scorer
 from services.core.uploads import Upload
 
+log = logging.getLogger(__name__)
+
 
 class Inspections:
     def __init__(
-        self, catalog: Catalog, objects: ObjectStore, scorer: Scorer, runner: JobRunner, golden: GoldenSamples, max_pixels: int, page_limit: int
+        self,
+        catalog: Catalog,
+        objects: ObjectStore,
+        scorer: Scorer,
+        runner: JobRunner,
+        golden: GoldenSamples,
+        max_pixels: int,
+        page_limit: int,
+        defects: DefectLibrary | None = None,
     ) -> None:
+        self.defects = defects  # its labels follow the feedback
         self.catalog = catalog
         self.objects = objects
         self.scorer = scorer
@@ -43,13 +56,16 @@ class Inspections:
         return self.runner.submit(tenant, product, kind, {"items": [u.filename for u in uploads]}, job_id)
 
     def page(self, product: Product, decision: str | None, batch_id: str | None, limit: int, cursor: int | None) -> tuple[list[Inspection], int | None]:
-        """Newest first: (items, the cursor of the next page or None on the last); at most page_limit items."""
+        """Newest first: (items, the cursor of the next page or None on the last); at most page_limit items.
+        A cursor is a position among the product's own inspections (the oldest is 1), not the catalog's
+        global sequence, which would tell a tenant how many inspections every tenant makes."""
         limit = min(limit, self.page_limit)
         batch_id = check_id(batch_id, "batch id") if batch_id is not None else None
-        items = self.catalog.inspections.page(product.id, decision, batch_id, limit + 1, cursor)
+        before = None if cursor is None else self.catalog.inspections.seq_at(product.id, cursor)
+        items = self.catalog.inspections.page(product.id, decision, batch_id, limit + 1, before)
         more = len(items) > limit
         items = items[:limit]
-        return items, items[-1].seq if more else None
+        return items, self.catalog.inspections.position(product.id, items[-1].seq) if more else None
 
     def get(self, product: Product, inspection_id: str) -> Inspection:
         return self.catalog.inspections.get(product.id, check_id(inspection_id, "inspection id"))
@@ -58,12 +74,17 @@ class Inspections:
         return self.objects.get(self.get(product, inspection_id).image_key)
 
     def picture(self, product: Product, inspection_id: str, kind: Literal["heatmap", "overlay"]) -> bytes:
-        return picture(self.objects, self.get(product, inspection_id), kind, self.max_pixels)
+        return picture(self.objects, self.get(product, inspection_id), kind, self.max_pixels, self.golden.budget, product.tenant)
 
     def record_feedback(self, product: Product, inspection_id: str, label: str | None, add_to_golden: bool) -> Inspection:
         """Mark (or clear) a false alarm; optionally its image becomes a golden sample for the next build."""
         inspection = self.get(product, inspection_id)
         self.catalog.inspections.set_feedback(inspection.id, label)
+        if self.defects is not None:
+            try:
+                self.defects.label(inspection, label)
+            except Exception as exc:  # the feedback is stored; the library's copy of the label is not essential
+                log.warning("defect library label of %s not updated: %s", inspection.id, exc)
         if add_to_golden:
             self.golden.add(product, [Upload(inspection.filename, self.objects.get(inspection.image_key))])
         return self.get(product, inspection.id)

@@ -34,3 +34,9 @@ def alias_name(product_id: str) -> str:
 
 def collection_name(product_id: str, version: int) -> str:
     return f"gs_{product_id}_v{version}"
+
+
+def defects_name(product_id: str, space: str) -> str:
+    """The product's library of past defect regions in one feature space (backbone, taps, projection):
+    features of another space are not comparable, so they never share a collection."""
+    return f"gs_{product_id}_defects_{space}"

@@ -128,6 +128,26 @@ class ApiKey(BaseModel):
     created_at: str
 
 
+class NearestGolden(BaseModel):
+    """The golden patch nearest to a region's peak (goldenshot.explain): "unlike this patch of golden sample 3"."""
+
+    model_config = ConfigDict(frozen=True)
+
+    golden_id: str | None = None  # the golden sample's id; None: deleted since the build
+    sample: int  # index among the fingerprint's golden sources
+    name: str  # the golden sample's filename
+    sha256: str
+    view: int  # 0: the sample as uploaded; > 0: one of its augmented copies
+    row: int  # the patch in the golden view's grid
+    col: int
+    grid_h: int
+    grid_w: int
+    distance: float  # L2 between the region's peak patch and this golden patch
+    patch_row: int  # the region's peak patch in the inspected image's grid
+    patch_col: int
+    bank_row: int
+
+
 class Region(BaseModel):
     """A defect region in image pixels (goldenshot.regions.Region as stored)."""
 
@@ -138,6 +158,7 @@ class Region(BaseModel):
     peak_score: float
     mean_score: float
     polygon: list[tuple[int, int]]
+    nearest_golden: NearestGolden | None = None  # None: not explained (zero-shot, or a fingerprint without provenance)
 
 
 class Inspection(BaseModel):

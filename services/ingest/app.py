@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import logging
 import re
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from http import HTTPStatus
 
@@ -22,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from goldenshot import __version__
 from services.common.logs import REQUEST_ID
 from services.common.names import new_id
-from services.core.errors import BackendUnavailable, Conflict, DomainError, InvalidImage, InvalidRequest, NotFound, Unauthorized, Unavailable, Unprocessable
+from services.core.errors import BackendUnavailable, Busy, Conflict, DomainError, InvalidImage, InvalidRequest, NotFound, TooManyRequests, Unauthorized, Unavailable, Unprocessable
 from services.ingest import fingerprints, inspections, products
 from services.ingest.uploads import too_large
 from services.runtime import Runtime
@@ -42,6 +44,8 @@ STATUS: dict[type[DomainError], int] = {
     InvalidImage: 422,
     Unprocessable: 422,
     Unavailable: 503,
+    TooManyRequests: 429,
+    Busy: 503,
 }
 _CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type", 422: "validation_error"}
 
@@ -57,7 +61,11 @@ def create_app(runtime: Runtime) -> FastAPI:
         finally:
             runtime.close()
 
+    # no /docs or /redoc: Swagger UI comes from a CDN, which a strict CSP on the console's origin (where the
+    # console keeps the API key) must not allow; /openapi.json stays for tools
     app = FastAPI(
+        docs_url=None,
+        redoc_url=None,
         title="goldenshot",
         version=__version__,
         lifespan=lifespan,
@@ -74,6 +82,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=runtime.service.cors_origins, allow_methods=["*"], allow_headers=["*"])
     app.add_middleware(BodyLimit, limit=runtime.service.max_request_bytes)
     app.add_middleware(RequestMetrics, runtime=runtime)
+    app.add_middleware(SecurityHeaders)
     if serves_api and (runtime.service.console_dir / "index.html").is_file():
         app.mount("/", StaticFiles(directory=runtime.service.console_dir, html=True), name="console")
     return app
@@ -86,7 +95,10 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
 def _add_errors(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
-        return _error(next((STATUS[c] for c in type(exc).__mro__ if c in STATUS), 500), exc.code, exc.message)
+        response = _error(next((STATUS[c] for c in type(exc).__mro__ if c in STATUS), 500), exc.code, exc.message)
+        if isinstance(exc, Busy):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(BackendUnavailable)
     async def backend_unavailable(request: Request, exc: BackendUnavailable) -> JSONResponse:
@@ -126,22 +138,31 @@ def _add_errors(app: FastAPI) -> None:
 
 
 def _add_system_routes(app: FastAPI, runtime: Runtime) -> None:
+    # probes answer from the event loop (liveness) or a thread of their own (readiness's backend pings):
+    # never from the thread pool that requests waiting for an inference slot fill up (issue 20)
+    probes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="probes")
+
     @app.get("/healthz", tags=["system"])
-    def healthz() -> StatusOut:
+    async def healthz() -> StatusOut:
         return StatusOut(status="ok")
 
+    def ping_backends() -> None:
+        runtime.catalog.ping()
+        runtime.objects.ping()
+        runtime.vectors.ping()
+        runtime.bus.ping()
+
     @app.get("/readyz", tags=["system"])
-    def readyz() -> StatusOut:
+    async def readyz() -> StatusOut:
         try:
-            runtime.catalog.ping()
-            runtime.objects.ping()
-            runtime.vectors.ping()
-            runtime.bus.ping()
+            await asyncio.get_running_loop().run_in_executor(probes, ping_backends)
         except Exception as exc:
             raise Unavailable(f"{type(exc).__name__}: {str(exc)[:200]}", code="not_ready") from None
         return StatusOut(status="ready")
 
-    if runtime.service.metrics_port is None:  # else only on its own port
+    # /metrics names every tenant's products: on the API port only while the server runs open (one tenant);
+    # with keys it is served on metrics_port alone (the chart sets it; Prometheus reaches it by NetworkPolicy)
+    if runtime.service.metrics_port is None and not runtime.service.require_api_key:
 
         @app.get("/metrics", tags=["system"], response_class=Response, responses={200: {"description": "Prometheus text format", "content": {METRICS_TYPE: {"schema": {"type": "string"}}}}})
         def metrics() -> Response:
@@ -211,3 +232,32 @@ class RequestMetrics:
             elapsed = time.perf_counter() - started
             self.histogram.labels(scope["method"], template, str(status)).observe(elapsed)
             access.info("request", extra={"request_id": request_id, "method": scope["method"], "route": template, "status": status, "ms": round(elapsed * 1000, 2)})
+
+
+class SecurityHeaders:
+    """A strict CSP and no framing on every answer: the console keeps the API key in localStorage on this
+    origin, so nothing but its own scripts may run here and no other site may frame it (clickjacking)."""
+
+    HEADERS = (
+        (b"content-security-policy", b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+         b"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
+        (b"x-frame-options", b"DENY"),
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"no-referrer"),
+    )
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                message["headers"] = [*message.get("headers", []), *(h for h in self.HEADERS if h[0] not in present)]
+            await send(message)
+
+        await self.app(scope, receive, sending)

@@ -7,7 +7,9 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
+from services.common.admission import Gate
 from services.common.auth import tenant_for
+from services.core.explanations import Explanations
 from services.core.fingerprints import Fingerprints
 from services.core.golden import GoldenSamples
 from services.core.inspections import Inspections
@@ -50,17 +52,27 @@ async def _inspections(request: Request) -> Inspections:
     return _runtime(request).inspections
 
 
+async def _explanations(request: Request) -> Explanations:
+    return _runtime(request).explanations
+
+
 async def _limits(request: Request) -> UploadLimits:
     runtime = _runtime(request)
     return UploadLimits(runtime.service.max_files, runtime.engine.limits.max_bytes)
 
 
+async def _inspect_gate(request: Request) -> Gate:
+    return _runtime(request).inspect_gate
+
+
 CallerDep = Annotated[Caller, Depends(get_caller)]
+InspectGateDep = Annotated[Gate, Depends(_inspect_gate)]
 LimitsDep = Annotated[UploadLimits, Depends(_limits)]
 ProductsDep = Annotated[Products, Depends(_products)]
 GoldenDep = Annotated[GoldenSamples, Depends(_golden)]
 FingerprintsDep = Annotated[Fingerprints, Depends(_fingerprints)]
 InspectionsDep = Annotated[Inspections, Depends(_inspections)]
+ExplanationsDep = Annotated[Explanations, Depends(_explanations)]
 
 
 async def get_product(name: str, caller: CallerDep, products: ProductsDep) -> Product:

@@ -1,4 +1,4 @@
-"""Routes: inspect one image, batch jobs, stored results, their pictures, and false-alarm feedback."""
+"""Routes: inspect one image, batch jobs, stored results, their pictures and explanations, and false-alarm feedback."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from services.ingest.deps import CallerDep, InspectionsDep, LimitsDep, ProductDep
+from services.ingest.deps import CallerDep, ExplanationsDep, InspectGateDep, InspectionsDep, LimitsDep, ProductDep
 from services.ingest.media import IMAGE_TYPES, ImageResponse, binary
 from services.ingest.products import MULTIPART_FILES
 from services.ingest.uploads import read_uploads
-from services.schemas import InspectionOut, InspectionPage, JobOut
+from services.schemas import ExplanationOut, InspectionOut, InspectionPage, JobOut, SimilarOut
 
 router = APIRouter(prefix="/v1/products/{name}", tags=["inspections"])
 
@@ -33,10 +33,13 @@ class FeedbackIn(BaseModel):
 
 
 @router.post("/inspect", openapi_extra=MULTIPART_FILE)
-async def inspect(request: Request, caller: CallerDep, product: ProductDep, inspections: InspectionsDep, limits: LimitsDep) -> InspectionOut:
+async def inspect(request: Request, caller: CallerDep, product: ProductDep, inspections: InspectionsDep, limits: LimitsDep, gate: InspectGateDep) -> InspectionOut:
+    """Admitted (or refused with 503/429 and Retry-After) before the upload is read: a saturated server
+    holds neither the bytes nor a thread of a request it cannot serve soon."""
     inspections.ready(product)  # no fingerprint: say so before reading the upload
-    upload = (await read_uploads(request, "file", limits, single=True))[0]
-    return InspectionOut.of(product, await run_in_threadpool(inspections.inspect, product, upload, caller.api_key))
+    with gate.admit(caller.tenant):
+        upload = (await read_uploads(request, "file", limits, single=True))[0]
+        return InspectionOut.of(product, await run_in_threadpool(inspections.inspect, product, upload, caller.api_key))
 
 
 @router.post("/batches", status_code=202, openapi_extra=MULTIPART_FILES)
@@ -86,3 +89,15 @@ def inspection_picture(inspection_id: str, kind: Literal["heatmap", "overlay"], 
 def feedback(inspection_id: str, body: FeedbackIn, product: ProductDep, inspections: InspectionsDep) -> InspectionOut:
     """Mark a false alarm; optionally its image becomes a golden sample for the next build."""
     return InspectionOut.of(product, inspections.record_feedback(product, inspection_id, body.label, body.add_to_golden))
+
+
+@router.get("/inspections/{inspection_id}/explain")
+def explain(inspection_id: str, product: ProductDep, explanations: ExplanationsDep, k: Annotated[int, Query(ge=1, le=50)] = 5) -> ExplanationOut:
+    """Per region, the k golden patches nearest to its peak (at most the server's explain_top_k)."""
+    return ExplanationOut.of(product, inspection_id, explanations.explain(product, inspection_id, k))
+
+
+@router.get("/inspections/{inspection_id}/similar")
+def similar(inspection_id: str, product: ProductDep, explanations: ExplanationsDep, limit: Annotated[int, Query(ge=1, le=100)] = 10) -> SimilarOut:
+    """Past inspections of this product with the most similar defects, nearest first; [] without history."""
+    return SimilarOut.of(product, inspection_id, explanations.similar(product, inspection_id, limit))

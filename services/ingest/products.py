@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, HttpUrl
 
@@ -59,8 +59,15 @@ def create_product(body: ProductIn, caller: CallerDep, products: ProductsDep) ->
 
 
 @router.get("")
-def list_products(caller: CallerDep, products: ProductsDep) -> ProductList:
-    return ProductList(items=[product_out(view) for view in products.overviews(caller.tenant)])
+def list_products(
+    caller: CallerDep,
+    products: ProductsDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    cursor: Annotated[str | None, Query(max_length=63, description="next_cursor of the previous page")] = None,
+) -> ProductList:
+    """By name, a page at a time."""
+    views, next_cursor = products.overviews(caller.tenant, limit, cursor)
+    return ProductList(items=[product_out(view) for view in views], next_cursor=next_cursor)
 
 
 @router.get("/{name}")

@@ -5,6 +5,7 @@ What goes wrong here is the request's shape, not the domain, so it is answered w
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from starlette.datastructures import UploadFile
@@ -34,9 +35,7 @@ async def read_uploads(request: Request, field: str, limits: UploadLimits, singl
     """
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("image/") or content_type == "application/octet-stream":
-        data = await request.body()
-        if len(data) > limits.max_bytes:
-            raise too_large("the image", limits.max_bytes)
+        data = await _limited(request.stream(), limits.max_bytes, "the image")
         uploads = [Upload(display_name(request.headers.get("x-filename")), data)]
     elif content_type.startswith("multipart/form-data"):
         async with request.form(max_files=limits.max_files, max_fields=limits.max_files + 16) as form:
@@ -57,10 +56,19 @@ async def read_uploads(request: Request, field: str, limits: UploadLimits, singl
 
 
 async def _read(part: UploadFile, max_bytes: int) -> bytes:
-    chunks, size = [], 0
-    while chunk := await part.read(_CHUNK):
+    async def chunks() -> AsyncIterator[bytes]:
+        while chunk := await part.read(_CHUNK):
+            yield chunk
+
+    return await _limited(chunks(), max_bytes, f"file {display_name(part.filename)}")
+
+
+async def _limited(chunks: AsyncIterator[bytes], max_bytes: int, what: str) -> bytes:
+    """The chunks joined, refused (413) as soon as they pass the limit: a body is never read whole first."""
+    parts, size = [], 0
+    async for chunk in chunks:
         size += len(chunk)
         if size > max_bytes:
-            raise too_large(f"file {display_name(part.filename)}", max_bytes)
-        chunks.append(chunk)
-    return b"".join(chunks)
+            raise too_large(what, max_bytes)
+        parts.append(chunk)
+    return b"".join(parts)

@@ -9,21 +9,26 @@ import logging
 import time
 from collections.abc import Iterator
 from concurrent import futures
+from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from services.common.auth import HEADER, tenant_for
+from services.common.auth import HEADER
 from services.common.catalog import Catalog
 from services.common.logs import REQUEST_ID
 from services.common.names import check_slug, display_name, new_id
-from services.core.errors import ERRORS, BackendUnavailable, Conflict, DomainError, InvalidImage, InvalidRequest, NotFound, Unauthorized, Unavailable, Unprocessable
+from services.core.errors import ERRORS, BackendUnavailable, Busy, Conflict, DomainError, InvalidImage, InvalidRequest, NotFound, Unauthorized, Unavailable, Unprocessable
 from services.core.models import Inspection, Product
 from services.proto.goldenshot.v1 import scorer_pb2 as pb
 from services.proto.goldenshot.v1 import scorer_pb2_grpc as pb_grpc
 from services.scorer.scorer import Scorer
+
+if TYPE_CHECKING:
+    from services.scorer.grpc_guard import CallGuard
 
 STATUS: dict[type[DomainError], grpc.StatusCode] = {
     InvalidRequest: grpc.StatusCode.INVALID_ARGUMENT,
@@ -33,10 +38,12 @@ STATUS: dict[type[DomainError], grpc.StatusCode] = {
     NotFound: grpc.StatusCode.NOT_FOUND,
     Conflict: grpc.StatusCode.FAILED_PRECONDITION,
     Unavailable: grpc.StatusCode.UNAVAILABLE,
+    Busy: grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
 access = logging.getLogger("goldenshot.access")
 API_KEY_METADATA = HEADER.lower()
 REQUEST_ID_METADATA = "x-request-id"
+TENANT: ContextVar[str] = ContextVar("grpc_tenant")  # the caller's tenant, set by the guard before a handler runs
 
 
 ERROR_KIND, ERROR_CODE = "goldenshot-error", "goldenshot-error-code"
@@ -69,24 +76,22 @@ def inspection_message(product: Product, inspection: Inspection) -> pb.Inspectio
 
 
 class ScorerService(pb_grpc.ScorerServicer):
-    """Each call: API key -> tenant -> product -> Scorer; a domain error becomes the matching status code."""
+    """Each call: tenant (authenticated by services.scorer.grpc_guard before the handler runs) -> product
+    -> Scorer; a domain error becomes the matching status code."""
 
-    def __init__(self, catalog: Catalog, scorer: Scorer, require_api_key: bool) -> None:
+    def __init__(self, catalog: Catalog, scorer: Scorer) -> None:
         self.catalog = catalog
         self.scorer = scorer
-        self.require_api_key = require_api_key
 
-    def _product(self, name: str, context: grpc.ServicerContext) -> tuple[dict, str | None]:
+    def _product(self, name: str, context: grpc.ServicerContext) -> Product:
         metadata = dict(context.invocation_metadata())
         REQUEST_ID.set(metadata.get(REQUEST_ID_METADATA) or new_id())  # each call runs in its own context
-        key = metadata.get(API_KEY_METADATA)
-        tenant = tenant_for(self.catalog, key, self.require_api_key)
         check_slug(name, "product name")
-        return self.catalog.products.get(tenant, name), key
+        return self.catalog.products.get(TENANT.get(), name)
 
     def _inspect(self, request: pb.InspectRequest, context: grpc.ServicerContext) -> pb.Inspection:
         started = time.perf_counter()
-        product, key = self._product(request.product, context)
+        product = self._product(request.product, context)
         inspection = self.scorer.inspect(product, request.image, display_name(request.filename))
         access.info("grpc", extra={"method": "Inspect", "product": product.name, "decision": inspection.decision, "ms": round((time.perf_counter() - started) * 1000, 2)})
         return inspection_message(product, inspection)
@@ -106,7 +111,7 @@ class ScorerService(pb_grpc.ScorerServicer):
 
     def GetFingerprint(self, request: pb.GetFingerprintRequest, context: grpc.ServicerContext) -> pb.Fingerprint:
         try:
-            product, _ = self._product(request.product, context)
+            product = self._product(request.product, context)
             if product.active_version is None:
                 raise Conflict(f"product '{product.name}' has no fingerprint yet", code="no_fingerprint")
             active = self.catalog.versions.get(product.id, product.active_version)
@@ -128,16 +133,19 @@ SCORER_SERVICE = pb.DESCRIPTOR.services_by_name["Scorer"].full_name
 class GrpcServer:
     server: grpc.Server
     health: health.HealthServicer
+    guard: CallGuard
     port: int  # the bound one (a free port when 0 was asked for)
 
     def stop(self, grace: float) -> None:
         """Health answers NOT_SERVING first, so probes and balancers stop sending while calls drain."""
         self.health.enter_graceful_shutdown()
         self.server.stop(grace=grace).wait(grace * 2)
+        self.guard.watchdog.stop()
 
 
-def start_grpc(service: ScorerService, host: str, port: int, workers: int, max_message_bytes: int) -> GrpcServer:
-    """Serve the scorer, health and reflection on host:port (0: a free port).
+def start_grpc(service: ScorerService, guard: CallGuard, host: str, port: int, max_message_bytes: int) -> GrpcServer:
+    """Serve the scorer, health and reflection on host:port (0: a free port), every call through the guard
+    (key, shares, stream deadlines), on as many threads as the guard's bounds need.
 
     The port is this process's alone: without SO_REUSEPORT a second server on the same port fails here,
     instead of silently sharing it and taking half of a line controller's calls.
@@ -147,7 +155,7 @@ def start_grpc(service: ScorerService, host: str, port: int, workers: int, max_m
         ("grpc.max_send_message_length", max_message_bytes),
         ("grpc.so_reuseport", 0),
     ]
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc"), options=options)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=guard.threads, thread_name_prefix="grpc"), options=options, interceptors=[guard])
     pb_grpc.add_ScorerServicer_to_server(service, server)
     checks = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(checks, server)
@@ -159,6 +167,7 @@ def start_grpc(service: ScorerService, host: str, port: int, workers: int, max_m
     if bound == 0:
         raise OSError(errno.EADDRINUSE, f"gRPC cannot listen on {host}:{port}: the port is in use (another scorer?) or the address is not local")
     server.start()
+    guard.watchdog.start()
     for name in (health.OVERALL_HEALTH, SCORER_SERVICE):
         checks.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return GrpcServer(server, checks, bound)
+    return GrpcServer(server, checks, guard, bound)

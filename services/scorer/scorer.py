@@ -23,11 +23,13 @@ from goldenshot.images import ImageError
 from goldenshot.inspector import Inspection as Result
 from goldenshot.inspector import Inspector
 from goldenshot.settings import Settings
+from services.common.admission import DecodeBudget, header_pixels
 from services.common.catalog import Catalog
 from services.common.metrics import Metrics
 from services.common.names import new_id
 from services.common.objects import ObjectNotFound, ObjectStore
 from services.common.webhooks import WebhookSender
+from services.core.defects import DefectLibrary
 from services.core.errors import Conflict, InvalidImage, Unavailable
 from services.core.keys import inspection_prefix
 from services.core.models import Inspection, Product
@@ -56,7 +58,10 @@ class Scorer:
         slots: int,
         hot_products: int,
         webhooks: WebhookSender,
+        budget: DecodeBudget,
+        defects: DefectLibrary | None = None,
     ) -> None:
+        self.defects = defects  # where anomalous regions' embeddings go after the inspection is stored
         self.catalog = catalog
         self.objects = objects
         self.extractor = extractor
@@ -67,6 +72,7 @@ class Scorer:
         self._hot: OrderedDict[str, tuple[int, Inspector]] = OrderedDict()
         self._hot_lock = threading.Lock()
         self._slots = threading.Semaphore(slots)
+        self.budget = budget
 
     def inspector(self, product: Product) -> tuple[int, Inspector]:
         """The product's active version, hot; loading a new one replaces the old."""
@@ -103,16 +109,34 @@ class Scorer:
         """Decode, score, store image + map + record; returns the stored inspection. credentials: unused here,
         the caller's key was checked already (services.core.scoring.Scorer)."""
         version, inspector = self.inspector(product)
-        started = time.perf_counter()
-        try:
-            image, size = inspector.decode(data, filename, self.settings.limits.max_pixels)  # near the working size
-        except ImageError as exc:
-            raise InvalidImage(str(exc)) from exc
-        decode_ms = (time.perf_counter() - started) * 1000.0
-        with self._slots:
-            result = inspector.inspect(image, size)  # Triton down: TritonUnavailable, a BackendUnavailable (503)
+        # the decoded pixels count against the budget from before decoding until they are dropped; a batch
+        # item waits for room, a request waits a while and then answers 503
+        with self.budget.hold(header_pixels(data), product.tenant, wait=batch_id is not None):
+            started = time.perf_counter()
+            try:
+                image, size = inspector.decode(data, filename, self.settings.limits.max_pixels)  # near the working size
+            except ImageError as exc:
+                raise InvalidImage(str(exc)) from exc
+            decode_ms = (time.perf_counter() - started) * 1000.0
+            with self._slots:
+                result = inspector.inspect(image, size)  # Triton down: TritonUnavailable, a BackendUnavailable (503)
+            del image
         result.timings_ms = {"decode": decode_ms, **result.timings_ms}
-        return self.store(product, version, data, filename, result, batch_id, inspection_id)
+        inspection = self.store(product, version, data, filename, result, batch_id, inspection_id)
+        if self.defects is not None and result.region_features is not None:
+            self.defects.submit(inspection, result.region_features, inspector.fingerprint)
+        return inspection
+
+    def _regions(self, product: Product, result: Result) -> list[dict]:
+        """The result's regions as stored, each nearest golden patch with the golden sample's id (looked up
+        by sha256 once per anomalous inspection; None when that sample was deleted since the build)."""
+        regions = [r.to_dict() for r in result.regions]
+        if any("nearest_golden" in r for r in regions):
+            ids = {g.sha256: g.id for g in self.catalog.golden.list(product.id)}
+            for region in regions:
+                if "nearest_golden" in region:
+                    region["nearest_golden"] = {**region["nearest_golden"], "golden_id": ids.get(region["nearest_golden"]["sha256"])}
+        return regions
 
     def store(
         self, product: Product, version: int, data: bytes, filename: str, result: Result, batch_id: str | None = None, inspection_id: str | None = None
@@ -130,7 +154,7 @@ class Scorer:
             score=float(result.score),
             threshold=float(result.threshold),
             pixel_threshold=float(result.pixel_threshold),
-            regions=[r.to_dict() for r in result.regions],
+            regions=self._regions(product, result),
             filename=filename,
             width=int(width),
             height=int(height),

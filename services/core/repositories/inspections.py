@@ -39,6 +39,14 @@ class InspectionRepository:
             raise NotFound(f"inspection '{inspection_id}' does not exist")
         return Inspection.model_validate(row._mapping)
 
+    def many(self, product_id: str, ids: list[str]) -> list[Inspection]:
+        """The product's inspections among `ids` (unknown ids left out), in no order."""
+        if not ids:
+            return []
+        query = select(inspections).where(inspections.c.product_id == product_id, inspections.c.id.in_(ids))
+        with self.engine.connect() as conn:
+            return [Inspection.model_validate(r._mapping) for r in conn.execute(query)]
+
     def page(self, product_id: str, decision: str | None, batch_id: str | None, limit: int, before: int | None) -> list[Inspection]:
         """Newest first; `before` is the seq cursor of the previous page's last item."""
         query = select(inspections).where(inspections.c.product_id == product_id)
@@ -51,10 +59,29 @@ class InspectionRepository:
         with self.engine.connect() as conn:
             return [Inspection.model_validate(r._mapping) for r in conn.execute(query.order_by(inspections.c.seq.desc()).limit(limit))]
 
+    def position(self, product_id: str, seq: int) -> int:
+        """How many of the product's inspections are as old as `seq` or older (1: its first)."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(inspections).where(inspections.c.product_id == product_id, inspections.c.seq <= seq)).scalar_one()
+
+    def seq_at(self, product_id: str, position: int) -> int | None:
+        """The seq of the product's `position`-th oldest inspection (0 below the first; None past the last)."""
+        if position < 1:
+            return 0
+        query = select(inspections.c.seq).where(inspections.c.product_id == product_id).order_by(inspections.c.seq).offset(position - 1).limit(1)
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar_one_or_none()
+
     def batch_done(self, batch_id: str) -> set[str]:
         """Ids of a batch's items already stored."""
         with self.engine.connect() as conn:
             return set(conn.execute(select(inspections.c.id).where(inspections.c.batch_id == batch_id)).scalars())
+
+    def counts(self, product_ids: list[str]) -> dict[str, int]:
+        """Inspections per product, in one query (a page of products)."""
+        query = select(inspections.c.product_id, func.count()).where(inspections.c.product_id.in_(product_ids)).group_by(inspections.c.product_id)
+        with self.engine.connect() as conn:
+            return dict(conn.execute(query).all())
 
     def count(self, product_id: str) -> int:
         with self.engine.connect() as conn:

@@ -51,6 +51,16 @@ class JobRepository:
             query = query.where(jobs.c.product_id == product_id)
         return self._all(query.order_by(jobs.c.created_at))
 
+    def open_builds(self, product_ids: list[str]) -> dict[str, Job]:
+        """The newest open build of each product that has one, in one query (a page of products)."""
+        query = select(jobs).where(jobs.c.product_id.in_(product_ids), jobs.c.kind == "build", jobs.c.state.in_(OPEN_STATES)).order_by(jobs.c.created_at)
+        return {job.product_id: job for job in self._all(query)}  # the newest last, so it stays
+
+    def open_count(self, tenant: str) -> int:
+        """The tenant's jobs queued or running."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(jobs).where(jobs.c.tenant == tenant, jobs.c.state.in_(OPEN_STATES))).scalar_one()
+
     def oldest_open_age(self) -> float:
         """Seconds since the oldest open job was created; 0 with none (a metric: stuck jobs)."""
         with self.engine.connect() as conn:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 
 from services.core.errors import Conflict, NotFound
@@ -37,6 +37,18 @@ class ProductRepository:
         """By name."""
         with self.engine.connect() as conn:
             return [Product.model_validate(r._mapping) for r in conn.execute(select(products).where(products.c.tenant == tenant).order_by(products.c.name))]
+
+    def page(self, tenant: str, after: str | None, limit: int) -> list[Product]:
+        """By name, those after `after`."""
+        query = select(products).where(products.c.tenant == tenant)
+        if after is not None:
+            query = query.where(products.c.name > after)
+        with self.engine.connect() as conn:
+            return [Product.model_validate(r._mapping) for r in conn.execute(query.order_by(products.c.name).limit(limit))]
+
+    def count(self, tenant: str) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(products).where(products.c.tenant == tenant)).scalar_one()
 
     def all(self) -> list[Product]:
         """Every tenant's, oldest first (a restart refilling the vector store)."""

@@ -30,6 +30,13 @@ class VersionRepository:
         with self.engine.connect() as conn:
             return [Version.model_validate(r._mapping) for r in conn.execute(query)]
 
+    def active(self, product_ids: list[str]) -> dict[str, Version]:
+        """The active version of each product that has one, in one query (a page of products)."""
+        on = (products.c.id == versions.c.product_id) & (products.c.active_version == versions.c.version)
+        query = select(versions).join(products, on).where(products.c.id.in_(product_ids))
+        with self.engine.connect() as conn:
+            return {r.product_id: Version.model_validate(r._mapping) for r in conn.execute(query)}
+
     def get(self, product_id: str, version: int) -> Version:
         with self.engine.connect() as conn:
             row = conn.execute(select(versions).where(versions.c.product_id == product_id, versions.c.version == version)).first()

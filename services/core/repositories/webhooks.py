@@ -28,8 +28,10 @@ class WebhookRepository:
         return None if row is None else Webhook.model_validate(row._mapping)
 
     def delete(self, product_id: str) -> bool:
-        """False when the product had none."""
+        """False when the product had none. Its queued deliveries are dropped with it."""
         with self.engine.begin() as conn:
+            pending = (deliveries.c.product_id == product_id) & deliveries.c.delivered.is_(False) & deliveries.c.failed.is_(False)
+            conn.execute(deliveries.update().where(pending).values(failed=True, last_error="the webhook was deleted"))
             return conn.execute(webhooks.delete().where(webhooks.c.product_id == product_id)).rowcount > 0
 
 
@@ -47,6 +49,33 @@ class DeliveryRepository:
         query = select(deliveries).where(deliveries.c.delivered.is_(False), deliveries.c.failed.is_(False), deliveries.c.next_at <= now)
         with self.engine.connect() as conn:
             return [Delivery.model_validate(r._mapping) for r in conn.execute(query.order_by(deliveries.c.next_at).limit(limit))]
+
+    def due_products(self, now: float, limit: int = 200) -> list[str]:
+        """Products with a delivery due by `now`, the most overdue first: one row each, so a product with
+        thousands queued does not hide the others."""
+        query = (
+            select(deliveries.c.product_id)
+            .where(deliveries.c.delivered.is_(False), deliveries.c.failed.is_(False), deliveries.c.next_at <= now)
+            .group_by(deliveries.c.product_id)
+            .order_by(func.min(deliveries.c.next_at))
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).scalars())
+
+    def first_due(self, product_id: str, now: float) -> Delivery | None:
+        """The product's most overdue delivery (None when another sender took it meanwhile)."""
+        query = select(deliveries).where(
+            deliveries.c.product_id == product_id, deliveries.c.delivered.is_(False), deliveries.c.failed.is_(False), deliveries.c.next_at <= now
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query.order_by(deliveries.c.next_at, deliveries.c.seq).limit(1)).first()
+        return None if row is None else Delivery.model_validate(row._mapping)
+
+    def forget_secrets(self) -> None:
+        """Blank the secrets older rows copied: deliveries sign with the webhook's current secret."""
+        with self.engine.begin() as conn:
+            conn.execute(deliveries.update().where(deliveries.c.secret != "").values(secret=""))
 
     def claim(self, delivery: Delivery, lease_s: float) -> bool:
         """Take a due delivery for lease_s seconds; False if another sender (replica) took it first."""

@@ -66,12 +66,29 @@ export interface Golden {
   image_url: string;
 }
 
+export interface NearestGolden {
+  golden_id?: string | null;
+  sample: number;
+  name: string;
+  sha256: string;
+  view: number;
+  row: number;
+  col: number;
+  grid_h: number;
+  grid_w: number;
+  distance: number;
+  patch_row: number;
+  patch_col: number;
+  bank_row: number;
+}
+
 export interface Region {
   bbox: [number, number, number, number];
   area: number;
   peak_score: number;
   mean_score: number;
   polygon: [number, number][];
+  nearest_golden?: NearestGolden | null;
 }
 
 export interface Inspection {
@@ -105,7 +122,7 @@ export interface Stats {
 
 export interface Page<T> {
   items: T[];
-  /** docs/api.md says a string; the embedded server sends the row's sequence number. Opaque either way. */
+  /** A product name (products) or a position among the product's own inspections (inspections). Opaque either way. */
   next_cursor?: string | number | null;
 }
 

@@ -1,0 +1,170 @@
+"""The defect library: every anomalous region's embedding (the patch feature at its peak), per product,
+searchable for past inspections with similar defects ("seen 14 times this week, last marked false alarm").
+
+Writes go through one background thread after the inspection is stored: the decision never waits
+for the vector store, and a store that fails loses a library entry (logged), never the inspection.
+Labels: an entry starts "unreviewed" and follows the inspection's feedback ("false_alarm").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import queue
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import numpy as np
+
+from goldenshot.fingerprint import Fingerprint, FingerprintError
+from services.common.catalog import Catalog
+from services.common.objects import ObjectNotFound, ObjectStore
+from services.common.vectors import ShardDamaged, VectorStore
+from services.core.keys import defects_name
+from services.core.models import Inspection
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+UNREVIEWED = "unreviewed"
+_IDS = uuid.UUID("5b1f0c1e-2f0a-4c55-9d0e-6a1f3c9e7d21")  # namespace of the entries' ids: one per (inspection, region)
+
+
+def feature_space(fingerprint: Fingerprint) -> str:
+    """A short name for the space a fingerprint's features live in: only equal spaces compare."""
+    meta = fingerprint.meta
+    sha = hashlib.sha256(json.dumps([meta.backbone, meta.weights_sha256, list(meta.taps), meta.feature_dim]).encode())
+    if fingerprint.projection is not None:
+        sha.update(fingerprint.projection.float().contiguous().numpy().tobytes())
+    return sha.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class SimilarDefect:
+    """A past inspection whose defect lies near one of this inspection's regions."""
+
+    inspection: Inspection
+    distance: float  # L2 between the two regions' peak-patch features
+    region: int  # index of this inspection's region
+    matched_region: int  # index of the past inspection's region
+
+
+class DefectLibrary:
+    """Per product and feature space, one collection of region embeddings with inspection id, time and label."""
+
+    def __init__(self, catalog: Catalog, objects: ObjectStore, vectors: VectorStore, backlog: int = 1000) -> None:
+        self.catalog = catalog
+        self.objects = objects
+        self.vectors = vectors
+        self._queue: queue.Queue = queue.Queue(backlog)
+        self._spaces: dict[tuple[str, int], str] = {}  # (product id, version) -> feature space
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="defect-library", daemon=True)
+        self._thread.start()
+
+    def submit(self, inspection: Inspection, features: np.ndarray, fingerprint: Fingerprint) -> None:
+        """Queue an anomalous inspection's region features [regions, D]; never blocks the caller."""
+        if self._thread is None or not len(features):
+            return
+        try:
+            self._queue.put_nowait((inspection, features, fingerprint))
+        except queue.Full:
+            log.warning("defect library backlog full: inspection %s not recorded", inspection.id)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                self.record(*item)
+            except Exception as exc:  # the inspection is stored already; only its library entry is lost
+                log.error("defect library: inspection %s not recorded: %s", item[0].id, exc)
+            finally:
+                self._queue.task_done()
+
+    def wait(self) -> None:
+        """Until every queued entry is written (tests, shutdown)."""
+        self._queue.join()
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def space(self, product_id: str, version: int, fingerprint: Fingerprint | None = None) -> str | None:
+        """The feature space of a version (cached); None when its fingerprint cannot be read."""
+        key = (product_id, version)
+        if key not in self._spaces:
+            if fingerprint is None:
+                try:
+                    stored = self.catalog.versions.get(product_id, version)
+                    fingerprint = Fingerprint.loads(self.objects.get(stored.object_key), stored.object_key)
+                except (FingerprintError, ObjectNotFound) as exc:
+                    log.error("feature space of v%d unknown: %s", version, exc)
+                    return None
+            self._spaces[key] = feature_space(fingerprint)
+        return self._spaces[key]
+
+    def _use(self, name: str, call: Callable[[], T]) -> T:
+        """A damaged library shard cannot be derived again (the features live nowhere else): it is dropped
+        and the library starts again empty, so the server and its other answers go on."""
+        try:
+            return call()
+        except ShardDamaged as exc:
+            log.error("%s: the defect library %s starts again empty", exc, name)
+            self.vectors.drop(name)
+            return call()
+
+    def record(self, inspection: Inspection, features: np.ndarray, fingerprint: Fingerprint) -> None:
+        """Write one entry per region (ids derived from inspection and region: a retry replaces, never doubles)."""
+        space = self.space(inspection.product_id, inspection.version, fingerprint)
+        ids = [str(uuid.uuid5(_IDS, f"{inspection.id}/{i}")) for i in range(len(features))]
+        label = inspection.feedback or UNREVIEWED
+        payloads = [
+            {"inspection_id": inspection.id, "region": i, "created_at": inspection.created_at, "version": inspection.version, "label": label}
+            for i in range(len(features))
+        ]
+        name = defects_name(inspection.product_id, space)
+        self._use(name, lambda: self.vectors.upsert(name, ids, features, payloads))
+
+    def regions(self, inspection: Inspection) -> tuple[np.ndarray, list[dict]]:
+        """The stored embeddings of an inspection's regions, in region order (empty when not recorded)."""
+        space = self.space(inspection.product_id, inspection.version) if inspection.version else None
+        if space is None:
+            return np.zeros((0, 0), dtype=np.float32), []
+        name = defects_name(inspection.product_id, space)
+        vectors, payloads = self._use(name, lambda: self.vectors.points(name, {"inspection_id": inspection.id}))
+        order = np.argsort([p["region"] for p in payloads]) if payloads else []
+        return vectors[order], [payloads[i] for i in order]
+
+    def label(self, inspection: Inspection, label: str | None) -> None:
+        """Follow the inspection's feedback, so the library can be grouped by label."""
+        space = self.space(inspection.product_id, inspection.version) if inspection.version else None
+        if space is not None:
+            name = defects_name(inspection.product_id, space)
+            self._use(name, lambda: self.vectors.set_payload(name, {"inspection_id": inspection.id}, {"label": label or UNREVIEWED}))
+
+    def similar(self, inspection: Inspection, limit: int) -> list[SimilarDefect]:
+        """Past inspections of the product with a region nearest to one of this one's, nearest first,
+        each once; [] when this inspection has no recorded regions or the product no history."""
+        vectors, _ = self.regions(inspection)
+        if not len(vectors):
+            return []
+        name = defects_name(inspection.product_id, self.space(inspection.product_id, inspection.version))
+        hits = self._use(name, lambda: self.vectors.search(name, vectors, limit + len(vectors)))
+        best: dict[str, tuple[float, int, int]] = {}
+        for region, found in enumerate(hits):
+            for hit in found:
+                other = str(hit.payload.get("inspection_id"))
+                if other != inspection.id and (other not in best or hit.distance < best[other][0]):
+                    best[other] = (hit.distance, region, int(hit.payload.get("region", 0)))
+        ranked = sorted(best.items(), key=lambda item: item[1][0])[:limit]
+        stored = {i.id: i for i in self.catalog.inspections.many(inspection.product_id, [i for i, _ in ranked])}
+        return [SimilarDefect(stored[i], d, r, m) for i, (d, r, m) in ranked if i in stored]  # deleted ones drop out

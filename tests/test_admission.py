@@ -1,0 +1,119 @@
+"""Bounds on work in flight (issue 20): the REST gate, the decode memory budget, jobs that run out of memory."""
+
+from __future__ import annotations
+
+import io
+import threading
+
+import pytest
+from PIL import Image
+
+from services.common.admission import DecodeBudget, Gate, header_pixels
+from services.common.bus import MemoryBus
+from services.common.catalog import Catalog
+from services.common.jobs import JobRunner
+from services.common.metrics import Metrics
+from services.core.errors import Busy, TooManyRequests
+from services.core.models import Product
+
+
+def test_the_gate_refuses_over_its_bounds_at_once_and_gives_back():
+    gate = Gate(capacity=3, per_tenant=2, retry_after=2)
+    with gate.admit("a"), gate.admit("a"):
+        with pytest.raises(TooManyRequests) as tenant_full:
+            with gate.admit("a"):
+                pass
+        assert tenant_full.value.retry_after == 2
+        with gate.admit("b"):
+            with pytest.raises(Busy) as full:
+                with gate.admit("c"):
+                    pass
+            assert not isinstance(full.value, TooManyRequests) and full.value.code == "busy"
+    with gate.admit("a"), gate.admit("a"), gate.admit("b"):  # every share came back
+        pass
+
+
+def test_decode_budget_holds_decoded_pixels_in_flight_in_all_and_per_tenant():
+    budget = DecodeBudget(pixels=100, per_tenant=60, wait_s=0.2, retry_after=1)
+    with budget.hold(50, "a"):
+        with pytest.raises(Busy) as full:  # a request waits a while, then is told to retry
+            with budget.hold(20, "a"):  # past plant a's share, though the budget has room
+                pass
+        assert full.value.code == "decode_budget" and budget.in_flight == 50
+        with budget.hold(50, "b"):  # another tenant's share is untouched
+            assert budget.in_flight == 100
+            with pytest.raises(Busy):
+                with budget.hold(1, "c"):  # the whole budget is spent
+                    pass
+    released = threading.Event()
+    with budget.hold(1000, "a"):  # larger than a share: takes all of it and runs alone for its tenant
+        assert budget.in_flight == 60
+        with budget.hold(40, "b"):
+            pass
+
+        def job() -> None:
+            with budget.hold(10, "a", wait=True):  # a job waits as long as it takes
+                released.set()
+
+        waiter = threading.Thread(target=job)
+        waiter.start()
+        assert not released.wait(0.3)
+    waiter.join(10)
+    assert released.is_set() and budget.in_flight == 0
+
+
+def test_header_pixels_reads_the_size_without_decoding():
+    png = io.BytesIO()
+    Image.new("L", (4000, 3000)).save(png, "PNG")
+    assert header_pixels(png.getvalue()) == 12_000_000
+    assert header_pixels(b"not an image") == 0
+
+
+def test_a_job_out_of_memory_fails_for_good(tmp_path):
+    catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.db'}")
+    bus = MemoryBus()
+    runner = JobRunner(catalog, bus, Metrics(lambda: 0.0, lambda: 0.0), open_per_tenant=5)
+
+    def exhausting(job, progress):
+        raise MemoryError
+
+    runner.handlers["build"] = exhausting
+    product = Product(id="p1", tenant="default", name="tile", description="", created_at="2026-01-01T00:00:00Z", active_version=None, next_version=1)
+    job = runner.submit("default", product, "build", {"version": 1})
+    runner.run(job.id)
+    failed = catalog.jobs.get(job.id, "default")
+    assert failed.state == "failed" and failed.error["code"] == "out_of_memory"
+    assert [j.id for j in catalog.jobs.open()] == []  # a restart does not run it into the same failure
+
+
+def test_tenants_take_turns_on_the_in_process_bus():
+    """One tenant's three queued jobs delay another tenant's build by one job, not three (issue 20, Medium #4)."""
+    tenants = {"a1": "plant-a", "a2": "plant-a", "a3": "plant-a", "b1": "plant-b"}
+    bus = MemoryBus(group_of=tenants.__getitem__)
+    for job_id in tenants:
+        bus.publish(job_id, "zeroshot")
+    order: list[str] = []
+    done = threading.Event()
+
+    def handle(job_id: str) -> None:
+        order.append(job_id)
+        if len(order) == len(tenants):
+            done.set()
+
+    bus.start(handle, workers=1)
+    try:
+        assert done.wait(30)
+    finally:
+        bus.close()
+    assert order == ["a1", "b1", "a2", "a3"]  # before: a1, a2, a3, b1
+
+
+def test_quotas_on_products_and_open_jobs(tmp_path):
+    catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.db'}")
+    runner = JobRunner(catalog, MemoryBus(), Metrics(lambda: 0.0, lambda: 0.0), open_per_tenant=2)
+    product = catalog.products.create("p1", "plant-a", "tile", "")
+    runner.submit("plant-a", product, "build", {"version": 1})
+    runner.submit("plant-a", product, "build", {"version": 2})
+    with pytest.raises(TooManyRequests):  # queued without bound before
+        runner.submit("plant-a", product, "build", {"version": 3})
+    runner.submit("plant-b", catalog.products.create("p2", "plant-b", "tile", ""), "build", {"version": 1})  # another tenant's quota

@@ -1,0 +1,175 @@
+"""Explanations and the defect library through the REST routes, on the embedded runtime (Qdrant Edge in-process):
+the nearest golden patch in every region, top-k golden patches and similar past defects on request,
+tenant isolation, 404s and empty answers, and a failing vector store that never loses an inspection."""
+
+from __future__ import annotations
+
+import time
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from goldenshot.data import load_category
+from goldenshot.settings import Settings
+from services.common.auth import hash_key
+from services.common.names import new_id
+from services.common.settings import ServiceSettings
+from services.core.keys import defects_name
+from services.ingest.app import create_app
+from services.runtime import Runtime
+from serving import files
+
+ACME, OTHER = {"X-API-Key": "key-acme"}, {"X-API-Key": "key-other"}
+
+
+@pytest.fixture(scope="module")
+def tile(tile_root: Path):
+    return load_category(tile_root)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, tile) -> Iterator[tuple[TestClient, Runtime]]:
+    """Tenant acme's product 'tile' with v1 built from 3 golden tiles; tenant other has a 'tile' too."""
+    service = ServiceSettings(data_dir=tmp_path_factory.mktemp("explain") / "data", require_api_key=True, grpc_port=None)
+    runtime = Runtime(service, Settings())
+    runtime.catalog.keys.add(hash_key("key-acme"), "acme", "test")
+    runtime.catalog.keys.add(hash_key("key-other"), "other", "test")
+    with TestClient(create_app(runtime), base_url="http://127.0.0.1") as client:
+        for headers in (ACME, OTHER):
+            assert client.post("/v1/products", json={"name": "tile"}, headers=headers).status_code == 201
+        golden = sorted(tile.train)[:3]
+        assert client.post("/v1/products/tile/golden", files=files(golden), headers=ACME).status_code == 201
+        job = client.post("/v1/products/tile/fingerprints", headers=ACME).json()
+        _wait(client, job["id"])
+        yield client, runtime
+
+
+def _wait(client: TestClient, job_id: str) -> None:
+    for _ in range(1200):
+        job = client.get(f"/v1/jobs/{job_id}", headers=ACME).json()
+        if job["state"] in ("succeeded", "failed"):
+            assert job["state"] == "succeeded", job
+            return
+        time.sleep(0.25)
+    raise TimeoutError(job_id)
+
+
+def _inspect(client: TestClient, name: str, data: bytes) -> dict:
+    answer = client.post("/v1/products/tile/inspect", files=[("file", (name, data, "application/octet-stream"))], headers=ACME)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def _defect(path: Path, corner: int) -> bytes:
+    """A good tile with a large dark block painted on it at one of four places: anomalous for sure."""
+    image = np.array(Image.open(path).convert("RGB"))
+    h, w = image.shape[:2]
+    y, x = (corner // 2) * h // 2 + h // 8, (corner % 2) * w // 2 + w // 8
+    image[y : y + h // 4, x : x + w // 4] = 0
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def inspected(served, tile) -> tuple[list[dict], dict]:
+    """Three anomalous inspections, their library entries written, and what /similar said of the first
+    while the product had no defect history yet."""
+    client, runtime = served
+    spare = sorted(tile.train)[3:]
+    first = _inspect(client, "d0.png", _defect(spare[0], 0))
+    runtime.defects.wait()
+    alone = client.get(f"/v1/products/tile/inspections/{first['id']}/similar", headers=ACME).json()
+    results = [first] + [_inspect(client, f"d{i}.png", _defect(spare[i], i)) for i in (1, 2)]
+    assert all(r["decision"] == "ANOMALOUS" and r["regions"] for r in results)
+    runtime.defects.wait()
+    return results, alone
+
+
+def test_every_region_names_its_nearest_golden_patch(inspected):
+    for result in inspected[0]:
+        for region in result["regions"]:
+            nearest = region["nearest_golden"]
+            assert nearest["golden_id"] and nearest["distance"] > 0 and 0 <= nearest["row"] < nearest["grid_h"]
+
+
+def test_explain_returns_the_top_k_golden_patches_from_the_collection(served, inspected):
+    client, _ = served
+    result = inspected[0][0]
+    answer = client.get(f"/v1/products/tile/inspections/{result['id']}/explain", params={"k": 3}, headers=ACME)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert [r["region"] for r in body["regions"]] == list(range(len(result["regions"])))
+    for explained, region in zip(body["regions"], result["regions"]):
+        golden = explained["golden"]
+        assert len(golden) == 3 and [g["distance"] for g in golden] == sorted(g["distance"] for g in golden)
+        # the store's nearest is the row the scorer found with its own matmul
+        inline = region["nearest_golden"]
+        assert (golden[0]["golden_id"], golden[0]["row"], golden[0]["col"]) == (inline["golden_id"], inline["row"], inline["col"])
+        assert golden[0]["distance"] == pytest.approx(inline["distance"], rel=1e-3)
+        assert golden[0]["image_url"] == f"/v1/products/tile/golden/{inline['golden_id']}/image"
+        assert all(g["bbox"] is not None for g in golden if g["view"] == 0)
+
+
+def test_similar_defects_rank_past_inspections_and_follow_feedback(served, inspected):
+    client, runtime = served
+    first, second, third = (r["id"] for r in inspected[0])
+    assert inspected[1] == {"inspection_id": first, "items": []}  # no defect history yet: an empty list
+    body = client.get(f"/v1/products/tile/inspections/{first}/similar", headers=ACME).json()
+    found = [item["inspection"]["id"] for item in body["items"]]
+    assert set(found) == {second, third} and first not in found
+    assert [i["distance"] for i in body["items"]] == sorted(i["distance"] for i in body["items"])
+    assert client.post(f"/v1/products/tile/inspections/{second}/feedback", json={"label": "false_alarm"}, headers=ACME).status_code == 200
+    body = client.get(f"/v1/products/tile/inspections/{first}/similar", params={"limit": 1}, headers=ACME).json()
+    assert len(body["items"]) == 1
+    labelled = {i["inspection"]["id"]: i["inspection"]["feedback"] for i in client.get(f"/v1/products/tile/inspections/{first}/similar", headers=ACME).json()["items"]}
+    assert labelled[second] == "false_alarm" and labelled[third] is None
+    product = runtime.catalog.products.get("acme", "tile")
+    space = runtime.defects.space(product.id, 1)
+    labels = {p["inspection_id"]: p["label"] for p in runtime.vectors.points(defects_name(product.id, space), {"inspection_id": second})[1]}
+    assert labels == {second: "false_alarm"}
+
+
+def test_other_tenants_and_unknown_ids_are_not_found(served, inspected):
+    client, _ = served
+    mine = inspected[0][0]["id"]
+    for route in ("explain", "similar"):
+        assert client.get(f"/v1/products/tile/inspections/{mine}/{route}", headers=OTHER).status_code == 404  # their own 'tile'
+        assert client.get(f"/v1/products/tile/inspections/{new_id()}/{route}", headers=ACME).status_code == 404
+        assert client.get(f"/v1/products/nope/inspections/{mine}/{route}", headers=ACME).status_code == 404
+
+
+def test_a_failing_vector_store_never_loses_the_inspection(served, tile, monkeypatch):
+    client, runtime = served
+
+    def down(*args, **kwargs):
+        raise ConnectionError("vector store down")
+
+    monkeypatch.setattr(runtime.vectors, "upsert", down)
+    result = _inspect(client, "d3.png", _defect(sorted(tile.train)[6], 3))
+    assert result["decision"] == "ANOMALOUS"
+    runtime.defects.wait()
+    stored = client.get(f"/v1/products/tile/inspections/{result['id']}", headers=ACME)
+    assert stored.status_code == 200 and stored.json()["regions"] == result["regions"]
+    assert client.get(f"/v1/products/tile/inspections/{result['id']}/similar", headers=ACME).json()["items"] == []
+    explained = client.get(f"/v1/products/tile/inspections/{result['id']}/explain", headers=ACME).json()
+    assert explained["regions"] and all(r["golden"] == [] for r in explained["regions"])
+
+
+def test_a_damaged_library_shard_starts_again_empty_and_the_server_goes_on(served, inspected, tile):
+    client, runtime = served
+    product = runtime.catalog.products.get("acme", "tile")
+    name = defects_name(product.id, runtime.defects.space(product.id, 1))
+    runtime.vectors.close()  # let go of the open shard, as a restart would
+    (Path(runtime.service.data_dir) / "vectors" / name / "edge_config.json").write_text("{torn")
+    first = inspected[0][0]["id"]
+    answer = client.get(f"/v1/products/tile/inspections/{first}/similar", headers=ACME)
+    assert answer.status_code == 200 and answer.json()["items"] == []
+    result = _inspect(client, "d4.png", _defect(sorted(tile.train)[7], 0))
+    runtime.defects.wait()
+    assert [p["inspection_id"] for p in runtime.vectors.points(name, {"inspection_id": result["id"]})[1]] == [result["id"]] * len(result["regions"])

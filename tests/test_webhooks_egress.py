@@ -1,0 +1,179 @@
+"""Webhook deliveries (issue 20): internal targets refused unless allowed, checked when sent; one tenant's
+slow receiver does not hold another's; deleted webhooks send nothing more; URLs logged without secrets.
+The real sender over a SQLite catalog, posting to real receivers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from services.common.catalog import Catalog
+from services.common.egress import EgressPolicy, EgressRefused, safe_url
+from services.common.metrics import Metrics
+from services.common.webhooks import WebhookSender, WebhookSettings, sign
+
+LOOPBACK = ["127.0.0.1/32"]
+
+
+class Receiver:
+    """Records each POST; `hold` (when given) keeps every answer back until it is set."""
+
+    def __init__(self, status: int = 200, hold: threading.Event | None = None) -> None:
+        self.posts: list[dict[str, str]] = []
+        self.arrived = threading.Event()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.posts.append({k.lower(): v for k, v in self.headers.items()})
+                receiver.arrived.set()
+                if hold is not None:
+                    hold.wait(60)
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.http.server_port
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.http.shutdown()
+        self.http.server_close()
+
+
+@pytest.fixture()
+def catalog(tmp_path):
+    catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.db'}")
+    yield catalog
+    catalog.engine.dispose()
+
+
+def _sender(catalog: Catalog, allow: list[str], timeout_s: float = 10.0) -> WebhookSender:
+    return WebhookSender(catalog, Metrics(lambda: 0.0, lambda: 0.0), lambda p, i: "{}", WebhookSettings(timeout_s, 3, 60.0, 4), EgressPolicy(allow))
+
+
+def _hooked(catalog: Catalog, tenant: str, url: str, secret: str = "s3cret") -> str:
+    product_id = f"p-{tenant}"
+    catalog.products.create(product_id, tenant, "tile", "")
+    catalog.webhooks.set(product_id, url, secret, "all")
+    return product_id
+
+
+def _queue(catalog: Catalog, product_id: str, inspection_id: str, url: str = "", secret: str = "") -> None:
+    catalog.deliveries.enqueue({"product_id": product_id, "inspection_id": inspection_id, "url": url, "secret": secret, "body": "{}"})
+
+
+def _settled(catalog: Catalog, product_id: str, count: int) -> list:
+    for _ in range(200):
+        rows = catalog.deliveries.list(product_id)
+        if sum(r.delivered or r.failed for r in rows) >= count:
+            return rows
+        time.sleep(0.05)
+    raise AssertionError(f"deliveries not settled: {catalog.deliveries.list(product_id)}")
+
+
+def test_internal_targets_are_refused_unless_a_setting_names_them():
+    closed = EgressPolicy([])
+    for url in ("http://localhost/x", "http://[::1]/x", "http://0.0.0.0/x", "http://169.254.169.254/latest/meta-data", "http://2130706433/x",
+                "http://0x7f000001/x", "http://[::ffff:127.0.0.1]/x", "http://10.1.2.3/x", "http://127.1/x"):
+        with pytest.raises(EgressRefused):
+            closed.check_url(url)
+    with pytest.raises(EgressRefused):
+        closed.resolve("localhost", 80)  # a name: checked on the addresses it resolves to
+    closed.check_url("http://line-controller.example/x")  # names are resolved at each delivery, not now
+    plant = EgressPolicy(["10.20.0.0/16", "mes.plant.local"])
+    plant.check_url("http://10.20.3.4:9000/reject")
+    plant.check_url("http://mes.plant.local/reject")
+    with pytest.raises(EgressRefused):
+        plant.check_url("http://10.21.0.1/x")
+    assert safe_url("https://user:pw@mes.example:8443/hook?token=t#f") == "https://mes.example:8443/hook"
+
+
+def test_delivery_checks_the_address_it_sends_to(catalog):
+    receiver = Receiver()
+    product_id = _hooked(catalog, "plant-a", f"http://localhost:{receiver.port}/hook")  # stored directly: only the send-time check stands
+    _queue(catalog, product_id, "insp-1")
+    sender = _sender(catalog, allow=[])
+    sender.start()
+    try:
+        (row,) = _settled(catalog, product_id, 1)
+        assert row.failed and "internal address 127.0.0.1" in row.last_error and receiver.posts == []
+    finally:
+        sender.close()
+    _queue(catalog, product_id, "insp-2")
+    sender = _sender(catalog, allow=LOOPBACK)
+    sender.start()
+    try:
+        rows = _settled(catalog, product_id, 2)
+        assert rows[1].delivered and len(receiver.posts) == 1
+        headers = receiver.posts[0]
+        assert headers["x-goldenshot-delivery"] == "insp-2" and headers["host"] == f"localhost:{receiver.port}"
+        assert headers["x-goldenshot-signature"] == sign("s3cret", headers["x-goldenshot-timestamp"], b"{}")
+    finally:
+        sender.close()
+        receiver.close()
+
+
+def test_one_tenants_slow_receiver_does_not_hold_another_tenants_webhook(catalog):
+    hold = threading.Event()
+    slow, fast = Receiver(hold=hold), Receiver()
+    a = _hooked(catalog, "plant-a", f"http://127.0.0.1:{slow.port}/hook")
+    b = _hooked(catalog, "plant-b", f"http://127.0.0.1:{fast.port}/hook")
+    for i in range(3):
+        _queue(catalog, a, f"a-{i}")
+    _queue(catalog, b, "b-0")
+    sender = _sender(catalog, allow=LOOPBACK, timeout_s=60.0)
+    sender.start()
+    try:
+        assert slow.arrived.wait(30)
+        # before: one sender thread, held by plant-a's receiver until its timeout
+        assert fast.arrived.wait(30) and not hold.is_set()
+        assert len(slow.posts) == 1  # plant-a has one delivery in flight, not every sender
+    finally:
+        hold.set()
+        sender.close()
+        slow.close()
+        fast.close()
+
+
+def test_a_deleted_webhook_sends_nothing_more_and_old_secrets_are_dropped(catalog):
+    receiver = Receiver()
+    product_id = _hooked(catalog, "plant-a", f"http://127.0.0.1:{receiver.port}/hook")
+    _queue(catalog, product_id, "queued-before-delete", secret="old-secret")
+    assert catalog.webhooks.delete(product_id)
+    sender = _sender(catalog, allow=LOOPBACK)
+    sender.start()
+    try:
+        (row,) = _settled(catalog, product_id, 1)
+        assert row.failed and row.last_error == "the webhook was deleted" and receiver.posts == []
+        assert row.secret == ""  # rows no longer keep the secret they were signed with
+    finally:
+        sender.close()
+        receiver.close()
+
+
+def test_failed_attempts_log_the_url_without_credentials_or_query(catalog, caplog):
+    receiver = Receiver(status=500)
+    product_id = _hooked(catalog, "plant-a", f"http://mes:hunter2@127.0.0.1:{receiver.port}/hook?token=abc123")
+    _queue(catalog, product_id, "insp-1")
+    sender = _sender(catalog, allow=LOOPBACK)
+    with caplog.at_level(logging.WARNING, logger="services.common.webhooks"):
+        sender.start()
+        try:
+            for _ in range(200):
+                if catalog.deliveries.list(product_id)[0].attempts:
+                    break
+                time.sleep(0.05)
+        finally:
+            sender.close()
+            receiver.close()
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert f"http://127.0.0.1:{receiver.port}/hook" in logged and "hunter2" not in logged and "abc123" not in logged
