@@ -68,7 +68,7 @@ def test_inspection_finds_regions_where_the_defect_is(tile, extractor, fingerpri
     results = [(s, inspector.inspect(read_image(s.path))) for s in breaks]
     sample, result = max(results, key=lambda r: r[1].score)
     assert result.decision == ANOMALOUS and result.regions
-    assert set(result.timings_ms) == {"resize", "features", "knn", "map", "regions"}
+    assert set(result.timings_ms) == {"resize", "features", "knn", "map", "regions", "explain"}  # explain: regions found
     assert result.score_map.shape == read_image(sample.path).shape[:2]
     mask = load_mask(sample, result.score_map.shape)
     top = result.regions[0]  # the region with the highest peak overlaps the true defect
