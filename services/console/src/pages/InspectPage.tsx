@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'react';
 import { api, listAllInspections, plainMessage, waitForJob } from '../api/client';
-import type { BatchResult, Inspection, Job, Product } from '../api/types';
+import type { Inspection, Job, Product } from '../api/types';
 import { Dropzone } from '../components/Dropzone';
 import { ErrorBanner, Notice } from '../components/ErrorBanner';
 import { InspectionViewer } from '../components/InspectionViewer';
@@ -10,6 +10,21 @@ import { ResultsTable } from '../components/ResultsTable';
 import { fmtBytes, plural } from '../format';
 import { href, navigate } from '../route';
 import { jobFraction } from './SetupPage';
+
+interface BatchFailure {
+  filename: string;
+  error: string;
+}
+
+/** The images a finished batch could not inspect (the API types a job's result as a free-form object). */
+export function batchFailures(job: Job): BatchFailure[] {
+  const failed = job.result?.failed;
+  if (!Array.isArray(failed)) return [];
+  return failed.map((f: { filename?: unknown; error?: unknown }) => ({
+    filename: String(f.filename ?? '?'),
+    error: typeof f.error === 'object' && f.error !== null ? String((f.error as { message?: unknown }).message ?? '') : String(f.error ?? ''),
+  }));
+}
 
 interface Props {
   products: Product[];
@@ -58,7 +73,7 @@ function Inspector({ product, itemId }: { product: Product; itemId: string | nul
   const [error, setError] = useState<unknown>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [running, setRunning] = useState<{ label: string; fraction: number | null } | null>(null);
-  const [failed, setFailed] = useState<BatchResult['failed']>([]);
+  const [failed, setFailed] = useState<BatchFailure[]>([]);
   const [feedbackBusy, setFeedbackBusy] = useState(false);
   const alive = useRef(true);
   useEffect(() => {
@@ -129,8 +144,7 @@ function Inspector({ product, itemId }: { product: Product; itemId: string | nul
         setRunning({ label: 'Loading results…', fraction: 1 });
         const items = await listAllInspections(name, { batch: job.id }, files.length + 10);
         if (!alive.current) return;
-        const res = (done.result ?? {}) as Partial<BatchResult>;
-        setFailed(res.failed ?? []);
+        setFailed(batchFailures(done));
         setResults(items);
         setCaption(`Batch of ${plural(files.length, 'image')}`);
         setSelected([...items].sort((a, b) => b.score - a.score)[0] ?? null);
@@ -234,7 +248,7 @@ function Inspector({ product, itemId }: { product: Product; itemId: string | nul
         <div className="banner banner-error" role="alert">
           {plural(failed.length, 'image')} could not be inspected:{' '}
           {failed
-            .map((f) => `${f.filename} (${typeof f.error === 'string' ? f.error : f.error.message})`)
+            .map((f) => `${f.filename} (${f.error})`)
             .join('; ')}
         </div>
       )}
