@@ -244,11 +244,11 @@ async function main() {
     await page.getByLabel('Description').fill('Magnetic tile, line 3 camera A');
     await page.getByRole('button', { name: 'Create product' }).click();
     await page.getByTestId('product-title').filter({ hasText: PRODUCT }).waitFor();
-    expect(page.url().endsWith(`#/setup/${PRODUCT}`), `url ${page.url()}`);
+    expect(page.url().endsWith(`/setup/${PRODUCT}`), `url ${page.url()}`);
   });
 
   await check('a taken name is explained in plain words', async () => {
-    await page.goto(`${base}/#/setup`);
+    await page.goto(`${base}/setup`);
     await page.getByLabel(/^Name/).fill(PRODUCT);
     await page.getByRole('button', { name: 'Create product' }).click();
     const alert = page.getByRole('alert');
@@ -256,7 +256,7 @@ async function main() {
     const text = await alert.innerText();
     expect(/already exists/.test(text), `alert: ${text}`);
     await shot(page, '02-setup-error');
-    await page.goto(`${base}/#/setup/${PRODUCT}`);
+    await page.goto(`${base}/setup/${PRODUCT}`);
     await page.getByTestId('product-title').waitFor();
   });
 
@@ -391,11 +391,11 @@ async function main() {
     // a thumbnail opens that inspection
     await page.locator('[data-testid=latest-anomalies] a').first().click();
     await page.getByTestId('inspection-viewer').waitFor();
-    expect(page.url().includes(`#/inspect/${PRODUCT}/`), `url ${page.url()}`);
+    expect(page.url().includes(`/inspect/${PRODUCT}/`), `url ${page.url()}`);
   });
 
   await check('rollback: a second version, then activate v1 again', async () => {
-    await page.goto(`${base}/#/setup/${PRODUCT}`);
+    await page.goto(`${base}/setup/${PRODUCT}`);
     await page.getByTestId('product-title').waitFor();
     await page.getByTestId('generate').click();
     await page.getByText('Fingerprint v2 is built and active.').waitFor({ timeout: 180000 });
@@ -410,9 +410,9 @@ async function main() {
     const tp = await tablet.newPage();
     tp.on('pageerror', (e) => pageErrors.push(String(e)));
     const pages = [
-      ['setup', `#/setup/${PRODUCT}`, '[data-testid=golden-thumbs]'],
-      ['inspect', `#/inspect/${PRODUCT}`, '[data-testid=results-table]'],
-      ['analytics', `#/analytics/${PRODUCT}`, '[data-testid=score-histogram]'],
+      ['setup', `setup/${PRODUCT}`, '[data-testid=golden-thumbs]'],
+      ['inspect', `inspect/${PRODUCT}`, '[data-testid=results-table]'],
+      ['analytics', `analytics/${PRODUCT}`, '[data-testid=score-histogram]'],
     ];
     for (const [name, hash, ready] of pages) {
       await tp.goto(`${base}/${hash}`);
@@ -437,7 +437,7 @@ async function main() {
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const kp = await ctx.newPage();
     kp.on('pageerror', (e) => pageErrors.push(String(e)));
-    await kp.goto(`${keyed}/#/setup`);
+    await kp.goto(`${keyed}/setup`);
     const alert = kp.getByRole('alert');
     await alert.waitFor();
     const text = await alert.innerText();

@@ -3,7 +3,7 @@
 // whose `message` a person on the floor can read.
 import createClient from 'openapi-fetch';
 import type { paths } from './schema';
-import type { Inspection, Job } from './types';
+import type { Inspection } from './types';
 
 const KEY_STORAGE = 'goldenshot.apiKey';
 
@@ -199,26 +199,6 @@ export async function listAllInspections(
 }
 
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** Poll a job until it finishes, reporting each state; resolves with the finished job. */
-export async function waitForJob(
-  id: string,
-  onUpdate: (job: Job) => void,
-  opts: { intervalMs?: number; isCancelled?: () => boolean } = {},
-): Promise<Job> {
-  const interval = opts.intervalMs ?? 500;
-  for (;;) {
-    const job = await api.getJob(id);
-    if (opts.isCancelled?.()) return job;
-    onUpdate(job);
-    if (job.state === 'succeeded' || job.state === 'failed') return job;
-    await sleep(interval);
-  }
-}
 
 export function errorText(e: unknown): string {
   if (e instanceof ApiError) return e.message;
