@@ -42,17 +42,19 @@ console: console-build
 console-unit: $(CONSOLE_NPM)
 	cd $(CONSOLE) && npx vitest run
 
-# Debian's chromium (playwright-core drives it; no browser download exists here).
+# Debian's chromium (@playwright/test drives it; no browser download exists here).
 console-chromium:
 	@if [ ! -x $(CHROMIUM) ]; then \
 		echo "installing chromium (Debian package)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	fi
 
-# The built console in headless Chromium against `goldenshot serve` on 127.0.0.1 (free port,
-# temporary data dir, stopped by PID even on failure); screenshots in test-output/console/.
+# The built console in headless Chromium (@playwright/test, e2e/*.spec.ts) against `goldenshot serve` on
+# 127.0.0.1 (free ports, temporary data dirs, stopped by PID); an axe scan of every page; screenshots,
+# traces of failures and the HTML report in test-output/console/.
 console-e2e: install console-build console-chromium
-	GOLDENSHOT_DATASETS=$(DATA) GOLDENSHOT_PYTHON=$(PY) CHROMIUM=$(CHROMIUM) node $(CONSOLE)/e2e/run-e2e.mjs
+	cd $(CONSOLE) && GOLDENSHOT_DATASETS=$(abspath $(DATA)) GOLDENSHOT_PYTHON=$(abspath $(PY)) CHROMIUM=$(CHROMIUM) \
+		PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npx playwright test
 
 console-test: console-types-check console-unit console-e2e
 

@@ -95,8 +95,9 @@ function Inspector({ product, inspectionId }: { product: Product; inspectionId: 
   }, [batch?.jobId, batchResults]);
 
   const single = run && 'single' in run ? (selected.data?.id === run.single.id ? selected.data : run.single) : null;
+  // a batch lists its own results once they are in; otherwise a linked inspection heads the list
   let items = single ? [single] : batch ? (batchResults ?? []) : (recent.data ?? []);
-  if (selected.data && !items.some((i) => i.id === selected.data.id)) items = [selected.data, ...items];
+  if (selected.data && !batch && !items.some((i) => i.id === selected.data.id)) items = [selected.data, ...items];
   items = items.map((i) => (i.id === selected.data?.id ? selected.data : i));
   const caption = single ? 'This inspection' : batch ? `Batch of ${plural(batch.count, 'image')}` : 'Recent inspections';
 
