@@ -33,7 +33,10 @@ test('refused in plain words, then works with the key from Settings', async ({ p
   await page.getByRole('button', { name: 'Save' }).click();
   await expect(page.getByRole('heading', { name: 'Create a product' })).toBeVisible();
   await expect(page.getByRole('alert')).toHaveCount(0);
-  await page.getByRole('button', { name: /^Settings/ }).click();
+  // Escape closes the popover and gives focus back to its button
+  await page.keyboard.press('Escape');
+  await expect(page.getByRole('dialog', { name: 'Settings' })).toBeHidden();
+  await expect(page.getByRole('button', { name: 'Settings · key set' })).toBeFocused();
 
   await page.getByLabel(/^Name/).fill('keyed-tile');
   await page.getByRole('button', { name: 'Create product' }).click();

@@ -119,7 +119,11 @@ test('inspect a broken tile: ANOMALOUS, heatmap over the image, region outlines,
   await expect(page.getByTestId('inspect-drop')).toBeVisible();
   const viewer = await inspectOne(DEFECT, 'ANOMALOUS', '05-inspect-defect');
   expect(await viewer.locator('[data-testid=region-outlines] polygon, [data-testid=region-outlines] rect').count()).toBeGreaterThanOrEqual(1);
-  await viewer.getByLabel('Heatmap opacity').fill('25');
+  // the slider by keyboard: Home, then five steps of 5 %
+  const slider = viewer.getByRole('slider', { name: 'Heatmap opacity' });
+  await slider.focus();
+  await slider.press('Home');
+  for (let i = 0; i < 5; i++) await slider.press('ArrowRight');
   await expect(viewer.getByTestId('heatmap')).toHaveCSS('opacity', '0.25');
   await expectAccessible(page, 'live inspection with a result');
 });
@@ -193,6 +197,15 @@ test('rollback: a second version, then activate v1 again; each version has its U
   await expect(page.getByText('Fingerprint v2 is built and active.')).toBeVisible({ timeout: 180_000 });
   await expect(statusVersion()).toHaveText('v2');
   await page.getByRole('button', { name: 'Roll back to v1' }).click();
+  const dialog = page.getByRole('dialog', { name: `Roll back ${PRODUCT} to v1?` });
+  await expect(dialog).toContainText('New inspections of magnetic-tile will be judged by v1');
+  await expectAccessible(page, 'the rollback dialog');
+  // Escape backs out; the button asks again
+  await page.keyboard.press('Escape');
+  await expect(dialog).toBeHidden();
+  await expect(statusVersion()).toHaveText('v2');
+  await page.getByRole('button', { name: 'Roll back to v1' }).click();
+  await dialog.getByRole('button', { name: 'Roll back to v1' }).click();
   await expect(page.getByText(/Fingerprint v1 is now active/)).toBeVisible();
   await expect(statusVersion()).toHaveText('v1');
   await page.getByRole('link', { name: 'v2', exact: true }).click();

@@ -1,3 +1,4 @@
+import * as Tooltip from '@radix-ui/react-tooltip';
 import { useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import { Link, Navigate, Outlet, useLocation, useMatches, useOutletContext, type RouteObject } from 'react-router';
@@ -63,47 +64,49 @@ function Shell() {
   const navProduct = routeProduct ?? (products.data?.some((p) => p.name === last) ? last : null);
 
   return (
-    <div className="app">
-      <header className="topbar">
-        <Link className="brand" to={paths.setup(navProduct)}>
-          goldenshot
-        </Link>
-        <nav aria-label="Pages">
-          {PAGES.map((p) => (
-            <Link
-              key={p.page}
-              to={paths[p.page](navProduct)}
-              className={p.page === page ? 'active' : undefined}
-              aria-current={p.page === page ? 'page' : undefined}
-            >
-              {p.label}
-            </Link>
-          ))}
-        </nav>
-        <Settings
-          onChanged={() => {
-            setSession((s) => s + 1);
-            void queryClient.resetQueries();
-          }}
-        />
-      </header>
-      <main key={session}>
-        {products.data ? (
-          <>
-            <ErrorBanner error={products.error} />
-            <Outlet context={products.data} />
-          </>
-        ) : products.error ? (
-          <>
-            <ErrorBanner error={products.error} />
-            <button type="button" className="btn" onClick={() => void products.refetch()}>
-              Try again
-            </button>
-          </>
-        ) : (
-          <ProgressBar label="Connecting to the server…" />
-        )}
-      </main>
-    </div>
+    <Tooltip.Provider delayDuration={300}>
+      <div className="app">
+        <header className="topbar">
+          <Link className="brand" to={paths.setup(navProduct)}>
+            goldenshot
+          </Link>
+          <nav aria-label="Pages">
+            {PAGES.map((p) => (
+              <Link
+                key={p.page}
+                to={paths[p.page](navProduct)}
+                className={p.page === page ? 'active' : undefined}
+                aria-current={p.page === page ? 'page' : undefined}
+              >
+                {p.label}
+              </Link>
+            ))}
+          </nav>
+          <Settings
+            onChanged={() => {
+              setSession((s) => s + 1);
+              void queryClient.resetQueries();
+            }}
+          />
+        </header>
+        <main key={session}>
+          {products.data ? (
+            <>
+              <ErrorBanner error={products.error} />
+              <Outlet context={products.data} />
+            </>
+          ) : products.error ? (
+            <>
+              <ErrorBanner error={products.error} />
+              <button type="button" className="btn" onClick={() => void products.refetch()}>
+                Try again
+              </button>
+            </>
+          ) : (
+            <ProgressBar label="Connecting to the server…" />
+          )}
+        </main>
+      </div>
+    </Tooltip.Provider>
   );
 }

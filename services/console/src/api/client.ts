@@ -65,15 +65,15 @@ export function plainMessage(status: number, code: string, detail: string): stri
   }
 }
 
-function headers(extra?: Record<string, string>): Headers {
-  const h = new Headers(extra);
+function headers(): Headers {
+  const h = new Headers();
   const key = getApiKey();
   if (key) h.set('X-API-Key', key);
   return h;
 }
 
 /** The error envelope (or FastAPI's default shape, or a page that is not JSON) as an ApiError. */
-export function errorFrom(status: number, body: unknown): ApiError {
+function errorFrom(status: number, body: unknown): ApiError {
   let code = 'http_error';
   let detail = '';
   if (body && typeof body === 'object') {

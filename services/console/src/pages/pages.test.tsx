@@ -1,4 +1,4 @@
-import { fireEvent, screen, waitFor } from '@testing-library/react';
+import { fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import { batchFailures, jobFraction, jobLabel } from '../jobs';
 import { fakeApi, golden, imageFile, inspection, job, product, version } from '../test/fakeApi';
@@ -146,6 +146,7 @@ describe('Product setup', () => {
     expect(calls.find((c) => c.method === 'POST' && c.path.endsWith('/fingerprints'))!.body).toEqual({});
 
     fireEvent.click(screen.getByRole('button', { name: 'Roll back to v1' }));
+    fireEvent.click(within(screen.getByRole('dialog', { name: 'Roll back tile to v1?' })).getByRole('button', { name: 'Roll back to v1' }));
     expect(await screen.findByText(/Fingerprint v1 is now active/)).toBeTruthy();
     await waitFor(() => expect(screen.getByTestId('status-version').textContent).toBe('v1'));
   });

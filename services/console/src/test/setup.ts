@@ -24,6 +24,13 @@ class SentRequest {
 }
 globalThis.Request = SentRequest as unknown as typeof Request;
 
+vi.mock('uplot', async () => ({ default: (await import('./fakeUPlot')).FakePlot }));
+globalThis.ResizeObserver ??= class {
+  observe() {}
+  unobserve() {}
+  disconnect() {}
+};
+
 beforeEach(() => {
   localStorage.clear();
   window.location.hash = '';

@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import { Dropzone } from '../../components/Dropzone';
 import { ErrorBanner } from '../../components/ErrorBanner';
+import { Tip } from '../../components/Tip';
 import { fmtBytes, plural } from '../../format';
 
 interface Props {
@@ -47,15 +48,17 @@ export function StagedFiles({ disabled, busy, onRun, children }: Props) {
             {staged.map((f) => (
               <li key={id(f)} className="chip">
                 {f.name}
-                <button
-                  type="button"
-                  className="link"
-                  aria-label={`Remove ${f.name}`}
-                  disabled={busy}
-                  onClick={() => setStaged((cur) => cur.filter((x) => x !== f))}
-                >
-                  ✕
-                </button>
+                <Tip text="Leave this image out">
+                  <button
+                    type="button"
+                    className="link"
+                    aria-label={`Remove ${f.name}`}
+                    disabled={busy}
+                    onClick={() => setStaged((cur) => cur.filter((x) => x !== f))}
+                  >
+                    ✕
+                  </button>
+                </Tip>
               </li>
             ))}
           </ul>

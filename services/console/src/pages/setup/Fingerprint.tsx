@@ -4,6 +4,7 @@ import { Link } from 'react-router';
 import { api, plainMessage } from '../../api/client';
 import { isFinished, useJob, useVersions } from '../../api/queries';
 import type { Job, Product, Version } from '../../api/types';
+import { ConfirmButton } from '../../components/ConfirmButton';
 import { ErrorBanner, Notice } from '../../components/ErrorBanner';
 import { ProgressBar } from '../../components/ProgressBar';
 import { fmtScore, fmtTime } from '../../format';
@@ -169,13 +170,7 @@ function VersionsTable({ name, versions, active, shown, busy, activating, onActi
                 {v.active ? (
                   <span className="badge badge-active">active</span>
                 ) : (
-                  <button type="button" className="btn btn-small" disabled={busy} onClick={() => onActivate(v)}>
-                    {activating === v.version
-                      ? 'Activating…'
-                      : active !== null && v.version < active
-                        ? `Roll back to v${v.version}`
-                        : `Activate v${v.version}`}
-                  </button>
+                  <ActivateButton name={name} version={v} rollback={active !== null && v.version < active} busy={busy} activating={activating === v.version} onActivate={onActivate} />
                 )}
               </td>
             </tr>
@@ -183,5 +178,28 @@ function VersionsTable({ name, versions, active, shown, busy, activating, onActi
         </tbody>
       </table>
     </div>
+  );
+}
+
+interface ActivateProps {
+  name: string;
+  version: Version;
+  rollback: boolean;
+  busy: boolean;
+  activating: boolean;
+  onActivate: (v: Version) => void;
+}
+
+function ActivateButton({ name, version: v, rollback, busy, activating, onActivate }: ActivateProps) {
+  return (
+    <ConfirmButton
+      label={activating ? 'Activating…' : rollback ? `Roll back to v${v.version}` : `Activate v${v.version}`}
+      title={`${rollback ? 'Roll back' : 'Switch'} ${name} to v${v.version}?`}
+      disabled={busy}
+      onConfirm={() => onActivate(v)}
+    >
+      New inspections of {name} will be judged by v{v.version} (threshold {fmtScore(v.threshold)}, built from {v.golden_count} golden
+      samples). You can activate another version at any time.
+    </ConfirmButton>
   );
 }

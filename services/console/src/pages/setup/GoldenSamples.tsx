@@ -7,6 +7,7 @@ import { AuthImage } from '../../components/AuthImage';
 import { Dropzone } from '../../components/Dropzone';
 import { ErrorBanner, Notice } from '../../components/ErrorBanner';
 import { ProgressBar } from '../../components/ProgressBar';
+import { Tip } from '../../components/Tip';
 import { plural } from '../../format';
 
 /** Refreshes a product and the product list after a change to it. */
@@ -75,16 +76,17 @@ export function GoldenSamples({ name, samples, building }: { name: string; sampl
               <div className="thumb-caption" title={g.filename}>
                 {g.filename}
               </div>
-              <button
-                type="button"
-                className="thumb-remove"
-                aria-label={`Remove ${g.filename}`}
-                title="Remove this sample"
-                disabled={remove.isPending || building}
-                onClick={() => remove.mutate(g)}
-              >
-                ✕
-              </button>
+              <Tip text="Remove this sample">
+                <button
+                  type="button"
+                  className="thumb-remove"
+                  aria-label={`Remove ${g.filename}`}
+                  disabled={remove.isPending || building}
+                  onClick={() => remove.mutate(g)}
+                >
+                  ✕
+                </button>
+              </Tip>
             </li>
           ))}
         </ul>
