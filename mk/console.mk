@@ -4,7 +4,7 @@ CONSOLE       := services/console
 CONSOLE_NPM   := $(CONSOLE)/node_modules/.npm-ci-done
 CHROMIUM      ?= /usr/bin/chromium
 
-.PHONY: console console-build console-types console-types-check console-unit console-e2e console-test console-chromium console-clean
+.PHONY: console console-build console-budget console-types console-types-check console-unit console-e2e console-test console-chromium console-clean
 
 # npm ci from the committed lock file, again whenever the lock or package.json changes (no browser
 # download: the end-to-end tests use Debian's chromium).
@@ -38,6 +38,10 @@ console-build: $(CONSOLE_NPM)
 
 console: console-build
 
+# The built JavaScript's gzip size against its budget (scripts/bundle-budget.mjs: 200 kB).
+console-budget: console-build
+	cd $(CONSOLE) && node scripts/bundle-budget.mjs
+
 # Component tests (jsdom).
 console-unit: $(CONSOLE_NPM)
 	cd $(CONSOLE) && npx vitest run
@@ -56,7 +60,7 @@ console-e2e: install console-build console-chromium
 	cd $(CONSOLE) && GOLDENSHOT_DATASETS=$(abspath $(DATA)) GOLDENSHOT_PYTHON=$(abspath $(PY)) CHROMIUM=$(CHROMIUM) \
 		PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npx playwright test
 
-console-test: console-types-check console-unit console-e2e
+console-test: console-types-check console-unit console-budget console-e2e
 
 console-clean:
 	rm -rf $(CONSOLE)/node_modules $(CONSOLE)/dist test-output/console
