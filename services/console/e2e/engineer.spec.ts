@@ -28,7 +28,7 @@ const base = () => process.env.E2E_BASE!;
 test.beforeAll(async ({ browser }) => {
   expect(goldens.length, `8 golden images in ${tile}/train/good`).toBe(8);
   // a page of its own context: the axe scan needs one
-  page = await (await browser.newContext({ baseURL: base() })).newPage();
+  page = await (await browser.newContext({ baseURL: base(), permissions: ['clipboard-read', 'clipboard-write'] })).newPage();
   page.on('pageerror', (e) => pageErrors.push(String(e)));
 });
 
@@ -126,6 +126,16 @@ test('inspect a broken tile: ANOMALOUS, heatmap over the image, region outlines,
   for (let i = 0; i < 5; i++) await slider.press('ArrowRight');
   await expect(viewer.getByTestId('heatmap')).toHaveCSS('opacity', '0.25');
   await expectAccessible(page, 'live inspection with a result');
+  // the Share menu: the result's link for a report, its overlay picture
+  await viewer.getByRole('button', { name: 'Share' }).click();
+  await expectAccessible(page, 'the Share menu');
+  await page.getByRole('menuitem', { name: 'Copy link' }).click();
+  await expect(viewer.getByRole('status')).toHaveText('Link copied.');
+  expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(page.url());
+  await viewer.getByRole('button', { name: 'Share' }).click();
+  const download = page.waitForEvent('download');
+  await page.getByRole('menuitem', { name: 'Download overlay image' }).click();
+  expect((await download).suggestedFilename()).toBe(`${path.basename(DEFECT, '.jpg')}-overlay.png`);
 });
 
 test('inspect a good tile: OK', async () => {

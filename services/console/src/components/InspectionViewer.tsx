@@ -4,6 +4,7 @@ import type { Inspection } from '../api/types';
 import { fmtScore, fmtTime, plural } from '../format';
 import { AuthImage } from './AuthImage';
 import { DecisionBadge } from './DecisionBadge';
+import { InspectionActions } from './InspectionActions';
 import { ScoreBar } from './ScoreBar';
 
 /** Region polygons (image pixels) drawn over a picture of the same size. */
@@ -84,6 +85,7 @@ export function InspectionViewer({ inspection, onFalseAlarm, feedbackBusy }: Pro
             {fmtTime(ins.created_at)}
           </div>
         </div>
+        <InspectionActions inspection={ins} />
       </header>
       <ScoreBar score={ins.score} threshold={ins.threshold} />
 

@@ -1,6 +1,6 @@
 import { act, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it, vi } from 'vitest';
-import { inspection } from '../test/fakeApi';
+import { fakeApi, inspection } from '../test/fakeApi';
 import { FakePlot } from '../test/fakeUPlot';
 import { DailyBars, histogram, ScoreHistogram } from './Charts';
 import { ConfirmButton } from './ConfirmButton';
@@ -127,6 +127,26 @@ describe('InspectionViewer', () => {
     expect(screen.queryByRole('button', { name: 'Mark as false alarm' })).toBeNull();
     rerender(<InspectionViewer inspection={inspection('z', 4, { feedback: 'false_alarm' })} onFalseAlarm={onFalseAlarm} />);
     expect(screen.getByTestId('false-alarm-marked')).toBeTruthy();
+  });
+
+  it("copies the inspection's link and downloads its overlay from the Share menu", async () => {
+    const writeText = vi.fn(async () => {});
+    vi.stubGlobal('navigator', { ...navigator, clipboard: { writeText } });
+    const { calls } = fakeApi([['GET', /overlay\.png$/, () => ({ body: 'png' })]]);
+    const clicked = vi.spyOn(HTMLAnchorElement.prototype, 'click').mockImplementation(() => {});
+    render(<InspectionViewer inspection={inspection('x', 4)} />);
+    const openMenu = () => fireEvent.keyDown(screen.getByRole('button', { name: 'Share' }), { key: 'Enter' });
+    openMenu();
+    fireEvent.click(screen.getByRole('menuitem', { name: 'Copy link' }));
+    expect(writeText).toHaveBeenCalledWith(`${window.location.origin}/inspect/tile/x`);
+    expect(await screen.findByText('Link copied.')).toBeTruthy();
+    expect(screen.queryByRole('menu')).toBeNull();
+    openMenu();
+    fireEvent.click(screen.getByRole('menuitem', { name: 'Download overlay image' }));
+    await waitFor(() => expect(clicked).toHaveBeenCalledTimes(1));
+    expect((clicked.mock.contexts[0] as HTMLAnchorElement).download).toBe('x-overlay.png');
+    expect(calls.map((c) => c.path)).toEqual(['/v1/products/tile/inspections/x/overlay.png']);
+    clicked.mockRestore();
   });
 
   it('falls back to the bounding box when a region has no polygon', () => {
