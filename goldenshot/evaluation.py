@@ -26,6 +26,7 @@ from goldenshot.data import Category, load_category, load_mask, support_set
 from goldenshot.features import FeatureExtractor, build_extractor
 from goldenshot.fewshot import Progress, fit, golden_samples
 from goldenshot.fingerprint import Fingerprint
+from goldenshot.fusion import fuse
 from goldenshot.images import ImageFiles, read_bytes, read_image
 from goldenshot.inspector import Inspector
 from goldenshot import metrics
@@ -78,6 +79,7 @@ def evaluate(
     extractor = build_extractor(settings)
     samples = pick_test(category, max_test)
     by_preprocess: dict[str, list[_TestImage]] = {}  # self-configuration may choose another working size
+    streams = _stream_scores(samples, extractor, settings, seeds)
     runs = []
     for (k, seed), support in tqdm(supports.items(), desc=f"eval {category.name}", disable=not show_progress):
         run_settings = settings.model_copy(update={"seed": seed})
@@ -87,7 +89,7 @@ def evaluate(
             chosen = FeatureExtractor(extractor.backbone, fingerprint.meta.preprocess, extractor.projection)
             by_preprocess[key] = _extract_test(samples, chosen, settings, show_progress)
         tests = by_preprocess[key]
-        runs.append(_score_run(k, seed, support, fingerprint, extractor, tests, [t.label for t in tests], fit_seconds))
+        runs.append(_score_run(k, seed, support, fingerprint, extractor, tests, [t.label for t in tests], fit_seconds, streams.get(seed)))
     return {
         "category": category.name,
         "backbone": settings.backbone,
@@ -104,7 +106,20 @@ def _timed_fit(support: Sequence[Path], extractor: FeatureExtractor, settings: S
     return fingerprint, time.perf_counter() - start
 
 
-def _score_run(k, seed, support, fingerprint: Fingerprint, extractor, tests, labels, fit_seconds) -> dict:
+def _stream_scores(samples: list, extractor: FeatureExtractor, settings: Settings, seeds: Sequence[int]) -> dict[int, tuple[list[float], float, float]]:
+    """Per seed, the test split's zero-shot scores and batch threshold when fusion is on (settings.stream):
+    the split stands for the stream of parts a line inspects."""
+    if settings.stream.weight == 0:
+        return {}
+    paths = [s.path for s in samples]
+    out = {}
+    for seed in seeds:
+        batch = score_batch(ImageFiles(paths, settings.limits.max_pixels, settings.limits.max_bytes), extractor, settings.model_copy(update={"seed": seed}))
+        out[seed] = (batch.scores, batch.threshold, settings.stream.weight)
+    return out
+
+
+def _score_run(k, seed, support, fingerprint: Fingerprint, extractor, tests, labels, fit_seconds, stream: tuple[list[float], float, float] | None = None) -> dict:
     inspector = Inspector(extractor, fingerprint)
     scoring, sigma = fingerprint.meta.scoring, fingerprint.meta.maps.sigma
     scores, maps, masks, per_image = [], [], [], []
@@ -116,6 +131,8 @@ def _score_run(k, seed, support, fingerprint: Fingerprint, extractor, tests, lab
         if test.mask is not None:  # a defect without a mask says nothing about its pixels
             maps.append(score_map)
             masks.append(test.mask)
+    if stream is not None:  # (zero-shot scores, their batch threshold, their share)
+        scores = fuse(scores, fingerprint.meta.threshold, *stream)
     return {
         "shots": k,
         "seed": seed,
@@ -123,6 +140,7 @@ def _score_run(k, seed, support, fingerprint: Fingerprint, extractor, tests, lab
         # the decision a factory would get from the good-only threshold stored in the fingerprint
         **_metrics(labels, scores, masks, maps, fingerprint.meta.threshold),
         "threshold": fingerprint.meta.threshold,
+        "stream_weight": stream[2] if stream is not None else 0.0,
         "selfconfig": fingerprint.meta.selfconfig.model_dump() if fingerprint.meta.selfconfig else None,
         "fit_seconds": fit_seconds,
         "ms_per_image": statistics.median(per_image),

@@ -175,6 +175,15 @@ def default_cache_dir() -> Path:
     return Path(base) / "goldenshot"
 
 
+class StreamSettings(BaseModel):
+    """Fusing each part's few-shot score with its batch's zero-shot score (goldenshot.fusion)."""
+
+    # Share of the zero-shot score in the fused decision; 0 = off. Screened on the dev categories
+    # (docs/accuracy.md): 0.25-0.5 raised magnetic tile and circuit board by 0.005-0.02 image AUROC
+    # and lowered ball screw by 0.015-0.04 (its defects recur from part to part), so off by default.
+    weight: float = Field(0.0, ge=0.0, le=1.0)
+
+
 class Settings(BaseSettings):
     """The engine's configuration."""
 
@@ -204,3 +213,4 @@ class Settings(BaseSettings):
     limits: LimitSettings = LimitSettings()
     train: TrainSettings = TrainSettings()
     zeroshot: ZeroShotSettings = ZeroShotSettings()
+    stream: StreamSettings = StreamSettings()

@@ -9,7 +9,16 @@ const api = process.env.GOLDENSHOT_API ?? 'http://127.0.0.1:8080';
 export default defineConfig({
   base: '/',
   esbuild: { jsx: 'automatic' },
-  build: { outDir: 'dist', emptyOutDir: true, sourcemap: false, chunkSizeWarningLimit: 800 },
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    sourcemap: false,
+    chunkSizeWarningLimit: 800,
+    rollupOptions: {
+      // TanStack Query and React Router mark modules "use client" for server components; meaningless here
+      onwarn: (w, warn) => (w.code === 'MODULE_LEVEL_DIRECTIVE' ? undefined : warn(w)),
+    },
+  },
   server: {
     host: '127.0.0.1',
     proxy: { '/v1': api, '/healthz': api, '/readyz': api },

@@ -84,8 +84,23 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_middleware(RequestMetrics, runtime=runtime)
     app.add_middleware(SecurityHeaders)
     if serves_api and (runtime.service.console_dir / "index.html").is_file():
-        app.mount("/", StaticFiles(directory=runtime.service.console_dir, html=True), name="console")
+        app.mount("/", ConsoleFiles(directory=runtime.service.console_dir, html=True), name="console")
     return app
+
+
+class ConsoleFiles(StaticFiles):
+    """The built console. Its own URLs (/setup/…, /inspect/…, /analytics/…) are no files: they get index.html
+    and the console's router shows the page, so a link to a product, version or inspection opens directly."""
+
+    ROUTES = frozenset({"setup", "inspect", "analytics"})
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        try:
+            return await super().get_response(path, scope)
+        except HTTPException as e:
+            if e.status_code != 404 or path.split("/", 1)[0] not in self.ROUTES:
+                raise
+            return await super().get_response("index.html", scope)
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:

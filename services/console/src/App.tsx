@@ -1,5 +1,8 @@
-import { useCallback, useEffect, useState } from 'react';
-import { api } from './api/client';
+import * as Tooltip from '@radix-ui/react-tooltip';
+import { useQueryClient } from '@tanstack/react-query';
+import { useEffect, useState } from 'react';
+import { Link, Navigate, Outlet, useLocation, useMatches, useOutletContext, type RouteObject } from 'react-router';
+import { useProducts } from './api/queries';
 import type { Product } from './api/types';
 import { ErrorBanner } from './components/ErrorBanner';
 import { ProgressBar } from './components/ProgressBar';
@@ -7,7 +10,7 @@ import { Settings } from './components/Settings';
 import { AnalyticsPage } from './pages/AnalyticsPage';
 import { InspectPage } from './pages/InspectPage';
 import { SetupPage } from './pages/SetupPage';
-import { href, type PageName, useHashRoute } from './route';
+import { type PageName, paths } from './paths';
 
 const LAST_PRODUCT = 'goldenshot.lastProduct';
 
@@ -17,77 +20,93 @@ const PAGES: { page: PageName; label: string }[] = [
   { page: 'analytics', label: 'Analytics' },
 ];
 
-export function App() {
-  const route = useHashRoute();
-  const [products, setProducts] = useState<Product[] | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  // Bumped when the API key changes: everything below is mounted afresh with the new key.
+export const routes: RouteObject[] = [
+  {
+    path: '/',
+    element: <Shell />,
+    children: [
+      { index: true, element: <Navigate to={paths.setup()} replace /> },
+      { path: 'setup/:product?', element: <SetupPage /> },
+      { path: 'setup/:product/versions/:version', element: <SetupPage /> },
+      { path: 'inspect/:product?/:inspection?', element: <InspectPage /> },
+      { path: 'analytics/:product?', element: <AnalyticsPage /> },
+      { path: '*', element: <Navigate to={paths.setup()} replace /> },
+    ],
+  },
+];
+
+/** The products, for every page (the shell loads them before any page shows). */
+export const useProductList = () => useOutletContext<Product[]>();
+
+/** The product a page without one in its URL shows: the last one opened, else the first. */
+export function defaultProduct(products: Product[]): string | null {
+  const last = localStorage.getItem(LAST_PRODUCT);
+  return (products.some((p) => p.name === last) ? last : products[0]?.name) ?? null;
+}
+
+function Shell() {
+  const products = useProducts();
+  const queryClient = useQueryClient();
+  const { pathname } = useLocation();
+  const routeProduct = useMatches().at(-1)?.params.product ?? null;
+  const page = PAGES.find((p) => pathname.startsWith(`/${p.page}`))?.page;
+  // Mounted afresh with a new API key (pictures are fetched with it).
   const [session, setSession] = useState(0);
 
-  const reloadProducts = useCallback(async () => {
-    try {
-      const res = await api.listProducts();
-      setProducts(res.items);
-      setError(null);
-    } catch (e) {
-      setError(e);
-    }
-  }, []);
-
-  // Fresh product states (fingerprint, counts) on every page change.
-  useEffect(() => {
-    void reloadProducts();
-  }, [reloadProducts, session, route.page]);
-
   // The product carries over between pages (and visits) when a link names none.
-  const [last, setLast] = useState<string | null>(() => localStorage.getItem(LAST_PRODUCT));
+  const [last, setLast] = useState(() => localStorage.getItem(LAST_PRODUCT));
   useEffect(() => {
-    if (route.product) {
-      localStorage.setItem(LAST_PRODUCT, route.product);
-      setLast(route.product);
+    if (routeProduct) {
+      localStorage.setItem(LAST_PRODUCT, routeProduct);
+      setLast(routeProduct);
     }
-  }, [route.product]);
-  const known = (n: string | null) => (n && products?.some((p) => p.name === n) ? n : null);
-  const current = route.product ?? (route.page === 'setup' ? null : known(last) ?? products?.[0]?.name ?? null);
-  const navProduct = route.product ?? known(last);
+  }, [routeProduct]);
+  const navProduct = routeProduct ?? (products.data?.some((p) => p.name === last) ? last : null);
 
   return (
-    <div className="app">
-      <header className="topbar">
-        <a className="brand" href={href('setup', navProduct)}>
-          goldenshot
-        </a>
-        <nav aria-label="Pages">
-          {PAGES.map(({ page, label }) => (
-            <a
-              key={page}
-              href={href(page, navProduct)}
-              className={route.page === page ? 'active' : undefined}
-              aria-current={route.page === page ? 'page' : undefined}
-            >
-              {label}
-            </a>
-          ))}
-        </nav>
-        <Settings onChanged={() => setSession((s) => s + 1)} />
-      </header>
-      <main key={session}>
-        <ErrorBanner error={error} onDismiss={products ? () => setError(null) : undefined} />
-        {error !== null && products === null && (
-          <button type="button" className="btn" onClick={() => void reloadProducts()}>
-            Try again
-          </button>
-        )}
-        {products === null ? (
-          error === null && <ProgressBar label="Connecting to the server…" />
-        ) : route.page === 'setup' ? (
-          <SetupPage products={products} productName={route.product} reloadProducts={reloadProducts} />
-        ) : route.page === 'inspect' ? (
-          <InspectPage products={products} productName={current} itemId={route.item} />
-        ) : (
-          <AnalyticsPage products={products} productName={current} />
-        )}
-      </main>
-    </div>
+    <Tooltip.Provider delayDuration={300}>
+      <div className="app">
+        <header className="topbar">
+          <Link className="brand" to={paths.setup(navProduct)}>
+            goldenshot
+          </Link>
+          <nav aria-label="Pages">
+            {PAGES.map((p) => (
+              <Link
+                key={p.page}
+                to={paths[p.page](navProduct)}
+                className={p.page === page ? 'active' : undefined}
+                aria-current={p.page === page ? 'page' : undefined}
+              >
+                {p.label}
+              </Link>
+            ))}
+          </nav>
+          <Settings
+            onChanged={() => {
+              setSession((s) => s + 1);
+              void queryClient.resetQueries();
+            }}
+          />
+        </header>
+        <main key={session}>
+          {products.data ? (
+            <>
+              <ErrorBanner error={products.error} />
+              <Outlet context={products.data} />
+            </>
+          ) : products.error ? (
+            <>
+              <ErrorBanner error={products.error} />
+              <button type="button" className="btn" onClick={() => void products.refetch()}>
+                Try again
+              </button>
+            </>
+          ) : (
+            <ProgressBar label="Connecting to the server…" />
+          )}
+        </main>
+      </div>
+    </Tooltip.Provider>
   );
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
-import { api, ApiError, listAllInspections, setApiKey, waitForJob } from './client';
-import { fakeApi, inspection, job, product } from '../test/fakeApi';
+import { api, ApiError, listAllInspections, setApiKey } from './client';
+import { fakeApi, inspection, product } from '../test/fakeApi';
 
 describe('api client', () => {
   it('sends no X-API-Key without a key and the stored one after setApiKey', async () => {
@@ -72,17 +72,6 @@ describe('api client', () => {
     expect(calls[1].path).toContain('cursor=p2');
     // the embedded server's cursors are integers, 0 included
     expect((await listAllInspections('tile', {}, 2)).map((i) => i.id)).toEqual(['y', 'z']);
-  });
-
-  it('polls a job until it has finished', async () => {
-    let n = 0;
-    fakeApi([
-      ['GET', /^\/v1\/jobs\/j1$/, () => (++n < 3 ? job('j1', 'running', { progress: { done: n, total: 3 } }) : job('j1', 'succeeded'))],
-    ]);
-    const seen: string[] = [];
-    const done = await waitForJob('j1', (j) => seen.push(j.state), { intervalMs: 1 });
-    expect(done.state).toBe('succeeded');
-    expect(seen).toEqual(['running', 'running', 'succeeded']);
   });
 
   it('sends golden uploads as multipart "files" parts and inspections as one "file" part', async () => {

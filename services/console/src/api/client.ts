@@ -1,16 +1,9 @@
 // The only way the console talks to the server: relative "/v1/..." URLs on the same origin,
 // the optional API key from localStorage in X-API-Key, and every failure turned into an ApiError
 // whose `message` a person on the floor can read.
-import type {
-  Golden,
-  GoldenUpload,
-  Inspection,
-  Job,
-  Page,
-  Product,
-  Stats,
-  Version,
-} from './types';
+import createClient from 'openapi-fetch';
+import type { paths } from './schema';
+import type { Inspection } from './types';
 
 const KEY_STORAGE = 'goldenshot.apiKey';
 
@@ -72,58 +65,60 @@ export function plainMessage(status: number, code: string, detail: string): stri
   }
 }
 
-function headers(extra?: Record<string, string>): Headers {
-  const h = new Headers(extra);
+function headers(): Headers {
+  const h = new Headers();
   const key = getApiKey();
   if (key) h.set('X-API-Key', key);
   return h;
 }
 
-async function errorFrom(res: Response): Promise<ApiError> {
+/** The error envelope (or FastAPI's default shape, or a page that is not JSON) as an ApiError. */
+function errorFrom(status: number, body: unknown): ApiError {
   let code = 'http_error';
   let detail = '';
-  try {
-    const body = await res.json();
-    if (body && typeof body === 'object' && body.error) {
-      code = String(body.error.code ?? code);
-      detail = String(body.error.message ?? '');
-    } else if (body && typeof body === 'object' && body.detail) {
+  if (body && typeof body === 'object') {
+    const b = body as { error?: { code?: unknown; message?: unknown }; detail?: unknown };
+    if (b.error) {
+      code = String(b.error.code ?? code);
+      detail = String(b.error.message ?? '');
+    } else if (b.detail) {
       // FastAPI's default shape, should a route slip through without the contract's envelope.
-      detail = typeof body.detail === 'string' ? body.detail : JSON.stringify(body.detail);
+      detail = typeof b.detail === 'string' ? b.detail : JSON.stringify(b.detail);
     }
-  } catch {
-    /* not JSON: keep the status */
   }
   if (code === 'http_error') {
-    if (res.status === 401 || res.status === 403) code = 'unauthorized';
-    else if (res.status === 404) code = 'not_found';
-    else if (res.status === 413) code = 'payload_too_large';
-    else if (res.status === 415) code = 'unsupported_media_type';
-    else if (res.status === 503) code = 'unavailable';
+    if (status === 401 || status === 403) code = 'unauthorized';
+    else if (status === 404) code = 'not_found';
+    else if (status === 413) code = 'payload_too_large';
+    else if (status === 415) code = 'unsupported_media_type';
+    else if (status === 503) code = 'unavailable';
   }
-  return new ApiError(res.status, code, detail);
+  return new ApiError(status, code, detail);
 }
 
-export async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
-  let init: RequestInit = { method, headers: headers() };
-  if (body instanceof FormData) {
-    init = { method, headers: headers(), body };
-  } else if (body !== undefined) {
-    init = { method, headers: headers({ 'Content-Type': 'application/json' }), body: JSON.stringify(body) };
-  }
-  let res: Response;
+// Typed by the generated src/api/schema.d.ts (make console-types). `fetch` is looked up per call, so
+// tests can stand in for it; the API key goes into every request.
+const http = createClient<paths>({ fetch: (request) => fetch(request) });
+http.use({
+  onRequest({ request }) {
+    const key = getApiKey();
+    if (key) request.headers.set('X-API-Key', key);
+    return request;
+  },
+});
+
+/** The data of a successful answer; anything else as an ApiError. */
+async function call<T>(sent: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
+  let answer: { data?: T; error?: unknown; response: Response };
   try {
-    res = await fetch(path, init);
+    answer = await sent;
   } catch (e) {
+    if (e instanceof SyntaxError) throw new ApiError(200, 'bad_response', '');
     throw new ApiError(0, 'network', e instanceof Error ? e.message : String(e));
   }
-  if (!res.ok) throw await errorFrom(res);
-  if (res.status === 204) return undefined as T;
-  try {
-    return (await res.json()) as T;
-  } catch {
-    throw new ApiError(res.status, 'bad_response', '');
-  }
+  const { data, error, response } = answer;
+  if (!response.ok) throw errorFrom(response.status, error);
+  return data as T;
 }
 
 /** Fetch a binary resource (images behind an API key cannot be loaded by <img src> alone). */
@@ -135,105 +130,75 @@ export async function fetchBlob(path: string, signal?: AbortSignal): Promise<Blo
     if (signal?.aborted) throw e;
     throw new ApiError(0, 'network', e instanceof Error ? e.message : String(e));
   }
-  if (!res.ok) throw await errorFrom(res);
+  if (!res.ok) throw errorFrom(res.status, await res.json().catch(() => null));
   return res.blob();
 }
 
-const p = (name: string) => `/v1/products/${encodeURIComponent(name)}`;
-
-function files(field: string, list: File[]): FormData {
+// The schema types multipart file parts as strings; the browser sends the FormData as it is.
+function files(field: string, list: File[]): never {
   const fd = new FormData();
   for (const f of list) fd.append(field, f, f.name);
-  return fd;
+  return fd as never;
 }
 
-export const api = {
-  listProducts: () => request<Page<Product>>('GET', '/v1/products'),
-  getProduct: (name: string) => request<Product>('GET', p(name)),
-  createProduct: (name: string, description: string) =>
-    request<Product>('POST', '/v1/products', { name, description }),
-  deleteProduct: (name: string) => request<void>('DELETE', p(name)),
-  stats: (name: string) => request<Stats>('GET', `${p(name)}/stats`),
+const product = (name: string) => ({ params: { path: { name } } });
 
-  listGolden: (name: string) => request<Page<Golden>>('GET', `${p(name)}/golden`),
+export const api = {
+  listProducts: () => call(http.GET('/v1/products')),
+  getProduct: (name: string) => call(http.GET('/v1/products/{name}', product(name))),
+  createProduct: (name: string, description: string) => call(http.POST('/v1/products', { body: { name, description } })),
+  stats: (name: string) => call(http.GET('/v1/products/{name}/stats', product(name))),
+
+  listGolden: (name: string) => call(http.GET('/v1/products/{name}/golden', product(name))),
   uploadGolden: (name: string, list: File[]) =>
-    request<GoldenUpload>('POST', `${p(name)}/golden`, files('files', list)),
+    call(http.POST('/v1/products/{name}/golden', { ...product(name), body: files('files', list) })),
   deleteGolden: (name: string, id: string) =>
-    request<void>('DELETE', `${p(name)}/golden/${encodeURIComponent(id)}`),
+    call(http.DELETE('/v1/products/{name}/golden/{sample_id}', { params: { path: { name, sample_id: id } } })),
 
   buildFingerprint: (name: string, threshold?: number) =>
-    request<Job>('POST', `${p(name)}/fingerprints`, threshold === undefined ? {} : { threshold }),
-  listVersions: (name: string) => request<Page<Version>>('GET', `${p(name)}/fingerprints`),
+    call(http.POST('/v1/products/{name}/fingerprints', { ...product(name), body: threshold === undefined ? {} : { threshold } })),
+  listVersions: (name: string) => call(http.GET('/v1/products/{name}/fingerprints', product(name))),
   activateVersion: (name: string, version: number) =>
-    request<Version>('POST', `${p(name)}/fingerprints/${version}/activate`),
-  getJob: (id: string) => request<Job>('GET', `/v1/jobs/${encodeURIComponent(id)}`),
+    call(http.POST('/v1/products/{name}/fingerprints/{version}/activate', { params: { path: { name, version } } })),
+  getJob: (id: string) => call(http.GET('/v1/jobs/{job_id}', { params: { path: { job_id: id } } })),
 
-  inspect: (name: string, file: File) => {
-    const fd = new FormData();
-    fd.append('file', file, file.name);
-    return request<Inspection>('POST', `${p(name)}/inspect`, fd);
-  },
+  inspect: (name: string, file: File) =>
+    call(http.POST('/v1/products/{name}/inspect', { ...product(name), body: files('file', [file]) })),
   startBatch: (name: string, list: File[]) =>
-    request<Job>('POST', `${p(name)}/batches`, files('files', list)),
-  listInspections: (
-    name: string,
-    q: { decision?: string; batch?: string; limit?: number; cursor?: string | number } = {},
-  ) => {
-    const qs = new URLSearchParams();
-    if (q.decision) qs.set('decision', q.decision);
-    if (q.batch) qs.set('batch', q.batch);
-    if (q.limit) qs.set('limit', String(q.limit));
-    if (q.cursor !== undefined && q.cursor !== null) qs.set('cursor', String(q.cursor));
-    const s = qs.toString();
-    return request<Page<Inspection>>('GET', `${p(name)}/inspections${s ? `?${s}` : ''}`);
-  },
+    call(http.POST('/v1/products/{name}/batches', { ...product(name), body: files('files', list) })),
+  listInspections: (name: string, query: InspectionQuery = {}) =>
+    call(http.GET('/v1/products/{name}/inspections', { params: { path: { name }, query } })),
   getInspection: (name: string, id: string) =>
-    request<Inspection>('GET', `${p(name)}/inspections/${encodeURIComponent(id)}`),
+    call(http.GET('/v1/products/{name}/inspections/{inspection_id}', { params: { path: { name, inspection_id: id } } })),
   feedback: (name: string, id: string, addToGolden: boolean) =>
-    request<Inspection>('POST', `${p(name)}/inspections/${encodeURIComponent(id)}/feedback`, {
-      label: 'false_alarm',
-      add_to_golden: addToGolden,
-    }),
+    call(
+      http.POST('/v1/products/{name}/inspections/{inspection_id}/feedback', {
+        params: { path: { name, inspection_id: id } },
+        body: { label: 'false_alarm', add_to_golden: addToGolden },
+      }),
+    ),
 };
+
+type InspectionQuery = NonNullable<paths['/v1/products/{name}/inspections']['get']['parameters']['query']>;
 
 /** Every page of a listing, up to `max` items (the server pages newest first). */
 export async function listAllInspections(
   name: string,
-  q: { decision?: string; batch?: string },
+  q: Pick<InspectionQuery, 'decision' | 'batch'>,
   max: number,
 ): Promise<Inspection[]> {
   const out: Inspection[] = [];
-  let cursor: string | number | undefined;
+  let cursor: number | null | undefined;
   for (;;) {
-    const page = await api.listInspections(name, { ...q, limit: Math.min(100, max - out.length), cursor });
+    const page = await api.listInspections(name, { ...q, limit: Math.min(100, max - out.length), cursor: cursor ?? undefined });
     out.push(...page.items);
-    cursor = page.next_cursor ?? undefined;
-    if (cursor === undefined || page.items.length === 0 || out.length >= max) break;
+    cursor = page.next_cursor;
+    if (cursor === null || cursor === undefined || page.items.length === 0 || out.length >= max) break;
   }
   return out.slice(0, max);
 }
 
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** Poll a job until it finishes, reporting each state; resolves with the finished job. */
-export async function waitForJob(
-  id: string,
-  onUpdate: (job: Job) => void,
-  opts: { intervalMs?: number; isCancelled?: () => boolean } = {},
-): Promise<Job> {
-  const interval = opts.intervalMs ?? 500;
-  for (;;) {
-    const job = await api.getJob(id);
-    if (opts.isCancelled?.()) return job;
-    onUpdate(job);
-    if (job.state === 'succeeded' || job.state === 'failed') return job;
-    await sleep(interval);
-  }
-}
 
 export function errorText(e: unknown): string {
   if (e instanceof ApiError) return e.message;

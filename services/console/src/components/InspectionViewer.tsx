@@ -1,8 +1,10 @@
+import * as Slider from '@radix-ui/react-slider';
 import { useState } from 'react';
 import type { Inspection } from '../api/types';
 import { fmtScore, fmtTime, plural } from '../format';
 import { AuthImage } from './AuthImage';
 import { DecisionBadge } from './DecisionBadge';
+import { InspectionActions } from './InspectionActions';
 import { ScoreBar } from './ScoreBar';
 
 /** Region polygons (image pixels) drawn over a picture of the same size. */
@@ -43,6 +45,18 @@ export function RegionOutlines({ inspection }: { inspection: Inspection }) {
   );
 }
 
+/** What the heatmap's colours mean: the server paints JET over 0 .. 2x the region threshold (goldenshot/overlay.py). */
+export function HeatmapLegend() {
+  return (
+    <div className="heat-legend" data-testid="heatmap-legend">
+      <span>0</span>
+      <div className="heat-legend-bar" aria-hidden="true" />
+      <span>2× region threshold</span>
+      <span className="heat-legend-mid">region threshold: regions are outlined from here</span>
+    </div>
+  );
+}
+
 interface Props {
   inspection: Inspection;
   /** Shown for an ANOMALOUS result that has no feedback yet. */
@@ -71,6 +85,7 @@ export function InspectionViewer({ inspection, onFalseAlarm, feedbackBusy }: Pro
             {fmtTime(ins.created_at)}
           </div>
         </div>
+        <InspectionActions inspection={ins} />
       </header>
       <ScoreBar score={ins.score} threshold={ins.threshold} />
 
@@ -94,23 +109,21 @@ export function InspectionViewer({ inspection, onFalseAlarm, feedbackBusy }: Pro
             {outlines && <RegionOutlines inspection={ins} />}
           </div>
           <figcaption>Heatmap overlay</figcaption>
+          <HeatmapLegend />
         </figure>
       </div>
 
       <div className="viewer-controls">
-        <label className="slider">
-          Heatmap opacity
-          <input
-            type="range"
-            min={0}
-            max={100}
-            step={5}
-            value={opacity}
-            onChange={(e) => setOpacity(Number(e.target.value))}
-            aria-label="Heatmap opacity"
-          />
+        <div className="slider">
+          <span id={`opacity-${ins.id}`}>Heatmap opacity</span>
+          <Slider.Root className="slider-root" min={0} max={100} step={5} value={[opacity]} onValueChange={([v]) => setOpacity(v)}>
+            <Slider.Track className="slider-track">
+              <Slider.Range className="slider-range" />
+            </Slider.Track>
+            <Slider.Thumb className="slider-thumb" aria-labelledby={`opacity-${ins.id}`} />
+          </Slider.Root>
           <span className="slider-value">{opacity} %</span>
-        </label>
+        </div>
         <label className="check">
           <input type="checkbox" checked={outlines} onChange={(e) => setOutlines(e.target.checked)} />
           Region outlines

@@ -1,7 +1,9 @@
-import { fireEvent, render, screen, within } from '@testing-library/react';
+import { act, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it, vi } from 'vitest';
-import { inspection } from '../test/fakeApi';
+import { fakeApi, inspection } from '../test/fakeApi';
+import { FakePlot } from '../test/fakeUPlot';
 import { DailyBars, histogram, ScoreHistogram } from './Charts';
+import { ConfirmButton } from './ConfirmButton';
 import { DecisionBadge } from './DecisionBadge';
 import { Dropzone } from './Dropzone';
 import { InspectionViewer } from './InspectionViewer';
@@ -99,13 +101,18 @@ describe('InspectionViewer', () => {
     const heat = screen.getByTestId('heatmap') as HTMLImageElement;
     expect(heat.getAttribute('src')).toBe(ins.heatmap_url);
     expect(heat.style.opacity).toBe('0.6');
-    fireEvent.change(screen.getByLabelText('Heatmap opacity'), { target: { value: '20' } });
-    expect(heat.style.opacity).toBe('0.2');
+    const slider = screen.getByRole('slider', { name: 'Heatmap opacity' });
+    fireEvent.keyDown(slider, { key: 'ArrowLeft' });
+    fireEvent.keyDown(slider, { key: 'ArrowLeft' });
+    expect(heat.style.opacity).toBe('0.5');
+    fireEvent.keyDown(slider, { key: 'Home' });
+    expect([heat.style.opacity, slider.getAttribute('aria-valuenow')]).toEqual(['0', '0']);
     const svg = screen.getByTestId('region-outlines');
     expect(svg.getAttribute('viewBox')).toBe('0 0 200 100');
     expect(container.querySelector('polygon')!.getAttribute('points')).toBe('10,10 30,10 30,30 10,30');
     fireEvent.click(screen.getByLabelText('Region outlines'));
     expect(screen.queryByTestId('region-outlines')).toBeNull();
+    expect(screen.getByTestId('heatmap-legend').textContent).toMatch(/^0.*2× region threshold.*region threshold: regions are outlined from here$/);
   });
 
   it('offers "false alarm" for an anomalous result only, with the add-to-golden choice', () => {
@@ -120,6 +127,26 @@ describe('InspectionViewer', () => {
     expect(screen.queryByRole('button', { name: 'Mark as false alarm' })).toBeNull();
     rerender(<InspectionViewer inspection={inspection('z', 4, { feedback: 'false_alarm' })} onFalseAlarm={onFalseAlarm} />);
     expect(screen.getByTestId('false-alarm-marked')).toBeTruthy();
+  });
+
+  it("copies the inspection's link and downloads its overlay from the Share menu", async () => {
+    const writeText = vi.fn(async () => {});
+    vi.stubGlobal('navigator', { ...navigator, clipboard: { writeText } });
+    const { calls } = fakeApi([['GET', /overlay\.png$/, () => ({ body: 'png' })]]);
+    const clicked = vi.spyOn(HTMLAnchorElement.prototype, 'click').mockImplementation(() => {});
+    render(<InspectionViewer inspection={inspection('x', 4)} />);
+    const openMenu = () => fireEvent.keyDown(screen.getByRole('button', { name: 'Share' }), { key: 'Enter' });
+    openMenu();
+    fireEvent.click(screen.getByRole('menuitem', { name: 'Copy link' }));
+    expect(writeText).toHaveBeenCalledWith(`${window.location.origin}/inspect/tile/x`);
+    expect(await screen.findByText('Link copied.')).toBeTruthy();
+    expect(screen.queryByRole('menu')).toBeNull();
+    openMenu();
+    fireEvent.click(screen.getByRole('menuitem', { name: 'Download overlay image' }));
+    await waitFor(() => expect(clicked).toHaveBeenCalledTimes(1));
+    expect((clicked.mock.contexts[0] as HTMLAnchorElement).download).toBe('x-overlay.png');
+    expect(calls.map((c) => c.path)).toEqual(['/v1/products/tile/inspections/x/overlay.png']);
+    clicked.mockRestore();
   });
 
   it('falls back to the bounding box when a region has no polygon', () => {
@@ -138,20 +165,30 @@ describe('charts', () => {
     expect(bins[5].hi).toBeCloseTo(6);
   });
 
-  it('draws the threshold line where the threshold falls on the score axis', () => {
+  it('draws the threshold line where the threshold falls on the score axis, bins past it anomalous', () => {
     render(<ScoreHistogram scores={[1, 2, 3, 5]} threshold={2.5} />);
-    const svg = screen.getByTestId('score-histogram');
-    expect(svg.getAttribute('aria-label')).toBe('score distribution of 4 inspections, threshold 2.500');
-    const line = within(screen.getByTestId('threshold-line') as unknown as HTMLElement).getByText(/threshold 2.500/);
-    expect(line).toBeTruthy();
-    const x = Number(screen.getByTestId('threshold-line').querySelector('line')!.getAttribute('x1'));
-    // axis 0..5 over 44..624 px
-    expect(x).toBeCloseTo(44 + (2.5 / 5) * 580);
-    expect(svg.querySelectorAll('rect.bar-anomalous').length).toBe(2);
+    expect(screen.getByTestId('score-histogram').getAttribute('aria-label')).toBe('score distribution of 4 inspections, threshold 2.500');
+    const line = screen.getByTestId('threshold-line');
+    expect(line.textContent).toBe('threshold 2.500');
+    // axis 0 .. 5 over 600 px
+    expect(line.style.left).toBe('300px');
+    const [, ok, anomalous] = FakePlot.last.data as (number | null)[][];
+    expect(ok.reduce((s: number, c) => s + (c ?? 0), 0)).toBe(2);
+    expect(anomalous.reduce((s: number, c) => s + (c ?? 0), 0)).toBe(2);
   });
 
-  it('stacks OK and anomalous counts per day in date order', () => {
-    const { container } = render(
+  it('shows the bin under the cursor in a tooltip', () => {
+    render(<ScoreHistogram scores={[1, 2, 3, 5]} threshold={2.5} />);
+    const plot = FakePlot.last;
+    act(() => plot.moveCursor(4, 120, 40));
+    const tip = plot.over.querySelector('.chart-tooltip') as HTMLElement;
+    expect([tip.hidden, tip.textContent, tip.style.left]).toEqual([false, '0.833 – 1.042: 1', '120px']);
+    act(() => plot.moveCursor(null));
+    expect(tip.hidden).toBe(true);
+  });
+
+  it('puts OK and anomalous counts per day side by side in date order', () => {
+    render(
       <DailyBars
         days={[
           { day: '2026-11-27', ok: 3, anomalous: 1 },
@@ -159,8 +196,15 @@ describe('charts', () => {
         ]}
       />,
     );
-    const titles = Array.from(container.querySelectorAll('rect title')).map((t) => t.textContent);
-    expect(titles).toEqual(['2026-11-26: 2 OK', '2026-11-26: 0 anomalous', '2026-11-27: 3 OK', '2026-11-27: 1 anomalous']);
+    const plot = FakePlot.last;
+    expect(plot.data.slice(1)).toEqual([
+      [2, 3],
+      [0, 1],
+    ]);
+    const ticks = (plot.opts.axes![0].values as (u: unknown, t: number[]) => string[])(plot, [0, 0.5, 1, 2]);
+    expect(ticks).toEqual(['11-26', '', '11-27', '']);
+    act(() => plot.moveCursor(1, 10, 10));
+    expect(plot.over.querySelector('.chart-tooltip')!.textContent).toBe('2026-11-27: 3 OK, 1 anomalous');
   });
 
   it('says so when there is nothing to draw', () => {
@@ -181,5 +225,41 @@ describe('Settings', () => {
     expect(screen.getByRole('button', { name: 'Settings · key set' })).toBeTruthy();
     fireEvent.click(screen.getByRole('button', { name: 'Clear' }));
     expect(localStorage.getItem('goldenshot.apiKey')).toBeNull();
+  });
+
+  it('closes on Escape and on a click outside, giving focus back to its button', async () => {
+    render(<Settings onChanged={() => {}} />);
+    const button = screen.getByRole('button', { name: 'Settings' });
+    fireEvent.click(button);
+    expect(screen.getByRole('dialog', { name: 'Settings' })).toBeTruthy();
+    fireEvent.keyDown(document.activeElement!, { key: 'Escape' });
+    expect(screen.queryByRole('dialog', { name: 'Settings' })).toBeNull();
+    await waitFor(() => expect(document.activeElement).toBe(button));
+    fireEvent.click(button);
+    // the popover listens for outside clicks from the next tick on (not to catch the opening click)
+    await act(() => new Promise((r) => setTimeout(r, 0)));
+    fireEvent.pointerDown(document.body);
+    expect(screen.queryByRole('dialog', { name: 'Settings' })).toBeNull();
+  });
+});
+
+describe('ConfirmButton', () => {
+  it('acts only once confirmed in its dialog', () => {
+    const onConfirm = vi.fn();
+    render(
+      <ConfirmButton label="Roll back to v1" title="Roll back tile to v1?" onConfirm={onConfirm}>
+        New inspections use v1.
+      </ConfirmButton>,
+    );
+    fireEvent.click(screen.getByRole('button', { name: 'Roll back to v1' }));
+    const dialog = screen.getByRole('dialog', { name: 'Roll back tile to v1?' });
+    expect(dialog.textContent).toContain('New inspections use v1.');
+    fireEvent.click(within(dialog).getByRole('button', { name: 'Cancel' }));
+    expect(screen.queryByRole('dialog')).toBeNull();
+    expect(onConfirm).not.toHaveBeenCalled();
+    fireEvent.click(screen.getByRole('button', { name: 'Roll back to v1' }));
+    fireEvent.click(within(screen.getByRole('dialog')).getByRole('button', { name: 'Roll back to v1' }));
+    expect(onConfirm).toHaveBeenCalledTimes(1);
+    expect(screen.queryByRole('dialog')).toBeNull();
   });
 });

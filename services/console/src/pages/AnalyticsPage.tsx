@@ -1,36 +1,32 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
-import { api, listAllInspections } from '../api/client';
-import type { Inspection, Product, Stats } from '../api/types';
+import { useQueryClient } from '@tanstack/react-query';
+import { Link, useNavigate, useParams } from 'react-router';
+import { keys, RECENT, useInspections, useRecent, useStats } from '../api/queries';
+import type { Inspection, Stats } from '../api/types';
+import { defaultProduct, useProductList } from '../App';
 import { AuthImage } from '../components/AuthImage';
 import { DailyBars, Legend, ScoreHistogram } from '../components/Charts';
 import { ErrorBanner, Notice } from '../components/ErrorBanner';
+import { Loading } from '../components/Loading';
 import { ProductPicker } from '../components/ProductPicker';
-import { ProgressBar } from '../components/ProgressBar';
 import { fmtScore, fmtTime } from '../format';
-import { href, navigate } from '../route';
+import { paths } from '../paths';
 
-/** How many recent inspections the score distribution is drawn from. */
-export const RECENT = 500;
-const REFRESH_MS = 30_000;
-
-interface Props {
-  products: Product[];
-  productName: string | null;
-}
-
-export function AnalyticsPage({ products, productName }: Props) {
+export function AnalyticsPage() {
+  const products = useProductList();
+  const navigate = useNavigate();
+  const productName = useParams().product ?? defaultProduct(products);
   const product = products.find((p) => p.name === productName) ?? null;
   return (
     <div className="stack-v">
       <div className="card toolbar">
-        <ProductPicker products={products} value={product?.name ?? null} onChange={(n) => navigate('analytics', n)} />
+        <ProductPicker products={products} value={product?.name ?? null} onChange={(n) => navigate(paths.analytics(n))} />
       </div>
       {productName && !product && products.length > 0 && (
         <ErrorBanner error={new Error(`There is no product named "${productName}". Choose one above.`)} />
       )}
-      {!productName && products.length === 0 && (
+      {products.length === 0 && (
         <Notice>
-          No products yet. <a href={href('setup')}>Create one on the Product setup page.</a>
+          No products yet. <Link to={paths.setup()}>Create one on the Product setup page.</Link>
         </Notice>
       )}
       {product && <ProductAnalytics key={product.name} name={product.name} />}
@@ -39,61 +35,46 @@ export function AnalyticsPage({ products, productName }: Props) {
 }
 
 function ProductAnalytics({ name }: { name: string }) {
-  const [stats, setStats] = useState<Stats | null>(null);
-  const [recent, setRecent] = useState<Inspection[] | null>(null);
-  const [anomalies, setAnomalies] = useState<Inspection[]>([]);
-  const [error, setError] = useState<unknown>(null);
-  const [loadedAt, setLoadedAt] = useState<Date | null>(null);
-  const alive = useRef(true);
-  useEffect(() => {
-    alive.current = true;
-    return () => {
-      alive.current = false;
-    };
-  }, []);
+  const queryClient = useQueryClient();
+  const stats = useStats(name);
+  const recent = useRecent(name);
+  const anomalies = useInspections(name, { decision: 'ANOMALOUS', limit: 12 });
+  const error = stats.error ?? recent.error ?? anomalies.error;
+  if (!stats.data || !recent.data || !anomalies.data) return <Loading error={error} label="Loading analytics…" />;
+  return (
+    <Analytics
+      name={name}
+      stats={stats.data}
+      recent={recent.data}
+      anomalies={anomalies.data}
+      error={error}
+      updatedAt={stats.dataUpdatedAt}
+      onRefresh={() => void queryClient.invalidateQueries({ queryKey: keys.product(name) })}
+    />
+  );
+}
 
-  const load = useCallback(async () => {
-    try {
-      const [s, r, a] = await Promise.all([
-        api.stats(name),
-        listAllInspections(name, {}, RECENT),
-        api.listInspections(name, { decision: 'ANOMALOUS', limit: 12 }),
-      ]);
-      if (!alive.current) return;
-      setStats(s);
-      setRecent(r);
-      setAnomalies(a.items);
-      setLoadedAt(new Date());
-      setError(null);
-    } catch (e) {
-      if (alive.current) setError(e);
-    }
-  }, [name]);
+interface Props {
+  name: string;
+  stats: Stats;
+  recent: Inspection[];
+  anomalies: Inspection[];
+  error: unknown;
+  updatedAt: number;
+  onRefresh: () => void;
+}
 
-  useEffect(() => {
-    void load();
-    const t = setInterval(() => void load(), REFRESH_MS);
-    return () => clearInterval(t);
-  }, [load]);
-
-  if (!stats || !recent) {
-    return (
-      <div className="card">
-        <ErrorBanner error={error} />
-        {!error && <ProgressBar label="Loading analytics…" />}
-      </div>
-    );
-  }
+function Analytics({ name, stats, recent, anomalies, error, updatedAt, onRefresh }: Props) {
   const passRate = stats.total > 0 ? (stats.ok / stats.total) * 100 : null;
   return (
     <>
-      <ErrorBanner error={error} onDismiss={() => setError(null)} />
+      <ErrorBanner error={error} />
       <section className="card" aria-label="Totals">
         <div className="card-head">
           <h2>{name}</h2>
           <div className="row">
-            <span className="muted small">updated {loadedAt ? fmtTime(loadedAt.toISOString()) : ''}</span>
-            <button type="button" className="btn btn-small" onClick={() => void load()}>
+            <span className="muted small">updated {fmtTime(new Date(updatedAt).toISOString())}</span>
+            <button type="button" className="btn btn-small" onClick={onRefresh}>
               Refresh
             </button>
           </div>
@@ -152,7 +133,7 @@ function ProductAnalytics({ name }: { name: string }) {
           <ul className="anomalies" data-testid="latest-anomalies">
             {anomalies.map((a) => (
               <li key={a.id}>
-                <a href={href('inspect', name, a.id)} className="anomaly" title={`Open ${a.filename}`}>
+                <Link to={paths.inspect(name, a.id)} className="anomaly" title={`Open ${a.filename}`}>
                   <AuthImage src={a.overlay_url} alt={`overlay ${a.filename}`} loading="lazy" />
                   <div className="anomaly-text">
                     <div className="thumb-caption">{a.filename}</div>
@@ -163,7 +144,7 @@ function ProductAnalytics({ name }: { name: string }) {
                     </div>
                     <div className="muted small">{fmtTime(a.created_at)}</div>
                   </div>
-                </a>
+                </Link>
               </li>
             ))}
           </ul>

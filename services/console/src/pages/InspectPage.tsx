@@ -1,37 +1,34 @@
+import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useRef, useState } from 'react';
-import { api, listAllInspections, plainMessage, waitForJob } from '../api/client';
-import type { BatchResult, Inspection, Job, Product } from '../api/types';
-import { Dropzone } from '../components/Dropzone';
+import { Link, useNavigate, useParams } from 'react-router';
+import { api, plainMessage } from '../api/client';
+import { keys, useBatchResults, useInspection, useInspections, useJob } from '../api/queries';
+import type { Inspection, Product } from '../api/types';
+import { defaultProduct, useProductList } from '../App';
 import { ErrorBanner, Notice } from '../components/ErrorBanner';
 import { InspectionViewer } from '../components/InspectionViewer';
 import { ProductPicker } from '../components/ProductPicker';
 import { ProgressBar } from '../components/ProgressBar';
 import { ResultsTable } from '../components/ResultsTable';
-import { fmtBytes, plural } from '../format';
-import { href, navigate } from '../route';
-import { jobFraction } from './SetupPage';
+import { plural } from '../format';
+import { batchFailures, jobFraction } from '../jobs';
+import { paths } from '../paths';
+import { StagedFiles } from './inspect/StagedFiles';
 
-interface Props {
-  products: Product[];
-  productName: string | null;
-  itemId: string | null;
-}
-
-export function InspectPage({ products, productName, itemId }: Props) {
+export function InspectPage() {
+  const products = useProductList();
+  const navigate = useNavigate();
+  const params = useParams();
+  const productName = params.product ?? defaultProduct(products);
   const product = products.find((p) => p.name === productName) ?? null;
   return (
     <div className="stack-v">
       <div className="card toolbar">
-        <ProductPicker
-          products={products}
-          value={product ? product.name : null}
-          onChange={(n) => navigate('inspect', n)}
-          needFingerprint
-        />
+        <ProductPicker products={products} value={product?.name ?? null} onChange={(n) => navigate(paths.inspect(n))} needFingerprint />
         {product && (
           <span className="muted small">
-            {product.active_version !== null
-              ? `fingerprint v${product.active_version} · threshold ${product.fingerprint ? product.fingerprint.threshold.toFixed(3) : '–'}`
+            {product.fingerprint
+              ? `fingerprint v${product.fingerprint.version} · threshold ${product.fingerprint.threshold.toFixed(3)}`
               : 'no fingerprint yet'}
           </span>
         )}
@@ -39,225 +36,135 @@ export function InspectPage({ products, productName, itemId }: Props) {
       {productName && !product && products.length > 0 && (
         <ErrorBanner error={new Error(`There is no product named "${productName}". Choose one above.`)} />
       )}
-      {!productName && products.length === 0 && (
+      {products.length === 0 && (
         <Notice>
-          No products yet. <a href={href('setup')}>Create one on the Product setup page.</a>
+          No products yet. <Link to={paths.setup()}>Create one on the Product setup page.</Link>
         </Notice>
       )}
-      {product && <Inspector key={product.name} product={product} itemId={itemId} />}
+      {product && <Inspector key={product.name} product={product} inspectionId={params.inspection ?? null} />}
     </div>
   );
 }
 
-function Inspector({ product, itemId }: { product: Product; itemId: string | null }) {
+/** What this visit ran: one image, or a batch job of `count` images. */
+type Run = { single: Inspection } | { jobId: string; count: number };
+
+function Inspector({ product, inspectionId }: { product: Product; inspectionId: string | null }) {
   const name = product.name;
-  const [staged, setStaged] = useState<File[]>([]);
-  const [results, setResults] = useState<Inspection[]>([]);
-  const [caption, setCaption] = useState('Recent inspections');
-  const [selected, setSelected] = useState<Inspection | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [notice, setNotice] = useState<string | null>(null);
-  const [running, setRunning] = useState<{ label: string; fraction: number | null } | null>(null);
-  const [failed, setFailed] = useState<BatchResult['failed']>([]);
-  const [feedbackBusy, setFeedbackBusy] = useState(false);
-  const alive = useRef(true);
+  const navigate = useNavigate();
+  const queryClient = useQueryClient();
+  const [run, setRun] = useState<Run | null>(null);
+  const show = (ins: Inspection, replace = false) => {
+    queryClient.setQueryData(keys.inspection(name, ins.id), ins);
+    navigate(paths.inspect(name, ins.id), { replace });
+  };
+
+  const inspectOne = useMutation({
+    mutationFn: (file: File) => api.inspect(name, file),
+    onSuccess: (ins) => {
+      setRun({ single: ins });
+      show(ins);
+    },
+  });
+  const startBatch = useMutation({
+    mutationFn: (files: File[]) => api.startBatch(name, files),
+    onSuccess: (job, files) => setRun({ jobId: job.id, count: files.length }),
+  });
+  const feedback = useMutation({
+    mutationFn: ({ id, addToGolden }: { id: string; addToGolden: boolean }) => api.feedback(name, id, addToGolden),
+    onSuccess: async (ins) => {
+      queryClient.setQueryData(keys.inspection(name, ins.id), ins);
+      await queryClient.invalidateQueries({ queryKey: keys.product(name) });
+    },
+  });
+
+  const batch = run && 'jobId' in run ? run : null;
+  const job = useJob(batch?.jobId ?? null).data;
+  const batchResults = useBatchResults(name, job, batch?.count ?? 0).data;
+  const recent = useInspections(name, { limit: 25 });
+  const selected = useInspection(name, inspectionId);
+
+  // A finished batch shows its highest score first.
+  const shownBatch = useRef<string | null>(null);
   useEffect(() => {
-    alive.current = true;
-    return () => {
-      alive.current = false;
-    };
-  }, []);
+    if (batch && batchResults && shownBatch.current !== batch.jobId) {
+      shownBatch.current = batch.jobId;
+      const top = [...batchResults].sort((a, b) => b.score - a.score)[0];
+      if (top) show(top);
+    }
+  }, [batch?.jobId, batchResults]);
+
+  const single = run && 'single' in run ? (selected.data?.id === run.single.id ? selected.data : run.single) : null;
+  // a batch lists its own results once they are in; otherwise a linked inspection heads the list
+  let items = single ? [single] : batch ? (batchResults ?? []) : (recent.data ?? []);
+  if (selected.data && !batch && !items.some((i) => i.id === selected.data.id)) items = [selected.data, ...items];
+  items = items.map((i) => (i.id === selected.data?.id ? selected.data : i));
+  const caption = single ? 'This inspection' : batch ? `Batch of ${plural(batch.count, 'image')}` : 'Recent inspections';
+
+  const jobFailed =
+    job?.state === 'failed'
+      ? new Error(`The batch failed: ${job.error ? plainMessage(0, job.error.code, job.error.message) : 'no reason given.'}`)
+      : null;
+  const progress = inspectOne.isPending
+    ? { label: `Inspecting ${inspectOne.variables.name}…`, fraction: null }
+    : startBatch.isPending
+      ? { label: `Uploading ${plural(startBatch.variables.length, 'image')}…`, fraction: null }
+      : batch && job && !batchResults && !jobFailed
+        ? {
+            label: job.state === 'queued' ? 'Batch waiting to start…' : job.state === 'succeeded' ? 'Loading results…' : `Inspecting ${job.progress.done} of ${job.progress.total || batch.count}…`,
+            fraction: jobFraction(job),
+          }
+        : null;
+  const failed = job?.state === 'succeeded' ? batchFailures(job) : [];
   const ready = product.active_version !== null;
 
-  // Recent inspections of the product until this session runs its own.
-  useEffect(() => {
-    api
-      .listInspections(name, { limit: 25 })
-      .then((page) => {
-        if (!alive.current) return;
-        setResults((cur) => (cur.length ? cur : page.items));
-      })
-      .catch((e) => alive.current && setError(e));
-  }, [name]);
-
-  // A link from elsewhere (analytics) to one inspection.
-  useEffect(() => {
-    if (!itemId) return;
-    api
-      .getInspection(name, itemId)
-      .then((ins) => {
-        if (!alive.current) return;
-        setSelected(ins);
-        setResults((cur) => (cur.some((c) => c.id === ins.id) ? cur : [ins, ...cur]));
-      })
-      .catch((e) => alive.current && setError(e));
-  }, [name, itemId]);
-
-  const run = async () => {
-    if (staged.length === 0) return;
-    const files = staged;
-    setError(null);
-    setNotice(null);
-    setFailed([]);
-    try {
-      if (files.length === 1) {
-        setRunning({ label: `Inspecting ${files[0].name}…`, fraction: null });
-        const ins = await api.inspect(name, files[0]);
-        if (!alive.current) return;
-        setResults([ins]);
-        setCaption('This inspection');
-        setSelected(ins);
-      } else {
-        setRunning({ label: `Uploading ${plural(files.length, 'image')}…`, fraction: null });
-        const job = await api.startBatch(name, files);
-        const show = (j: Job) =>
-          alive.current &&
-          setRunning({
-            label:
-              j.state === 'queued'
-                ? 'Batch waiting to start…'
-                : `Inspecting ${j.progress?.done ?? 0} of ${j.progress?.total ?? files.length}…`,
-            fraction: jobFraction(j),
-          });
-        show(job);
-        const done = await waitForJob(job.id, show, { isCancelled: () => !alive.current });
-        if (!alive.current) return;
-        if (done.state === 'failed') {
-          const e = done.error;
-          throw new Error(`The batch failed: ${e ? plainMessage(0, e.code, e.message) : 'no reason given.'}`);
-        }
-        setRunning({ label: 'Loading results…', fraction: 1 });
-        const items = await listAllInspections(name, { batch: job.id }, files.length + 10);
-        if (!alive.current) return;
-        const res = (done.result ?? {}) as Partial<BatchResult>;
-        setFailed(res.failed ?? []);
-        setResults(items);
-        setCaption(`Batch of ${plural(files.length, 'image')}`);
-        setSelected([...items].sort((a, b) => b.score - a.score)[0] ?? null);
-      }
-      setStaged([]);
-    } catch (e) {
-      if (alive.current) setError(e);
-    } finally {
-      if (alive.current) setRunning(null);
-    }
-  };
-
-  const falseAlarm = async (addToGolden: boolean) => {
-    if (!selected) return;
-    setFeedbackBusy(true);
-    setError(null);
-    try {
-      const ins = await api.feedback(name, selected.id, addToGolden);
-      if (!alive.current) return;
-      setSelected(ins);
-      setResults((cur) => cur.map((c) => (c.id === ins.id ? ins : c)));
-      setNotice(
-        addToGolden
-          ? 'Marked as a false alarm and added to the golden samples. Generate a new fingerprint on the Product setup page to use it.'
-          : 'Marked as a false alarm.',
-      );
-    } catch (e) {
-      if (alive.current) setError(e);
-    } finally {
-      if (alive.current) setFeedbackBusy(false);
-    }
-  };
-
-  const totalBytes = staged.reduce((s, f) => s + f.size, 0);
   return (
     <>
       {!ready && (
         <Notice>
-          {name} has no fingerprint yet.{' '}
-          <a href={href('setup', name)}>Upload golden samples and generate one on the Product setup page.</a>
+          {name} has no fingerprint yet. <Link to={paths.setup(name)}>Upload golden samples and generate one on the Product setup page.</Link>
         </Notice>
       )}
-      <section className="card" aria-label="Images to inspect">
-        <Dropzone
-          testId="inspect-drop"
-          label="Drop one or many part photos here, or click to choose"
-          hint="One image is inspected at once; several run as a batch."
-          disabled={!ready || running !== null}
-          onFiles={(fs) => {
-            setStaged((cur) => {
-              const seen = new Set(cur.map((f) => `${f.name}:${f.size}`));
-              return [...cur, ...fs.filter((f) => !seen.has(`${f.name}:${f.size}`))];
-            });
-            setError(null);
-          }}
-          onRejected={(names) => setError(new Error(`Not images, left out: ${names.join(', ')}.`))}
-        />
-        {staged.length > 0 && (
-          <div className="staged">
-            <ul className="chips" aria-label="Images ready to inspect">
-              {staged.map((f) => (
-                <li key={`${f.name}:${f.size}`} className="chip">
-                  {f.name}
-                  <button
-                    type="button"
-                    className="link"
-                    aria-label={`Remove ${f.name}`}
-                    disabled={running !== null}
-                    onClick={() => setStaged((cur) => cur.filter((x) => x !== f))}
-                  >
-                    ✕
-                  </button>
-                </li>
-              ))}
-            </ul>
-            <div className="row wrap">
-              <button
-                type="button"
-                className="btn btn-primary"
-                onClick={run}
-                disabled={!ready || running !== null}
-                data-testid="run"
-              >
-                {staged.length === 1 ? 'Run inspection' : `Run batch of ${staged.length}`}
-              </button>
-              <button type="button" className="btn" onClick={() => setStaged([])} disabled={running !== null}>
-                Clear
-              </button>
-              <span className="muted small">
-                {plural(staged.length, 'image')} · {fmtBytes(totalBytes)}
-              </span>
-            </div>
-          </div>
-        )}
-        {running && <ProgressBar fraction={running.fraction} label={running.label} />}
-      </section>
+      <StagedFiles
+        disabled={!ready}
+        busy={progress !== null}
+        onRun={(files) => {
+          setRun(null);
+          feedback.reset();
+          return files.length === 1 ? inspectOne.mutateAsync(files[0]) : startBatch.mutateAsync(files);
+        }}
+      >
+        {progress && <ProgressBar fraction={progress.fraction} label={progress.label} />}
+      </StagedFiles>
 
-      <ErrorBanner error={error} onDismiss={() => setError(null)} />
-      {notice && <Notice>{notice}</Notice>}
+      <ErrorBanner error={inspectOne.error ?? startBatch.error ?? jobFailed ?? feedback.error ?? recent.error ?? selected.error} />
+      {feedback.data && (
+        <Notice>
+          {feedback.variables.addToGolden
+            ? 'Marked as a false alarm and added to the golden samples. Generate a new fingerprint on the Product setup page to use it.'
+            : 'Marked as a false alarm.'}
+        </Notice>
+      )}
       {failed.length > 0 && (
         <div className="banner banner-error" role="alert">
-          {plural(failed.length, 'image')} could not be inspected:{' '}
-          {failed
-            .map((f) => `${f.filename} (${typeof f.error === 'string' ? f.error : f.error.message})`)
-            .join('; ')}
+          {plural(failed.length, 'image')} could not be inspected: {failed.map((f) => `${f.filename} (${f.error})`).join('; ')}
         </div>
       )}
 
       <div className="inspect-layout">
-        {selected ? (
+        {selected.data ? (
           <InspectionViewer
-            key={selected.id}
-            inspection={selected}
-            onFalseAlarm={falseAlarm}
-            feedbackBusy={feedbackBusy}
+            key={selected.data.id}
+            inspection={selected.data}
+            onFalseAlarm={(addToGolden) => feedback.mutate({ id: selected.data.id, addToGolden })}
+            feedbackBusy={feedback.isPending}
           />
         ) : (
-          results.length === 0 && <p className="muted card">No inspections yet for {name}. Drop images above.</p>
+          items.length === 0 && !inspectionId && <p className="muted card">No inspections yet for {name}. Drop images above.</p>
         )}
-        {results.length > 0 && (
+        {items.length > 0 && (
           <section className="card" aria-label="Results">
-            <ResultsTable
-              items={results}
-              selectedId={selected?.id}
-              onSelect={setSelected}
-              caption={caption}
-            />
+            <ResultsTable items={items} selectedId={inspectionId} onSelect={(ins) => show(ins)} caption={caption} />
           </section>
         )}
       </div>

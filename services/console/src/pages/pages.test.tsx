@@ -1,22 +1,11 @@
-import { act, fireEvent, render, screen, waitFor } from '@testing-library/react';
+import { fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
-import { App } from '../App';
-import { parseHash, href } from '../route';
+import { batchFailures, jobFraction, jobLabel } from '../jobs';
 import { fakeApi, golden, imageFile, inspection, job, product, version } from '../test/fakeApi';
-import { AnalyticsPage } from './AnalyticsPage';
-import { InspectPage } from './InspectPage';
-import { jobFraction, jobLabel, SetupPage } from './SetupPage';
+import { renderApp } from '../test/renderApp';
 
-const noop = async () => {};
-
-describe('routes', () => {
-  it('reads and writes hash routes', () => {
-    expect(parseHash('#/inspect/tile/abc')).toEqual({ page: 'inspect', product: 'tile', item: 'abc' });
-    expect(parseHash('#/analytics')).toEqual({ page: 'analytics', product: null, item: null });
-    expect(parseHash('')).toEqual({ page: 'setup', product: null, item: null });
-    expect(href('inspect', 'tile', 'a b')).toBe('#/inspect/tile/a%20b');
-  });
-});
+const products = (...items: ReturnType<typeof product>[]) =>
+  ['GET', /^\/v1\/products$/, () => ({ items })] as [string, RegExp, () => unknown];
 
 describe('job progress', () => {
   it('moves a build forward across its stages and names them', () => {
@@ -31,18 +20,28 @@ describe('job progress', () => {
     expect(jobLabel(job('b', 'queued'))).toBe('Waiting to start…');
     expect(jobFraction(job('x', 'running', { kind: 'batch', progress: { stage: 'inspecting', done: 1, total: 4 } }))).toBe(0.25);
   });
+
+  it("reads a batch's failures from its free-form result", () => {
+    const failed = [{ filename: 'a.jpg', error: 'not an image' }, { filename: 'b.jpg', error: { code: 'invalid_image', message: 'truncated' } }];
+    expect(batchFailures(job('j', 'succeeded', { kind: 'batch', result: { failed } }))).toEqual([
+      { filename: 'a.jpg', error: 'not an image' },
+      { filename: 'b.jpg', error: 'truncated' },
+    ]);
+    expect(batchFailures(job('j', 'succeeded', { kind: 'batch', result: null }))).toEqual([]);
+  });
 });
 
 describe('Product setup', () => {
   it('checks the name before asking the server and explains a taken name', async () => {
     const { calls } = fakeApi([
+      products(),
       ['POST', /^\/v1\/products$/, () => ({ status: 409, body: { error: { code: 'conflict', message: 'exists' } } })],
     ]);
-    render(<SetupPage products={[]} productName={null} reloadProducts={noop} />);
-    fireEvent.change(screen.getByLabelText(/^Name/), { target: { value: '-bad' } });
+    renderApp('/setup');
+    fireEvent.change(await screen.findByLabelText(/^Name/), { target: { value: '-bad' } });
     fireEvent.click(screen.getByRole('button', { name: 'Create product' }));
     expect((await screen.findByRole('alert')).textContent).toMatch(/must start with a lowercase letter or digit/);
-    expect(calls.length).toBe(0);
+    expect(calls.filter((c) => c.method === 'POST').length).toBe(0);
     fireEvent.change(screen.getByLabelText(/^Name/), { target: { value: 'Tile' } });
     expect((screen.getByLabelText(/^Name/) as HTMLInputElement).value).toBe('tile');
     fireEvent.click(screen.getByRole('button', { name: 'Create product' }));
@@ -50,15 +49,22 @@ describe('Product setup', () => {
   });
 
   it('creates a product and opens it', async () => {
-    const { calls } = fakeApi([['POST', /^\/v1\/products$/, () => ({ status: 201, body: product('tile') })]]);
-    let reloaded = 0;
-    render(<SetupPage products={[]} productName={null} reloadProducts={async () => void reloaded++} />);
-    fireEvent.change(screen.getByLabelText(/^Name/), { target: { value: 'tile' } });
+    let list: ReturnType<typeof product>[] = [];
+    const { calls } = fakeApi([
+      ['GET', /^\/v1\/products$/, () => ({ items: list })],
+      ['POST', /^\/v1\/products$/, () => ((list = [product('tile')]), { status: 201, body: product('tile') })],
+      ['GET', /^\/v1\/products\/tile$/, () => product('tile')],
+      ['GET', /^\/v1\/products\/tile\/(golden|fingerprints)$/, () => ({ items: [] })],
+    ]);
+    const { router } = renderApp('/setup');
+    fireEvent.change(await screen.findByLabelText(/^Name/), { target: { value: 'tile' } });
     fireEvent.change(screen.getByLabelText('Description'), { target: { value: ' magnetic tile ' } });
     fireEvent.click(screen.getByRole('button', { name: 'Create product' }));
-    await waitFor(() => expect(window.location.hash).toBe('#/setup/tile'));
-    expect(calls[0].body).toEqual({ name: 'tile', description: 'magnetic tile' });
-    expect(reloaded).toBe(1);
+    await waitFor(() => expect(router.state.location.pathname).toBe('/setup/tile'));
+    expect(calls.find((c) => c.method === 'POST')!.body).toEqual({ name: 'tile', description: 'magnetic tile' });
+    // the new product is in the list
+    expect((await screen.findByRole('link', { name: /^tile/ })).getAttribute('href')).toBe('/setup/tile');
+    expect(await screen.findByTestId('product-title')).toBeTruthy();
   });
 
   it('uploads samples, removes one, builds a fingerprint with progress and rolls back', async () => {
@@ -73,6 +79,7 @@ describe('Product setup', () => {
         fingerprint: versions.find((v) => v.version === active) ?? null,
       });
     const { calls } = fakeApi([
+      ['GET', /^\/v1\/products$/, () => ({ items: [prod()] })],
       ['GET', /^\/v1\/products\/tile$/, () => prod()],
       ['GET', /^\/v1\/products\/tile\/golden$/, () => ({ items: samples })],
       ['GET', /^\/v1\/products\/tile\/fingerprints$/, () => ({ items: versions })],
@@ -114,7 +121,7 @@ describe('Product setup', () => {
         },
       ],
     ]);
-    render(<SetupPage products={[prod()]} productName="tile" reloadProducts={noop} />);
+    renderApp('/setup/tile');
     expect((await screen.findByTestId('golden-count')).textContent).toBe('2');
     expect(screen.getByTestId('status-version').textContent).toBe('v1');
     expect(screen.getByAltText('g1.jpg').getAttribute('src')).toBe('/v1/products/tile/golden/g1/image');
@@ -139,19 +146,21 @@ describe('Product setup', () => {
     expect(calls.find((c) => c.method === 'POST' && c.path.endsWith('/fingerprints'))!.body).toEqual({});
 
     fireEvent.click(screen.getByRole('button', { name: 'Roll back to v1' }));
+    fireEvent.click(within(screen.getByRole('dialog', { name: 'Roll back tile to v1?' })).getByRole('button', { name: 'Roll back to v1' }));
     expect(await screen.findByText(/Fingerprint v1 is now active/)).toBeTruthy();
     await waitFor(() => expect(screen.getByTestId('status-version').textContent).toBe('v1'));
   });
 
   it('shows a failed build in plain words', async () => {
     fakeApi([
+      products(product('tile', { golden_count: 1 })),
       ['GET', /^\/v1\/products\/tile$/, () => product('tile', { golden_count: 1 })],
       ['GET', /^\/v1\/products\/tile\/golden$/, () => ({ items: [golden('g1')] })],
       ['GET', /^\/v1\/products\/tile\/fingerprints$/, () => ({ items: [] })],
       ['POST', /fingerprints$/, () => ({ status: 202, body: job('b2', 'queued') })],
       ['GET', /^\/v1\/jobs\/b2$/, () => job('b2', 'failed', { error: { code: 'invalid_image', message: 'g1.jpg is truncated' } })],
     ]);
-    render(<SetupPage products={[]} productName="tile" reloadProducts={noop} />);
+    renderApp('/setup/tile');
     fireEvent.click(await screen.findByTestId('generate'));
     expect((await screen.findByRole('alert')).textContent).toMatch(
       /The fingerprint could not be built: An image could not be read: g1\.jpg is truncated/,
@@ -160,13 +169,14 @@ describe('Product setup', () => {
 
   it('refuses a threshold that is not a positive number and sends a valid one', async () => {
     const { calls } = fakeApi([
+      products(product('tile', { golden_count: 1 })),
       ['GET', /^\/v1\/products\/tile$/, () => product('tile', { golden_count: 1 })],
       ['GET', /^\/v1\/products\/tile\/golden$/, () => ({ items: [golden('g1')] })],
       ['GET', /^\/v1\/products\/tile\/fingerprints$/, () => ({ items: [] })],
       ['POST', /fingerprints$/, () => ({ status: 202, body: job('b3', 'queued') })],
       ['GET', /^\/v1\/jobs\/b3$/, () => job('b3', 'succeeded', { result: { version: 1 } })],
     ]);
-    render(<SetupPage products={[]} productName="tile" reloadProducts={noop} />);
+    renderApp('/setup/tile');
     fireEvent.change(await screen.findByLabelText('Threshold override'), { target: { value: '-1' } });
     fireEvent.click(screen.getByTestId('generate'));
     expect((await screen.findByRole('alert')).textContent).toMatch(/threshold must be a positive number/);
@@ -176,9 +186,25 @@ describe('Product setup', () => {
     expect(calls.find((c) => c.method === 'POST' && c.path.endsWith('/fingerprints'))!.body).toEqual({ threshold: 3.5 });
   });
 
+  it('links every version and marks the one in the URL', async () => {
+    const prod = product('tile', { golden_count: 8, active_version: 2, fingerprint: version(2) });
+    fakeApi([
+      products(prod),
+      ['GET', /^\/v1\/products\/tile$/, () => prod],
+      ['GET', /^\/v1\/products\/tile\/golden$/, () => ({ items: [] })],
+      ['GET', /^\/v1\/products\/tile\/fingerprints$/, () => ({ items: [version(2), version(1, { active: false })] })],
+    ]);
+    renderApp('/setup/tile/versions/1');
+    const v1 = await screen.findByRole('link', { name: 'v1' });
+    expect(v1.getAttribute('href')).toBe('/setup/tile/versions/1');
+    expect(v1.closest('tr')!.getAttribute('aria-current')).toBe('true');
+    expect(screen.getByRole('link', { name: 'v2' }).closest('tr')!.getAttribute('aria-current')).toBeNull();
+    expect(screen.getByRole('button', { name: 'Roll back to v1' })).toBeTruthy();
+  });
+
   it('says when the product does not exist', async () => {
-    fakeApi([]);
-    render(<SetupPage products={[]} productName="ghost" reloadProducts={noop} />);
+    fakeApi([products()]);
+    renderApp('/setup/ghost');
     expect((await screen.findByRole('alert')).textContent).toMatch(/There is no product named "ghost"/);
   });
 });
@@ -188,23 +214,28 @@ describe('Live inspection', () => {
 
   it('inspects one image and shows the decision, heatmap and score', async () => {
     const { calls } = fakeApi([
+      products(ready),
       ['GET', /inspections\?limit=25$/, () => ({ items: [], next_cursor: null })],
       ['POST', /^\/v1\/products\/tile\/inspect$/, () => inspection('i1', 4.2)],
     ]);
-    render(<InspectPage products={[ready]} productName="tile" itemId={null} />);
-    fireEvent.drop(screen.getByTestId('inspect-drop'), { dataTransfer: { files: [imageFile('part.jpg')] } });
+    const { router } = renderApp('/inspect/tile');
+    fireEvent.drop(await screen.findByTestId('inspect-drop'), { dataTransfer: { files: [imageFile('part.jpg')] } });
     fireEvent.click(screen.getByRole('button', { name: 'Run inspection' }));
     const viewer = await screen.findByTestId('inspection-viewer');
     expect(viewer.textContent).toContain('ANOMALOUS');
     expect(screen.getByTestId('heatmap').getAttribute('src')).toBe('/v1/products/tile/inspections/i1/heatmap.png');
     expect(screen.getByTestId('score').textContent).toBe('4.200');
     expect(((calls.find((c) => c.method === 'POST')!.body as FormData).get('file') as File).name).toBe('part.jpg');
+    // the result has its own URL, and the page does not ask the server again for what it holds
+    expect(router.state.location.pathname).toBe('/inspect/tile/i1');
+    expect(calls.some((c) => c.path.endsWith('/inspections/i1'))).toBe(false);
   });
 
   it('runs several images as a batch job with progress, then a sortable table; marks a false alarm', async () => {
     let polls = 0;
     const items = [inspection('a', 1.1, { batch_id: 'j9' }), inspection('b', 5.2, { batch_id: 'j9' }), inspection('c', 2.9, { batch_id: 'j9' })];
     const { calls } = fakeApi([
+      products(ready),
       ['GET', /inspections\?limit=25$/, () => ({ items: [], next_cursor: null })],
       ['POST', /batches$/, () => ({ status: 202, body: job('j9', 'queued', { kind: 'batch' }) })],
       [
@@ -221,8 +252,8 @@ describe('Live inspection', () => {
       ['GET', /inspections\?batch=j9/, () => ({ items, next_cursor: null })],
       ['POST', /inspections\/b\/feedback$/, () => ({ ...items[1], feedback: 'false_alarm' })],
     ]);
-    render(<InspectPage products={[ready]} productName="tile" itemId={null} />);
-    fireEvent.drop(screen.getByTestId('inspect-drop'), {
+    renderApp('/inspect/tile');
+    fireEvent.drop(await screen.findByTestId('inspect-drop'), {
       dataTransfer: { files: [imageFile('a.jpg'), imageFile('b.jpg'), imageFile('c.jpg'), imageFile('bad.jpg', 3)] },
     });
     fireEvent.click(screen.getByRole('button', { name: 'Run batch of 4' }));
@@ -231,7 +262,7 @@ describe('Live inspection', () => {
     expect(table.textContent).toContain('Batch of 4 images · 2 anomalous, 1 OK');
     expect(screen.getByRole('alert').textContent).toMatch(/1 image could not be inspected: bad\.jpg \(not an image\)/);
     // the highest score is shown first
-    expect(screen.getByTestId('inspection-viewer').getAttribute('aria-label')).toBe('result for b.jpg');
+    expect((await screen.findByTestId('inspection-viewer')).getAttribute('aria-label')).toBe('result for b.jpg');
     fireEvent.click(screen.getByRole('button', { name: /Score/ }));
     expect(screen.getAllByTestId('row-score').map((c) => c.textContent)).toEqual(['5.200', '2.900', '1.100']);
 
@@ -242,20 +273,40 @@ describe('Live inspection', () => {
     expect(screen.getByText(/Marked as a false alarm and added to the golden samples/)).toBeTruthy();
   });
 
+  it('opens a linked inspection directly; rows change the URL and back returns to it', async () => {
+    const { calls } = fakeApi([
+      products(ready),
+      ['GET', /inspections\?limit=25$/, () => ({ items: [inspection('i1', 1.2), inspection('i2', 3.3)] })],
+      ['GET', /inspections\/i7$/, () => inspection('i7', 4.4)],
+    ]);
+    const { router } = renderApp('/inspect/tile/i7');
+    expect((await screen.findByTestId('inspection-viewer')).getAttribute('aria-label')).toBe('result for i7.jpg');
+    expect(calls.some((c) => c.path.endsWith('/inspections/i7'))).toBe(true);
+    // the linked one heads the recent ones
+    await waitFor(() => expect(screen.getAllByTestId('row-score').map((c) => c.textContent)).toEqual(['4.400', '1.200', '3.300']));
+    fireEvent.click(screen.getByText('i2.jpg'));
+    await waitFor(() => expect(router.state.location.pathname).toBe('/inspect/tile/i2'));
+    expect((await screen.findByTestId('inspection-viewer')).getAttribute('aria-label')).toBe('result for i2.jpg');
+    await router.navigate(-1);
+    expect(router.state.location.pathname).toBe('/inspect/tile/i7');
+    await waitFor(() => expect(screen.getByTestId('inspection-viewer').getAttribute('aria-label')).toBe('result for i7.jpg'));
+  });
+
   it('sends an engineer without a fingerprint to product setup', async () => {
-    fakeApi([['GET', /inspections/, () => ({ items: [] })]]);
-    render(<InspectPage products={[product('tile')]} productName="tile" itemId={null} />);
-    expect(screen.getByText(/tile has no fingerprint yet/)).toBeTruthy();
+    fakeApi([products(product('tile')), ['GET', /inspections/, () => ({ items: [] })]]);
+    renderApp('/inspect/tile');
+    expect(await screen.findByText(/tile has no fingerprint yet/)).toBeTruthy();
     expect(screen.getByTestId('inspect-drop').getAttribute('aria-disabled')).toBe('true');
   });
 
   it('explains an API error in plain words', async () => {
     fakeApi([
+      products(ready),
       ['GET', /inspections\?limit=25$/, () => ({ items: [] })],
       ['POST', /inspect$/, () => ({ status: 422, body: { error: { code: 'invalid_image', message: "'x.jpg' is not an image" } } })],
     ]);
-    render(<InspectPage products={[ready]} productName="tile" itemId={null} />);
-    fireEvent.drop(screen.getByTestId('inspect-drop'), { dataTransfer: { files: [imageFile('x.jpg')] } });
+    renderApp('/inspect/tile');
+    fireEvent.drop(await screen.findByTestId('inspect-drop'), { dataTransfer: { files: [imageFile('x.jpg')] } });
     fireEvent.click(screen.getByRole('button', { name: 'Run inspection' }));
     expect((await screen.findByRole('alert')).textContent).toMatch(/An image could not be read: 'x\.jpg' is not an image/);
   });
@@ -264,6 +315,7 @@ describe('Live inspection', () => {
 describe('Analytics', () => {
   it('shows totals, the score distribution with its threshold, days and latest anomalies', async () => {
     fakeApi([
+      products(product('tile')),
       [
         'GET',
         /stats$/,
@@ -272,7 +324,7 @@ describe('Analytics', () => {
       ['GET', /inspections\?decision=ANOMALOUS/, () => ({ items: [inspection('b', 5), inspection('d', 3)] })],
       ['GET', /inspections\?limit=/, () => ({ items: [inspection('a', 1), inspection('b', 5), inspection('c', 2), inspection('d', 3)] })],
     ]);
-    render(<AnalyticsPage products={[product('tile')]} productName="tile" />);
+    renderApp('/analytics/tile');
     expect((await screen.findByTestId('stat-total')).textContent).toBe('4');
     expect(screen.getByTestId('stat-anomalous').textContent).toBe('2');
     expect(screen.getByText('50.0 %')).toBeTruthy();
@@ -282,7 +334,7 @@ describe('Analytics', () => {
     expect(screen.getByTestId('daily-bars')).toBeTruthy();
     const thumbs = screen.getByTestId('latest-anomalies').querySelectorAll('a');
     expect(thumbs.length).toBe(2);
-    expect(thumbs[0].getAttribute('href')).toBe('#/inspect/tile/b');
+    expect(thumbs[0].getAttribute('href')).toBe('/inspect/tile/b');
     expect(screen.getByAltText('overlay b.jpg').getAttribute('src')).toBe('/v1/products/tile/inspections/b/overlay.png');
   });
 });
@@ -296,7 +348,7 @@ describe('App', () => {
       if (!up) throw new TypeError('Failed to fetch');
       return real(...args);
     });
-    render(<App />);
+    renderApp('/setup');
     expect((await screen.findByRole('alert')).textContent).toMatch(/Cannot reach the goldenshot server/);
     up = true;
     fireEvent.click(screen.getByRole('button', { name: 'Try again' }));
@@ -313,10 +365,7 @@ describe('App', () => {
       ['GET', /fingerprints$/, () => ({ items: [] })],
       ['GET', /golden\/g1\/image$/, () => ({ body: 'x' })],
     ]);
-    await act(async () => {
-      window.location.hash = '#/setup/tile';
-    });
-    render(<App />);
+    renderApp('/setup/tile');
     expect(await screen.findByAltText('g1.jpg')).toBeTruthy();
     const img = calls.find((c) => c.path.endsWith('/golden/g1/image'))!;
     expect(img.headers.get('X-API-Key')).toBe('k1');

@@ -14,13 +14,15 @@ type Handler = (call: Call, match: RegExpMatchArray) => Reply | Promise<Reply>;
 
 export function fakeApi(routes: [string, RegExp, Handler][]) {
   const calls: Call[] = [];
+  // The API client sends a Request (test/setup.ts's stand-in); fetchBlob sends a path and init.
   const fetchMock = vi.fn(async (input: RequestInfo | URL, init: RequestInit = {}) => {
-    const url = new URL(String(input), 'http://127.0.0.1');
+    const sent = typeof input === 'object' && 'method' in input ? input : { url: String(input), ...init };
+    const url = new URL(sent.url, 'http://127.0.0.1');
     const path = url.pathname + url.search;
-    const method = (init.method ?? 'GET').toUpperCase();
-    let body: unknown = init.body;
+    const method = (sent.method ?? 'GET').toUpperCase();
+    let body: unknown = sent.body;
     if (typeof body === 'string') body = JSON.parse(body);
-    const call: Call = { method, path, headers: new Headers(init.headers), body };
+    const call: Call = { method, path, headers: new Headers(sent.headers), body };
     calls.push(call);
     for (const [m, re, handler] of routes) {
       const match = path.match(re);
@@ -58,6 +60,7 @@ export function version(v: number, extra: Partial<Version> = {}): Version {
     golden_scores: { mean: 1.5, std: 0.2, max: 2.1 },
     build_seconds: 0.9,
     sha256: 'ab',
+    strays: [],
     ...extra,
   };
 }
@@ -102,12 +105,31 @@ export function inspection(id: string, score: number, extra: Partial<Inspection>
     image_url: `/v1/products/tile/inspections/${id}/image`,
     heatmap_url: `/v1/products/tile/inspections/${id}/heatmap.png`,
     overlay_url: `/v1/products/tile/inspections/${id}/overlay.png`,
+    timings_ms: {},
     ...extra,
   };
 }
 
-export function job(id: string, state: Job['state'], extra: Partial<Job> = {}): Job {
-  return { id, kind: 'build', product: 'tile', state, progress: null, error: null, result: null, created_at: T, ...extra };
+/** A job; `progress` fills in what it leaves out (stage "queued", nothing done). */
+export function job(
+  id: string,
+  state: Job['state'],
+  { progress, ...extra }: Partial<Omit<Job, 'progress'>> & { progress?: Partial<Job['progress']> } = {},
+): Job {
+  return {
+    id,
+    kind: 'build',
+    product: 'tile',
+    state,
+    progress: { stage: 'queued', done: 0, total: 0, fraction: 0, ...progress },
+    error: null,
+    result: null,
+    created_at: T,
+    started_at: null,
+    finished_at: null,
+    attempts: 1,
+    ...extra,
+  };
 }
 
 export function imageFile(name: string, bytes = 10): File {

@@ -1,0 +1,87 @@
+// Server state: every read of the API goes through TanStack Query with these keys, so caching,
+// background refetch, job polling, retries and errors are decided here, once.
+import { QueryClient, useQuery } from '@tanstack/react-query';
+import { ApiError, api, listAllInspections } from './client';
+import type { Job } from './types';
+
+/** How many recent inspections the score distribution is drawn from. */
+export const RECENT = 500;
+const JOB_POLL_MS = 500;
+const ANALYTICS_REFRESH_MS = 30_000;
+
+// Everything about one product sits under ['product', name]: invalidating that prefix refreshes it all.
+export const keys = {
+  products: ['products'] as const,
+  product: (name: string) => ['product', name] as const,
+  golden: (name: string) => ['product', name, 'golden'] as const,
+  versions: (name: string) => ['product', name, 'versions'] as const,
+  inspections: (name: string, query: { decision?: 'OK' | 'ANOMALOUS'; limit?: number }) =>
+    ['product', name, 'inspections', query] as const,
+  batch: (name: string, jobId: string) => ['product', name, 'batch', jobId] as const,
+  inspection: (name: string, id: string) => ['product', name, 'inspection', id] as const,
+  stats: (name: string) => ['product', name, 'stats'] as const,
+  recent: (name: string) => ['product', name, 'recent'] as const,
+  job: (id: string) => ['job', id] as const,
+};
+
+/** Retry what may pass on its own (the server unreachable, restarting, overloaded), twice; never a refusal. */
+export function shouldRetry(failures: number, error: unknown): boolean {
+  const transient = error instanceof ApiError && (error.status === 0 || error.status === 502 || error.status === 503 || error.status === 504);
+  return transient && failures < 2;
+}
+
+export function createQueryClient(): QueryClient {
+  return new QueryClient({
+    defaultOptions: {
+      queries: { staleTime: 5_000, retry: shouldRetry },
+      mutations: { retry: false },
+    },
+  });
+}
+
+export const isFinished = (job: Job) => job.state === 'succeeded' || job.state === 'failed';
+
+export const useProducts = () => useQuery({ queryKey: keys.products, queryFn: api.listProducts, select: (page) => page.items });
+export const useProduct = (name: string) => useQuery({ queryKey: keys.product(name), queryFn: () => api.getProduct(name) });
+export const useGolden = (name: string) =>
+  useQuery({ queryKey: keys.golden(name), queryFn: () => api.listGolden(name), select: (page) => page.items });
+export const useVersions = (name: string) =>
+  useQuery({ queryKey: keys.versions(name), queryFn: () => api.listVersions(name), select: (page) => page.items });
+
+/** A job, polled until it has finished; idle without an id. */
+export const useJob = (id: string | null) =>
+  useQuery({
+    queryKey: keys.job(id ?? ''),
+    queryFn: () => api.getJob(id!),
+    enabled: id !== null,
+    staleTime: 0,
+    refetchInterval: (query) => (query.state.data && isFinished(query.state.data) ? false : JOB_POLL_MS),
+  });
+
+export const useInspections = (name: string, query: { decision?: 'OK' | 'ANOMALOUS'; limit?: number }) =>
+  useQuery({
+    queryKey: keys.inspections(name, query),
+    queryFn: () => api.listInspections(name, query),
+    select: (page) => page.items,
+    refetchInterval: query.decision ? ANALYTICS_REFRESH_MS : false,
+  });
+
+export const useInspection = (name: string, id: string | null) =>
+  useQuery({ queryKey: keys.inspection(name, id ?? ''), queryFn: () => api.getInspection(name, id!), enabled: id !== null });
+
+/** All inspections of a finished batch (a few more than it had images, should a page be short). */
+export const useBatchResults = (name: string, job: Job | undefined, count: number) =>
+  useQuery({
+    queryKey: keys.batch(name, job?.id ?? ''),
+    queryFn: () => listAllInspections(name, { batch: job!.id }, count + 10),
+    enabled: job?.state === 'succeeded',
+  });
+
+export const useStats = (name: string) =>
+  useQuery({ queryKey: keys.stats(name), queryFn: () => api.stats(name), refetchInterval: ANALYTICS_REFRESH_MS });
+export const useRecent = (name: string) =>
+  useQuery({
+    queryKey: keys.recent(name),
+    queryFn: () => listAllInspections(name, {}, RECENT),
+    refetchInterval: ANALYTICS_REFRESH_MS,
+  });

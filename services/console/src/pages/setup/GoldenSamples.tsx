@@ -1,0 +1,96 @@
+import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { useState } from 'react';
+import { api } from '../../api/client';
+import { keys } from '../../api/queries';
+import type { Golden } from '../../api/types';
+import { AuthImage } from '../../components/AuthImage';
+import { Dropzone } from '../../components/Dropzone';
+import { ErrorBanner, Notice } from '../../components/ErrorBanner';
+import { ProgressBar } from '../../components/ProgressBar';
+import { Tip } from '../../components/Tip';
+import { plural } from '../../format';
+
+/** Refreshes a product and the product list after a change to it. */
+export function useProductChanged(name: string) {
+  const queryClient = useQueryClient();
+  return () =>
+    Promise.all([
+      queryClient.invalidateQueries({ queryKey: keys.product(name) }),
+      queryClient.invalidateQueries({ queryKey: keys.products }),
+    ]);
+}
+
+export const uploadKey = (name: string) => ['upload', name];
+
+export function GoldenSamples({ name, samples, building }: { name: string; samples: Golden[]; building: boolean }) {
+  const changed = useProductChanged(name);
+  const [rejected, setRejected] = useState<string[]>([]);
+  const upload = useMutation({
+    mutationKey: uploadKey(name),
+    mutationFn: (files: File[]) => api.uploadGolden(name, files),
+    onSuccess: changed,
+  });
+  const remove = useMutation({ mutationFn: (g: Golden) => api.deleteGolden(name, g.id), onSuccess: changed });
+  const error = rejected.length ? new Error(`Not images, left out: ${rejected.join(', ')}.`) : (upload.error ?? remove.error);
+  const added = upload.data;
+
+  return (
+    <section className="card" aria-label="Golden samples">
+      <div className="card-head">
+        <h2>
+          Golden samples <span className="count" data-testid="golden-count">{samples.length}</span>
+        </h2>
+      </div>
+      <Dropzone
+        testId="golden-drop"
+        label="Drop photos of good parts here, or click to choose"
+        hint="2–20 images; JPEG, PNG, BMP or TIFF. Duplicates are skipped."
+        disabled={upload.isPending}
+        onFiles={(files) => {
+          setRejected([]);
+          remove.reset();
+          upload.mutate(files);
+        }}
+        onRejected={setRejected}
+      />
+      {upload.isPending && <ProgressBar label={`Uploading ${plural(upload.variables.length, 'image')}…`} />}
+      <ErrorBanner
+        error={error}
+        onDismiss={() => {
+          setRejected([]);
+          upload.reset();
+          remove.reset();
+        }}
+      />
+      {added && (
+        <Notice>
+          {plural(added.items.length, 'golden sample')} added.
+          {added.duplicates.length > 0 && ` Already among the samples, skipped: ${added.duplicates.join(', ')}.`}
+        </Notice>
+      )}
+      {samples.length > 0 && (
+        <ul className="thumbs" data-testid="golden-thumbs">
+          {samples.map((g) => (
+            <li key={g.id} className="thumb">
+              <AuthImage src={g.image_url} alt={g.filename} loading="lazy" />
+              <div className="thumb-caption" title={g.filename}>
+                {g.filename}
+              </div>
+              <Tip text="Remove this sample">
+                <button
+                  type="button"
+                  className="thumb-remove"
+                  aria-label={`Remove ${g.filename}`}
+                  disabled={remove.isPending || building}
+                  onClick={() => remove.mutate(g)}
+                >
+                  ✕
+                </button>
+              </Tip>
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}
