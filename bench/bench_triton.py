@@ -19,7 +19,9 @@ import onnxruntime
 import torch
 
 from goldenshot.backbones import load_backbone
-from goldenshot.export import DEFAULT_MODEL, INPUT, Serving, export_triton, output_names
+from goldenshot.export import DEFAULT_MODEL, INPUT, Serving, output_names
+from goldenshot.onnx_backbone import export_triton
+from goldenshot.settings import Settings
 from services.common.triton_backbone import TritonBackbone
 from services.common.tritonserver import start_tritonserver
 
@@ -52,7 +54,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         repository = Path(tmp) / "model_repository"
         batches = [int(b) for b in args.batches.split(",")]
-        export_triton(backbone, repository, Serving("cpu", max_batch_size=max(batches), cpu_threads=args.threads))
+        serving = Serving("cpu", max_batch_size=max(batches), cpu_threads=args.threads)
+        export_triton(repository, serving, args.backbone, args.weights, None, Settings().cache_dir)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = args.threads
         session = onnxruntime.InferenceSession(str(repository / DEFAULT_MODEL / "1" / "model.onnx"), options, providers=["CPUExecutionProvider"])

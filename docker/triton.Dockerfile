@@ -1,8 +1,8 @@
 # syntax=docker/dockerfile:1.7
 # NVIDIA Triton serving goldenshot's backbone: HTTP :8000, gRPC :8001, metrics :8002, readiness /v2/health/ready.
-# model_repository/ is generated, never committed; export it from the backbone the services use, then build
-# from the repository root:
-#   goldenshot export --triton model_repository --device gpu --model-name goldenshot_backbone   (or: make export)
+# model_repository/ holds the tracked configs; its model file is the export of the backbone the services use
+# (gitignored), written from the repository root, then build:
+#   make model-repository   (goldenshot export --triton model_repository --device gpu --model-name goldenshot_backbone)
 #   docker build -f docker/triton.Dockerfile -t goldenshot-triton .
 # The export writes config.pbtxt for the onnxruntime backend on KIND_GPU with dynamic batching. For nodes
 # without a GPU each model also gets configs/cpu.pbtxt (same model on KIND_CPU), which Triton uses when

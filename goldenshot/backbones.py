@@ -107,6 +107,11 @@ def _spec(name: str) -> BackboneSpec:
         raise ValueError(f"unknown backbone {name!r}; valid names: {', '.join(BACKBONES)}") from None
 
 
+def default_taps(name: str) -> tuple[str, str]:
+    """The table's stride-8 and stride-16 taps of `name`."""
+    return _spec(name).taps
+
+
 def weights_path(name: str, weights: Path | None) -> Path:
     """The file to load: the one given, else the bundled default (user-file backbones have none)."""
     if weights is not None:
@@ -253,4 +258,4 @@ def load_backbone(name: str, weights: Path | None = None, taps: Sequence[str] | 
     """Frozen extractor for `name`, tapping `taps` (default: the table's stride-8 and stride-16 stages)."""
     path = weights_path(name, weights)
     net = load_network(name, path)
-    return Backbone(name, net, _spec(name).taps if taps is None else taps, file_sha256(path))
+    return Backbone(name, net, default_taps(name) if taps is None else taps, file_sha256(path))

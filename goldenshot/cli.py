@@ -7,44 +7,51 @@ stderr naming the cause and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
-import torch
 import typer
-from tqdm import tqdm
 
-from goldenshot.atomic import atomic_path
-from goldenshot.backbones import WeightsError, load_backbone
-from goldenshot.data import DatasetError, list_images, support_set
-from goldenshot.evaluation import bench as run_bench
-from goldenshot.evaluation import evaluate, evaluate_zero_shot
-from goldenshot.export import DEFAULT_MODEL, ExportError, Serving, export_triton
-from goldenshot.features import build_extractor
-from goldenshot.fewshot import FitError, Progress, golden_samples
-from goldenshot.fewshot import fit as fit_fingerprint
-from goldenshot.fingerprint import FingerprintError
-from goldenshot.images import ImageError, ImageFiles, read_image
-from goldenshot.inspector import ANOMALOUS, OK, Inspector
-from goldenshot.overlay import pictures
-from goldenshot.settings import Settings
-from goldenshot.training import TrainError, train_extractor
-from goldenshot.zeroshot import score_batch
+# Only the CLI's skeleton is imported here: `goldenshot --help` and argument errors answer in a
+# fraction of a second; torch, onnxruntime and the engine load inside the command that needs them.
+if TYPE_CHECKING:
+    import numpy as np
+
+    from goldenshot.fewshot import Progress
+    from goldenshot.inspector import Inspection
+    from goldenshot.settings import Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Few-shot visual anomaly detection.")
 
-_USER_ERRORS = (ImageError, DatasetError, FitError, FingerprintError, WeightsError, TrainError, ExportError, ValueError, OSError)
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """The failures a user causes (bad file, bad flag, bad weights): one line each, never a traceback."""
+    from goldenshot.backbones import WeightsError
+    from goldenshot.data import DatasetError
+    from goldenshot.export import ExportError
+    from goldenshot.fewshot import FitError
+    from goldenshot.fingerprint import FingerprintError
+    from goldenshot.images import ImageError
+    from goldenshot.training import TrainError
+
+    return (ImageError, DatasetError, FitError, FingerprintError, WeightsError, TrainError, ExportError, ValueError, OSError)
 
 Backbone = Annotated[Optional[str], typer.Option(help="mobilenet_v2 | efficientnet_lite0 | efficientnet_lite2 | resnet18 | resnet50 | wide_resnet50_2 | convnext_tiny | dinov2_vits14 | dinov2_vitb14 (the last five need --weights; see docs/backbones.md)")]
 Weights = Annotated[Optional[Path], typer.Option(help="torchvision-format weights file (ResNets need one)")]
 
 
 def _settings(backbone: str | None = None, weights: Path | None = None, augment: bool | None = None) -> Settings:
+    import logging
+
+    import torch
+
+    from goldenshot.settings import Settings
+
     settings = Settings()
     update: dict = {}
     if backbone:
@@ -81,6 +88,8 @@ def _int_list(flag: str, text: str, minimum: int) -> list[int]:
 
 def _image_paths(items: list[Path]) -> list[Path]:
     """Folders expand to their images (sorted); files are taken as given."""
+    from goldenshot.data import list_images
+
     return [p for item in items for p in (list_images(item) if item.is_dir() else [item])]
 
 
@@ -88,6 +97,8 @@ def _image_paths(items: list[Path]) -> list[Path]:
 def _progress_bars() -> Iterator[Progress]:
     """A progress callback drawing one tqdm bar per stage on stderr, when stderr is a terminal (so
     logs and error lines stay clean); the bars close on exit."""
+    from tqdm import tqdm
+
     bars: dict[str, tqdm] = {}
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -123,6 +134,11 @@ def fit(
     weights: Weights = None,
 ) -> None:
     """Build a fingerprint from golden samples (good parts only)."""
+    from goldenshot.data import support_set
+    from goldenshot.features import build_extractor
+    from goldenshot.fewshot import fit as fit_fingerprint
+    from goldenshot.fewshot import golden_samples
+
     try:
         settings = _settings(backbone, weights, augment)
         paths = _image_paths(images)
@@ -133,7 +149,7 @@ def fit(
         with _progress_bars() as progress:
             fingerprint = fit_fingerprint(golden_samples(paths, settings), extractor, settings, threshold, progress)
         size = fingerprint.save(out)
-    except _USER_ERRORS as exc:
+    except _user_errors() as exc:
         _fail(exc)
     meta = fingerprint.meta
     for stray in meta.strays:
@@ -151,31 +167,44 @@ def fit(
 @app.command()
 def inspect(
     fingerprint: Annotated[Path, typer.Option(help="fingerprint file")],
-    images: Annotated[list[Path], typer.Argument(help="images to inspect")],
+    images: Annotated[list[Path], typer.Argument(help="images to inspect: files and/or folders")],
     heatmaps: Annotated[Optional[Path], typer.Option(help="folder for heatmap and overlay PNGs")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print results as JSON")] = False,
     threshold: Annotated[Optional[float], typer.Option(help="override the fingerprint's threshold")] = None,
     weights: Weights = None,
 ) -> None:
     """Score images against a fingerprint: decision, score, regions, heatmaps."""
+    from goldenshot.images import ImageError, decode_near, read_bytes
+    from goldenshot.inspector import Inspector
+    from goldenshot.maps import display_size
+
     try:
         settings = _settings()
-        inspector = Inspector.load(fingerprint, weights)
+        paths = _image_paths(images)
+        inspector = Inspector.load(fingerprint, weights, settings)
         if threshold is not None:
             inspector = Inspector(inspector.extractor, inspector.fingerprint.with_threshold(threshold))
         if heatmaps is not None:
             heatmaps.mkdir(parents=True, exist_ok=True)
-    except _USER_ERRORS as exc:
+    except _user_errors() as exc:
         _fail(exc)
+    # decoded near the working size; with pictures, also no smaller than they are drawn (maps.max_side)
+    max_side = inspector.fingerprint.meta.maps.max_side
+
+    def target(height: int, width: int) -> tuple[int, int]:
+        shown = display_size(height, width, max_side) if heatmaps is not None else (0, 0)
+        work = inspector.working_size(height, width)
+        return max(work[0], shown[0] // 2), max(work[1], shown[1] // 2)
+
     results, failed, used = [], 0, set()
-    for path in images:
+    for path in paths:
         try:
-            image = read_image(path, settings.limits.max_pixels, settings.limits.max_bytes)
+            image, size = decode_near(read_bytes(path, settings.limits.max_bytes), str(path), settings.limits.max_pixels, target)
         except ImageError as exc:
             typer.echo(f"error: {exc}", err=True)
             failed += 1
             continue
-        result = inspector.inspect(image)
+        result = inspector.inspect(image, size)
         row = {"image": str(path), **result.to_dict()}
         if heatmaps is not None:
             row.update(_write_pictures(heatmaps, _unique_stem(path, used), image, result))
@@ -197,9 +226,11 @@ def _unique_stem(path: Path, used: set[str]) -> str:
     return stem
 
 
-def _write_pictures(folder: Path, stem: str, image, result) -> dict[str, str]:
+def _write_pictures(folder: Path, stem: str, image: np.ndarray, result: Inspection) -> dict[str, str]:
+    from goldenshot.overlay import pictures
+
     heat, over = folder / f"{stem}_heatmap.png", folder / f"{stem}_overlay.png"
-    heat_png, over_png = pictures(image, result.score_map, result.regions, result.pixel_threshold)
+    heat_png, over_png = pictures(image, result.score_map, result.regions, result.pixel_threshold, result.size)
     heat.write_bytes(heat_png)
     over.write_bytes(over_png)
     return {"heatmap": str(heat), "overlay": str(over)}
@@ -217,6 +248,8 @@ def eval_command(
     weights: Weights = None,
 ) -> None:
     """Few-shot (or --zero-shot) protocol: AUROC, pixel AUROC, AUPRO, F1-max for each K and seed."""
+    from goldenshot.evaluation import evaluate, evaluate_zero_shot
+
     try:
         _check_output(out)
         seed_list = _int_list("--seeds", seeds, 0)
@@ -229,7 +262,7 @@ def eval_command(
             shot_list = _int_list("--shots", shots or "1,2,4,8", 1)
             report = evaluate(root, shot_list, seed_list, _settings(backbone, weights), max_test)
         _write_json(out, report)
-    except _USER_ERRORS as exc:
+    except _user_errors() as exc:
         _fail(exc)
     for row in report["summary"]:
         typer.echo(json.dumps(row))
@@ -245,6 +278,11 @@ def zeroshot_command(
     weights: Weights = None,
 ) -> None:
     """Zero-shot: no golden samples; every image is scored against the rest of its batch."""
+    from goldenshot.features import build_extractor
+    from goldenshot.images import ImageFiles, read_image
+    from goldenshot.inspector import ANOMALOUS, OK
+    from goldenshot.zeroshot import score_batch
+
     try:
         settings = _settings(backbone, weights)
         if seed is not None:
@@ -276,7 +314,7 @@ def zeroshot_command(
             "images": rows,
         }
         _write_json(out, report)
-    except _USER_ERRORS as exc:
+    except _user_errors() as exc:
         _fail(exc)
     for row in rows:
         typer.echo(f"{row['image']}: {row['decision']} score={row['score']:.4f} regions={len(row['regions'])}")
@@ -293,11 +331,13 @@ def bench_command(
     weights: Weights = None,
 ) -> None:
     """Speed and memory: fit time, per-image latency (decode to regions), RSS, fingerprint size."""
+    from goldenshot.evaluation import bench as run_bench
+
     try:
         _check_output(out)
         report = run_bench(root, shots, _settings(backbone, weights), max_images)
         _write_json(out, report)
-    except _USER_ERRORS as exc:
+    except _user_errors() as exc:
         _fail(exc)
     typer.echo(json.dumps(report))
 
@@ -316,6 +356,8 @@ def train_extractor_command(
     weights: Annotated[Optional[Path], typer.Option(help="starting weights (default: the backbone's ImageNet file)")] = None,
 ) -> None:
     """Stage 1: fine-tune a backbone on good images with SimSiam; the output works as --weights."""
+    from goldenshot.training import train_extractor
+
     try:
         settings = _settings(backbone, weights)
         given = {"epochs": epochs, "batch_size": batch_size, "steps_per_epoch": steps_per_epoch}
@@ -323,7 +365,7 @@ def train_extractor_command(
         settings = settings.model_copy(update={"train": train, "seed": settings.seed if seed is None else seed})
         _check_output(out)
         result = train_extractor(data, out, settings, checkpoint_dir, resume)
-    except _USER_ERRORS as exc:
+    except _user_errors() as exc:
         _fail(exc)
     tail = result.losses[-10:]
     last = f", mean loss of the last {len(tail)} steps {sum(tail) / len(tail):.4f}" if tail else ""
@@ -332,29 +374,39 @@ def train_extractor_command(
 
 @app.command("export")
 def export_command(
-    triton: Annotated[Path, typer.Option("--triton", help="Triton model repository folder to write the model into")],
+    triton: Annotated[Optional[Path], typer.Option("--triton", help="Triton model repository folder to write the model into (default: only the in-process cache)")] = None,
     device: Annotated[str, typer.Option(help="gpu: onnxruntime backend on GPU; cpu: Python backend (nvidia-pytriton's tritonserver)")] = "gpu",
-    model: Annotated[str, typer.Option("--model-name", help="Triton model name")] = DEFAULT_MODEL,
+    model: Annotated[str, typer.Option("--model-name", help="Triton model name")] = "backbone",
     max_batch_size: Annotated[int, typer.Option(min=1)] = 16,
     cpu_threads: Annotated[int, typer.Option(min=0, help="--device cpu: onnxruntime threads (0: every physical core)")] = 0,
     backbone: Backbone = None,
     weights: Weights = None,
 ) -> None:
-    """Export the backbone to ONNX in a Triton model repository; its config carries the backbone's identity."""
+    """Export the backbone to ONNX (checked against torch) into the cache the in-process runtime reads, and
+    copy that same file into a Triton model repository whose config carries the backbone's identity."""
+    from goldenshot.export import Serving
+    from goldenshot.onnx_backbone import exported_model, export_triton
+
     try:
         serving = Serving(device, model, max_batch_size, cpu_threads)
         settings = _settings(backbone, weights)
-        network = load_backbone(settings.backbone, settings.weights, settings.taps)
-        card = export_triton(network, triton, serving)
-    except _USER_ERRORS as exc:
+        if triton is None:
+            path, card = exported_model(settings.backbone, settings.weights, settings.taps, settings.cache_dir)
+            where = f"model {path}"
+        else:
+            card = export_triton(triton, serving, settings.backbone, settings.weights, settings.taps, settings.cache_dir)
+            where = f"model {model} in {triton} ({device})"
+    except _user_errors() as exc:
         _fail(exc)
     typer.echo(
-        f"model {model} in {triton} ({device}): {card.backbone} taps {','.join(card.taps)}, "
+        f"{where}: {card.backbone} taps {','.join(card.taps)}, "
         f"onnx sha256 {card.onnx_sha256[:12]}, max relative difference to torch {card.max_rel_diff:.1e}"
     )
 
 
 def _write_json(path: Path, data: dict) -> None:
+    from goldenshot.atomic import atomic_path
+
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2))
 

@@ -27,7 +27,7 @@ from goldenshot.features import FeatureExtractor, build_extractor
 from goldenshot.fewshot import Progress, fit, golden_samples
 from goldenshot.fingerprint import Fingerprint
 from goldenshot.fusion import fuse
-from goldenshot.images import ImageFiles, decode_image, read_bytes, read_image
+from goldenshot.images import ImageFiles, read_bytes, read_image
 from goldenshot.inspector import Inspector
 from goldenshot import metrics
 from goldenshot.scoring import score_grid
@@ -252,11 +252,11 @@ def bench(root: Path, shots: int, settings: Settings, max_images: int = 100, sho
     inspector = Inspector(extractor, fingerprint)
     blobs = [read_bytes(s.path, settings.limits.max_bytes) for s in pick_test(category, max_images)]
     for blob in blobs[:3]:  # warm-up: first calls allocate
-        inspector.inspect(decode_image(blob, max_pixels=settings.limits.max_pixels))
+        inspector.inspect(*inspector.decode(blob, max_pixels=settings.limits.max_pixels))
     times = []
     for blob in tqdm(blobs, desc="bench", disable=not show_progress, leave=False):
         start = time.perf_counter()
-        inspector.inspect(decode_image(blob, max_pixels=settings.limits.max_pixels))
+        inspector.inspect(*inspector.decode(blob, max_pixels=settings.limits.max_pixels))
         times.append((time.perf_counter() - start) * 1000.0)
     return {
         "category": category.name,
@@ -268,5 +268,8 @@ def bench(root: Path, shots: int, settings: Settings, max_images: int = 100, sho
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
         "fingerprint_bytes": fingerprint_bytes,
         "bank_rows": fingerprint.meta.coreset_rows,
+        "working_size": fingerprint.meta.preprocess.size,  # 384 where self-configuration chose size_384
+        "selfconfig_chosen": fingerprint.meta.selfconfig.chosen if fingerprint.meta.selfconfig else None,
+        "runtime": settings.runtime,
         "threads": torch.get_num_threads(),
     }

@@ -6,14 +6,15 @@ model card (backbone, weights sha256, taps, channels, strides, the ONNX file's s
 config `parameters` and in `goldenshot.json` beside it; clients read it back before they trust a feature.
 
 Two flavours, same model name, inputs, outputs and card:
-- `gpu`: Triton's onnxruntime backend on KIND_GPU with dynamic batching (production);
+- `gpu`: Triton's onnxruntime backend on KIND_GPU with dynamic batching (production), plus
+  `configs/cpu.pbtxt`, the same on KIND_CPU, which Triton loads with --model-config-name=cpu (the chart
+  does that on nodes without a GPU);
 - `cpu`: Triton's Python backend running the same ONNX file on onnxruntime's CPU provider, for the
   tritonserver inside PyPI `nvidia-pytriton` (its only CPU backend) and CPU-only deployments.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import re
@@ -106,6 +107,18 @@ class Serving:
             raise ValueError(f"bad model name {self.model!r}: letters, digits, '_', '.', '-', not starting with a symbol")
 
 
+Identity = tuple[str, str, tuple[str, ...]]  # backbone name, weights sha256, taps
+
+
+def check_identity(where: str, got: Identity, wanted: Identity) -> None:
+    """Features from another backbone, other weights or other taps are refused: one line naming both."""
+    if (got[0], got[1], tuple(got[2])) != (wanted[0], wanted[1], tuple(wanted[2])):
+        raise ExportError(
+            f"{where} is {got[0]} taps {','.join(got[2])} weights sha256 {got[1][:12]}, "
+            f"but the engine uses {wanted[0]} taps {','.join(wanted[2])} weights sha256 {wanted[1][:12]}"
+        )
+
+
 def output_names(n_taps: int) -> list[str]:
     """One output per tap, in tap order; the card's `taps` says which stage each one is."""
     return [f"tap{i}" for i in range(n_taps)]
@@ -122,19 +135,12 @@ class _TupleOut(nn.Module):
         return tuple(self.backbone(x))
 
 
-def _require(*modules: str) -> None:
-    missing = [m for m in modules if importlib.util.find_spec(m) is None]
-    if missing:
-        raise ExportError(f"export needs {', '.join(missing)}: pip install 'goldenshot[services]'")
-
-
 def export_onnx(backbone: Backbone, path: Path) -> ModelCard:
     """Write `backbone` as ONNX (input [B, 3, H, W] ImageNet-normalised, one NCHW output per tap) and check it.
 
     The torch.export-based exporter: the TorchScript one is deprecated since torch 2.9. A file that does
     not reproduce the backbone within TOLERANCE on probe batches is an ExportError, not a model.
     """
-    _require("onnxscript", "onnx", "onnxruntime")
     # Batch 2, not 1: the exporter specialises dimensions of size 0 and 1 to constants.
     example = torch.zeros(2, 3, 64, 64)
     dynamic = ({0: torch.export.Dim.DYNAMIC, 2: torch.export.Dim.DYNAMIC, 3: torch.export.Dim.DYNAMIC},)
@@ -184,7 +190,6 @@ def _quiet_exporter() -> Iterator[None]:
 
 def onnx_max_rel_diff(backbone: Backbone, path: Path, batch: torch.Tensor) -> float:
     """Largest per-tap max |ONNX - torch| / max |torch| on `batch` ([B, 3, H, W], normalised), onnxruntime CPU."""
-    _require("onnxruntime")
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -206,7 +211,7 @@ def _probe_batches() -> list[torch.Tensor]:
     return [torch.randn(2, 3, 96, 80, generator=generator), torch.randn(3, 3, 75, 131, generator=generator)]
 
 
-def _config_pbtxt(card: ModelCard, serving: Serving) -> str:
+def _config_pbtxt(card: ModelCard, serving: Serving, kind: str = "KIND_GPU") -> str:
     """Triton model config (protobuf text). Dims exclude the batch dimension; -1 = any size."""
     outputs = ",\n".join(
         f'  {{ name: "{n}" data_type: TYPE_FP32 dims: [ {c}, -1, -1 ] }}' for n, c in zip(output_names(len(card.taps)), card.channels)
@@ -215,7 +220,7 @@ def _config_pbtxt(card: ModelCard, serving: Serving) -> str:
     if serving.device == "gpu":
         runtime = 'platform: "onnxruntime_onnx"\nbackend: "onnxruntime"'
         # Requests of one image shape are merged into one GPU batch; a short wait trades latency for throughput.
-        placement = "instance_group [ { kind: KIND_GPU count: 1 } ]\ndynamic_batching { max_queue_delay_microseconds: 2000 }"
+        placement = f"instance_group [ {{ kind: {kind} count: 1 }} ]\ndynamic_batching {{ max_queue_delay_microseconds: 2000 }}"
     else:
         runtime = 'backend: "python"'
         # No dynamic batching: onnxruntime on a few CPU cores gains nothing from larger batches.
@@ -234,7 +239,7 @@ def write_model(repository: Path, onnx_file: Path, card: ModelCard, serving: Ser
 
     Built in a hidden folder beside the target, then renamed: no half-written model in the repository.
     """
-    _check_repository(repository)
+    check_repository(repository)
     repository.mkdir(parents=True, exist_ok=True)
     target = repository / serving.model
     with tempfile.TemporaryDirectory(dir=repository, prefix=f".{serving.model}.") as tmp:
@@ -244,6 +249,9 @@ def write_model(repository: Path, onnx_file: Path, card: ModelCard, serving: Ser
         if serving.device == "cpu":
             shutil.copyfile(Path(str(resources.files("goldenshot") / "triton_model.py")), staged / "1" / "model.py")
         (staged / "config.pbtxt").write_text(_config_pbtxt(card, serving))
+        if serving.device == "gpu":
+            (staged / "configs").mkdir()
+            (staged / "configs" / "cpu.pbtxt").write_text(_config_pbtxt(card, serving, "KIND_CPU"))
         (staged / CARD_FILE).write_text(json.dumps({**asdict(serving), **asdict(card)}, indent=2) + "\n")
         if target.exists():
             target.rename(Path(tmp) / "replaced")  # removed with the temp folder
@@ -251,16 +259,7 @@ def write_model(repository: Path, onnx_file: Path, card: ModelCard, serving: Ser
     return target
 
 
-def _check_repository(repository: Path) -> None:
+def check_repository(repository: Path) -> None:
+    """A repository path that is a file is refused before the export's seconds of work."""
     if repository.exists() and not repository.is_dir():
         raise ValueError(f"{repository}: is not a directory")
-
-
-def export_triton(backbone: Backbone, repository: Path, serving: Serving = Serving()) -> ModelCard:
-    """`goldenshot export --triton`: the backbone as a checked ONNX file, served from `repository` as `serving` says."""
-    _check_repository(repository)  # before the export's seconds of work, not after
-    with tempfile.TemporaryDirectory() as tmp:
-        onnx_file = Path(tmp) / "model.onnx"
-        card = export_onnx(backbone, onnx_file)
-        write_model(repository, onnx_file, card, serving)
-    return card

@@ -8,17 +8,47 @@ shrinks D, trading a little accuracy for a smaller bank and faster kNN.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from goldenshot.backbones import IMAGENET_MEAN, IMAGENET_STD, Backbone, load_backbone
+from goldenshot.backbones import IMAGENET_MEAN, IMAGENET_STD, default_taps, file_sha256, load_backbone, weights_path
 from goldenshot.preprocess import prepare
 from goldenshot.settings import PreprocessSettings, Settings
 
 _MEAN = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
 _STD = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+
+
+class FeatureBackbone(Protocol):
+    """What the extractor needs of a backbone: torch's Backbone, the ONNX one, or Triton's."""
+
+    name: str
+    weights_sha256: str
+    taps: tuple[str, ...]
+    channels: tuple[int, ...]
+    strides: tuple[int, ...]
+
+    def __call__(self, x: torch.Tensor) -> list[torch.Tensor]: ...
+
+
+def open_backbone(settings: Settings, name: str | None = None, weights: Path | None = None, taps: Sequence[str] | None = None) -> FeatureBackbone:
+    """Backbone `name` with `weights` (default: the settings' backbone and weights) on the settings'
+    runtime: the cached ONNX export or torch."""
+    if name is None:
+        name, weights = settings.backbone, weights if weights is not None else settings.weights
+    if settings.runtime == "torch":
+        return load_backbone(name, weights, taps)
+    from goldenshot.export import ExportError
+    from goldenshot.onnx_backbone import load_onnx_backbone
+
+    try:
+        return load_onnx_backbone(name, weights, taps, settings.cache_dir, settings.threads)
+    except ExportError as exc:
+        raise ExportError(f"{exc} (GOLDENSHOT_RUNTIME=torch runs the torch module instead)") from exc
 
 
 def normalize(batch: torch.Tensor) -> torch.Tensor:
@@ -54,7 +84,7 @@ def random_projection(in_dim: int, out_dim: int, seed: int) -> torch.Tensor:
 class FeatureExtractor:
     """Image -> patch features; the one path shared by fit, inspect, eval and the services."""
 
-    def __init__(self, backbone: Backbone, preprocess: PreprocessSettings, projection: torch.Tensor | None = None):
+    def __init__(self, backbone: FeatureBackbone, preprocess: PreprocessSettings, projection: torch.Tensor | None = None):
         self.backbone = backbone
         self.preprocess = preprocess
         self.projection = projection
@@ -86,13 +116,24 @@ class FeatureExtractor:
         return self.patches(self.taps(batch))
 
 
-def build_extractor(settings: Settings, backbone: Backbone | None = None) -> FeatureExtractor:
+def check_served(backbone: FeatureBackbone, settings: Settings) -> None:
+    """A backbone served elsewhere must be the engine's own: one line naming both weights hashes if not."""
+    from goldenshot.export import check_identity
+
+    wanted = (settings.backbone, file_sha256(weights_path(settings.backbone, settings.weights)), settings.taps or default_taps(settings.backbone))
+    check_identity("the served model", (backbone.name, backbone.weights_sha256, backbone.taps), wanted)
+
+
+def build_extractor(settings: Settings, backbone: FeatureBackbone | None = None) -> FeatureExtractor:
     """The extractor the settings describe: backbone, taps, preprocessing, optional projection.
 
-    backbone: one served elsewhere with the same surface (the services' TritonBackbone); default in-process.
+    backbone: one served elsewhere with the same surface (the services' TritonBackbone), refused at
+    once unless it is the settings' backbone and weights; default in-process (open_backbone).
     """
     if backbone is None:
-        backbone = load_backbone(settings.backbone, settings.weights, settings.taps)
+        backbone = open_backbone(settings, taps=settings.taps)
+    else:
+        check_served(backbone, settings)
     projection = None
     if settings.projection_dim is not None:
         projection = random_projection(sum(backbone.channels), settings.projection_dim, settings.seed)

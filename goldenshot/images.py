@@ -12,8 +12,14 @@ Decisions:
   0..255: a 12-bit sensor stored in 16 bits must not come out black, nor 0..65535 clipped white.
 - Only the formats of IMAGE_SUFFIXES (plus GIF, which browsers produce) are parsed: Pillow's
   other plugins (EPS runs Ghostscript) are attack surface we do not need.
-- Pillow's global Image.MAX_IMAGE_PIXELS is never changed; it stays a ceiling above max_pixels
-  (both its error and its warning become ImageError), so the effective limit is the smaller one.
+- One pixel limit: the smaller of max_pixels and Pillow's global Image.MAX_IMAGE_PIXELS (never
+  changed), checked from the header before any pixel is decoded; every refusal quotes that limit,
+  whichever of the two it is and whatever Pillow's own message says.
+- With a `target` (the size the caller will resize to), a large photo is decoded near it: JPEG
+  through libjpeg's DCT scaling (Image.draft), other formats box-reduced right after decoding, so a
+  24 MP photo never becomes a 24 MP RGB array. It stays at least twice the target on each side, so
+  the caller's area filter still does the final anti-aliasing, and images under twice the target
+  decode exactly as without one.
 """
 
 from __future__ import annotations
@@ -25,8 +31,9 @@ import re
 import stat
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -36,7 +43,10 @@ IMAGE_SUFFIXES: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".t
 _FORMATS = ("PNG", "JPEG", "BMP", "TIFF", "WEBP", "GIF")  # JPEG also yields MPO (multi-picture) files
 _HIGH_DEPTH_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
 _WARNINGS_LOCK = threading.Lock()
-_BOMB_RE = re.compile(r"\((\d+) pixels\) exceeds limit of (\d+) pixels")
+_BOMB_RE = re.compile(r"\((\d+) pixels\) exceeds limit")
+_ORIENTATION = 0x0112  # EXIF tag; values 5-8 turn the stored image by 90 degrees
+# (stored height, stored width) -> the size the caller will resize the upright image to
+Target = Callable[[int, int], tuple[int, int]]
 
 
 class ImageError(ValueError):
@@ -101,31 +111,72 @@ def read_bytes(path: Path, max_bytes: int = 64 * 2**20) -> bytes:
     return data
 
 
+class Decoded(NamedTuple):
+    """An image decoded near a target size, and the (height, width) of the photo itself (upright)."""
+
+    image: np.ndarray
+    size: tuple[int, int]
+
+
 def decode_image(data: bytes, name: str = "upload", max_pixels: int = 64_000_000) -> np.ndarray:
-    """Decode image bytes to an HxWx3 uint8 RGB C-contiguous array (first frame, EXIF-upright)."""
+    """Decode image bytes to an HxWx3 uint8 RGB C-contiguous array (first frame, EXIF-upright), full size."""
+    return decode_near(data, name, max_pixels).image
+
+
+def decode_near(data: bytes, name: str = "upload", max_pixels: int = 64_000_000, target: Target | None = None) -> Decoded:
+    """Decode image bytes like decode_image, but no larger than needed for `target` (see the module docstring).
+
+    target: the photo's upright (height, width) -> the size the caller will resize it to; None: full size.
+    """
     if not data:
         raise ImageError(name, "empty file")
+    limit = min(max_pixels, Image.MAX_IMAGE_PIXELS)
     try:
         # warnings filters are process-global: the lock keeps concurrent decodes (server threads)
-        # from restoring each other's filters; Pillow's bomb check runs in open(), so only it is held
+        # from restoring each other's filters; Pillow's bomb check runs in open(), so only it is held.
+        # Its warning is left to our own check below, which quotes the one limit.
         with _WARNINGS_LOCK, warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             opened = Image.open(io.BytesIO(data), formats=_FORMATS)
         with opened as im:
             pixels = im.width * im.height
-            if pixels > max_pixels:  # from the header alone, before any pixel is allocated
-                raise ImageError(name, f"image too large ({pixels} pixels > limit {max_pixels})")
+            if pixels > limit:  # from the header alone, before any pixel is allocated
+                raise ImageError(name, f"image too large ({pixels} pixels > limit {limit})")
+            turned = im.getexif().get(_ORIENTATION) in (5, 6, 7, 8)
+            size = (im.width, im.height) if turned else (im.height, im.width)
+            factor = _reduction(size, target)
+            if factor > 1 and im.format == "JPEG":
+                im.draft("RGB", (im.width // factor, im.height // factor))  # DCT scaling: 1/2, 1/4 or 1/8
             im.load()  # the first frame: Image.open leaves animations and multi-page TIFFs there
-            rgb = _to_rgb(ImageOps.exif_transpose(im))
+            rgb = _to_rgb(_reduced(ImageOps.exif_transpose(im), factor, size))
     except ImageError:
         raise
     except UnidentifiedImageError:
         raise ImageError(name, "not an image (cannot identify image file)") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageError(name, _bomb_cause(str(exc))) from None
+    except Image.DecompressionBombError as exc:
+        raise ImageError(name, _bomb_cause(str(exc), limit)) from None
     except Exception as exc:  # noqa: BLE001 - hostile bytes make parsers raise anything; all mean "unusable"
         raise ImageError(name, _decode_cause(exc)) from None
-    return np.ascontiguousarray(rgb)
+    return Decoded(np.ascontiguousarray(rgb), size)
+
+
+def _reduction(size: tuple[int, int], target: Target | None) -> int:
+    """Whole factor the photo can shrink by and stay >= 2x the target on each side (1: none)."""
+    if target is None:
+        return 1
+    height, width = target(*size)
+    return max(1, min(size[0] // (2 * height), size[1] // (2 * width)))
+
+
+def _reduced(im: Image.Image, factor: int, size: tuple[int, int]) -> Image.Image:
+    """Box-reduce what decoding left above size / factor: all of it for non-JPEG, the rest of JPEG's
+    power-of-two draft. High-depth modes stay as decoded (Pillow cannot reduce them)."""
+    if factor == 1:
+        return im
+    rest = min(im.height // (size[0] // factor), im.width // (size[1] // factor))
+    if rest > 1 and im.mode in ("L", "LA", "RGB", "RGBA", "RGBX", "CMYK", "P"):
+        im = (im.convert("RGB") if im.mode == "P" else im).reduce(rest)
+    return im
 
 
 def _to_rgb(im: Image.Image) -> np.ndarray:
@@ -148,11 +199,9 @@ def _stretch_to_uint8(values: np.ndarray) -> np.ndarray:
     return np.rint(out).astype(np.uint8)
 
 
-def _bomb_cause(message: str) -> str:
+def _bomb_cause(message: str, limit: int) -> str:
     match = _BOMB_RE.search(message)
-    if match is None:
-        return f"image too large ({message})"
-    return f"image too large ({match[1]} pixels > limit {match[2]})"
+    return f"image too large ({match[1] if match else 'too many'} pixels > limit {limit})"
 
 
 def _decode_cause(exc: Exception) -> str:

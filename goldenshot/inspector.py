@@ -13,28 +13,30 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from goldenshot.backbones import load_backbone
 from goldenshot.explain import explain_regions, region_features
-from goldenshot.features import FeatureExtractor
+from goldenshot.features import FeatureExtractor, open_backbone
 from goldenshot.fingerprint import Fingerprint
-from goldenshot.maps import resize_map
+from goldenshot.images import Decoded, decode_near
+from goldenshot.maps import display_size, resize_map
+from goldenshot.preprocess import working_size
 from goldenshot.regions import Region, find_regions
-from goldenshot.scoring import score_grid, squared_norms
-from goldenshot.settings import MapSettings
+from goldenshot.scoring import hot_bank, score_grid, squared_norms
+from goldenshot.settings import MapSettings, Settings
 
 OK, ANOMALOUS = "OK", "ANOMALOUS"
 
 
 @dataclass
 class Inspection:
-    """The result for one image; score_map is at the original image size."""
+    """The result for one image; regions are in the photo's pixels, the map at its size up to maps.max_side."""
 
     score: float
     threshold: float
     pixel_threshold: float  # where regions start, on the map's scale
-    score_map: np.ndarray
+    score_map: np.ndarray  # the photo's (height, width), scaled down to maps.max_side if larger
     working_map: np.ndarray  # the same map at the working size: small enough to store
     regions: list[Region]
+    size: tuple[int, int]  # the photo's (height, width)
     timings_ms: dict[str, float] = field(default_factory=dict)
     region_features: np.ndarray | None = None  # [regions, D] each region's peak-patch feature (few-shot only)
 
@@ -62,20 +64,30 @@ class Inspector:
         self.extractor = FeatureExtractor(backbone, fingerprint.meta.preprocess, fingerprint.projection)
         fingerprint.check_extractor(backbone.name, backbone.weights_sha256, backbone.taps, self.extractor.feature_dim)
         self.fingerprint = fingerprint
-        self.bank = fingerprint.bank
+        self.bank = hot_bank(fingerprint.bank)
         self.bank_sq = squared_norms(self.bank)
 
     @classmethod
-    def load(cls, path: Path, weights: Path | None = None) -> Inspector:
-        """Load a fingerprint and the backbone it names (weights: for backbones that ship none)."""
+    def load(cls, path: Path, weights: Path | None = None, settings: Settings | None = None) -> Inspector:
+        """Load a fingerprint and the backbone it names (weights: for backbones that ship none) on the
+        settings' runtime (default: Settings())."""
         fingerprint = Fingerprint.load(path)
         meta = fingerprint.meta
-        backbone = load_backbone(meta.backbone, weights, meta.taps)
+        backbone = open_backbone(settings or Settings(), meta.backbone, weights, meta.taps)
         return cls(FeatureExtractor(backbone, meta.preprocess, fingerprint.projection), fingerprint)
 
     @property
     def threshold(self) -> float:
         return self.fingerprint.meta.threshold
+
+    def working_size(self, height: int, width: int) -> tuple[int, int]:
+        """The size a (height, width) photo is resized to before the backbone."""
+        return working_size(height, width, self.fingerprint.meta.preprocess)
+
+    def decode(self, data: bytes, name: str = "upload", max_pixels: int = 64_000_000) -> Decoded:
+        """Image bytes decoded near this fingerprint's working size, with the photo's own size: pass both
+        to inspect(). A 24 MP JPEG decodes at 1/4 scale instead of into a 72 MB array."""
+        return decode_near(data, name, max_pixels, self.working_size)
 
     def score(self, image: np.ndarray, timings: dict[str, float] | None = None) -> tuple[float, np.ndarray]:
         """Image score and the anomaly map at the working size (what evaluation compares to masks)."""
@@ -93,17 +105,22 @@ class Inspector:
         score, score_map = score_grid(feats, tuple(tensor.shape[-2:]), self.bank, self.bank_sq, meta.scoring, meta.maps.sigma, timings=timings)
         return score, score_map, feats
 
-    def inspect(self, image: np.ndarray) -> Inspection:
-        """Full result: decision, map at the original size, and defect regions."""
+    def inspect(self, image: np.ndarray, size: tuple[int, int] | None = None) -> Inspection:
+        """Full result: decision, map and defect regions in the photo's pixels.
+
+        size: the photo's (height, width) when `image` was decoded smaller (decode()); default its own shape.
+        """
         timings: dict[str, float] = {}
         score, working, feats = self._score(image, timings)
         clock = _Clock(timings)
         fingerprint = self.fingerprint
         meta = fingerprint.meta
-        result = conclude(score, working, image.shape[:2], self.threshold, meta.pixel_threshold, meta.maps, meta.pixel_floor)
+        result = conclude(score, working, size or image.shape[:2], self.threshold, meta.pixel_threshold, meta.maps, meta.pixel_floor)
         clock.lap("regions")
         if result.regions:  # one matrix-vector product per region: no second kNN
-            peaks, queries = region_features(result.regions, result.score_map, feats)
+            shown = result.score_map.shape  # smaller than the photo past maps.max_side: regions onto it
+            on_map = [r.scaled(shown[0] / result.size[0], shown[1] / result.size[1]) for r in result.regions] if shown != result.size else result.regions
+            peaks, queries = region_features(on_map, result.score_map, feats)
             result.region_features = queries.numpy()
             if fingerprint.provenance is not None:
                 result.regions = explain_regions(result.regions, peaks, queries, self.bank, self.bank_sq, fingerprint.provenance, meta.sources)
@@ -121,22 +138,28 @@ def conclude(
     maps: MapSettings,
     floor: float | None = None,
 ) -> Inspection:
-    """Score + working-size map -> the full result: map at the original (height, width), regions.
+    """Score + working-size map -> the full result: map at the photo's `size` (height, width), scaled to
+    maps.max_side if larger, and regions traced on it in the photo's pixels.
 
     Regions follow the decision: an OK part has none, and an ANOMALOUS one has at least one (if
     no pixel passes the region threshold, the map's own hottest area is the region). Shared by
     few-shot inspection and the zero-shot batch, so both report regions alike.
     """
-    score_map = resize_map(working, size[0], size[1])
+    shown = display_size(size[0], size[1], maps.max_side)
+    score_map = resize_map(working, *shown)
+    sy, sx = size[0] / shown[0], size[1] / shown[1]
     regions: list[Region] = []
     if score > threshold:
-        regions = find_regions(score_map, pixel_threshold, maps.min_region_area, maps.morph_kernel, grow_to=floor)
+        min_area = int(round(maps.min_region_area / (sy * sx)))  # it counts the photo's pixels
+        regions = find_regions(score_map, pixel_threshold, min_area, maps.morph_kernel, grow_to=floor)
         if not regions:
             peak = float(score_map.max())
             seed = min(pixel_threshold, np.nextafter(peak, -np.inf))
             low = floor if floor is not None and floor < seed else seed - 0.25 * (seed - float(np.median(score_map)))
             regions = find_regions(score_map, seed, 1, 1, grow_to=low)[:1]
-    return Inspection(score, threshold, pixel_threshold, score_map, working, regions)
+    if shown != tuple(size):
+        regions = [r.scaled(sy, sx) for r in regions]
+    return Inspection(score, threshold, pixel_threshold, score_map, working, regions, (int(size[0]), int(size[1])))
 
 
 class _Clock:

@@ -26,3 +26,11 @@ def resize_map(score_map: np.ndarray, height: int, width: int) -> np.ndarray:
     if score_map.shape == (height, width):
         return score_map
     return cv2.resize(score_map, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def display_size(height: int, width: int, max_side: int) -> tuple[int, int]:
+    """(height, width) scaled down so the longer side is at most `max_side` (unchanged if it already is)."""
+    scale = max_side / max(height, width)
+    if scale >= 1:
+        return height, width
+    return max(1, round(height * scale)), max(1, round(width * scale))

@@ -85,11 +85,22 @@ def encode_png(image: np.ndarray) -> bytes:
     return buf.tobytes()
 
 
-def pictures(image: np.ndarray, score_map: np.ndarray, regions: Sequence[Region], pixel_threshold: float) -> tuple[bytes, bytes]:
+def pictures(
+    image: np.ndarray, score_map: np.ndarray, regions: Sequence[Region], pixel_threshold: float, size: tuple[int, int] | None = None
+) -> tuple[bytes, bytes]:
     """(heatmap PNG, overlay PNG) of one inspection, as the CLI writes them and the server serves them.
 
+    Drawn at the map's size (Inspection.score_map: the photo's, bounded by maps.max_side), so a 24 MP
+    photo does not cost a 24 MP PNG; `image` (any decoded size of the photo) is resized to it, and
+    `regions`, in the photo's pixels of `size` (default: the image's own), are scaled onto it.
     Colours are scaled 0..2x the region threshold: the same colour means the same for every image of
     a product, and region outlines sit where the colour passes mid-scale.
     """
+    height, width = score_map.shape
+    size = size or image.shape[:2]
+    if image.shape[:2] != (height, width):
+        image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+    if tuple(size) != (height, width):
+        regions = [r.scaled(height / size[0], width / size[1]) for r in regions]
     vmax = 2.0 * pixel_threshold
     return encode_png(colorize(score_map, 0.0, vmax)), encode_png(render_overlay(image, score_map, regions, 0.0, vmax))

@@ -39,6 +39,14 @@ class Region:
             out["nearest_golden"] = self.nearest_golden
         return out
 
+    def scaled(self, sy: float, sx: float) -> Region:
+        """The region on a map `sy` x `sx` times the size of the one it was traced on."""
+        polygon = [(int(round(px * sx)), int(round(py * sy))) for px, py in self.polygon]
+        return Region(
+            int(round(self.x * sx)), int(round(self.y * sy)), max(1, int(round(self.width * sx))), max(1, int(round(self.height * sy))),
+            int(round(self.area * sx * sy)), self.peak_score, self.mean_score, polygon,
+        )
+
     @classmethod
     def from_dict(cls, data: dict) -> Region:
         """Inverse of to_dict: regions stored as JSON are drawn again later."""

@@ -20,6 +20,12 @@ def squared_norms(rows: torch.Tensor) -> torch.Tensor:
     return rows.pow(2).sum(1)
 
 
+def hot_bank(rows: torch.Tensor) -> torch.Tensor:
+    """The bank [N, D] stored column-major (a view of a contiguous [D, N]): same values and shape, but the
+    kNN's `rows.T` is then contiguous and its matmul a plain one, with no transposed operand to pack."""
+    return rows.float().T.contiguous().T
+
+
 def nearest(
     queries: torch.Tensor,
     bank: torch.Tensor,

@@ -7,6 +7,7 @@ together (bench/ablate.py, bench/loco.py); nothing keys on a category.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -65,6 +66,10 @@ class MapSettings(BaseModel):
     sigma: float = Field(4.0, ge=0.0)
     min_region_area: int = Field(16, ge=0)  # pixels in the original image
     morph_kernel: int = Field(5, ge=1)  # opening/closing kernel side, pixels
+    # Longest side of the map regions are traced on and heatmap/overlay PNGs are drawn at; larger
+    # photos get a scaled map (regions still in the photo's pixels): a 24 MP photo's full-size float
+    # map alone is 96 MB, and a screen shows a fraction of its pixels.
+    max_side: int = Field(2048, ge=64)
 
 
 class ThresholdSettings(BaseModel):
@@ -164,6 +169,12 @@ class ZeroShotSettings(BaseModel):
         return sizes
 
 
+def default_cache_dir() -> Path:
+    """$XDG_CACHE_HOME/goldenshot, else ~/.cache/goldenshot: exports are rebuilt if it is wiped."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "goldenshot"
+
+
 class StreamSettings(BaseModel):
     """Fusing each part's few-shot score with its batch's zero-shot score (goldenshot.fusion)."""
 
@@ -183,6 +194,12 @@ class Settings(BaseSettings):
     taps: tuple[str, str] | None = None  # None: the backbone's own stride-8/16 taps
     projection_dim: int | None = Field(None, ge=1)  # optional random projection of patch features
     threads: int = Field(2, ge=1)
+    # "onnx": the backbone runs as the same ONNX export Triton serves, on onnxruntime in-process
+    # (MobileNetV2 at 256 px, 1 thread: 3.5 ms against torch's 22.7, docs/distributed.md);
+    # "torch": the nn.Module itself (training and the export always use torch)
+    runtime: Literal["onnx", "torch"] = "onnx"
+    # where ONNX exports are kept, one per backbone + weights sha256 + taps, made on first use
+    cache_dir: Path = Field(default_factory=default_cache_dir)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     seed: int = 0
     threshold: ThresholdSettings = ThresholdSettings()

@@ -7,22 +7,22 @@ itself never imports this package.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
-import uvicorn
 
-from goldenshot.settings import Settings
-from services.common.auth import hash_key, new_key
-from services.common.catalog import Catalog
-from services.common.logs import setup_logging
-from services.common.settings import ServiceSettings
-from services.runtime import Runtime, catalog_url, private_dir
+# Loaded by every `goldenshot` command, --help included: the server's modules (torch, SQLAlchemy,
+# uvicorn) are imported by the command that runs, not here.
+if TYPE_CHECKING:
+    from services.common.catalog import Catalog
+    from services.common.settings import ServiceSettings
 
 keys = typer.Typer(help="API keys of tenants (stored hashed; a key is shown once).", no_args_is_help=True)
 
 
 def _service(data_dir: Optional[Path], **given: object) -> ServiceSettings:
+    from services.common.settings import ServiceSettings
+
     values = {k: v for k, v in given.items() if v is not None}
     if data_dir is not None:
         values["data_dir"] = data_dir
@@ -31,6 +31,9 @@ def _service(data_dir: Optional[Path], **given: object) -> ServiceSettings:
 
 def _catalog(service: ServiceSettings) -> Catalog:
     """The server's catalog: GOLDENSHOT_SERVER_CATALOG_URL, else the SQLite file in the data dir."""
+    from services.common.catalog import Catalog
+    from services.runtime import catalog_url
+
     return Catalog(service.catalog_url or catalog_url(service.data_dir))
 
 
@@ -61,7 +64,12 @@ def service(
 
 
 def _run(service: ServiceSettings) -> None:
+    import uvicorn
+
+    from goldenshot.settings import Settings
+    from services.common.logs import setup_logging
     from services.ingest.app import create_app  # FastAPI only when serving
+    from services.runtime import Runtime
 
     setup_logging(service.log_level)
     app = create_app(Runtime(service, Settings()))
@@ -75,6 +83,8 @@ def create_key(
     label: Annotated[str, typer.Option(help="a note to recognise the key by")] = "",
 ) -> None:
     """Create a key for TENANT and print it; only its hash is stored."""
+    from services.common.auth import hash_key, new_key
+    from services.runtime import private_dir
     from services.common.names import InvalidName, check_slug
 
     try:

@@ -163,3 +163,40 @@ def test_missing_weights_file_and_bad_threshold(tile_root, tmp_path):
     _one_error_line(_run("fit", "--images", images, "--shots", "2", "--out", out, "--backbone", "resnet18", "--weights", tmp_path / "nope.pth"), "nope.pth")
     _one_error_line(_run("fit", "--images", images, "--shots", "2", "--out", out, "--threshold", "nan"), "finite")
     assert not out.exists()
+
+
+def _imported_by(*argv: str) -> tuple[subprocess.CompletedProcess, set[str]]:
+    """Run `goldenshot ARGV` in a fresh interpreter; its exit and which heavy modules it imported."""
+    heavy = ("torch", "onnxruntime", "cv2", "sqlalchemy", "uvicorn", "fastapi")
+    code = (
+        "import sys, runpy\n"
+        f"sys.argv = ['goldenshot', *{list(argv)!r}]\n"
+        "try:\n    runpy.run_module('goldenshot', run_name='__main__')\n"
+        "except SystemExit as e:\n    code = e.code\n"
+        f"print('IMPORTED', *[m for m in {heavy!r} if m in sys.modules])\n"
+        "sys.exit(code)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    line = [row for row in proc.stdout.splitlines() if row.startswith("IMPORTED")][-1]
+    return proc, set(line.split()[1:])
+
+
+def test_help_and_argument_errors_import_no_engine():
+    """--help and a usage error answer from the CLI's skeleton: torch and the server stay unloaded."""
+    help_run, imported = _imported_by("--help")
+    assert help_run.returncode == 0 and "inspect" in help_run.stdout and "serve" in help_run.stdout
+    assert imported == set()
+    usage, imported = _imported_by("inspect", "--fingerprint", "fp.safetensors")
+    assert usage.returncode == 2 and "Missing argument" in usage.stderr
+    assert imported == set()
+
+
+def test_inspect_takes_folders_like_fit(fitted, tile_root, tmp_path):
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    picked = sorted((tile_root / "test" / "good").iterdir())[:2]
+    for path in picked:
+        (folder / path.name).write_bytes(path.read_bytes())
+    result = _run("inspect", "--fingerprint", fitted, folder, "--json")
+    assert result.exit_code == 0, result.output
+    assert [row["image"] for row in json.loads(result.stdout)] == [str(folder / p.name) for p in picked]

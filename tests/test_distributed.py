@@ -51,7 +51,7 @@ def test_ingest_builder_scorer_score_like_the_library(fleet, product, tile_root,
         assert c.get(rest.json()["overlay_url"]).status_code == 200  # ingest draws from S3
     with grpc.insecure_channel(f"127.0.0.1:{services['scorer'].grpc_port}") as channel:
         reply = pb_grpc.ScorerStub(channel).Inspect(pb.InspectRequest(product="tile", image=path.read_bytes(), filename=path.name), timeout=60)
-    expected = Inspector.load(fp).inspect(read_image(path)).score  # in-process torch, same fingerprint
+    expected = Inspector.load(fp).inspect(read_image(path)).score  # in-process (the ONNX file Triton serves), same fingerprint
     assert rest.json()["score"] == pytest.approx(expected, rel=1e-3) and reply.score == pytest.approx(expected, rel=1e-3)
     assert rest.json()["decision"] == reply.decision == "ANOMALOUS"
     with services["ingest"].client() as c:

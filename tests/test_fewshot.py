@@ -68,7 +68,7 @@ def test_inspection_finds_regions_where_the_defect_is(tile, extractor, fingerpri
     results = [(s, inspector.inspect(read_image(s.path))) for s in breaks]
     sample, result = max(results, key=lambda r: r[1].score)
     assert result.decision == ANOMALOUS and result.regions
-    assert set(result.timings_ms) == {"resize", "features", "knn", "map", "regions"}
+    assert set(result.timings_ms) == {"resize", "features", "knn", "map", "regions", "explain"}  # explain: regions found
     assert result.score_map.shape == read_image(sample.path).shape[:2]
     mask = load_mask(sample, result.score_map.shape)
     top = result.regions[0]  # the region with the highest peak overlaps the true defect
@@ -144,3 +144,29 @@ def test_decisions_and_regions_agree(tile, extractor, fingerprint):
     assert {r.decision for r in results} == {OK, ANOMALOUS}
     for r in results:
         assert (len(r.regions) > 0) == (r.decision == ANOMALOUS)
+
+
+def test_a_large_photo_decodes_near_the_working_size_and_reports_in_its_pixels(tile, extractor, fingerprint):
+    """A defect photographed at 6000x4500: decoded at a quarter of that, the map bounded by maps.max_side,
+    regions in the photo's own pixels where the full-size decode puts them."""
+    import io
+
+    import cv2
+    from PIL import Image
+
+    inspector = Inspector(extractor, fingerprint)
+    sample = max((s for s in tile.test if s.defect == "break"), key=lambda s: inspector.score(read_image(s.path))[0])
+    small = read_image(sample.path)
+    buf = io.BytesIO()
+    Image.fromarray(cv2.resize(small, (6000, 4500), interpolation=cv2.INTER_CUBIC)).save(buf, "JPEG", quality=95)
+    image, size = inspector.decode(buf.getvalue(), "big.jpg")
+    assert size == (4500, 6000) and max(image.shape[:2]) <= 6000 // 4
+    result = inspector.inspect(image, size)
+    assert result.size == (4500, 6000) and result.score_map.shape == (1536, 2048)  # maps.max_side
+    full = inspector.inspect(read_image(sample.path))  # the same part at its own size
+    assert result.score == pytest.approx(full.score, rel=0.05) and result.decision == full.decision == ANOMALOUS
+    top, expected = result.regions[0], full.regions[0]
+    scale = 6000 / small.shape[1]
+    assert top.x + top.width <= 6000 and top.y + top.height <= 4500
+    assert abs((top.x + top.width / 2) - scale * (expected.x + expected.width / 2)) < 0.05 * 6000
+    assert abs((top.y + top.height / 2) - scale * (expected.y + expected.height / 2)) < 0.05 * 4500

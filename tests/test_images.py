@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from goldenshot.images import IMAGE_SUFFIXES, ImageError, decode_image, image_sha256, read_image
+from goldenshot.images import IMAGE_SUFFIXES, ImageError, decode_image, decode_near, image_sha256, read_image
 
 RNG = np.random.default_rng(0)
 RGB = RNG.integers(0, 256, (30, 40, 3), dtype=np.uint8)
@@ -191,7 +191,7 @@ def test_truncated_webp_rejected() -> None:
 def test_header_claims_huge_size_rejected_without_allocating() -> None:
     tracemalloc.start()
     try:
-        with pytest.raises(ImageError, match=r"^bomb\.png: image too large \(10000000000 pixels > limit \d+\)$"):
+        with pytest.raises(ImageError, match=r"^bomb\.png: image too large \(10000000000 pixels > limit 64000000\)$"):
             decode_image(png_with_size(100_000, 100_000), "bomb.png")
         peak = tracemalloc.get_traced_memory()[1]
     finally:
@@ -208,8 +208,9 @@ def test_own_pixel_limit_checked_before_decoding() -> None:
 
 
 def test_pillow_warning_level_is_an_error() -> None:
-    # Between Pillow's MAX_IMAGE_PIXELS and twice it Pillow only warns: still refused.
-    with pytest.raises(ImageError, match="image too large"):
+    # Between Pillow's MAX_IMAGE_PIXELS and twice it Pillow only warns: still refused, quoting the one
+    # limit in force (the smaller of the configured one and Pillow's).
+    with pytest.raises(ImageError, match=r"image too large \(90000000 pixels > limit 89478485\)"):
         decode_image(png_with_size(10_000, 9_000), "big.png", max_pixels=10**9)
     assert Image.MAX_IMAGE_PIXELS == 89_478_485  # the global is left alone
 
@@ -276,3 +277,36 @@ def test_read_image_too_many_bytes_checked_before_reading(tmp_path: Path, monkey
 
 def test_sha256() -> None:
     assert image_sha256(b"abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def _photo(width: int, height: int, fmt: str, **kwargs: object) -> tuple[np.ndarray, bytes]:
+    """A smooth synthetic photo (gradients, so reduced decodes stay close to the full one) and its bytes."""
+    y, x = np.mgrid[0:height, 0:width]
+    rgb = np.stack([x * 255 // width, y * 255 // height, (x + y) * 255 // (width + height)], axis=2).astype(np.uint8)
+    return rgb, encode(Image.fromarray(rgb), fmt, **kwargs)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_large_image_decodes_near_the_target_with_its_own_size(fmt: str) -> None:
+    rgb, data = _photo(4000, 3000, fmt)
+    image, size = decode_near(data, "big", target=lambda h, w: (256, 256))
+    assert size == (3000, 4000)
+    assert 512 <= image.shape[0] <= 3000 // 4 and 512 <= image.shape[1] <= 4000 // 4  # >= 2x the target, <= 1/4
+    check_rgb(image, image.shape[:2])
+    # the same picture, only smaller: compared at the decoded size
+    expected = np.asarray(Image.fromarray(rgb).resize(image.shape[1::-1], Image.Resampling.BOX), dtype=np.int16)
+    assert np.abs(image.astype(np.int16) - expected).mean() < 3
+
+
+def test_image_under_twice_the_target_decodes_exactly_as_without_one() -> None:
+    _, data = _photo(640, 640, "JPEG")
+    image, size = decode_near(data, "pcb.jpg", target=lambda h, w: (384, 384))
+    assert size == (640, 640) and np.array_equal(image, decode_image(data, "pcb.jpg"))
+
+
+def test_reduced_decode_keeps_exif_orientation() -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    _, data = _photo(4000, 2000, "JPEG", exif=exif.tobytes())  # stored landscape, shown portrait
+    image, size = decode_near(data, "turned.jpg", target=lambda h, w: (256, 256))
+    assert size == (4000, 2000) and image.shape[:2] == (2000, 1000)  # upright, at JPEG's 1/2 (1/4 would be < 2x 256)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from goldenshot.scoring import image_score, nearest, reweight, score_grid, squared_norms
+from goldenshot.scoring import hot_bank, image_score, nearest, reweight, score_grid, squared_norms
 from goldenshot.settings import ScoringSettings
 
 
@@ -52,3 +52,14 @@ def test_map_max_scores_the_smoothed_peak():
     score, score_map = score_grid(feats, (32, 32), bank, squared_norms(bank), ScoringSettings(image_score="map_max"), 2.0, timings=timings)
     assert score == float(score_map.max()) and 0 < score < 5.0  # smoothing lowers a lone peak
     assert np.unravel_index(score_map.argmax(), score_map.shape)[0] // 8 == 1 and set(timings) == {"knn", "map"}
+
+
+def test_hot_bank_layout_finds_the_same_neighbours_at_the_same_distances():
+    generator = torch.Generator().manual_seed(3)
+    bank, queries = torch.randn(600, 32, generator=generator), torch.randn(70, 32, generator=generator)
+    hot = hot_bank(bank)
+    assert hot.shape == bank.shape and torch.equal(hot, bank) and hot.T.is_contiguous()
+    for chunk in (256, 8192):  # several chunks and one
+        dist, idx = nearest(queries, hot, squared_norms(hot), chunk)
+        expected_dist, expected_idx = nearest(queries, bank, squared_norms(bank), chunk)
+        assert torch.equal(idx, expected_idx) and torch.allclose(dist, expected_dist, rtol=1e-6, atol=1e-6)

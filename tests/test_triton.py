@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from goldenshot.backbones import file_sha256, load_backbone
 from goldenshot.cli import app
 from goldenshot.export import DEFAULT_MODEL, TOLERANCE, ModelCard, Serving, onnx_max_rel_diff, write_model
-from goldenshot.features import FeatureExtractor, normalize
+from goldenshot.features import FeatureExtractor, normalize, open_backbone
 from goldenshot.fewshot import fit, golden_samples
 from goldenshot.images import read_image
 from goldenshot.inspector import Inspector
@@ -137,6 +137,14 @@ def test_triton_features_equal_in_process(remote, backbone, tiles):
         assert _rel_diff(one[tap], got[tap][2:3]) <= TOLERANCE
 
 
+def test_triton_serves_the_in_process_model(remote, cpu_repository, tiles):
+    """One exported model everywhere: Triton's file is the in-process runtime's, and both compute the same maps."""
+    local = open_backbone(Settings())
+    assert file_sha256(cpu_repository / DEFAULT_MODEL / "1" / "model.onnx") == file_sha256(local.path) == remote.card.onnx_sha256
+    for served, here in zip(remote(tiles), local(tiles), strict=True):
+        assert _rel_diff(served, here) <= 1e-5  # same graph, same onnxruntime: summation order at most
+
+
 def test_adapter_identity_matches_in_process_backbone(remote, backbone):
     for attr in ("name", "weights_sha256", "taps", "channels", "strides"):
         assert getattr(remote, attr) == getattr(backbone, attr), attr
@@ -195,7 +203,7 @@ def test_export_refuses_bad_arguments_before_working(tmp_path):
 
 def test_server_with_triton_features_scores_like_the_library(server, tile_root, tmp_path):
     """The embedded server with GOLDENSHOT_SERVER_FEATURES=triton: build and inspect through Triton,
-    then the same fingerprint scored in-process gives the same score."""
+    then the same fingerprint scored in-process (the same ONNX model on onnxruntime) gives the same score."""
     import sys
 
     sys.path.insert(0, str(Path(__file__).parent))
@@ -212,6 +220,6 @@ def test_server_with_triton_features_scores_like_the_library(server, tile_root, 
             served = c.post("/v1/products/tile/inspect", files=files([path], "file")).json()
             fp = tmp_path / "fp.safetensors"
             fp.write_bytes(c.get("/v1/products/tile/fingerprints/1/file").content)
-            assert served["score"] == pytest.approx(Inspector.load(fp).inspect(read_image(path)).score, rel=1e-3)
+            assert served["score"] == pytest.approx(Inspector.load(fp).inspect(read_image(path)).score, rel=1e-5)
     finally:
         srv.stop()

@@ -19,7 +19,7 @@ from safetensors.torch import save
 
 from goldenshot.features import FeatureExtractor
 from goldenshot.fingerprint import Fingerprint, FingerprintError
-from goldenshot.images import ImageError, decode_image
+from goldenshot.images import ImageError
 from goldenshot.inspector import Inspection as Result
 from goldenshot.inspector import Inspector
 from goldenshot.settings import Settings
@@ -114,12 +114,12 @@ class Scorer:
         with self.budget.hold(header_pixels(data), product.tenant, wait=batch_id is not None):
             started = time.perf_counter()
             try:
-                image = decode_image(data, filename, self.settings.limits.max_pixels)
+                image, size = inspector.decode(data, filename, self.settings.limits.max_pixels)  # near the working size
             except ImageError as exc:
                 raise InvalidImage(str(exc)) from exc
             decode_ms = (time.perf_counter() - started) * 1000.0
             with self._slots:
-                result = inspector.inspect(image)  # Triton down: TritonUnavailable, a BackendUnavailable (503)
+                result = inspector.inspect(image, size)  # Triton down: TritonUnavailable, a BackendUnavailable (503)
             del image
         result.timings_ms = {"decode": decode_ms, **result.timings_ms}
         inspection = self.store(product, version, data, filename, result, batch_id, inspection_id)
@@ -145,7 +145,7 @@ class Scorer:
         stored = time.perf_counter()
         inspection_id = inspection_id or new_id()
         prefix = inspection_prefix(product.id, inspection_id)
-        height, width = result.score_map.shape[:2]
+        height, width = result.size
         inspection = Inspection(
             id=inspection_id,
             product_id=product.id,
