@@ -5,21 +5,15 @@ roots, hostile topics), and the MQTT sink against a real mosquitto that goes dow
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
-import socket
-import subprocess
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
 import numpy as np
-import paho.mqtt.client as paho
 import pytest
+from mqtt_broker import MOSQUITTO, Mosquitto, subscriber
 from serving import Server, files, free_port, wait_job
 
 WAIT_S = 180.0  # generous: two busy shared cores
@@ -46,66 +40,10 @@ def _video(path: Path, frames: list[np.ndarray], fps: float) -> Path:
     return path
 
 
-MOSQUITTO = "/usr/sbin/mosquitto"
-
-
-class Mosquitto:
-    """A real broker on 127.0.0.1 with persistence, so a durable subscriber's session survives its restart."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.port = free_port()
-        self.proc: subprocess.Popen | None = None
-        self.config = folder / "mosquitto.conf"
-        self.config.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {folder}/\n"
-            f"user root\nlog_dest file {folder}/mosquitto.log\n"
-        )
-
-    def start(self) -> Mosquitto:
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.config)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return self
-            except OSError:
-                assert self.proc.poll() is None, (self.folder / "mosquitto.log").read_text()
-                time.sleep(0.1)
-        raise TimeoutError("mosquitto did not listen")
-
-    def stop(self) -> None:
-        """SIGTERM by PID: mosquitto saves its sessions and exits."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(20)
-        self.proc = None
-
-
-@contextmanager
-def subscriber(port: int, topic: str) -> Iterator[list[tuple[str, bytes]]]:
-    """A durable QoS 1 subscription (clean_session off) that reconnects by itself; yields what arrives."""
-    received: list[tuple[str, bytes]] = []
-    subscribed = threading.Event()
-    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="line-test", clean_session=False, protocol=paho.MQTTv311)
-    client.on_connect = lambda c, *args: c.subscribe(topic, qos=1)
-    client.on_subscribe = lambda *args: subscribed.set()
-    client.on_message = lambda c, u, message: received.append((message.topic, message.payload))
-    client.reconnect_delay_set(0.2, 1)
-    client.connect("127.0.0.1", port)
-    client.loop_start()
-    assert subscribed.wait(30)
-    try:
-        yield received
-    finally:
-        client.disconnect()
-        client.loop_stop()
-
-
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory) -> Iterator[Mosquitto]:
     if not Path(MOSQUITTO).is_file():
-        pytest.fail(f"{MOSQUITTO} missing: apt-get install -y mosquitto (make install-mosquitto)")
+        pytest.fail(f"{MOSQUITTO} missing: apt-get install -y mosquitto (make mosquitto)")
     broker = Mosquitto(tmp_path_factory.mktemp("mosquitto")).start()
     yield broker
     broker.stop()
@@ -232,8 +170,8 @@ def test_mqtt_sink_loses_nothing_while_the_broker_is_down(line, broker, tile_roo
         assert down["pending"] == 3 and not down["connected"], down
         broker.start()
         assert _until_true(lambda: len(received) >= 4), received
-        assert [json.loads(payload)["id"] for _, payload in received] == ids  # each once, in order
-        for topic, payload in received:
+        assert [json.loads(payload)["id"] for _, payload, _ in received] == ids  # each once, in order
+        for topic, payload, _ in received:
             result = json.loads(payload)
             assert result == c.get(f"/v1/products/tile/inspections/{result['id']}").json()  # the REST contract
             assert topic == f"plant/default/tile/{result['decision']}"

@@ -15,6 +15,7 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -167,7 +168,7 @@ class Sources:
             thread.join(timeout=30)
             status.set(state="stopped")
 
-    def _guarded(self, run, source: Source, status: SourceStatus, stop: threading.Event) -> None:
+    def _guarded(self, run: Callable[[Source, SourceStatus, threading.Event], None], source: Source, status: SourceStatus, stop: threading.Event) -> None:
         """Runs a source until stopped; any error becomes its status and it tries again after retry_s."""
         while not stop.is_set():
             try:
