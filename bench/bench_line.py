@@ -58,7 +58,7 @@ def main() -> None:
                 assert wait_job(c, c.post("/v1/products/bench/fingerprints").json()["id"], 600)["state"] == "succeeded"
                 c.put("/v1/products/bench/mqtt", json={"topic": "bench/{product}", "events": "all"})
                 c.post("/v1/products/bench/sources", json={"kind": "folder", "target": str(drop), "sort": True})
-                latencies = []
+                latencies, scoring = [], []
                 for i in range(args.drops + 1):  # the first drop warms the scorer up and is not counted
                     staged = staging / f"{i:04d}{images[i % len(images)].suffix}"
                     shutil.copy(images[i % len(images)], staged)
@@ -72,6 +72,7 @@ def main() -> None:
                         raise TimeoutError(f"no result published for drop {i}")
                     if i:
                         latencies.append(received[before][2] - started)
+                        scoring.append(sum(json.loads(received[before][1])["timings_ms"].values()) / 1000.0)
         finally:
             server.stop()
             broker.stop()
@@ -81,6 +82,7 @@ def main() -> None:
         "settle_s": args.settle,
         "poll_s": args.poll,
         "drop_to_published": percentiles(latencies),
+        "of_which_decode_to_regions": percentiles(scoring),  # the scorer's own stages; the rest is waiting, storing, publishing
         "cpus": os.cpu_count(),
     }
     report(result, args.out, "line")

@@ -212,9 +212,9 @@ def watch(
         settings = _settings()
         inspector = Inspector.load(fingerprint, weights)
         watcher = FolderWatch(folder, state, settle, sort)
+        sink = open(out, "a", encoding="utf-8") if out is not None else sys.stdout
     except _USER_ERRORS as exc:
         _fail(exc)
-    sink = open(out, "a", encoding="utf-8") if out is not None else sys.stdout
     limits = settings.limits
 
     def handle(path: Path) -> dict:
@@ -241,6 +241,8 @@ def watch(
                 if watcher.folder.is_dir():
                     typer.echo(f"watching {watcher.folder} again", err=True)
                     missing = False
+    except OSError as exc:  # the state file or a sorting folder cannot be written: stop, nothing lost
+        _fail(exc)
     except KeyboardInterrupt:
         pass
     finally:

@@ -3,7 +3,9 @@
 Cameras and PLC scripts drop files into a folder, often writing them slowly or in several chunks.
 FolderWatch is the one idea both `goldenshot watch` and the server's folder source use:
 - a file is ready when its size and mtime have not changed for `settle_s` (a writer still appending
-  changes one of them); a file that then fails to decode but changed meanwhile is waited for again;
+  changes one of them), counted from its mtime (a file moved in complete is ready at first sight) or
+  from when it was first seen unchanged, whichever is earlier (an mtime in the future, from a share's
+  skewed clock, does not delay it); a file that then fails to decode but changed meanwhile is waited for again;
 - every handled file is appended to a small JSON-lines state file keyed by name + size + mtime, so a
   restart resumes without inspecting anything twice (a file rewritten under the same name is new);
 - with `sort`, a handled file moves into ok/, anomalous/ or failed/ below the folder;
@@ -75,7 +77,7 @@ class FolderWatch:
         if not self.folder.is_dir():
             self._pending.clear()
             raise FolderGone(f"{self.folder}: watched folder is missing")
-        now = time.monotonic()
+        now, wall = time.monotonic(), time.time()
         seen: dict[str, Stamp] = {}
         try:
             entries = list(os.scandir(self.folder))
@@ -98,6 +100,7 @@ class FolderWatch:
         for name, stamp in seen.items():
             last = self._pending.get(name)
             since = last[1] if last is not None and last[0] == stamp else now
+            since = min(since, now - max(0.0, wall - stamp.mtime_ns / 1e9))  # unchanged since its last write
             pending[name] = (stamp, since)
             if stamp.size > 0 and now - since >= self.settle_s:
                 ready.append((stamp.mtime_ns, self.folder / name))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -159,3 +161,19 @@ def test_cli_watch_once_on_a_missing_folder_exits_1(fitted, tmp_path):
     result = CliRunner().invoke(app, ["watch", str(tmp_path / "nowhere"), "--fingerprint", str(fitted), "--once"])
     assert result.exit_code == 1
     assert "watched folder is missing" in result.output
+
+
+def test_cli_watch_unwritable_output_is_one_line(fitted, tmp_path):
+    (tmp_path / "in").mkdir()
+    result = CliRunner().invoke(app, ["watch", str(tmp_path / "in"), "--fingerprint", str(fitted), "--out", str(tmp_path / "no" / "r.jsonl"), "--once"])
+    assert result.exit_code == 2 and result.output.startswith("error: ") and result.output.count("\n") == 1, result.output
+
+
+def test_a_file_last_written_long_ago_is_ready_at_first_sight(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "old.png").write_bytes(_png())
+    os.utime(folder / "old.png", (time.time() - 3600, time.time() - 3600))
+    (folder / "new.png").write_bytes(_png())
+    watch = FolderWatch(folder, tmp_path / "state.jsonl", settle_s=60.0)
+    assert watch.ready() == [folder / "old.png"]  # the fresh one waits for its minute
