@@ -85,7 +85,7 @@ def test_folder_and_video_sources_for_two_products_survive_a_restart(line, tile_
         assert seen["last_decision"] in ("OK", "ANOMALOUS") and "junk.png" in seen["last_error"]
         assert (drop / seen["last_decision"].lower() / "a.jpg").is_file() and (drop / "failed" / "junk.png").is_file()
         played = _until(c, stream_url, lambda s: s["state"] in ("finished", "error"))
-        assert played["state"] == "finished" and played["failed"] == 0, played
+        assert played["state"] == "finished" and played["failed"] == 0 and not played["enabled"], played
         assert played["inspected"] == 4  # 2 s at 2 frames/s
         frames = c.get("/v1/products/tile2/inspections", params={"limit": 100}).json()["items"]
         assert len(frames) == 4 and all(f["filename"].startswith("frame-") and f["width"] == 128 for f in frames)

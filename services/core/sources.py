@@ -250,7 +250,8 @@ class Sources:
                     self._inspect(source, status, jpeg.tobytes(), f"frame-{frame_no:08d}.jpg")
             finally:
                 capture.release()
-            if is_file:  # read once
+            if is_file:  # read once: not again at the next server start
+                self.catalog.sources.set_enabled(source.id, False)
                 status.set(state="finished")
                 return
             status.set(state="waiting", last_error=f"stream {redacted(source.target)} ended; reopening")
