@@ -39,11 +39,15 @@ class MqttPublisher:
         self.client_id = client_id
         self.credentials = (username, password) if username else None
         self.poll_s, self.timeout_s, self.retry_s = poll_s, timeout_s, retry_s
-        self.connected = False
         self.last_error: str | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="mqtt-publisher", daemon=True)
         self._client: paho.Client | None = None
+
+    @property
+    def connected(self) -> bool:
+        client = self._client
+        return client is not None and client.is_connected()
 
     def start(self) -> None:
         self._thread.start()
@@ -58,9 +62,9 @@ class MqttPublisher:
             sinks = self.catalog.mqtt.all()
             try:
                 sent = sum(self._drain(sink) for sink in sinks) if sinks else 0
-            except (OSError, RuntimeError, ValueError) as exc:  # paho raises all three for a lost broker
+            except Exception as exc:  # noqa: BLE001 - a lost broker (paho raises OSError, RuntimeError, ValueError) or catalog: retry, never die
                 self.last_error = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
-                log.warning("MQTT broker unavailable; retrying", extra={"broker": f"{self.host}:{self.port}", "error": self.last_error})
+                log.warning("MQTT publishing failed; retrying", extra={"broker": f"{self.host}:{self.port}", "error": self.last_error})
                 self._drop()
                 self._stop.wait(self.retry_s)
                 continue
@@ -99,13 +103,12 @@ class MqttPublisher:
         self._client = client
         if not ready.wait(self.timeout_s) or not client.is_connected():
             raise MqttUnavailable(f"no CONNACK from {self.host}:{self.port} within {self.timeout_s} s")
-        self.connected, self.last_error = True, None
+        self.last_error = None
         log.info("MQTT broker connected", extra={"broker": f"{self.host}:{self.port}"})
         return client
 
     def _drop(self) -> None:
         """Forget the client and anything paho still holds for it."""
-        self.connected = False
         client, self._client = self._client, None
         if client is not None:
             client.disconnect()
