@@ -6,6 +6,8 @@ import io
 import json
 import os
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -177,3 +179,35 @@ def test_a_file_last_written_long_ago_is_ready_at_first_sight(tmp_path):
     (folder / "new.png").write_bytes(_png())
     watch = FolderWatch(folder, tmp_path / "state.jsonl", settle_s=60.0)
     assert watch.ready() == [folder / "old.png"]  # the fresh one waits for its minute
+
+
+def test_cli_watch_waits_for_a_folder_that_disappears(fitted, tile_root, tmp_path):
+    """The long-running command (a real process, stopped by PID): a missing folder is one warning, then
+    files dropped into the folder once it is back are inspected."""
+    folder, out, err = tmp_path / "drop", tmp_path / "results.jsonl", tmp_path / "stderr.txt"
+    folder.mkdir()
+    good = sorted((tile_root / "test" / "good").iterdir())[0]
+    shutil.copy(good, folder / "first.jpg")
+    cmd = [sys.executable, "-m", "goldenshot", "watch", str(folder), "--fingerprint", str(fitted), "--out", str(out), "--state", str(tmp_path / "state.jsonl"), "--settle", "0", "--interval", "0.05"]
+    with open(err, "wb") as stderr:
+        proc = subprocess.Popen(cmd, stderr=stderr)
+    try:
+        assert _wait(lambda: out.is_file() and len(out.read_text().splitlines()) == 1), err.read_text()
+        shutil.rmtree(folder)
+        assert _wait(lambda: "watched folder is missing; waiting" in err.read_text()), err.read_text()
+        assert proc.poll() is None
+        folder.mkdir()
+        shutil.copy(good, folder / "second.jpg")
+        assert _wait(lambda: len(out.read_text().splitlines()) == 2), err.read_text()
+        assert [Path(json.loads(line)["image"]).name for line in out.read_text().splitlines()] == ["first.jpg", "second.jpg"]
+        assert err.read_text().count("missing") == 1  # once per disappearance, not every poll
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+def _wait(probe, timeout: float = 120.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not probe() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return probe()
