@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import cv2
@@ -126,6 +128,48 @@ def test_a_folder_that_disappears_and_an_unreachable_camera_are_a_status(line):
         assert c.get("/readyz").status_code == 200
         c.delete(f"/v1/products/tile/sources/{folder['id']}")
         c.delete(f"/v1/products/tile2/sources/{camera['id']}")
+
+
+@pytest.fixture()
+def mjpeg_camera(tile_root) -> Iterator[tuple[str, list[int]]]:
+    """An HTTP MJPEG camera on 127.0.0.1: each connection gets 2 s of frames (10/s), then the stream ends."""
+    frame = cv2.imencode(".jpg", cv2.resize(cv2.imread(str(sorted((tile_root / "test" / "good").iterdir())[0])), (128, 128)))[1].tobytes()
+    connections: list[int] = []
+
+    class Camera(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            connections.append(1)
+            self.send_response(200)
+            self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+            self.end_headers()
+            for _ in range(20):
+                self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n%s\r\n" % (len(frame), frame))
+                self.wfile.flush()
+                time.sleep(0.1)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Camera)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/cam.mjpg", connections
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_live_mjpeg_camera_is_sampled_and_reopened_when_it_ends(line, mjpeg_camera):
+    server, _ = line
+    url, connections = mjpeg_camera
+    with server.client() as c:
+        created = c.post("/v1/products/tile2/sources", json={"kind": "stream", "target": url, "fps": 2})
+        assert created.status_code == 201, created.text
+        source_url = f"/v1/products/tile2/sources/{created.json()['id']}"
+        assert _until_true(lambda: len(connections) >= 2), c.get(source_url).json()  # the stream ended and was opened again
+        seen = c.get(source_url).json()
+        assert seen["inspected"] >= 2 and seen["failed"] == 0 and seen["enabled"], seen
+        stopped = c.post(f"{source_url}/stop").json()
+        assert stopped["state"] == "stopped" and not stopped["enabled"]
+        assert c.delete(source_url).status_code == 204
 
 
 @pytest.mark.parametrize(
