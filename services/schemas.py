@@ -284,7 +284,7 @@ class SourceOut(BaseModel):
     sort: bool = Field(description="folder: handled files move into ok/, anomalous/, failed/")
     enabled: bool = Field(description="runs, and starts again with the server")
     created_at: str
-    state: str = Field(description="starting | running | waiting | error | finished | stopped")
+    state: Literal["starting", "running", "waiting", "error", "finished", "stopped"]
     seen: int = Field(description="files or frames taken since the server started")
     inspected: int
     failed: int = Field(description="unreadable files or frames")
