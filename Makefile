@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 DATA   ?= ../shared/datasets
 STAMP  := $(VENV)/.installed
 
-.PHONY: install proto run demo test bench bench-server bench-load bench-abuse bench-distributed eval eval-zeroshot bench-zeroshot train-eval export model-repository bench-triton clean
+.PHONY: install mosquitto proto run demo test bench bench-server bench-load bench-abuse bench-distributed eval eval-zeroshot bench-zeroshot train-eval export model-repository bench-triton clean
 # every category folder (train/ and test/) one or two levels under $(DATA): all of them are dev categories
 CATEGORIES = $(sort $(patsubst %/train,%,$(wildcard $(DATA)/*/train $(DATA)/*/*/train)))
 
@@ -24,6 +24,11 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Debian's mosquitto: the real MQTT broker that tests/test_line.py starts on 127.0.0.1 (and stops by PID).
+mosquitto:
+	@test -x /usr/sbin/mosquitto || { echo "installing mosquitto (Debian package)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mosquitto; }
 
 SERVER_DATA ?= data
 
@@ -44,7 +49,7 @@ demo: install
 
 # Python suite (servers on 127.0.0.1), the console (npm ci, build, Vitest, headless Chromium end-to-end),
 # then the deployment checks (Dockerfiles, monitoring rules, Helm lint/template/strict validation).
-test: install
+test: install mosquitto
 	GOLDENSHOT_DATASETS=$(DATA) $(PY) -m pytest -q
 	$(MAKE) console-test
 	$(MAKE) chart-check

@@ -1,4 +1,4 @@
-"""The `goldenshot` command: fit, inspect, zeroshot, eval, bench, train-extractor, export.
+"""The `goldenshot` command: fit, inspect, watch, zeroshot, eval, bench, train-extractor, export.
 
 Flags override the settings read from GOLDENSHOT_* env vars; every known failure is one line on
 stderr naming the cause and a non-zero exit, never a traceback.
@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.metadata import entry_points
@@ -215,6 +217,70 @@ def inspect(
         typer.echo(json.dumps(results, indent=2))
     if failed:
         raise typer.Exit(1)
+
+
+@app.command()
+def watch(
+    folder: Annotated[Path, typer.Argument(help="folder that new images are dropped into")],
+    fingerprint: Annotated[Path, typer.Option(help="fingerprint file")],
+    out: Annotated[Optional[Path], typer.Option(help="append results here as JSON lines [default: stdout]")] = None,
+    sort: Annotated[bool, typer.Option("--sort", help="move each handled file into ok/, anomalous/ or failed/ below FOLDER")] = False,
+    state: Annotated[Optional[Path], typer.Option(help="state file of handled files [default: FOLDER/.goldenshot-watch.jsonl]")] = None,
+    interval: Annotated[float, typer.Option(min=0.01, help="seconds between looks at the folder")] = 0.2,
+    settle: Annotated[float, typer.Option(min=0.0, help="seconds a file's size and mtime must stay unchanged before it is read")] = 0.5,
+    once: Annotated[bool, typer.Option("--once", help="handle what is there, then exit (1 if the folder is missing)")] = False,
+    weights: Weights = None,
+) -> None:
+    """Inspect each new image dropped into FOLDER once, as JSON lines; a restart resumes without doubles.
+
+    A folder that disappears is reported on stderr and waited for (it comes back when a share is
+    remounted); with --once it ends with exit code 1. Ctrl-C stops cleanly.
+    """
+    from goldenshot.images import ImageError, read_bytes
+    from goldenshot.inspector import Inspector
+    from goldenshot.watch import FolderGone, FolderWatch, follow
+
+    try:
+        settings = _settings()
+        inspector = Inspector.load(fingerprint, weights, settings)
+        watcher = FolderWatch(folder, state, settle, sort)
+        sink = open(out, "a", encoding="utf-8") if out is not None else sys.stdout
+    except _user_errors() as exc:
+        _fail(exc)
+    limits = settings.limits
+
+    def handle(path: Path) -> dict:
+        image, size = inspector.decode(read_bytes(path, limits.max_bytes), str(path), limits.max_pixels)
+        return inspector.inspect(image, size).to_dict()
+
+    def report(path: Path, outcome: str, row: dict) -> None:
+        sink.write(json.dumps({"image": str(path), "at": time.time(), **row}) + "\n")
+        sink.flush()
+
+    stop, missing = threading.Event(), False
+    try:
+        while not stop.is_set():
+            try:
+                follow(watcher, handle, report, stop, interval, (ImageError,), once)
+                return
+            except FolderGone as exc:
+                if once:
+                    typer.echo(f"error: {exc}", err=True)
+                    raise typer.Exit(1) from None
+                if not missing:  # once per disappearance, not every poll
+                    typer.echo(f"warning: {exc}; waiting for it to come back", err=True)
+                missing = True
+                stop.wait(interval)
+                if watcher.folder.is_dir():
+                    typer.echo(f"watching {watcher.folder} again", err=True)
+                    missing = False
+    except OSError as exc:  # the state file or a sorting folder cannot be written: stop, nothing lost
+        _fail(exc)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if out is not None:
+            sink.close()
 
 
 def _unique_stem(path: Path, used: set[str]) -> str:

@@ -22,6 +22,7 @@ from services.common.catalog import Catalog
 from services.common.egress import EgressPolicy
 from services.common.jobs import JobRunner
 from services.common.metrics import Metrics
+from services.common.mqtt import MqttPublisher
 from services.common.objects import LocalObjectStore, ObjectStore
 from services.common.settings import ServiceSettings
 from services.common.triton_backbone import TritonBackbone
@@ -34,7 +35,9 @@ from services.core.fingerprints import Fingerprints
 from services.core.golden import GoldenSamples
 from services.core.golden_patches import GoldenPatches
 from services.core.inspections import Inspections
+from services.core.mqtt import MqttSinks
 from services.core.products import Products
+from services.core.sources import Sources
 from services.schemas import InspectionOut
 from services.scorer.batch import BatchRunner
 from services.scorer.client import RemoteScorer
@@ -159,6 +162,19 @@ class Runtime:
                 self.catalog, self.objects, self.scorer, self.runner, self.golden, engine.limits.max_pixels, service.page_limit, self.defects
             )
             self.explanations = Explanations(self.catalog, self.patches, self.defects, service.explain_top_k, service.similar_limit)
+        self.sources: Sources | None = None  # folders and streams feed the scorer in this process
+        self.mqtt_sinks = MqttSinks(self.catalog)
+        self.mqtt: MqttPublisher | None = None  # one publisher: in the embedded server (see docs/line.md)
+        if service.role == "all" and service.mqtt_host is not None:
+            password = service.mqtt_password.get_secret_value() if service.mqtt_password else None
+            self.mqtt = MqttPublisher(
+                self.catalog, lambda product, row: InspectionOut.of(product, row).model_dump_json(), service.mqtt_host, service.mqtt_port,
+                service.mqtt_client_id, service.mqtt_username, password, service.mqtt_poll_s, service.mqtt_timeout_s, service.mqtt_retry_s
+            )
+        if self.scores_here:
+            self.sources = Sources(
+                self.catalog, self.scorer, data, service.source_roots, service.source_poll_s, service.source_settle_s, service.source_retry_s, service.source_max_fps
+            )
         self.grpc: GrpcServer | None = None
         self.metrics_server: WSGIServer | None = None
         self.repair: threading.Thread | None = None
@@ -176,6 +192,9 @@ class Runtime:
         if self.scores_here:
             self.webhooks.start()
             self.bus.subscribe_events(FINGERPRINT_READY, self._warm)
+            self.sources.start()
+        if self.mqtt is not None:
+            self.mqtt.start()
         if self.service.role in ("all", "scorer") and self.service.grpc_port is not None:
             s = self.service
             limits = CallLimits(s.grpc_max_calls, s.grpc_calls_per_peer, s.grpc_calls_per_tenant, s.grpc_health_threads, s.grpc_stream_idle_s, s.grpc_stream_max_s)
@@ -203,6 +222,10 @@ class Runtime:
             self.grpc.stop(grace=5)
         if isinstance(self.scorer, RemoteScorer):
             self.scorer.close()
+        if self.sources is not None:  # before the bus and stores they feed close
+            self.sources.close()
+        if self.mqtt is not None:
+            self.mqtt.close()
         self.bus.close()
         self.webhooks.close()
         self.defects.close()

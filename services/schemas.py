@@ -12,7 +12,8 @@ from pydantic import BaseModel, Field
 from goldenshot.fingerprint import Stray, Validation
 from services.core.defects import SimilarDefect
 from services.core.explanations import GoldenPatch, RegionExplanation
-from services.core.models import Decision, Golden, Inspection, Job, JobKind, JobState, Product, Region, Version, Webhook
+from services.core.models import Decision, Golden, Inspection, Job, JobKind, JobState, MqttSink, Product, Region, Version, Webhook
+from services.core.sources import SourceView, redacted
 
 
 class ErrorBody(BaseModel):
@@ -272,3 +273,47 @@ class SimilarOut(BaseModel):
     def of(cls, product: Product, inspection_id: str, found: list[SimilarDefect]) -> SimilarOut:
         items = [SimilarDefectOut(inspection=InspectionOut.of(product, s.inspection), distance=s.distance, region=s.region, matched_region=s.matched_region) for s in found]
         return cls(inspection_id=inspection_id, items=items)
+
+
+class SourceOut(BaseModel):
+    """A watched folder or camera / video stream of a product, with its live status (docs/line.md)."""
+
+    id: str
+    kind: Literal["folder", "stream"]
+    target: str = Field(description="folder path, video file, stream URL (credentials hidden) or device index")
+    fps: float = Field(description="stream: frames inspected per second")
+    sort: bool = Field(description="folder: handled files move into ok/, anomalous/, failed/")
+    enabled: bool = Field(description="runs, and starts again with the server")
+    created_at: str
+    state: Literal["starting", "running", "waiting", "error", "finished", "stopped"]
+    seen: int = Field(description="files or frames taken since the server started")
+    inspected: int
+    failed: int = Field(description="unreadable files or frames")
+    last_decision: Decision | None
+    last_error: str | None
+
+    @classmethod
+    def of(cls, view: SourceView) -> SourceOut:
+        source, status = view.source, view.status
+        with status.lock:
+            counters = dict(state=status.state, seen=status.seen, inspected=status.inspected, failed=status.failed, last_decision=status.last_decision, last_error=status.last_error)
+        return cls(**source.model_dump(exclude={"product_id", "target"}), target=redacted(source.target), **counters)
+
+
+class SourceList(BaseModel):
+    items: list[SourceOut]
+
+
+class MqttSinkOut(BaseModel):
+    """A product's MQTT sink and where its delivery stands (docs/line.md)."""
+
+    topic: str = Field(description="template: {tenant}, {product}, {decision}")
+    events: Literal["anomalous", "all"]
+    created_at: str
+    pending: int = Field(description="results stored and not yet acknowledged by the broker")
+    connected: bool = Field(description="the publisher holds a connection to the broker now")
+    last_error: str | None = Field(description="why the broker was last unreachable; null once connected")
+
+    @classmethod
+    def of(cls, sink: MqttSink, pending: int, connected: bool, last_error: str | None) -> MqttSinkOut:
+        return cls(topic=sink.topic, events=sink.events, created_at=sink.created_at, pending=pending, connected=connected, last_error=last_error)

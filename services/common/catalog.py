@@ -16,7 +16,9 @@ from services.core.repositories.golden import GoldenRepository
 from services.core.repositories.inspections import InspectionRepository
 from services.core.repositories.jobs import JobRepository
 from services.core.repositories.keys import KeyRepository
+from services.core.repositories.mqtt import MqttSinkRepository
 from services.core.repositories.products import ProductRepository
+from services.core.repositories.sources import SourceRepository
 from services.core.repositories.versions import VersionRepository
 from services.core.repositories.webhooks import DeliveryRepository, WebhookRepository
 from services.core.tables import metadata
@@ -44,6 +46,8 @@ class Catalog:
         self.webhooks = WebhookRepository(self.engine)
         self.deliveries = DeliveryRepository(self.engine)
         self.keys = KeyRepository(self.engine)
+        self.sources = SourceRepository(self.engine)
+        self.mqtt = MqttSinkRepository(self.engine)
 
     def ping(self) -> None:
         """Raises when the database cannot answer (readiness)."""

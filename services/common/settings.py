@@ -100,6 +100,23 @@ class ServiceSettings(BaseSettings):
     # private and unspecified addresses are refused, checked again at each delivery
     webhook_allow: list[str] = []
 
+    # sources (docs/line.md): folders and video files only below these roots; none listed: folder and file sources refused
+    source_roots: list[Path] = []
+    source_poll_s: float = Field(0.2, gt=0, le=60)  # how often a folder source looks for new files
+    source_settle_s: float = Field(0.5, ge=0, le=600)  # a file unchanged this long is complete
+    source_retry_s: float = Field(5.0, gt=0, le=3600)  # wait before reopening a stream or retrying after an error
+    source_max_fps: float = Field(30.0, gt=0)  # frames per second a stream source may ask for at most
+
+    # the MQTT sink (docs/line.md): no host, no publisher (sinks can be set; they publish once one is configured)
+    mqtt_host: str | None = None
+    mqtt_port: int = Field(1883, ge=1, le=65535)
+    mqtt_client_id: str = Field("goldenshot", min_length=1, max_length=23)  # 23: what every MQTT 3.1.1 broker accepts
+    mqtt_username: str | None = None
+    mqtt_password: SecretStr | None = None  # from env only
+    mqtt_poll_s: float = Field(0.05, gt=0, le=60)  # how often new results are looked for
+    mqtt_timeout_s: float = Field(5.0, gt=0)  # CONNACK / PUBACK wait
+    mqtt_retry_s: float = Field(2.0, gt=0, le=3600)  # wait before reconnecting to a broker that is down
+
     @model_validator(mode="after")
     def _s3_complete(self) -> ServiceSettings:
         if self.object_store == "s3":

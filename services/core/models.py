@@ -184,3 +184,33 @@ class Inspection(BaseModel):
     timings_ms: dict[str, float]
     created_at: str
     seq: int | None = None  # the catalog's order (the page cursor); None until stored
+
+
+SourceKind = Literal["folder", "stream"]
+
+
+class Source(BaseModel):
+    """Where a product's images come from on the line: a watched folder or a camera / video stream."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    product_id: str
+    kind: SourceKind
+    target: str
+    fps: float
+    sort: bool
+    enabled: bool
+    created_at: str
+
+
+class MqttSink(BaseModel):
+    """A product's results published to the MQTT broker; `cursor` is the last inspection seq published."""
+
+    model_config = ConfigDict(frozen=True)
+
+    product_id: str
+    topic: str
+    events: Literal["anomalous", "all"]
+    cursor: int
+    created_at: str

@@ -138,6 +138,29 @@ deliveries = Table(
     Index("ix_deliveries_due", "delivered", "failed", "next_at"),
 )
 
+sources = Table(
+    "sources",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("product_id", String(32), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),  # folder | stream
+    Column("target", String(2000), nullable=False),  # a folder path, a stream URL, a video file or a device index
+    Column("fps", Float, nullable=False),  # stream: frames inspected per second
+    Column("sort", Boolean, nullable=False),  # folder: move handled files into ok/, anomalous/, failed/
+    Column("enabled", Boolean, nullable=False),  # started with the server
+    Column("created_at", String(32), nullable=False),
+)
+
+mqtt_sinks = Table(
+    "mqtt_sinks",
+    metadata,
+    Column("product_id", String(32), primary_key=True),
+    Column("topic", String(256), nullable=False),  # template: {tenant}, {product}, {decision}
+    Column("events", String(16), nullable=False),  # anomalous | all
+    Column("cursor", Integer, nullable=False),  # the seq of the last inspection published (inspections is the outbox)
+    Column("created_at", String(32), nullable=False),
+)
+
 OPEN_STATES = ("queued", "running")
 
 

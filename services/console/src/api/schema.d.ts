@@ -430,6 +430,98 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/products/{name}/mqtt": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Mqtt */
+        get: operations["get_mqtt_v1_products__name__mqtt_get"];
+        /** Set Mqtt */
+        put: operations["set_mqtt_v1_products__name__mqtt_put"];
+        post?: never;
+        /** Delete Mqtt */
+        delete: operations["delete_mqtt_v1_products__name__mqtt_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/products/{name}/sources": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Sources */
+        get: operations["list_sources_v1_products__name__sources_get"];
+        put?: never;
+        /** Create Source */
+        post: operations["create_source_v1_products__name__sources_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/products/{name}/sources/{source_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Source */
+        get: operations["get_source_v1_products__name__sources__source_id__get"];
+        put?: never;
+        post?: never;
+        /** Delete Source */
+        delete: operations["delete_source_v1_products__name__sources__source_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/products/{name}/sources/{source_id}/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start Source */
+        post: operations["start_source_v1_products__name__sources__source_id__start_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/products/{name}/sources/{source_id}/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stop Source
+         * @description Waits for the source's current inspection to end (off the event loop).
+         */
+        post: operations["stop_source_v1_products__name__sources__source_id__stop_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/products/{name}/stats": {
         parameters: {
             query?: never;
@@ -761,6 +853,53 @@ export interface components {
             /** Total */
             total: number;
         };
+        /** MqttSinkIn */
+        MqttSinkIn: {
+            /**
+             * Events
+             * @default anomalous
+             * @enum {string}
+             */
+            events: "anomalous" | "all";
+            /**
+             * Topic
+             * @description topic template: {tenant}, {product}, {decision}; no + or #
+             */
+            topic: string;
+        };
+        /**
+         * MqttSinkOut
+         * @description A product's MQTT sink and where its delivery stands (docs/line.md).
+         */
+        MqttSinkOut: {
+            /**
+             * Connected
+             * @description the publisher holds a connection to the broker now
+             */
+            connected: boolean;
+            /** Created At */
+            created_at: string;
+            /**
+             * Events
+             * @enum {string}
+             */
+            events: "anomalous" | "all";
+            /**
+             * Last Error
+             * @description why the broker was last unreachable; null once connected
+             */
+            last_error: string | null;
+            /**
+             * Pending
+             * @description results stored and not yet acknowledged by the broker
+             */
+            pending: number;
+            /**
+             * Topic
+             * @description template: {tenant}, {product}, {decision}
+             */
+            topic: string;
+        };
         /**
          * NearestGolden
          * @description The golden patch nearest to a region's peak (goldenshot.explain): "unlike this patch of golden sample 3".
@@ -899,6 +1038,92 @@ export interface components {
             inspection_id: string;
             /** Items */
             items: components["schemas"]["SimilarDefectOut"][];
+        };
+        /** SourceIn */
+        SourceIn: {
+            /**
+             * Fps
+             * @description stream: frames inspected per second
+             * @default 2
+             */
+            fps: number;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "folder" | "stream";
+            /**
+             * Sort
+             * @description folder: move handled files into ok/, anomalous/, failed/
+             * @default false
+             */
+            sort: boolean;
+            /**
+             * Target
+             * @description folder: absolute path below a source root; stream: rtsp://, http(s):// (MJPEG), a video file below a source root, or a device index
+             */
+            target: string;
+        };
+        /** SourceList */
+        SourceList: {
+            /** Items */
+            items: components["schemas"]["SourceOut"][];
+        };
+        /**
+         * SourceOut
+         * @description A watched folder or camera / video stream of a product, with its live status (docs/line.md).
+         */
+        SourceOut: {
+            /** Created At */
+            created_at: string;
+            /**
+             * Enabled
+             * @description runs, and starts again with the server
+             */
+            enabled: boolean;
+            /**
+             * Failed
+             * @description unreadable files or frames
+             */
+            failed: number;
+            /**
+             * Fps
+             * @description stream: frames inspected per second
+             */
+            fps: number;
+            /** Id */
+            id: string;
+            /** Inspected */
+            inspected: number;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "folder" | "stream";
+            /** Last Decision */
+            last_decision: ("OK" | "ANOMALOUS") | null;
+            /** Last Error */
+            last_error: string | null;
+            /**
+             * Seen
+             * @description files or frames taken since the server started
+             */
+            seen: number;
+            /**
+             * Sort
+             * @description folder: handled files move into ok/, anomalous/, failed/
+             */
+            sort: boolean;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "starting" | "running" | "waiting" | "error" | "finished" | "stopped";
+            /**
+             * Target
+             * @description folder path, video file, stream URL (credentials hidden) or device index
+             */
+            target: string;
         };
         /** StatsOut */
         StatsOut: {
@@ -2240,6 +2465,401 @@ export interface operations {
                 };
                 content: {
                     "image/png": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_mqtt_v1_products__name__mqtt_get: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description API key of a tenant */
+                "x-api-key"?: string | null;
+            };
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MqttSinkOut"];
+                };
+            };
+            /** @description the request cannot be served */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the server or a backend failed */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    set_mqtt_v1_products__name__mqtt_put: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description API key of a tenant */
+                "x-api-key"?: string | null;
+            };
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MqttSinkIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MqttSinkOut"];
+                };
+            };
+            /** @description the request cannot be served */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the server or a backend failed */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    delete_mqtt_v1_products__name__mqtt_delete: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description API key of a tenant */
+                "x-api-key"?: string | null;
+            };
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the request cannot be served */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the server or a backend failed */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_sources_v1_products__name__sources_get: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description API key of a tenant */
+                "x-api-key"?: string | null;
+            };
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SourceList"];
+                };
+            };
+            /** @description the request cannot be served */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the server or a backend failed */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    create_source_v1_products__name__sources_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description API key of a tenant */
+                "x-api-key"?: string | null;
+            };
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SourceIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SourceOut"];
+                };
+            };
+            /** @description the request cannot be served */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the server or a backend failed */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_source_v1_products__name__sources__source_id__get: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description API key of a tenant */
+                "x-api-key"?: string | null;
+            };
+            path: {
+                source_id: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SourceOut"];
+                };
+            };
+            /** @description the request cannot be served */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the server or a backend failed */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    delete_source_v1_products__name__sources__source_id__delete: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description API key of a tenant */
+                "x-api-key"?: string | null;
+            };
+            path: {
+                source_id: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the request cannot be served */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the server or a backend failed */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    start_source_v1_products__name__sources__source_id__start_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description API key of a tenant */
+                "x-api-key"?: string | null;
+            };
+            path: {
+                source_id: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SourceOut"];
+                };
+            };
+            /** @description the request cannot be served */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the server or a backend failed */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    stop_source_v1_products__name__sources__source_id__stop_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description API key of a tenant */
+                "x-api-key"?: string | null;
+            };
+            path: {
+                source_id: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SourceOut"];
+                };
+            };
+            /** @description the request cannot be served */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the server or a backend failed */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
