@@ -164,7 +164,7 @@ def _reduction(size: tuple[int, int], target: Target | None) -> int:
     """Whole factor the photo can shrink by and stay >= 2x the target on each side (1: none)."""
     if target is None:
         return 1
-    height, width = target(*size)
+    height, width = (max(1, side) for side in target(*size))  # a tiny photo's target can round to 0
     return max(1, min(size[0] // (2 * height), size[1] // (2 * width)))
 
 

@@ -310,3 +310,12 @@ def test_reduced_decode_keeps_exif_orientation() -> None:
     _, data = _photo(4000, 2000, "JPEG", exif=exif.tobytes())  # stored landscape, shown portrait
     image, size = decode_near(data, "turned.jpg", target=lambda h, w: (256, 256))
     assert size == (4000, 2000) and image.shape[:2] == (2000, 1000)  # upright, at JPEG's 1/2 (1/4 would be < 2x 256)
+
+
+def test_a_target_that_rounds_to_zero_decodes_a_tiny_image_whole() -> None:
+    # a 1-pixel upload's display target halves to 0 x 0 (services.core.pictures): no division by zero
+    buf = io.BytesIO()
+    Image.new("RGB", (1, 1), (200, 10, 10)).save(buf, "PNG")
+    decoded = decode_near(buf.getvalue(), "one-pixel.png", target=lambda h, w: (h // 2, w // 2))
+    assert decoded.image.shape == (1, 1, 3) and decoded.size == (1, 1)
+    assert decoded.image[0, 0].tolist() == [200, 10, 10]
