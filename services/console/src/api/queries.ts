@@ -73,14 +73,14 @@ export const useInspection = (name: string, id: string | null) =>
   useQuery({ queryKey: keys.inspection(name, id ?? ''), queryFn: () => api.getInspection(name, id!), enabled: id !== null });
 
 /** Golden patches nearest to each region's peak, fetched once a result is shown (never before its decision). */
-export const EXPLAIN_K = 5;
-export const useExplanation = (name: string, id: string, enabled: boolean) =>
-  useQuery({ queryKey: keys.explain(name, id), queryFn: () => api.explain(name, id, EXPLAIN_K), enabled, staleTime: Infinity });
+const EXPLAIN_K = 5;
+export const useExplanation = (name: string, id: string) =>
+  useQuery({ queryKey: keys.explain(name, id), queryFn: () => api.explain(name, id, EXPLAIN_K), staleTime: Infinity });
 
 /** Past inspections with the most similar defects. */
 export const SIMILAR_LIMIT = 10;
-export const useSimilar = (name: string, id: string, enabled: boolean) =>
-  useQuery({ queryKey: keys.similar(name, id), queryFn: () => api.similar(name, id, SIMILAR_LIMIT), enabled });
+export const useSimilar = (name: string, id: string) =>
+  useQuery({ queryKey: keys.similar(name, id), queryFn: () => api.similar(name, id, SIMILAR_LIMIT) });
 
 /** All inspections of a finished batch (a few more than it had images, should a page be short). */
 export const useBatchResults = (name: string, job: Job | undefined, count: number) =>

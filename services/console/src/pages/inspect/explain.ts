@@ -3,7 +3,8 @@
 import type { Inspection, SimilarDefect } from '../../api/types';
 import { plural } from '../../format';
 
-export type Box = readonly [x: number, y: number, w: number, h: number];
+/** x, y, width, height in pixels (as the API sends boxes). */
+export type Box = readonly number[];
 
 /**
  * Where the whole picture (natural size `width` x `height`) sits inside a frame that shows only `box`
