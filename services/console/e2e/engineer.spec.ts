@@ -184,6 +184,22 @@ test('a batch of three: progress, results table sorted by score, false alarm', a
   await expect(table).toContainText('false alarm');
 });
 
+test('an ANOMALOUS result explained: its regions beside their nearest golden patches, the defects seen before', async () => {
+  // the batch's broken tile: the same picture was inspected once before, so it has been seen
+  await page.getByTestId('results-table').filter({ hasText: 'Batch of 3 images' }).getByText(path.basename(DEFECT)).click();
+  const explained = page.getByTestId('explanations');
+  await expectImageShown(page, '[data-testid=explanations] img[alt^="region 1 of"]');
+  const nearest = explained.getByTestId('nearest-golden').first();
+  await expect(nearest).toHaveText(/^unlike (this patch of|an augmented view of) golden sample \S+ · distance \d/);
+  // a patch of an uploaded sample is shown cropped; one of an augmented view has no box to crop
+  if ((await nearest.textContent())!.includes('this patch of')) await expectImageShown(page, '[data-testid=nearest-golden] img[alt^="patch of golden sample"]');
+  const seen = page.getByTestId('seen-before');
+  await expect(seen.getByTestId('seen-summary')).toHaveText(/^Seen (at least )?\d+ times? (in the last 7 days|before, \d+ in the last 7 days), last (marked false alarm|one not reviewed)\.$/);
+  await expect(seen.getByRole('link', { name: new RegExp(path.basename(DEFECT)) }).first()).toHaveAttribute('href', new RegExp(`^/inspect/${PRODUCT}/[^/]+$`));
+  await shot(page, '07-inspect-explained');
+  await expectAccessible(page, 'an explained ANOMALOUS result');
+});
+
 test('analytics: totals, score distribution with threshold, per-day bars, latest anomalies', async () => {
   await page.getByRole('link', { name: 'Analytics' }).click();
   await expect(page.getByTestId('stat-total')).toHaveText('5');
