@@ -164,8 +164,8 @@ function Inspector({ product, inspectionId }: { product: Product; inspectionId: 
             />
             {selected.data.decision === 'ANOMALOUS' && selected.data.regions.length > 0 && (
               <>
-                <RegionExplanations inspection={selected.data} />
-                <SeenBefore inspection={selected.data} />
+                <RegionExplanations key={`explain-${selected.data.id}`} inspection={selected.data} />
+                <SeenBefore key={`seen-${selected.data.id}`} inspection={selected.data} />
               </>
             )}
           </>

@@ -19,7 +19,7 @@ export function Crop({ src, box, alt, size }: Props) {
         src={src}
         alt={alt}
         style={natural ? cropStyle(box, natural.width, natural.height) : { opacity: 0 }}
-        onLoad={(e) => natural || setNatural({ width: e.currentTarget.naturalWidth, height: e.currentTarget.naturalHeight })}
+        onLoad={natural ? undefined : (e) => setNatural({ width: e.currentTarget.naturalWidth, height: e.currentTarget.naturalHeight })}
       />
     </div>
   );
