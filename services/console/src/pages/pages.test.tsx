@@ -333,7 +333,9 @@ describe('Live inspection', () => {
     const crop = await within(explained).findByRole('img', { name: 'patch of golden sample g3.png' });
     expect(crop.getAttribute('src')).toBe('/v1/products/tile/golden/id-g3.png/image');
     expect(within(explained).getByTestId('nearest-golden').textContent).toBe('unlike this patch of golden sample g3.png · distance 1.500');
-    expect(explained.textContent).toContain('Also near: g5.png (1.750)');
+    // the next nearest: an augmented view, named without a crop
+    expect(explained.textContent).toContain('g5.png (augmented) · 1.750');
+    expect(within(explained).getAllByRole('img').length).toBe(2);
     const seen = screen.getByTestId('seen-before');
     await waitFor(() => expect(within(seen).getByTestId('seen-summary').textContent).toBe('Seen 1 time in the last 7 days, last marked false alarm.'));
     expect(within(seen).getByRole('link').getAttribute('href')).toBe('/inspect/tile/p1');

@@ -3,6 +3,7 @@ import { useExplanation } from '../../api/queries';
 import type { GoldenPatch, Inspection, Region } from '../../api/types';
 import { fmtScore } from '../../format';
 import { Crop } from './Crop';
+import { squareAround } from './explain';
 
 /** "unlike this patch of golden sample 3 · distance 1.234" (an augmented view has no box to show). */
 export const goldenLabel = (g: { name: string; view: number; distance: number }) =>
@@ -45,27 +46,30 @@ function RegionRow({ inspection, index, region, golden }: RowProps) {
       <figure>
         <Crop
           src={inspection.image_url}
-          box={region.bbox}
+          box={squareAround(region.bbox, inspection.width, inspection.height)}
           size={{ width: inspection.width, height: inspection.height }}
           alt={`region ${index + 1} of ${inspection.filename}`}
         />
         <figcaption>region {index + 1} · peak {fmtScore(region.peak_score)}</figcaption>
       </figure>
       {nearest ? (
-        <figure data-testid="nearest-golden">
-          {golden?.[0]?.bbox && golden[0].image_url && (
-            <Crop src={golden[0].image_url} box={golden[0].bbox} alt={`patch of golden sample ${golden[0].name}`} />
-          )}
-          <figcaption>{goldenLabel(nearest)}</figcaption>
-        </figure>
+        <GoldenFigure patch={golden?.[0]} caption={goldenLabel(nearest)} testId="nearest-golden" />
       ) : (
         <p className="muted small">{golden ? 'No golden patch was recorded for this region.' : 'Finding the nearest golden patch…'}</p>
       )}
-      {golden && golden.length > 1 && (
-        <p className="muted small explain-more">
-          Also near: {golden.slice(1).map((g) => `${g.name} (${fmtScore(g.distance)})`).join(', ')}
-        </p>
-      )}
+      {golden?.slice(1).map((g, i) => (
+        <GoldenFigure key={i} patch={g} caption={`${g.name}${g.view > 0 ? ' (augmented)' : ''} · ${fmtScore(g.distance)}`} />
+      ))}
     </li>
+  );
+}
+
+/** A golden patch: its crop where it has a box in the uploaded sample, and what it is. */
+function GoldenFigure({ patch, caption, testId }: { patch: GoldenPatch | undefined; caption: string; testId?: string }) {
+  return (
+    <figure data-testid={testId}>
+      {patch?.bbox && patch.image_url && <Crop src={patch.image_url} box={patch.bbox} alt={`patch of golden sample ${patch.name}`} />}
+      <figcaption>{caption}</figcaption>
+    </figure>
   );
 }

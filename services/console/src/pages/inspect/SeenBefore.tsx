@@ -6,7 +6,7 @@ import { DecisionBadge } from '../../components/DecisionBadge';
 import { fmtTime } from '../../format';
 import { paths } from '../../paths';
 import { Crop } from './Crop';
-import { labelOf, seenSummary } from './explain';
+import { labelOf, seenSummary, squareAround } from './explain';
 
 /** Past inspections of the product with the most similar defects, each a link to its result. */
 export function SeenBefore({ inspection }: { inspection: Inspection }) {
@@ -30,7 +30,7 @@ export function SeenBefore({ inspection }: { inspection: Inspection }) {
               <Link to={paths.inspect(past.product, past.id)}>
                 <Crop
                   src={past.image_url}
-                  box={past.regions[matched_region]?.bbox ?? [0, 0, past.width, past.height]}
+                  box={squareAround(past.regions[matched_region]?.bbox ?? [0, 0, past.width, past.height], past.width, past.height)}
                   size={{ width: past.width, height: past.height }}
                   alt={past.filename}
                 />

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { SimilarDefect } from '../../api/types';
 import { inspection } from '../../test/fakeApi';
-import { cropStyle, labelOf, seenSummary } from './explain';
+import { cropStyle, labelOf, seenSummary, squareAround } from './explain';
 
 const NOW = Date.parse('2026-12-02T12:00:00Z');
 const DAY = 24 * 3600 * 1000;
@@ -23,6 +23,17 @@ describe('cropStyle', () => {
 
   it('never divides by an empty box', () => {
     expect(cropStyle([5, 5, 0, 0], 10, 10)).toEqual({ width: '1000%', height: '1000%', left: '-500%', top: '-500%' });
+  });
+});
+
+describe('squareAround', () => {
+  it('squares a box about its centre, kept inside the picture', () => {
+    expect(squareAround([40, 10, 20, 60], 200, 100)).toEqual([20, 10, 60, 60]);
+    // at an edge the square slides inwards rather than leave the picture
+    expect(squareAround([0, 0, 10, 40], 200, 100)).toEqual([0, 0, 40, 40]);
+    expect(squareAround([190, 90, 10, 10], 200, 100)).toEqual([190, 90, 10, 10]);
+    // a box longer than the picture is high: the square is as high as the picture
+    expect(squareAround([0, 0, 200, 20], 200, 100)).toEqual([50, 0, 100, 100]);
   });
 });
 

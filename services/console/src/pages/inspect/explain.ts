@@ -18,6 +18,14 @@ export function cropStyle(box: Box, width: number, height: number) {
   return { width: pct(width / bw), height: pct(height / bh), left: pct(-x / bw), top: pct(-y / bh) };
 }
 
+/** The square around `box`'s centre that holds it, inside a `width` x `height` picture (thumbnails of one shape). */
+export function squareAround(box: Box, width: number, height: number): Box {
+  const [x, y, w, h] = box;
+  const side = Math.min(Math.max(w, h), width, height);
+  const start = (centre: number, size: number) => Math.min(Math.max(centre - side / 2, 0), size - side);
+  return [start(x + w / 2, width), start(y + h / 2, height), side, side];
+}
+
 /** How a person judged a past inspection (false alarm is the only label the API records). */
 export const labelOf = (ins: Inspection) => (ins.feedback === 'false_alarm' ? 'false alarm' : 'not reviewed');
 
