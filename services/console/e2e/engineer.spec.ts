@@ -184,6 +184,28 @@ test('a batch of three: progress, results table sorted by score, false alarm', a
   await expect(table).toContainText('false alarm');
 });
 
+test('an ANOMALOUS result explained: its regions beside their nearest golden patches, the defects seen before', async () => {
+  // the batch's broken tile: the same picture was inspected once before, so it has been seen
+  await page.getByTestId('results-table').filter({ hasText: 'Batch of 3 images' }).getByText(path.basename(DEFECT)).click();
+  const explained = page.getByTestId('explanations');
+  await expectImageShown(page, '[data-testid=explanations] img[alt^="region 1 of"]');
+  const nearest = explained.getByTestId('nearest-golden').first();
+  await expect(nearest).toHaveText(/^unlike (this patch of|an augmented view of) golden sample \S+ · distance \d/);
+  // the top-k patches come after the decision; those of uploaded samples are shown cropped (an augmented view has no box)
+  await expect.poll(() => explained.locator('figure').count()).toBeGreaterThan(2);
+  const crops = explained.locator('img[alt^="patch of golden sample"]');
+  if ((await nearest.textContent())!.includes('this patch of')) await expect(nearest.locator('img')).toHaveCount(1);
+  if (await crops.count()) {
+    await expectImageShown(page, '[data-testid=explanations] img[alt^="patch of golden sample"]');
+    await expect(crops.first()).toHaveCSS('opacity', '1');
+  }
+  const seen = page.getByTestId('seen-before');
+  await expect(seen.getByTestId('seen-summary')).toHaveText(/^Seen (at least )?\d+ times? (in the last 7 days|before, \d+ in the last 7 days), last (marked false alarm|one not reviewed)\.$/);
+  await expect(seen.getByRole('link', { name: new RegExp(path.basename(DEFECT)) }).first()).toHaveAttribute('href', new RegExp(`^/inspect/${PRODUCT}/[^/]+$`));
+  await shot(page, '07-inspect-explained');
+  await expectAccessible(page, 'an explained ANOMALOUS result');
+});
+
 test('analytics: totals, score distribution with threshold, per-day bars, latest anomalies', async () => {
   await page.getByRole('link', { name: 'Analytics' }).click();
   await expect(page.getByTestId('stat-total')).toHaveText('5');

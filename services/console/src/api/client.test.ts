@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { api, ApiError, listAllInspections, setApiKey } from './client';
+import { api, ApiError, listAllInspections, listAllProducts, setApiKey } from './client';
 import { fakeApi, inspection, product } from '../test/fakeApi';
 
 describe('api client', () => {
@@ -72,6 +72,15 @@ describe('api client', () => {
     expect(calls[1].path).toContain('cursor=p2');
     // the embedded server's cursors are integers, 0 included
     expect((await listAllInspections('tile', {}, 2)).map((i) => i.id)).toEqual(['y', 'z']);
+  });
+
+  it('lists every product, page after page', async () => {
+    const { calls } = fakeApi([
+      ['GET', /^\/v1\/products\?cursor=b$/, () => ({ items: [product('c')], next_cursor: null })],
+      ['GET', /^\/v1\/products$/, () => ({ items: [product('a'), product('b')], next_cursor: 'b' })],
+    ]);
+    expect((await listAllProducts()).map((p) => p.name)).toEqual(['a', 'b', 'c']);
+    expect(calls.map((c) => c.path)).toEqual(['/v1/products', '/v1/products?cursor=b']);
   });
 
   it('sends golden uploads as multipart "files" parts and inspections as one "file" part', async () => {

@@ -144,7 +144,7 @@ function files(field: string, list: File[]): never {
 const product = (name: string) => ({ params: { path: { name } } });
 
 export const api = {
-  listProducts: () => call(http.GET('/v1/products')),
+  listProducts: (cursor?: string) => call(http.GET('/v1/products', { params: { query: cursor ? { cursor } : {} } })),
   getProduct: (name: string) => call(http.GET('/v1/products/{name}', product(name))),
   createProduct: (name: string, description: string) => call(http.POST('/v1/products', { body: { name, description } })),
   stats: (name: string) => call(http.GET('/v1/products/{name}/stats', product(name))),
@@ -177,26 +177,36 @@ export const api = {
         body: { label: 'false_alarm', add_to_golden: addToGolden },
       }),
     ),
+  explain: (name: string, id: string, k: number) =>
+    call(http.GET('/v1/products/{name}/inspections/{inspection_id}/explain', { params: { path: { name, inspection_id: id }, query: { k } } })),
+  similar: (name: string, id: string, limit: number) =>
+    call(http.GET('/v1/products/{name}/inspections/{inspection_id}/similar', { params: { path: { name, inspection_id: id }, query: { limit } } })),
 };
 
 type InspectionQuery = NonNullable<paths['/v1/products/{name}/inspections']['get']['parameters']['query']>;
 
-/** Every page of a listing, up to `max` items (the server pages newest first). */
-export async function listAllInspections(
-  name: string,
-  q: Pick<InspectionQuery, 'decision' | 'batch'>,
-  max: number,
-): Promise<Inspection[]> {
-  const out: Inspection[] = [];
-  let cursor: number | null | undefined;
+/** The items of every page from `page(cursor)`, following `next_cursor`, up to `max` items. */
+async function allPages<T, C>(
+  page: (cursor: C | undefined, want: number) => Promise<{ items: T[]; next_cursor?: C | null }>,
+  max = Infinity,
+): Promise<T[]> {
+  const out: T[] = [];
+  let cursor: C | undefined;
   for (;;) {
-    const page = await api.listInspections(name, { ...q, limit: Math.min(100, max - out.length), cursor: cursor ?? undefined });
-    out.push(...page.items);
-    cursor = page.next_cursor;
-    if (cursor === null || cursor === undefined || page.items.length === 0 || out.length >= max) break;
+    const p = await page(cursor, max - out.length);
+    out.push(...p.items);
+    if (p.next_cursor === null || p.next_cursor === undefined || p.items.length === 0 || out.length >= max) break;
+    cursor = p.next_cursor;
   }
   return out.slice(0, max);
 }
+
+/** Every product (the server pages them by name). */
+export const listAllProducts = () => allPages((cursor: string | undefined) => api.listProducts(cursor));
+
+/** Every page of a listing, up to `max` items (the server pages newest first). */
+export const listAllInspections = (name: string, q: Pick<InspectionQuery, 'decision' | 'batch'>, max: number): Promise<Inspection[]> =>
+  allPages((cursor: number | undefined, want) => api.listInspections(name, { ...q, limit: Math.min(100, want), cursor }), max);
 
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 

@@ -1,7 +1,7 @@
 // Server state: every read of the API goes through TanStack Query with these keys, so caching,
 // background refetch, job polling, retries and errors are decided here, once.
 import { QueryClient, useQuery } from '@tanstack/react-query';
-import { ApiError, api, listAllInspections } from './client';
+import { ApiError, api, listAllInspections, listAllProducts } from './client';
 import type { Job } from './types';
 
 /** How many recent inspections the score distribution is drawn from. */
@@ -19,6 +19,8 @@ export const keys = {
     ['product', name, 'inspections', query] as const,
   batch: (name: string, jobId: string) => ['product', name, 'batch', jobId] as const,
   inspection: (name: string, id: string) => ['product', name, 'inspection', id] as const,
+  explain: (name: string, id: string) => ['product', name, 'inspection', id, 'explain'] as const,
+  similar: (name: string, id: string) => ['product', name, 'inspection', id, 'similar'] as const,
   stats: (name: string) => ['product', name, 'stats'] as const,
   recent: (name: string) => ['product', name, 'recent'] as const,
   job: (id: string) => ['job', id] as const,
@@ -41,7 +43,8 @@ export function createQueryClient(): QueryClient {
 
 export const isFinished = (job: Job) => job.state === 'succeeded' || job.state === 'failed';
 
-export const useProducts = () => useQuery({ queryKey: keys.products, queryFn: api.listProducts, select: (page) => page.items });
+/** Every product, all pages (the pickers list them all). */
+export const useProducts = () => useQuery({ queryKey: keys.products, queryFn: listAllProducts });
 export const useProduct = (name: string) => useQuery({ queryKey: keys.product(name), queryFn: () => api.getProduct(name) });
 export const useGolden = (name: string) =>
   useQuery({ queryKey: keys.golden(name), queryFn: () => api.listGolden(name), select: (page) => page.items });
@@ -68,6 +71,16 @@ export const useInspections = (name: string, query: { decision?: 'OK' | 'ANOMALO
 
 export const useInspection = (name: string, id: string | null) =>
   useQuery({ queryKey: keys.inspection(name, id ?? ''), queryFn: () => api.getInspection(name, id!), enabled: id !== null });
+
+/** Golden patches nearest to each region's peak, fetched once a result is shown (never before its decision). */
+const EXPLAIN_K = 5;
+export const useExplanation = (name: string, id: string) =>
+  useQuery({ queryKey: keys.explain(name, id), queryFn: () => api.explain(name, id, EXPLAIN_K), staleTime: Infinity });
+
+/** Past inspections with the most similar defects. */
+export const SIMILAR_LIMIT = 10;
+export const useSimilar = (name: string, id: string) =>
+  useQuery({ queryKey: keys.similar(name, id), queryFn: () => api.similar(name, id, SIMILAR_LIMIT) });
 
 /** All inspections of a finished batch (a few more than it had images, should a page be short). */
 export const useBatchResults = (name: string, job: Job | undefined, count: number) =>

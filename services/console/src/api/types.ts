@@ -11,3 +11,6 @@ export type Golden = Answer<typeof api.listGolden>['items'][number];
 export type Inspection = Answer<typeof api.getInspection>;
 export type Stats = Answer<typeof api.stats>;
 export type Decision = Inspection['decision'];
+export type Region = Inspection['regions'][number];
+export type GoldenPatch = Answer<typeof api.explain>['regions'][number]['golden'][number];
+export type SimilarDefect = Answer<typeof api.similar>['items'][number];

@@ -13,6 +13,8 @@ import { ResultsTable } from '../components/ResultsTable';
 import { plural } from '../format';
 import { batchFailures, jobFraction } from '../jobs';
 import { paths } from '../paths';
+import { RegionExplanations } from './inspect/RegionExplanations';
+import { SeenBefore } from './inspect/SeenBefore';
 import { StagedFiles } from './inspect/StagedFiles';
 
 export function InspectPage() {
@@ -153,12 +155,20 @@ function Inspector({ product, inspectionId }: { product: Product; inspectionId: 
 
       <div className="inspect-layout">
         {selected.data ? (
-          <InspectionViewer
-            key={selected.data.id}
-            inspection={selected.data}
-            onFalseAlarm={(addToGolden) => feedback.mutate({ id: selected.data.id, addToGolden })}
-            feedbackBusy={feedback.isPending}
-          />
+          <>
+            <InspectionViewer
+              key={selected.data.id}
+              inspection={selected.data}
+              onFalseAlarm={(addToGolden) => feedback.mutate({ id: selected.data.id, addToGolden })}
+              feedbackBusy={feedback.isPending}
+            />
+            {selected.data.decision === 'ANOMALOUS' && selected.data.regions.length > 0 && (
+              <>
+                <RegionExplanations key={`explain-${selected.data.id}`} inspection={selected.data} />
+                <SeenBefore key={`seen-${selected.data.id}`} inspection={selected.data} />
+              </>
+            )}
+          </>
         ) : (
           items.length === 0 && !inspectionId && <p className="muted card">No inspections yet for {name}. Drop images above.</p>
         )}

@@ -310,6 +310,56 @@ describe('Live inspection', () => {
     fireEvent.click(screen.getByRole('button', { name: 'Run inspection' }));
     expect((await screen.findByRole('alert')).textContent).toMatch(/An image could not be read: 'x\.jpg' is not an image/);
   });
+
+  it('explains an ANOMALOUS result by its nearest golden patch and lists the defects seen before', async () => {
+    const nearest = { bank_row: 7, sample: 2, view: 0, row: 3, col: 4, patch_row: 3, patch_col: 4, grid_h: 28, grid_w: 28, name: 'g3.png', distance: 1.5, sha256: 'ab' };
+    const shown = inspection('i1', 4.2);
+    shown.regions[0].nearest_golden = nearest;
+    const golden = (name: string, distance: number, view = 0) => ({
+      golden_id: `id-${name}`, name, sample: 2, view, row: 3, col: 4, distance,
+      bbox: view ? null : [32, 24, 8, 8], image_url: view ? null : `/v1/products/tile/golden/id-${name}/image`,
+    });
+    const past = inspection('p1', 3.9, { created_at: new Date(Date.now() - 3600_000).toISOString(), feedback: 'false_alarm' });
+    const { calls } = fakeApi([
+      products(ready),
+      ['GET', /inspections\?limit=25$/, () => ({ items: [], next_cursor: null })],
+      ['GET', /inspections\/i1$/, () => shown],
+      ['GET', /inspections\/i1\/explain\?k=5$/, () => ({ inspection_id: 'i1', regions: [{ region: 0, golden: [golden('g3.png', 1.5), golden('g5.png', 1.75, 2)] }] })],
+      ['GET', /inspections\/i1\/similar\?limit=10$/, () => ({ inspection_id: 'i1', items: [{ inspection: past, distance: 0.5, region: 0, matched_region: 0 }] })],
+    ]);
+    renderApp('/inspect/tile/i1');
+    const explained = await screen.findByTestId('explanations');
+    expect(within(explained).getByRole('img', { name: 'region 1 of i1.jpg' })).toBeTruthy();
+    const crop = await within(explained).findByRole('img', { name: 'patch of golden sample g3.png' });
+    expect(crop.getAttribute('src')).toBe('/v1/products/tile/golden/id-g3.png/image');
+    expect(within(explained).getByTestId('nearest-golden').textContent).toBe('unlike this patch of golden sample g3.png · distance 1.500');
+    // the next nearest: an augmented view, named without a crop
+    expect(explained.textContent).toContain('g5.png (augmented) · 1.750');
+    expect(within(explained).getAllByRole('img').length).toBe(2);
+    const seen = screen.getByTestId('seen-before');
+    await waitFor(() => expect(within(seen).getByTestId('seen-summary').textContent).toBe('Seen 1 time in the last 7 days, last marked false alarm.'));
+    expect(within(seen).getByRole('link').getAttribute('href')).toBe('/inspect/tile/p1');
+    expect(within(seen).getByRole('link').textContent).toContain('false alarm');
+    expect(calls.filter((c) => c.path.includes('/explain')).length).toBe(1);
+  });
+
+  it('says plainly that a defect has no history, and asks nothing more of an OK result', async () => {
+    const { calls } = fakeApi([
+      products(ready),
+      ['GET', /inspections\?limit=25$/, () => ({ items: [], next_cursor: null })],
+      ['GET', /inspections\/i1$/, () => inspection('i1', 4.2)],
+      ['GET', /inspections\/i1\/explain/, () => ({ inspection_id: 'i1', regions: [{ region: 0, golden: [] }] })],
+      ['GET', /inspections\/i1\/similar/, () => ({ inspection_id: 'i1', items: [] })],
+      ['GET', /inspections\/ok$/, () => inspection('ok', 1)],
+    ]);
+    const { router } = renderApp('/inspect/tile/i1');
+    await waitFor(() => expect(screen.getByTestId('seen-summary').textContent).toBe('No similar defect has been seen before on this product.'));
+    expect(await screen.findByText('No golden patch was recorded for this region.')).toBeTruthy();
+    await router.navigate('/inspect/tile/ok');
+    await waitFor(() => expect(screen.getByTestId('inspection-viewer').getAttribute('aria-label')).toBe('result for ok.jpg'));
+    expect(screen.queryByTestId('seen-before')).toBeNull();
+    expect(calls.filter((c) => c.path.includes('/inspections/ok/')).length).toBe(0);
+  });
 });
 
 describe('Analytics', () => {
