@@ -59,7 +59,7 @@ class Scorer:
         hot_products: int,
         webhooks: WebhookSender,
         budget: DecodeBudget,
-        defects: DefectLibrary | None = None,
+        defects: DefectLibrary,
     ) -> None:
         self.defects = defects  # where anomalous regions' embeddings go after the inspection is stored
         self.catalog = catalog
@@ -123,7 +123,7 @@ class Scorer:
             del image
         result.timings_ms = {"decode": decode_ms, **result.timings_ms}
         inspection = self.store(product, version, data, filename, result, batch_id, inspection_id)
-        if self.defects is not None and result.region_features is not None:
+        if result.region_features is not None:
             self.defects.submit(inspection, result.region_features, inspector.fingerprint)
         return inspection
 
