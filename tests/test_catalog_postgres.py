@@ -75,3 +75,24 @@ def test_products_jobs_inspections_and_claims_on_postgres(url):
     catalog.products.delete(product.id)
     assert [p.tenant for p in catalog.products.all()] == ["plant-b"]
     catalog.engine.dispose()
+
+
+def test_racing_creates_cannot_pass_the_product_quota_on_postgres(url):
+    catalog = Catalog(url)
+    codes: list[str] = []
+
+    def create(i: int) -> None:
+        try:
+            catalog.products.create(f"{i:032x}", "plant-a", f"p{i}", "", limit=3)
+            codes.append("created")
+        except Conflict as exc:
+            codes.append(exc.code)
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(codes) == ["created"] * 3 + ["quota_exceeded"] * 7
+    assert catalog.products.count("plant-a") == 3
+    catalog.engine.dispose()

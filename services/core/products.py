@@ -10,7 +10,7 @@ from services.common.egress import EgressPolicy
 from services.common.names import check_slug, new_id
 from services.common.objects import ObjectStore
 from services.common.vectors import VectorStore
-from services.core.errors import Conflict, InvalidRequest, NotFound
+from services.core.errors import InvalidRequest, NotFound
 from services.core.keys import alias_name, product_prefix
 from services.core.models import Job, Product, Version, Webhook
 from services.core.scoring import Scorer
@@ -46,10 +46,8 @@ class Products:
         return self.catalog.products.get(tenant, check_slug(name, "product name"))
 
     def create(self, tenant: str, name: str, description: str) -> Product:
-        """Within the tenant's quota of products (checked before the insert: racing creates may pass it by their number)."""
-        if self.catalog.products.count(tenant) >= self.max_products:
-            raise Conflict(f"tenant '{tenant}' holds its quota of {self.max_products} products", code="quota_exceeded")
-        return self.catalog.products.create(new_id(), tenant, check_slug(name, "product name"), description)
+        """Within the tenant's quota of products (checked in the insert's transaction)."""
+        return self.catalog.products.create(new_id(), tenant, check_slug(name, "product name"), description, self.max_products)
 
     def overview(self, product: Product) -> Overview:
         active = product.active_version
