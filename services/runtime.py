@@ -173,7 +173,9 @@ class Runtime:
             )
         if self.scores_here:
             self.sources = Sources(
-                self.catalog, self.scorer, data, service.source_roots, service.source_poll_s, service.source_settle_s, service.source_retry_s, service.source_max_fps
+                self.catalog, self.scorer, data, service.source_roots,
+                EgressPolicy(service.source_url_allow, "source", "GOLDENSHOT_SERVER_SOURCE_URL_ALLOW"),
+                service.source_poll_s, service.source_settle_s, service.source_retry_s, service.source_max_fps,
             )
         self.grpc: GrpcServer | None = None
         self.metrics_server: WSGIServer | None = None

@@ -54,7 +54,8 @@ def broker(tmp_path_factory) -> Iterator[Mosquitto]:
 @pytest.fixture(scope="module")
 def line(tmp_path_factory, tile_root, broker):
     root = tmp_path_factory.mktemp("line")
-    env = {"GOLDENSHOT_SERVER_MQTT_HOST": "127.0.0.1", "GOLDENSHOT_SERVER_MQTT_PORT": str(broker.port), "GOLDENSHOT_SERVER_MQTT_RETRY_S": "0.5","GOLDENSHOT_SERVER_SOURCE_ROOTS": json.dumps([str(root)]), "GOLDENSHOT_SERVER_SOURCE_SETTLE_S": "0.2", "GOLDENSHOT_SERVER_SOURCE_RETRY_S": "0.5"}
+    env = {"GOLDENSHOT_SERVER_MQTT_HOST": "127.0.0.1", "GOLDENSHOT_SERVER_MQTT_PORT": str(broker.port), "GOLDENSHOT_SERVER_MQTT_RETRY_S": "0.5","GOLDENSHOT_SERVER_SOURCE_ROOTS": json.dumps([str(root)]), "GOLDENSHOT_SERVER_SOURCE_SETTLE_S": "0.2", "GOLDENSHOT_SERVER_SOURCE_RETRY_S": "0.5",
+           "GOLDENSHOT_SERVER_SOURCE_URL_ALLOW": json.dumps(["127.0.0.1/32"])}  # the test cameras; nothing else internal
     server = Server(root / "data", env).start(timeout=WAIT_S)
     try:
         with server.client() as c:
@@ -182,6 +183,10 @@ def test_a_live_mjpeg_camera_is_sampled_and_reopened_when_it_ends(line, mjpeg_ca
         {"kind": "stream", "target": "rtsp://127.0.0.1/cam", "fps": 0},
         {"kind": "stream", "target": "rtsp://127.0.0.1/cam", "fps": 1000},
         {"kind": "camera", "target": "0"},
+        {"kind": "stream", "target": "rtsp://10.0.0.5/cam"},  # internal, not in SOURCE_URL_ALLOW
+        {"kind": "stream", "target": "http://169.254.169.254/latest/meta-data"},  # cloud metadata
+        {"kind": "stream", "target": "http://localhost:9000/cam.mjpg"},
+        {"kind": "stream", "target": "rtsp://[::1]:554/cam"},
     ],
 )
 def test_bad_sources_are_refused(line, body):
@@ -232,3 +237,12 @@ def test_hostile_topics_are_refused(line, topic):
         answer = c.put("/v1/products/tile2/mqtt", json={"topic": topic})
         assert answer.status_code in (400, 422), answer.text
         assert c.get("/v1/products/tile2/mqtt").status_code == 404
+
+
+def test_a_camera_url_on_an_internal_address_names_the_setting_that_allows_it(line):
+    server, _ = line
+    with server.client() as c:
+        refused = c.post("/v1/products/tile2/sources", json={"kind": "stream", "target": "rtsp://admin:pw@192.168.1.20/stream1"})
+        assert refused.status_code == 400 and refused.json()["error"]["code"] == "source_target_refused", refused.text
+        assert "GOLDENSHOT_SERVER_SOURCE_URL_ALLOW" in refused.json()["error"]["message"] and "pw" not in refused.text
+        assert c.get("/v1/products/tile2/sources").json()["items"] == []

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from services.common.catalog import Catalog
-from services.common.egress import EgressPolicy, EgressRefused, safe_url
+from services.common.egress import EgressPolicy, EgressRefused, pinned, safe_url
 from services.common.metrics import Metrics
 from services.common.webhooks import WebhookSender, WebhookSettings, sign
 
@@ -177,3 +177,13 @@ def test_failed_attempts_log_the_url_without_credentials_or_query(catalog, caplo
             receiver.close()
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert f"http://127.0.0.1:{receiver.port}/hook" in logged and "hunter2" not in logged and "abc123" not in logged
+
+
+def test_a_checked_address_is_pinned_into_the_url_with_credentials_and_port_kept():
+    assert pinned("rtsp://admin:pw@cam1.plant/stream1?ch=2", "10.30.0.7") == "rtsp://admin:pw@10.30.0.7/stream1?ch=2"
+    assert pinned("http://cam2:8080/video.mjpg", "fd00::7") == "http://[fd00::7]:8080/video.mjpg"
+    cameras = EgressPolicy(["10.30.0.0/16"], "source", "GOLDENSHOT_SERVER_SOURCE_URL_ALLOW")
+    with pytest.raises(EgressRefused) as refused:
+        cameras.check_url("rtsp://192.168.1.20/stream1")
+    assert refused.value.code == "source_target_refused" and "GOLDENSHOT_SERVER_SOURCE_URL_ALLOW" in refused.value.message
+    cameras.check_url("rtsp://10.30.0.7/stream1")  # the cameras' network, allowed

@@ -106,6 +106,9 @@ class ServiceSettings(BaseSettings):
     source_settle_s: float = Field(0.5, ge=0, le=600)  # a file unchanged this long is complete
     source_retry_s: float = Field(5.0, gt=0, le=3600)  # wait before reopening a stream or retrying after an error
     source_max_fps: float = Field(30.0, gt=0)  # frames per second a stream source may ask for at most
+    # internal camera addresses stream sources may open (CIDRs such as the cameras' "10.30.0.0/16", or host
+    # names), checked like webhook_allow when set and at each (re)open; device indexes need no entry
+    source_url_allow: list[str] = []
 
     # the MQTT sink (docs/line.md): no host, no publisher (sinks can be set; they publish once one is configured)
     mqtt_host: str | None = None

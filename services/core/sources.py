@@ -7,6 +7,8 @@ all become the source's state and last_error, and it tries again after source_re
 
 Paths are checked against the configured source_roots (a REST caller must not make the server read
 or move files anywhere it likes); with none configured, folder and video-file sources are refused.
+Stream URLs go through the egress policy like webhooks: internal addresses (the plant's cameras) only
+where source_url_allow names them, checked when set and resolved again at each (re)open.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import cv2
 
 from goldenshot.images import ImageError, read_bytes
 from goldenshot.watch import FolderGone, FolderWatch, follow
 from services.common.catalog import Catalog
+from services.common.egress import EgressPolicy, EgressRefused, pinned
 from services.common.names import check_id, new_id
 from services.core.errors import InvalidImage, InvalidRequest, NotFound
 from services.core.models import Product, Source, SourceKind
@@ -33,6 +37,7 @@ log = logging.getLogger(__name__)
 
 _STREAM_URL = re.compile(r"(rtsps?|https?)://[^\s\x00]{1,1990}")
 _DEVICE = re.compile(r"\d{1,3}")
+_DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443}
 _OPEN_TIMEOUT_MS = 5000  # an unreachable camera is reported after this, not after FFmpeg's default 30 s
 
 
@@ -69,9 +74,13 @@ class SourceView:
 class Sources:
     """Create, list, start, stop and delete sources; start() runs every enabled one (server start)."""
 
-    def __init__(self, catalog: Catalog, scorer: Scorer, data_dir: Path, roots: list[Path], poll_s: float, settle_s: float, retry_s: float, max_fps: float) -> None:
+    def __init__(
+        self, catalog: Catalog, scorer: Scorer, data_dir: Path, roots: list[Path], egress: EgressPolicy,
+        poll_s: float, settle_s: float, retry_s: float, max_fps: float,
+    ) -> None:
         self.catalog = catalog
         self.scorer = scorer
+        self.egress = egress  # which camera addresses a tenant may make the server connect to
         self.state_dir = Path(data_dir) / "sources"
         self.roots = [Path(root).resolve() for root in roots]
         self.poll_s = poll_s
@@ -136,7 +145,10 @@ class Sources:
         """A folder (or video file) below a source root, a stream URL, or a device index."""
         if "\x00" in target or not target.strip():
             raise InvalidRequest("target is empty or holds a NUL")
-        if kind == "stream" and (_STREAM_URL.fullmatch(target) or _DEVICE.fullmatch(target)):
+        if kind == "stream" and _DEVICE.fullmatch(target):
+            return target
+        if kind == "stream" and _STREAM_URL.fullmatch(target):
+            self.egress.check_url(target)
             return target
         path = Path(target)
         if not path.is_absolute():
@@ -223,7 +235,13 @@ class Sources:
         is_file = not (_STREAM_URL.fullmatch(source.target) or _DEVICE.fullmatch(source.target))
         period_ms = 1000.0 / source.fps
         while not stop.is_set():
-            capture = _open(source.target)
+            try:
+                target = self._checked(source.target)
+            except EgressRefused as exc:  # a name that now resolves inside the plant: a status, tried again
+                status.set(state="waiting", last_error=exc.message)
+                stop.wait(self.retry_s)
+                continue
+            capture = _open(target)
             if not capture.isOpened():
                 capture.release()
                 status.set(state="waiting", last_error=f"cannot open {redacted(source.target)}")
@@ -256,6 +274,13 @@ class Sources:
                 return
             status.set(state="waiting", last_error=f"stream {redacted(source.target)} ended; reopening")
             stop.wait(self.retry_s)
+
+    def _checked(self, target: str) -> str:
+        """A stream URL resolved now and pinned to the address the egress policy allowed; others as they are."""
+        if not _STREAM_URL.fullmatch(target):
+            return target
+        parts = urlsplit(target)
+        return pinned(target, self.egress.resolve(parts.hostname or "", parts.port or _DEFAULT_PORTS[parts.scheme]))
 
 
 def _open(target: str) -> cv2.VideoCapture:
