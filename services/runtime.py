@@ -37,6 +37,7 @@ from services.core.golden_patches import GoldenPatches
 from services.core.inspections import Inspections
 from services.core.mqtt import MqttSinks
 from services.core.products import Products
+from services.core.retention import Retention
 from services.core.sources import Sources
 from services.schemas import InspectionOut
 from services.scorer.batch import BatchRunner
@@ -177,6 +178,8 @@ class Runtime:
                 EgressPolicy(service.source_url_allow, "source", "GOLDENSHOT_SERVER_SOURCE_URL_ALLOW"),
                 service.source_poll_s, service.source_settle_s, service.source_retry_s, service.source_max_fps,
             )
+        # sweeps where inspections are written (the embedded server, the scorers); idempotent across replicas
+        self.retention = Retention(self.catalog, self.objects, self.metrics, service.retention_days, service.retention_bytes_per_tenant, service.retention_sweep_s)
         self.grpc: GrpcServer | None = None
         self.metrics_server: WSGIServer | None = None
         self.repair: threading.Thread | None = None
@@ -195,6 +198,7 @@ class Runtime:
             self.webhooks.start()
             self.bus.subscribe_events(FINGERPRINT_READY, self._warm)
             self.sources.start()
+            self.retention.start()
         if self.mqtt is not None:
             self.mqtt.start()
         if self.service.role in ("all", "scorer") and self.service.grpc_port is not None:
@@ -228,6 +232,7 @@ class Runtime:
             self.sources.close()
         if self.mqtt is not None:
             self.mqtt.close()
+        self.retention.close()
         self.bus.close()
         self.webhooks.close()
         self.defects.close()

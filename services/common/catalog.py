@@ -19,6 +19,7 @@ from services.core.repositories.keys import KeyRepository
 from services.core.repositories.mqtt import MqttSinkRepository
 from services.core.repositories.products import ProductRepository
 from services.core.repositories.sources import SourceRepository
+from services.core.repositories.stored_images import StoredImageRepository
 from services.core.repositories.versions import VersionRepository
 from services.core.repositories.webhooks import DeliveryRepository, WebhookRepository
 from services.core.tables import metadata
@@ -43,6 +44,7 @@ class Catalog:
         self.versions = VersionRepository(self.engine)
         self.jobs = JobRepository(self.engine)
         self.inspections = InspectionRepository(self.engine)
+        self.stored = StoredImageRepository(self.engine)
         self.webhooks = WebhookRepository(self.engine)
         self.deliveries = DeliveryRepository(self.engine)
         self.keys = KeyRepository(self.engine)

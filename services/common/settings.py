@@ -100,6 +100,12 @@ class ServiceSettings(BaseSettings):
     # private and unspecified addresses are refused, checked again at each delivery
     webhook_allow: list[str] = []
 
+    # retention (docs/server.md): inspection images and maps removed oldest first past an age or a
+    # per-tenant byte budget; results are kept. None: no bound (the disk is the bound: set one for a line)
+    retention_days: float | None = Field(None, gt=0)
+    retention_bytes_per_tenant: int | None = Field(None, gt=0)
+    retention_sweep_s: float = Field(300.0, gt=0)  # how often the policy is applied
+
     # sources (docs/line.md): folders and video files only below these roots; none listed: folder and file sources refused
     source_roots: list[Path] = []
     source_poll_s: float = Field(0.2, gt=0, le=60)  # how often a folder source looks for new files

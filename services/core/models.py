@@ -186,6 +186,19 @@ class Inspection(BaseModel):
     seq: int | None = None  # the catalog's order (the page cursor); None until stored
 
 
+class StoredImage(BaseModel):
+    """What one inspection keeps in the object store (its image and score map), for the retention policy."""
+
+    model_config = ConfigDict(frozen=True)
+
+    inspection_id: str
+    product_id: str
+    tenant: str
+    nbytes: int
+    created_at: str
+    removed_at: str | None = None  # when the retention policy removed them; the result itself is kept
+
+
 SourceKind = Literal["folder", "stream"]
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
 
 metadata = MetaData()
 
@@ -100,6 +100,20 @@ inspections = Table(
     Column("created_at", String(32), nullable=False),
     Index("ix_inspections_product_seq", "product_id", "seq"),
     Index("ix_inspections_batch", "batch_id"),
+)
+
+# what each inspection keeps in the object store (image and score map), for the retention policy;
+# a row of its own so existing catalogs gain it without a migration (older inspections have none)
+stored_images = Table(
+    "stored_images",
+    metadata,
+    Column("inspection_id", String(40), primary_key=True),
+    Column("product_id", String(32), nullable=False, index=True),
+    Column("tenant", String(64), nullable=False),
+    Column("nbytes", BigInteger, nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("removed_at", String(32)),
+    Index("ix_stored_images_tenant_kept", "tenant", "removed_at", "created_at"),
 )
 
 api_keys = Table(
