@@ -133,7 +133,7 @@ class Runtime:
         self.bus = open_bus(service, self.catalog)
         self.metrics = Metrics(queue_depth=lambda: queue_depth(self.bus), oldest_open_job=self.catalog.jobs.oldest_open_age)
         self.egress = EgressPolicy(service.webhook_allow)
-        hooks = WebhookSettings(service.webhook_timeout_s, service.webhook_attempts, service.webhook_backoff_s, service.webhook_senders)
+        hooks = WebhookSettings(service.webhook_timeout_s, service.webhook_retry_for_s, service.webhook_backoff_s, service.webhook_backoff_max_s, service.webhook_senders)
         self.webhooks = WebhookSender(self.catalog, self.metrics, lambda product, row: InspectionOut.of(product, row).model_dump_json(), hooks, self.egress)
         self.runner = JobRunner(self.catalog, self.bus, self.metrics, service.max_open_jobs)
         self.budget = DecodeBudget(service.decode_budget_pixels, service.decode_budget_per_tenant, service.decode_wait_s, service.retry_after_s)

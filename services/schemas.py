@@ -5,6 +5,7 @@ Built from the domain models in one place, so REST, webhooks and the OpenAPI doc
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -12,7 +13,7 @@ from pydantic import BaseModel, Field
 from goldenshot.fingerprint import Stray, Validation
 from services.core.defects import SimilarDefect
 from services.core.explanations import GoldenPatch, RegionExplanation
-from services.core.models import Decision, Golden, Inspection, Job, JobKind, JobState, MqttSink, Product, Region, Version, Webhook
+from services.core.models import Decision, Delivery, Golden, Inspection, Job, JobKind, JobState, MqttSink, Product, Region, Version, Webhook
 from services.core.sources import SourceView, redacted
 
 
@@ -216,6 +217,31 @@ class WebhookOut(BaseModel):
     @classmethod
     def of(cls, hook: Webhook) -> WebhookOut:
         return cls(url=hook.url, events=hook.events, created_at=hook.created_at, secret_set=bool(hook.secret))
+
+
+class DeliveryOut(BaseModel):
+    """One webhook delivery: the inspection it carries (also its X-Goldenshot-Delivery id) and how it went."""
+
+    inspection_id: str
+    state: Literal["pending", "delivered", "failed"] = Field(description="failed: given up after WEBHOOK_RETRY_FOR_S, or refused by the egress policy; replay sends it again")
+    attempts: int
+    last_error: str | None
+    next_attempt_at: str | None = Field(description="when a pending delivery is tried next (UTC); null once delivered or failed")
+
+    @classmethod
+    def of(cls, delivery: Delivery) -> DeliveryOut:
+        state = delivery.state
+        due = datetime.fromtimestamp(delivery.next_at, timezone.utc).isoformat(timespec="seconds") if state == "pending" else None
+        return cls(inspection_id=delivery.inspection_id, state=state, attempts=delivery.attempts, last_error=delivery.last_error, next_attempt_at=due)
+
+
+class DeliveryPage(BaseModel):
+    items: list[DeliveryOut]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last")
+
+
+class ReplayOut(BaseModel):
+    queued: int = Field(description="deliveries queued again, due now")
 
 
 class GoldenPatchOut(BaseModel):

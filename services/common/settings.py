@@ -92,8 +92,11 @@ class ServiceSettings(BaseSettings):
     grpc_stream_max_s: float = Field(600.0, gt=0)  # and none lives longer than this
 
     webhook_timeout_s: float = Field(5.0, gt=0)
-    webhook_attempts: int = Field(6, ge=1)
-    webhook_backoff_s: float = Field(1.0, gt=0)  # doubles after each failed attempt
+    # a receiver that is down is retried with backoff (doubling from backoff_s, capped at backoff_max_s)
+    # for retry_for_s, in order per product; then the delivery is failed, listed and can be replayed
+    webhook_retry_for_s: float = Field(86400.0, gt=0)
+    webhook_backoff_s: float = Field(1.0, gt=0)
+    webhook_backoff_max_s: float = Field(600.0, gt=0)
     webhook_senders: int = Field(4, ge=1)  # deliveries in flight at once; each tenant has at most one of them
     # internal webhook targets allowed (CIDRs such as the plant network's "10.20.0.0/16", or host names);
     # every other target must resolve to public addresses only: loopback, link-local (cloud metadata),

@@ -99,8 +99,11 @@ class Webhook(BaseModel):
     created_at: str
 
 
+DeliveryState = Literal["pending", "delivered", "failed"]
+
+
 class Delivery(BaseModel):
-    """One webhook POST in the outbox: retried until a 2xx or the attempt limit."""
+    """One webhook POST in the outbox: retried until a 2xx or until it has been retried for long enough."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -115,6 +118,10 @@ class Delivery(BaseModel):
     delivered: bool
     failed: bool
     last_error: str | None
+
+    @property
+    def state(self) -> DeliveryState:
+        return "delivered" if self.delivered else "failed" if self.failed else "pending"
 
 
 class ApiKey(BaseModel):

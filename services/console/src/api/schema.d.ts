@@ -558,6 +558,67 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/products/{name}/webhook/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Webhook Deliveries
+         * @description The product's webhook deliveries, newest first: what is still being retried, what went through,
+         *     what was given up.
+         */
+        get: operations["webhook_deliveries_v1_products__name__webhook_deliveries_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/products/{name}/webhook/deliveries/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replay Failed Deliveries
+         * @description Every failed delivery sent again to the current webhook, in its original order.
+         */
+        post: operations["replay_failed_deliveries_v1_products__name__webhook_deliveries_replay_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/products/{name}/webhook/deliveries/{inspection_id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replay Delivery
+         * @description One inspection's delivery (delivered or failed) sent again, same delivery id: receivers drop repeats.
+         */
+        post: operations["replay_delivery_v1_products__name__webhook_deliveries__inspection_id__replay_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/products/{name}/zeroshot": {
         parameters: {
             query?: never;
@@ -598,6 +659,39 @@ export interface components {
             day: string;
             /** Ok */
             ok: number;
+        };
+        /**
+         * DeliveryOut
+         * @description One webhook delivery: the inspection it carries (also its X-Goldenshot-Delivery id) and how it went.
+         */
+        DeliveryOut: {
+            /** Attempts */
+            attempts: number;
+            /** Inspection Id */
+            inspection_id: string;
+            /** Last Error */
+            last_error: string | null;
+            /**
+             * Next Attempt At
+             * @description when a pending delivery is tried next (UTC); null once delivered or failed
+             */
+            next_attempt_at: string | null;
+            /**
+             * State
+             * @description failed: given up after WEBHOOK_RETRY_FOR_S, or refused by the egress policy; replay sends it again
+             * @enum {string}
+             */
+            state: "pending" | "delivered" | "failed";
+        };
+        /** DeliveryPage */
+        DeliveryPage: {
+            /** Items */
+            items: components["schemas"]["DeliveryOut"][];
+            /**
+             * Next Cursor
+             * @description pass as `cursor` for the next page; null on the last
+             */
+            next_cursor: string | null;
         };
         /** ErrorBody */
         ErrorBody: {
@@ -1008,6 +1102,14 @@ export interface components {
              * @description index into the inspection's regions
              */
             region: number;
+        };
+        /** ReplayOut */
+        ReplayOut: {
+            /**
+             * Queued
+             * @description deliveries queued again, due now
+             */
+            queued: number;
         };
         /** SimilarDefectOut */
         SimilarDefectOut: {
@@ -3017,6 +3119,141 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description the request cannot be served */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the server or a backend failed */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    webhook_deliveries_v1_products__name__webhook_deliveries_get: {
+        parameters: {
+            query?: {
+                state?: ("pending" | "delivered" | "failed") | null;
+                limit?: number;
+                /** @description next_cursor of the previous page */
+                cursor?: string | null;
+            };
+            header?: {
+                /** @description API key of a tenant */
+                "x-api-key"?: string | null;
+            };
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryPage"];
+                };
+            };
+            /** @description the request cannot be served */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the server or a backend failed */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    replay_failed_deliveries_v1_products__name__webhook_deliveries_replay_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description API key of a tenant */
+                "x-api-key"?: string | null;
+            };
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplayOut"];
+                };
+            };
+            /** @description the request cannot be served */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the server or a backend failed */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    replay_delivery_v1_products__name__webhook_deliveries__inspection_id__replay_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description API key of a tenant */
+                "x-api-key"?: string | null;
+            };
+            path: {
+                name: string;
+                inspection_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplayOut"];
+                };
             };
             /** @description the request cannot be served */
             "4XX": {
