@@ -308,13 +308,15 @@ class SourceOut(BaseModel):
     kind: Literal["folder", "stream"]
     target: str = Field(description="folder path, video file, stream URL (credentials hidden) or device index")
     fps: float = Field(description="stream: frames inspected per second")
+    triggered: bool = Field(description="stream: a frame inspected per trigger instead of at fps")
     sort: bool = Field(description="folder: handled files move into ok/, anomalous/, failed/")
     enabled: bool = Field(description="runs, and starts again with the server")
     created_at: str
     state: Literal["starting", "running", "waiting", "error", "finished", "stopped"]
     seen: int = Field(description="files or frames taken since the server started")
     inspected: int
-    failed: int = Field(description="unreadable files or frames")
+    failed: int = Field(description="unreadable files or frames, and triggers lost with the camera")
+    pending: int = Field(description="triggered stream: triggers waiting for a frame")
     last_decision: Decision | None
     last_error: str | None
 
@@ -322,7 +324,10 @@ class SourceOut(BaseModel):
     def of(cls, view: SourceView) -> SourceOut:
         source, status = view.source, view.status
         with status.lock:
-            counters = dict(state=status.state, seen=status.seen, inspected=status.inspected, failed=status.failed, last_decision=status.last_decision, last_error=status.last_error)
+            counters = dict(
+                state=status.state, seen=status.seen, inspected=status.inspected, failed=status.failed, pending=status.pending,
+                last_decision=status.last_decision, last_error=status.last_error,
+            )
         return cls(**source.model_dump(exclude={"product_id", "target"}), target=redacted(source.target), **counters)
 
 

@@ -246,3 +246,31 @@ def test_a_camera_url_on_an_internal_address_names_the_setting_that_allows_it(li
         assert refused.status_code == 400 and refused.json()["error"]["code"] == "source_target_refused", refused.text
         assert "GOLDENSHOT_SERVER_SOURCE_URL_ALLOW" in refused.json()["error"]["message"] and "pw" not in refused.text
         assert c.get("/v1/products/tile2/sources").json()["items"] == []
+
+
+def test_a_triggered_camera_inspects_one_frame_per_trigger(line, mjpeg_camera):
+    server, _ = line
+    url, _ = mjpeg_camera
+    with server.client() as c:
+        created = c.post("/v1/products/tile2/sources", json={"kind": "stream", "target": url, "triggered": True})
+        assert created.status_code == 201 and created.json()["triggered"], created.text
+        source_url = f"/v1/products/tile2/sources/{created.json()['id']}"
+        assert _until(c, source_url, lambda s: s["state"] == "running")["state"] == "running"
+        time.sleep(1.0)
+        assert c.get(source_url).json()["inspected"] == 0  # frames flow at 10/s; none is inspected untriggered
+        accepted, deadline = 0, time.monotonic() + WAIT_S
+        while c.get(source_url).json()["inspected"] < 2 and time.monotonic() < deadline:
+            status = c.get(source_url).json()
+            if status["inspected"] + status["failed"] == accepted:  # the last trigger is resolved: one more
+                answer = c.post(f"{source_url}/trigger")  # 409 while the camera reconnects (it ends every 2 s)
+                assert answer.status_code in (202, 409), answer.text
+                accepted += answer.status_code == 202
+            time.sleep(0.1)
+        time.sleep(1.0)
+        settled = c.get(source_url).json()
+        assert settled["inspected"] == 2 and settled["inspected"] + settled["failed"] == accepted, (settled, accepted)
+        rated = c.post("/v1/products/tile2/sources", json={"kind": "stream", "target": url, "fps": 1}).json()
+        refused = c.post(f"/v1/products/tile2/sources/{rated['id']}/trigger")
+        assert refused.status_code == 409 and refused.json()["error"]["code"] == "not_triggered"
+        for made in (created.json(), rated):
+            assert c.delete(f"/v1/products/tile2/sources/{made['id']}").status_code == 204

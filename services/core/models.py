@@ -218,10 +218,11 @@ class Source(BaseModel):
     product_id: str
     kind: SourceKind
     target: str
-    fps: float
+    fps: float  # stream: frames inspected per second (triggered: at most)
     sort: bool
     enabled: bool
     created_at: str
+    triggered: bool = False  # stream: a frame inspected per trigger instead of at fps
 
 
 class MqttSink(BaseModel):

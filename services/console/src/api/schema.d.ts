@@ -522,6 +522,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/products/{name}/sources/{source_id}/trigger": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Trigger Source
+         * @description A part is in place: inspect the camera's next frame (409 when the source is not triggered or not running).
+         */
+        post: operations["trigger_source_v1_products__name__sources__source_id__trigger_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/products/{name}/stats": {
         parameters: {
             query?: never;
@@ -1165,6 +1185,12 @@ export interface components {
              * @description folder: absolute path below a source root; stream: rtsp://, http(s):// (MJPEG), a video file below a source root, or a device index
              */
             target: string;
+            /**
+             * Triggered
+             * @description live stream: inspect the frame after each POST .../trigger instead of sampling at fps
+             * @default false
+             */
+            triggered: boolean;
         };
         /** SourceList */
         SourceList: {
@@ -1185,7 +1211,7 @@ export interface components {
             enabled: boolean;
             /**
              * Failed
-             * @description unreadable files or frames
+             * @description unreadable files or frames, and triggers lost with the camera
              */
             failed: number;
             /**
@@ -1207,6 +1233,11 @@ export interface components {
             /** Last Error */
             last_error: string | null;
             /**
+             * Pending
+             * @description triggered stream: triggers waiting for a frame
+             */
+            pending: number;
+            /**
              * Seen
              * @description files or frames taken since the server started
              */
@@ -1226,6 +1257,11 @@ export interface components {
              * @description folder path, video file, stream URL (credentials hidden) or device index
              */
             target: string;
+            /**
+             * Triggered
+             * @description stream: a frame inspected per trigger instead of at fps
+             */
+            triggered: boolean;
         };
         /** StatsOut */
         StatsOut: {
@@ -1259,6 +1295,14 @@ export interface components {
             name: string;
             /** Score */
             score: number;
+        };
+        /** TriggerOut */
+        TriggerOut: {
+            /**
+             * Pending
+             * @description triggers waiting for a frame, this one included
+             */
+            pending: number;
         };
         /**
          * Validation
@@ -2944,6 +2988,50 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SourceOut"];
+                };
+            };
+            /** @description the request cannot be served */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the server or a backend failed */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    trigger_source_v1_products__name__sources__source_id__trigger_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description API key of a tenant */
+                "x-api-key"?: string | null;
+            };
+            path: {
+                source_id: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TriggerOut"];
                 };
             };
             /** @description the request cannot be served */
