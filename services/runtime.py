@@ -21,6 +21,7 @@ from services.common.bus import BusUnavailable, JobBus, MemoryBus
 from services.common.catalog import Catalog
 from services.common.egress import EgressPolicy
 from services.common.jobs import JobRunner
+from services.common.lease import Lease
 from services.common.metrics import Metrics
 from services.common.mqtt import MqttPublisher
 from services.common.objects import LocalObjectStore, ObjectStore
@@ -165,12 +166,13 @@ class Runtime:
             self.explanations = Explanations(self.catalog, self.patches, self.defects, service.explain_top_k, service.similar_limit)
         self.sources: Sources | None = None  # folders and streams feed the scorer in this process
         self.mqtt_sinks = MqttSinks(self.catalog)
-        self.mqtt: MqttPublisher | None = None  # one publisher: in the embedded server (see docs/line.md)
-        if service.role == "all" and service.mqtt_host is not None:
+        self.mqtt: MqttPublisher | None = None  # in the embedded server and every ingest replica; one holds the lease and publishes
+        if service.role in ("all", "ingest") and service.mqtt_host is not None:
             password = service.mqtt_password.get_secret_value() if service.mqtt_password else None
             self.mqtt = MqttPublisher(
                 self.catalog, lambda product, row: InspectionOut.of(product, row).model_dump_json(), service.mqtt_host, service.mqtt_port,
-                service.mqtt_client_id, service.mqtt_username, password, service.mqtt_poll_s, service.mqtt_timeout_s, service.mqtt_retry_s
+                service.mqtt_client_id, service.mqtt_username, password, service.mqtt_poll_s, service.mqtt_timeout_s, service.mqtt_retry_s,
+                Lease(self.catalog.engine, "mqtt-publisher"),
             )
         if self.scores_here:
             self.sources = Sources(

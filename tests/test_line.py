@@ -8,6 +8,7 @@ import json
 import shutil
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -274,3 +275,41 @@ def test_a_triggered_camera_inspects_one_frame_per_trigger(line, mjpeg_camera):
         assert refused.status_code == 409 and refused.json()["error"]["code"] == "not_triggered"
         for made in (created.json(), rated):
             assert c.delete(f"/v1/products/tile2/sources/{made['id']}").status_code == 204
+
+
+def test_replicas_publish_each_result_once_and_hand_over_when_the_publisher_stops(broker, tmp_path):
+    from test_catalog import _inspection
+
+    from services.common.catalog import Catalog
+    from services.common.lease import Lease
+    from services.common.mqtt import MqttPublisher
+
+    catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.db'}")
+    catalog.products.create("p", "default", "tile", "")
+    catalog.mqtt.set("p", "fleet/{product}/{decision}", "all")
+
+    def replica() -> MqttPublisher:  # an ingest replica's publisher: its own engine, the same catalog
+        return MqttPublisher(catalog, lambda product, row: row.id, "127.0.0.1", broker.port, f"gs-{uuid.uuid4().hex[:6]}", None, None, 0.05, 5.0, 0.2,
+                             Lease(Catalog(f"sqlite:///{tmp_path / 'catalog.db'}").engine, "mqtt-publisher"))
+
+    first, second = replica(), replica()
+    with subscriber(broker.port, "fleet/#") as received:
+        first.start()
+        second.start()
+        try:
+            for i in range(5):
+                catalog.inspections.add(_inspection(f"{i:032x}"))
+            assert _until_true(lambda: len(received) >= 5)
+            time.sleep(1.0)
+            assert sorted(payload.decode() for _, payload, _ in received) == [f"{i:032x}" for i in range(5)]  # once each
+            standby = next(p for p in (first, second) if p.last_error is not None)
+            assert standby.last_error.startswith("standby")
+            leader = first if standby is second else second
+            leader.close()  # the publishing replica goes away: the other takes the lease and goes on
+            catalog.inspections.add(_inspection(f"{5:032x}"))
+            assert _until_true(lambda: len(received) >= 6) and received[-1][1].decode() == f"{5:032x}"
+            assert standby.last_error is None
+        finally:
+            first.close()
+            second.close()
+            catalog.engine.dispose()
