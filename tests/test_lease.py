@@ -3,17 +3,10 @@ on the PostgreSQL server at 127.0.0.1:5432, handed over when its holder releases
 
 from __future__ import annotations
 
-import os
-import uuid
-
-import psycopg
-import pytest
 from sqlalchemy import create_engine, text
 
 from services.common.catalog import Catalog
 from services.common.lease import Lease
-
-ADMIN = os.environ.get("GOLDENSHOT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def test_one_process_holds_a_sqlite_lease_until_it_lets_go(tmp_path):
@@ -24,16 +17,6 @@ def test_one_process_holds_a_sqlite_lease_until_it_lets_go(tmp_path):
     a.release()
     assert b.held() and not a.held()
     b.release()
-
-
-@pytest.fixture()
-def postgres_url():
-    name = f"goldenshot_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
-    with psycopg.connect(ADMIN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 def test_a_postgres_lease_passes_to_another_replica_when_its_holder_dies(postgres_url):
