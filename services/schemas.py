@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from goldenshot.fingerprint import Stray, Validation
-from services.core.defects import SimilarDefect
+from services.core.defects import DefectKind, SimilarDefect
 from services.core.explanations import GoldenPatch, RegionExplanation
 from services.core.models import Decision, Delivery, Golden, Inspection, Job, JobKind, JobState, MqttSink, Product, Region, Version, Webhook
 from services.core.sources import SourceView, redacted
@@ -299,6 +299,37 @@ class SimilarOut(BaseModel):
     def of(cls, product: Product, inspection_id: str, found: list[SimilarDefect]) -> SimilarOut:
         items = [SimilarDefectOut(inspection=InspectionOut.of(product, s.inspection), distance=s.distance, region=s.region, matched_region=s.matched_region) for s in found]
         return cls(inspection_id=inspection_id, items=items)
+
+
+class DefectKindOut(BaseModel):
+    """Regions of past inspections that lie close together: one recurring defect."""
+
+    regions: int
+    inspections: int
+    first_seen: str
+    last_seen: str
+    labels: dict[str, int] = Field(description="regions per label: unreviewed, false_alarm, ...")
+    example_inspection_id: str = Field(description="the inspection whose region lies nearest the kind's centre")
+    example_region: int
+    spread: float = Field(description="mean feature distance of its regions to the centre")
+
+
+class DefectKindsOut(BaseModel):
+    """The product's recurring defects under its active version, largest first."""
+
+    kinds: list[DefectKindOut]
+    scale: float | None = Field(description="feature distance that separates kinds: the active version's threshold; null without one")
+
+    @classmethod
+    def of(cls, kinds: list[DefectKind], scale: float | None) -> DefectKindsOut:
+        out = [
+            DefectKindOut(
+                regions=k.regions, inspections=k.inspections, first_seen=k.first_seen, last_seen=k.last_seen, labels=k.labels,
+                example_inspection_id=k.example[0], example_region=k.example[1], spread=k.spread,
+            )
+            for k in kinds
+        ]
+        return cls(kinds=out, scale=scale)
 
 
 class SourceOut(BaseModel):

@@ -148,6 +148,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/products/{name}/defects/kinds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Defect Kinds
+         * @description The product's recurring defects: its newest anomalous regions grouped by feature distance, largest group first.
+         */
+        get: operations["defect_kinds_v1_products__name__defects_kinds_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/products/{name}/fingerprints": {
         parameters: {
             query?: never;
@@ -679,6 +699,52 @@ export interface components {
             day: string;
             /** Ok */
             ok: number;
+        };
+        /**
+         * DefectKindOut
+         * @description Regions of past inspections that lie close together: one recurring defect.
+         */
+        DefectKindOut: {
+            /**
+             * Example Inspection Id
+             * @description the inspection whose region lies nearest the kind's centre
+             */
+            example_inspection_id: string;
+            /** Example Region */
+            example_region: number;
+            /** First Seen */
+            first_seen: string;
+            /** Inspections */
+            inspections: number;
+            /**
+             * Labels
+             * @description regions per label: unreviewed, false_alarm, ...
+             */
+            labels: {
+                [key: string]: number;
+            };
+            /** Last Seen */
+            last_seen: string;
+            /** Regions */
+            regions: number;
+            /**
+             * Spread
+             * @description mean feature distance of its regions to the centre
+             */
+            spread: number;
+        };
+        /**
+         * DefectKindsOut
+         * @description The product's recurring defects under its active version, largest first.
+         */
+        DefectKindsOut: {
+            /** Kinds */
+            kinds: components["schemas"]["DefectKindOut"][];
+            /**
+             * Scale
+             * @description feature distance that separates kinds: the active version's threshold; null without one
+             */
+            scale: number | null;
         };
         /**
          * DeliveryOut
@@ -1808,6 +1874,51 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["JobOut"];
+                };
+            };
+            /** @description the request cannot be served */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the server or a backend failed */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    defect_kinds_v1_products__name__defects_kinds_get: {
+        parameters: {
+            query?: {
+                newest?: number;
+            };
+            header?: {
+                /** @description API key of a tenant */
+                "x-api-key"?: string | null;
+            };
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DefectKindsOut"];
                 };
             };
             /** @description the request cannot be served */
