@@ -37,6 +37,7 @@ from services.core.golden import GoldenSamples
 from services.core.golden_patches import GoldenPatches
 from services.core.inspections import Inspections
 from services.core.mqtt import MqttSinks
+from services.core.lines import Lines
 from services.core.products import Products
 from services.core.retention import Retention
 from services.core.sources import Sources
@@ -180,6 +181,7 @@ class Runtime:
                 EgressPolicy(service.source_url_allow, "source", "GOLDENSHOT_SERVER_SOURCE_URL_ALLOW"),
                 service.source_poll_s, service.source_settle_s, service.source_retry_s, service.source_max_fps,
             )
+        self.lines = Lines(self.catalog, self.sources)
         # sweeps where inspections are written (the embedded server, the scorers); idempotent across replicas
         self.retention = Retention(self.catalog, self.objects, self.metrics, service.retention_days, service.retention_bytes_per_tenant, service.retention_sweep_s)
         self.grpc: GrpcServer | None = None

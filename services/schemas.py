@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from goldenshot.fingerprint import Stray, Validation
 from services.core.defects import DefectKind, SimilarDefect
 from services.core.explanations import GoldenPatch, RegionExplanation
+from services.core.lines import Line
 from services.core.models import Decision, Delivery, Golden, Inspection, Job, JobKind, JobState, MqttSink, Product, Region, Version, Webhook
 from services.core.sources import SourceView, redacted
 
@@ -364,6 +365,31 @@ class SourceOut(BaseModel):
 
 class SourceList(BaseModel):
     items: list[SourceOut]
+
+
+class LineOut(BaseModel):
+    """A product as the lines overview shows it."""
+
+    name: str
+    active_version: int | None
+    sources: list[SourceOut]
+    last: InspectionOut | None = Field(description="the newest inspection")
+    inspected: int = Field(description="inspections since `since`")
+    anomalous: int = Field(description="of them ANOMALOUS")
+
+    @classmethod
+    def of(cls, line: Line) -> LineOut:
+        product = line.product
+        last = InspectionOut.of(product, line.last) if line.last is not None else None
+        return cls(
+            name=product.name, active_version=product.active_version, sources=[SourceOut.of(v) for v in line.sources], last=last,
+            inspected=sum(line.since.values()), anomalous=line.since.get("ANOMALOUS", 0),
+        )
+
+
+class LineList(BaseModel):
+    items: list[LineOut]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last")
 
 
 class MqttSinkOut(BaseModel):

@@ -313,3 +313,28 @@ def test_replicas_publish_each_result_once_and_hand_over_when_the_publisher_stop
             first.close()
             second.close()
             catalog.engine.dispose()
+
+
+def test_the_lines_overview_shows_every_product_with_its_sources_and_its_day(line, tile_root):
+    server, root = line
+    drop = root / "overview"
+    drop.mkdir()
+    with server.client() as c:
+        folder = c.post("/v1/products/tile/sources", json={"kind": "folder", "target": str(drop)}).json()
+        shutil.copy(sorted((tile_root / "test" / "good").iterdir())[5], drop / "part.jpg")
+        assert _until(c, f"/v1/products/tile/sources/{folder['id']}", lambda s: s["inspected"] >= 1)["inspected"] == 1
+        lines = {item["name"]: item for item in c.get("/v1/lines").json()["items"]}
+        assert set(lines) == {"tile", "tile2"}
+        tile = lines["tile"]
+        assert [s["id"] for s in tile["sources"]] == [folder["id"]] and tile["sources"][0]["state"] == "running"
+        newest = c.get("/v1/products/tile/inspections", params={"limit": 1}).json()["items"][0]
+        assert tile["last"]["id"] == newest["id"] and tile["last"]["filename"] == "part.jpg"
+        assert tile["inspected"] >= 1 and 0 <= tile["anomalous"] <= tile["inspected"]
+        tomorrow = c.get("/v1/lines", params={"since": "2999-01-01T00:00:00+00:00"}).json()["items"]
+        assert all(item["inspected"] == 0 for item in tomorrow)
+        assert c.get("/v1/lines", params={"since": "yesterday"}).status_code == 400
+        assert c.get("/v1/lines", params={"since": "2026-12-02T00:00:00"}).status_code == 400  # no offset: whose midnight?
+        paged = c.get("/v1/lines", params={"limit": 1}).json()
+        assert [i["name"] for i in paged["items"]] == ["tile"] and paged["next_cursor"] == "tile"
+        assert [i["name"] for i in c.get("/v1/lines", params={"cursor": "tile"}).json()["items"]] == ["tile2"]
+        c.delete(f"/v1/products/tile/sources/{folder['id']}")

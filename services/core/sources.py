@@ -124,6 +124,14 @@ class Sources:
     def list(self, product: Product) -> list[SourceView]:
         return [SourceView(s, self._status(s)) for s in self.catalog.sources.list(product.id)]
 
+    def of(self, product_ids: list[str]) -> dict[str, list[SourceView]]:
+        """The sources of many products at once (one catalog query), by product id."""
+        wanted, out = set(product_ids), {}
+        for source in self.catalog.sources.list():
+            if source.product_id in wanted:
+                out.setdefault(source.product_id, []).append(SourceView(source, self._status(source)))
+        return out
+
     def get(self, product: Product, source_id: str) -> SourceView:
         source = self._get(product, source_id)
         return SourceView(source, self._status(source))

@@ -86,6 +86,25 @@ class InspectionRepository:
         with self.engine.connect() as conn:
             return dict(conn.execute(query).all())
 
+    def latest(self, product_ids: list[str]) -> dict[str, Inspection]:
+        """Each product's newest inspection, in one query (a page of products)."""
+        newest = select(func.max(inspections.c.seq)).where(inspections.c.product_id.in_(product_ids)).group_by(inspections.c.product_id).scalar_subquery()
+        with self.engine.connect() as conn:
+            return {r.product_id: Inspection.model_validate(r._mapping) for r in conn.execute(select(inspections).where(inspections.c.seq.in_(newest)))}
+
+    def since(self, product_ids: list[str], since: str) -> dict[str, dict[str, int]]:
+        """Decisions per product since `since` (ISO 8601, UTC), in one query: {"OK": n, "ANOMALOUS": m}."""
+        query = (
+            select(inspections.c.product_id, inspections.c.decision, func.count())
+            .where(inspections.c.product_id.in_(product_ids), inspections.c.created_at >= since)
+            .group_by(inspections.c.product_id, inspections.c.decision)
+        )
+        out: dict[str, dict[str, int]] = {}
+        with self.engine.connect() as conn:
+            for product_id, decision, n in conn.execute(query):
+                out.setdefault(product_id, {})[decision] = n
+        return out
+
     def count(self, product_id: str) -> int:
         with self.engine.connect() as conn:
             return conn.execute(select(func.count()).select_from(inspections).where(inspections.c.product_id == product_id)).scalar_one()

@@ -89,6 +89,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/lines": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Lines
+         * @description Each product: its sources and their live state, its newest result, and how many parts were
+         *     inspected and found anomalous since `since`.
+         */
+        get: operations["lines_v1_lines_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/products": {
         parameters: {
             query?: never;
@@ -1033,6 +1054,40 @@ export interface components {
             /** Total */
             total: number;
         };
+        /** LineList */
+        LineList: {
+            /** Items */
+            items: components["schemas"]["LineOut"][];
+            /**
+             * Next Cursor
+             * @description pass as `cursor` for the next page; null on the last
+             */
+            next_cursor: string | null;
+        };
+        /**
+         * LineOut
+         * @description A product as the lines overview shows it.
+         */
+        LineOut: {
+            /** Active Version */
+            active_version: number | null;
+            /**
+             * Anomalous
+             * @description of them ANOMALOUS
+             */
+            anomalous: number;
+            /**
+             * Inspected
+             * @description inspections since `since`
+             */
+            inspected: number;
+            /** @description the newest inspection */
+            last: components["schemas"]["InspectionOut"] | null;
+            /** Name */
+            name: string;
+            /** Sources */
+            sources: components["schemas"]["SourceOut"][];
+        };
         /** MqttSinkIn */
         MqttSinkIn: {
             /**
@@ -1651,6 +1706,53 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["JobOut"];
+                };
+            };
+            /** @description the request cannot be served */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the server or a backend failed */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    lines_v1_lines_get: {
+        parameters: {
+            query?: {
+                /** @description ISO 8601 start of the day to count (the console sends its local midnight); default: 24 h ago */
+                since?: string | null;
+                limit?: number;
+                /** @description next_cursor of the previous page */
+                cursor?: string | null;
+            };
+            header?: {
+                /** @description API key of a tenant */
+                "x-api-key"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LineList"];
                 };
             };
             /** @description the request cannot be served */
