@@ -24,6 +24,7 @@ export const keys = {
   stats: (name: string) => ['product', name, 'stats'] as const,
   recent: (name: string) => ['product', name, 'recent'] as const,
   job: (id: string) => ['job', id] as const,
+  limits: ['limits'] as const,
 };
 
 /** Retry what may pass on its own (the server unreachable, restarting, overloaded), twice; never a refusal. */
@@ -50,6 +51,9 @@ export const useGolden = (name: string) =>
   useQuery({ queryKey: keys.golden(name), queryFn: () => api.listGolden(name), select: (page) => page.items });
 export const useVersions = (name: string) =>
   useQuery({ queryKey: keys.versions(name), queryFn: () => api.listVersions(name), select: (page) => page.items });
+
+/** The limits the server enforces (they change only with its settings, so once per visit). */
+export const useLimits = () => useQuery({ queryKey: keys.limits, queryFn: api.limits, staleTime: Infinity });
 
 /** A job, polled until it has finished; idle without an id. */
 export const useJob = (id: string | null) =>

@@ -159,6 +159,7 @@ function Inspector({ product, inspectionId }: { product: Product; inspectionId: 
             <InspectionViewer
               key={selected.data.id}
               inspection={selected.data}
+              golden={product.fingerprint?.version === selected.data.version ? product.fingerprint.golden_scores : null}
               onFalseAlarm={(addToGolden) => feedback.mutate({ id: selected.data.id, addToGolden })}
               feedbackBusy={feedback.isPending}
             />
