@@ -7,6 +7,7 @@ import { AuthImage } from '../components/AuthImage';
 import { DailyBars, Legend, ScoreHistogram } from '../components/Charts';
 import { ErrorBanner, Notice } from '../components/ErrorBanner';
 import { Loading } from '../components/Loading';
+import { NoFingerprint } from '../components/NoFingerprint';
 import { ProductPicker } from '../components/ProductPicker';
 import { Time } from '../components/Time';
 import { fmtScore } from '../format';
@@ -30,7 +31,12 @@ export function AnalyticsPage() {
           No products yet. <Link to={paths.setup()}>Create one on the Product setup page.</Link>
         </Notice>
       )}
-      {product && <ProductAnalytics key={product.name} name={product.name} />}
+      {product &&
+        (product.active_version === null && product.inspection_count === 0 ? (
+          <NoFingerprint name={product.name} what="Nothing has been inspected, so there is nothing to chart. Upload photos of good parts and generate a fingerprint first." />
+        ) : (
+          <ProductAnalytics key={product.name} name={product.name} />
+        ))}
     </div>
   );
 }

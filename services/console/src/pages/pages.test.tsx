@@ -299,11 +299,42 @@ describe('Live inspection', () => {
     await waitFor(() => expect(screen.getByTestId('inspection-viewer').getAttribute('aria-label')).toBe('result for i7.jpg'));
   });
 
+  it('pages through the recent inspections with the server\'s cursor', async () => {
+    const newest = Array.from({ length: 25 }, (_, i) => inspection(`n${i}`, 1));
+    const { calls } = fakeApi([
+      products(ready),
+      ['GET', /inspections\?limit=25$/, () => ({ items: newest, next_cursor: 40 })],
+      ['GET', /inspections\?limit=25&cursor=40$/, () => ({ items: [inspection('old1', 3.1), inspection('old2', 1.1)], next_cursor: null })],
+    ]);
+    renderApp('/inspect/tile');
+    await waitFor(() => expect(screen.getAllByTestId('row-score')).toHaveLength(25));
+    expect(screen.getByTestId('pager-range').textContent).toBe('newest 1–25');
+    expect((screen.getByRole('button', { name: '← Newer' }) as HTMLButtonElement).disabled).toBe(true);
+    fireEvent.click(screen.getByRole('button', { name: 'Older →' }));
+    expect(await screen.findByText('old1.jpg')).toBeTruthy();
+    expect(screen.getAllByTestId('row-score')).toHaveLength(2);
+    expect(screen.getByTestId('pager-range').textContent).toBe('newest 26–27');
+    expect((screen.getByRole('button', { name: 'Older →' }) as HTMLButtonElement).disabled).toBe(true);
+    expect(calls.some((c) => c.path.endsWith('inspections?limit=25&cursor=40'))).toBe(true);
+    fireEvent.click(screen.getByRole('button', { name: '← Newer' }));
+    await waitFor(() => expect(screen.getAllByTestId('row-score')).toHaveLength(25));
+  });
+
   it('sends an engineer without a fingerprint to product setup', async () => {
     fakeApi([products(product('tile')), ['GET', /inspections/, () => ({ items: [] })]]);
     renderApp('/inspect/tile');
     expect(await screen.findByText(/tile has no fingerprint yet/)).toBeTruthy();
+    expect(screen.getByRole('link', { name: /Set up tile/ }).getAttribute('href')).toBe('/setup/tile');
     expect(screen.getByTestId('inspect-drop').getAttribute('aria-disabled')).toBe('true');
+  });
+
+  it('shows Analytics of a product without a fingerprint as an empty state linking to setup', async () => {
+    const { calls } = fakeApi([products(product('tile'))]);
+    renderApp('/analytics/tile');
+    expect((await screen.findByTestId('no-fingerprint')).textContent).toMatch(/tile has no fingerprint yet/);
+    expect(screen.getByRole('link', { name: /Set up tile/ }).getAttribute('href')).toBe('/setup/tile');
+    expect(screen.queryByTestId('stats')).toBeNull();
+    expect(calls.some((c) => c.path.endsWith('/stats'))).toBe(false);
   });
 
   it('explains an API error in plain words', async () => {
@@ -372,7 +403,7 @@ describe('Live inspection', () => {
 describe('Analytics', () => {
   it('shows totals, the score distribution with its threshold, days and latest anomalies', async () => {
     fakeApi([
-      products(product('tile')),
+      products(product('tile', { active_version: 1, inspection_count: 4 })),
       [
         'GET',
         /stats$/,
