@@ -9,7 +9,8 @@ import sys
 
 from serving import ROOT, Server, create_keys
 from services.common.catalog import Catalog
-from services.core.tenants import keyless_products
+from services.core.tables import stored_images
+from services.core.tenants import adopt, keyless_products
 from services.runtime import catalog_url
 
 
@@ -67,3 +68,18 @@ def test_products_made_without_keys_get_an_owner(tmp_path):
 def test_adopt_refuses_a_bad_tenant_name(tmp_path):
     done = _adopt(tmp_path / "data", "../evil")
     assert done.returncode == 2 and "tenant" in done.stderr and "not allowed" in done.stderr
+
+
+def test_adopted_products_take_their_jobs_and_retention_share_along(tmp_path):
+    """The owner's retention quota (bytes per tenant) counts the images of the products it adopted."""
+    catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.db'}")
+    catalog.products.create("p1", "default", "housing", "")
+    catalog.jobs.create("j1", "default", "p1", "housing", "build", {})
+    with catalog.engine.begin() as conn:
+        conn.execute(stored_images.insert().values(inspection_id="i1", product_id="p1", tenant="default", nbytes=1000, created_at="2026-12-02T10:00:00+00:00"))
+    done = adopt(catalog, "plant-a", "default")
+    assert (done.moved, done.left) == (["housing"], [])
+    assert catalog.stored.usage() == {"plant-a": 1000}
+    assert catalog.jobs.get("j1", "plant-a").tenant == "plant-a"
+    assert catalog.products.get("plant-a", "housing").id == "p1"
+    catalog.engine.dispose()

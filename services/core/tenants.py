@@ -23,8 +23,8 @@ class Adoption:
 
 
 def adopt(catalog: Catalog, tenant: str, from_tenant: str) -> Adoption:
-    """Give every product of `from_tenant` (and its jobs) to `tenant`; images, versions and results
-    follow, being filed by product id. Running it again moves nothing more."""
+    """Give every product of `from_tenant` (with its jobs and its stored images' retention share) to
+    `tenant`; images, versions and results follow, being filed by product id. Running it again moves nothing more."""
     moved, left = catalog.products.move_tenant(from_tenant, tenant)
     return Adoption(tenant, moved, left)
 

@@ -65,7 +65,8 @@ class ProductRepository:
             return {tenant: count for tenant, count in rows}
 
     def move_tenant(self, from_tenant: str, to_tenant: str) -> tuple[list[str], list[str]]:
-        """Give from_tenant's products (and their jobs) to to_tenant, in one transaction.
+        """Give from_tenant's products (their jobs and stored images too: retention counts by tenant) to
+        to_tenant, in one transaction.
 
         A name to_tenant already uses stays where it is (two products of one tenant cannot share a
         name); returns (moved, left) product names.
@@ -77,7 +78,8 @@ class ProductRepository:
             ids = [pid for pid, _ in moving]
             if ids:
                 conn.execute(products.update().where(products.c.id.in_(ids)).values(tenant=to_tenant))
-                conn.execute(jobs.update().where(jobs.c.product_id.in_(ids)).values(tenant=to_tenant))
+                for table in (jobs, stored_images):
+                    conn.execute(table.update().where(table.c.product_id.in_(ids)).values(tenant=to_tenant))
         return [name for _, name in moving], sorted(name for _, name in rows if name in taken)
 
     def all(self) -> list[Product]:
