@@ -65,9 +65,11 @@ def test_products_made_without_keys_get_an_owner(tmp_path):
     assert keyless_products(Catalog(catalog_url(data))) == {"plant-b": 1}
 
 
-def test_adopt_refuses_a_bad_tenant_name(tmp_path):
+def test_adopt_refuses_a_bad_tenant_name_and_adopting_by_the_same_tenant(tmp_path):
     done = _adopt(tmp_path / "data", "../evil")
     assert done.returncode == 2 and "tenant" in done.stderr and "not allowed" in done.stderr
+    same = _adopt(tmp_path / "data", "default")
+    assert same.returncode == 2 and "already belong to it" in same.stderr
 
 
 def test_adopted_products_take_their_jobs_and_retention_share_along(tmp_path):
