@@ -47,6 +47,17 @@ Backbone = Annotated[Optional[str], typer.Option(help="mobilenet_v2 | efficientn
 Weights = Annotated[Optional[Path], typer.Option(help="torchvision-format weights file (ResNets need one)")]
 
 
+def decimal(text: str) -> float:
+    """A number typed with a decimal point or a decimal comma ("3.25" or "3,25": keyboards on the floor
+    differ); one separator only, so "1.234,5" is refused rather than guessed."""
+    if text.count(",") == 1 and "." not in text:
+        text = text.replace(",", ".")
+    try:
+        return float(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a number (write 3.25 or 3,25)") from None
+
+
 def _settings(backbone: str | None = None, weights: Path | None = None, augment: bool | None = None) -> Settings:
     import logging
 
@@ -130,7 +141,7 @@ def fit(
     out: Annotated[Path, typer.Option(help="fingerprint file to write (.safetensors)")],
     shots: Annotated[Optional[int], typer.Option(help="use K golden samples drawn with --seed (protocol draw)")] = None,
     seed: int = 0,
-    threshold: Annotated[Optional[float], typer.Option(help="decision threshold; default: from leave-one-out scores")] = None,
+    threshold: Annotated[Optional[float], typer.Option(parser=decimal, metavar="FLOAT", help="decision threshold (3.25 or 3,25); default: from leave-one-out scores")] = None,
     augment: Annotated[Optional[bool], typer.Option("--augment/--no-augment")] = None,
     backbone: Backbone = None,
     weights: Weights = None,
@@ -172,7 +183,7 @@ def inspect(
     images: Annotated[list[Path], typer.Argument(help="images to inspect: files and/or folders")],
     heatmaps: Annotated[Optional[Path], typer.Option(help="folder for heatmap and overlay PNGs")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print results as JSON")] = False,
-    threshold: Annotated[Optional[float], typer.Option(help="override the fingerprint's threshold")] = None,
+    threshold: Annotated[Optional[float], typer.Option(parser=decimal, metavar="FLOAT", help="override the fingerprint's threshold (3.25 or 3,25)")] = None,
     weights: Weights = None,
 ) -> None:
     """Score images against a fingerprint: decision, score, regions, heatmaps."""

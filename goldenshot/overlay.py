@@ -15,8 +15,18 @@ import numpy as np
 
 from goldenshot.regions import Region
 
-OUTLINE_RGB = (255, 255, 255)  # white stands out against every JET colour
+# Outlines are two-tone, a white line on a black halo: JET runs from dark blue through cyan and yellow
+# to dark red, so any single colour vanishes somewhere on it (cyan on cyan, white on yellow), while one
+# of white and black always contrasts strongly with the colour underneath.
+OUTLINE_RGB = (255, 255, 255)
+HALO_RGB = (0, 0, 0)
 OUTLINE_PX = 2
+HALO_PX = 2  # of black on each side of the white line
+
+# The colour legend drawn into an overlay's bottom-left corner: a JET bar over 0 .. vmax with a
+# two-tone tick where region outlines start (the threshold, mid-scale); left out of pictures too small
+# to hold it without hiding most of the part.
+LEGEND_MIN_SIDE = 64
 
 
 def colorize(score_map: np.ndarray, vmin: float, vmax: float) -> np.ndarray:
@@ -67,7 +77,35 @@ def render_overlay(
 
     out = cv2.addWeighted(image, 1.0 - alpha, colorize(score_map, vmin, vmax), alpha, 0.0)
     outlines = [np.array(r.polygon, np.int32).reshape(-1, 1, 2) for r in regions if r.polygon]
-    cv2.polylines(out, outlines, isClosed=True, color=OUTLINE_RGB, thickness=OUTLINE_PX)
+    _two_tone(out, outlines)
+    return out
+
+
+def _two_tone(out: np.ndarray, lines: list[np.ndarray]) -> None:
+    """Draw closed polylines as a white line on a black halo, in place."""
+    cv2.polylines(out, lines, isClosed=True, color=HALO_RGB, thickness=OUTLINE_PX + 2 * HALO_PX)
+    cv2.polylines(out, lines, isClosed=True, color=OUTLINE_RGB, thickness=OUTLINE_PX)
+
+
+def draw_legend(out: np.ndarray) -> np.ndarray:
+    """Draw the colour legend into the bottom-left corner of an overlay (in place; returned for chaining).
+
+    A reviewer looking at a saved overlay (a report, a CLI output folder) has no console beside it to
+    say what the colours mean: the bar shows the scale, dark blue at 0 to dark red at 2x the region
+    threshold, and the two-tone tick at mid-scale is where outlines start. Small pictures are left as they are.
+    """
+    height, width = out.shape[:2]
+    if min(height, width) < LEGEND_MIN_SIDE:
+        return out
+    margin = max(4, width // 64)
+    bar_h = max(6, height // 32)
+    bar_w = width // 3
+    x0, y0 = margin, height - margin - bar_h
+    ramp = np.broadcast_to(np.linspace(0.0, 1.0, bar_w, dtype=np.float32), (bar_h, bar_w))
+    cv2.rectangle(out, (x0 - 1, y0 - 1), (x0 + bar_w, y0 + bar_h), HALO_RGB, thickness=1)
+    out[y0 : y0 + bar_h, x0 : x0 + bar_w] = colorize(np.ascontiguousarray(ramp), 0.0, 1.0)
+    tick_x = x0 + bar_w // 2
+    _two_tone(out, [np.array([[tick_x, y0 - bar_h // 2], [tick_x, y0 + bar_h + bar_h // 2]], np.int32).reshape(-1, 1, 2)])
     return out
 
 
@@ -94,7 +132,8 @@ def pictures(
     photo does not cost a 24 MP PNG; `image` (any decoded size of the photo) is resized to it, and
     `regions`, in the photo's pixels of `size` (default: the image's own), are scaled onto it.
     Colours are scaled 0..2x the region threshold: the same colour means the same for every image of
-    a product, and region outlines sit where the colour passes mid-scale.
+    a product, and region outlines sit where the colour passes mid-scale; the overlay carries the
+    colour legend (draw_legend), the heatmap stays a pure map.
     """
     height, width = score_map.shape
     size = size or image.shape[:2]
@@ -103,4 +142,5 @@ def pictures(
     if tuple(size) != (height, width):
         regions = [r.scaled(height / size[0], width / size[1]) for r in regions]
     vmax = 2.0 * pixel_threshold
-    return encode_png(colorize(score_map, 0.0, vmax)), encode_png(render_overlay(image, score_map, regions, 0.0, vmax))
+    overlay = draw_legend(render_overlay(image, score_map, regions, 0.0, vmax))
+    return encode_png(colorize(score_map, 0.0, vmax)), encode_png(overlay)

@@ -99,6 +99,37 @@ def create_key(
     typer.echo(key)
 
 
+@keys.command("adopt")
+def adopt_products(
+    tenant: Annotated[str, typer.Argument(help="the tenant that becomes the owner")],
+    data_dir: Annotated[Optional[Path], typer.Option(help="the server's data dir (default ./data)")] = None,
+    from_tenant: Annotated[Optional[str], typer.Option("--from", help="the tenant whose products move (default: the one of products made without keys)")] = None,
+) -> None:
+    """Give TENANT the products made while keys were optional, so its keys see them once
+    --require-api-key is on. Run it with the server stopped or running; running it again moves nothing."""
+    from services.common.auth import DEFAULT_TENANT
+    from services.common.names import InvalidName, check_slug
+    from services.core.tenants import adopt
+
+    from_tenant = from_tenant or DEFAULT_TENANT
+    try:
+        check_slug(tenant, "tenant")
+    except InvalidName as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if tenant == from_tenant:
+        typer.echo(f"error: the products of {from_tenant!r} already belong to it: name another tenant", err=True)
+        raise typer.Exit(2)
+    catalog = _catalog(_service(data_dir))
+    done = adopt(catalog, tenant, from_tenant)
+    typer.echo(f"{len(done.moved)} product(s) of {from_tenant!r} now belong to {tenant!r}" + (f": {', '.join(done.moved)}" if done.moved else ""))
+    if tenant not in catalog.keys.tenants():
+        typer.echo(f"{tenant!r} has no API key yet: goldenshot keys create {tenant}" + (f" --data-dir {data_dir}" if data_dir else ""))
+    if done.left:
+        typer.echo(f"error: left with {from_tenant!r}, as {tenant!r} already has products of these names: {', '.join(done.left)}", err=True)
+        raise typer.Exit(1)
+
+
 @keys.command("list")
 def list_keys(data_dir: Annotated[Optional[Path], typer.Option(help="the server's data dir (default ./data)")] = None) -> None:
     """Tenants with keys (the keys themselves are not stored)."""

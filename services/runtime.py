@@ -17,6 +17,7 @@ from goldenshot.features import build_extractor
 from goldenshot.settings import Settings
 from services.builder.build import Builder
 from services.common.admission import DecodeBudget, Gate
+from services.common.auth import DEFAULT_TENANT
 from services.common.bus import BusUnavailable, JobBus, MemoryBus
 from services.common.catalog import Catalog
 from services.common.egress import EgressPolicy
@@ -41,6 +42,7 @@ from services.core.lines import Lines
 from services.core.products import Products
 from services.core.retention import Retention
 from services.core.sources import Sources
+from services.core.tenants import keyless_products
 from services.schemas import InspectionOut
 from services.scorer.batch import BatchRunner
 from services.scorer.client import RemoteScorer
@@ -189,6 +191,8 @@ class Runtime:
         self.repair: threading.Thread | None = None
 
     def start(self) -> None:
+        if self.service.require_api_key and self.service.role in ("all", "ingest"):
+            self._warn_keyless()
         if self.service.metrics_port is not None:
             self.metrics_server, _ = start_http_server(self.service.metrics_port, addr=self.service.host, registry=self.metrics.registry)
         if self.service.role in ("all", "builder"):  # the roles that write collections keep them whole
@@ -212,6 +216,20 @@ class Runtime:
             max_message = self.engine.limits.max_bytes + 2**20
             self.grpc = start_grpc(ScorerService(self.catalog, self.scorer), guard, s.host, s.grpc_port, max_message)
             log.info("gRPC scorer listening", extra={"address": f"{self.service.host}:{self.grpc.port}"})
+
+    def _warn_keyless(self) -> None:
+        """Name the products no key can see now that keys are required, and the command that fixes it:
+        products made while keys were optional belong to the default tenant, which has no key by default."""
+        hidden = keyless_products(self.catalog)
+        if not hidden:
+            return
+        data_dir = f" --data-dir {self.service.data_dir}"
+        commands = [f"goldenshot keys adopt TENANT{data_dir}" if tenant == DEFAULT_TENANT else f"goldenshot keys create {tenant}{data_dir}" for tenant in hidden]
+        log.warning(
+            "%d product(s) belong to tenants without an API key: no key can see them. Run: %s",
+            sum(hidden.values()), "; ".join(commands),
+            extra={"event": "keyless_products", "products": sum(hidden.values()), "tenants": hidden, "commands": commands},
+        )
 
     def _fingerprint_ready(self, product_id: str, version: int) -> None:
         """Tell the scorers, so they load the new bank before its first inspection needs it."""

@@ -157,6 +157,15 @@ def test_eval_refuses_bad_requests_before_working(tile_root, tmp_path):
     assert not out.exists()
 
 
+def test_threshold_takes_a_decimal_comma(fitted, tile_root):
+    good = sorted((tile_root / "test" / "good").iterdir())[0]
+    result = _run("inspect", "--fingerprint", fitted, good, "--threshold", "99,5", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)[0]["threshold"] == 99.5
+    refused = _run("inspect", "--fingerprint", fitted, good, "--threshold", "1.234,5")
+    assert refused.exit_code == 2 and "'1.234,5' is not a number" in refused.output
+
+
 def test_missing_weights_file_and_bad_threshold(tile_root, tmp_path):
     images = tile_root / "train" / "good"
     out = tmp_path / "fp.safetensors"

@@ -1,4 +1,4 @@
-"""colorize / render_overlay / encode_png: colours, outline placement and a lossless RGB round trip."""
+"""colorize / render_overlay / encode_png / pictures: colours, outline placement and contrast, the legend, a lossless RGB round trip."""
 
 from __future__ import annotations
 
@@ -10,10 +10,23 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from goldenshot.overlay import colorize, encode_png, render_overlay
+from goldenshot.overlay import LEGEND_MIN_SIDE, colorize, encode_png, pictures, render_overlay
 from goldenshot.regions import Region
 
 WHITE = [255, 255, 255]
+BLACK = [0, 0, 0]
+
+
+def _luminance(rgb: np.ndarray) -> np.ndarray:
+    """WCAG relative luminance of sRGB colours (..., 3) uint8."""
+    c = rgb.astype(float) / 255.0
+    lin = np.where(c <= 0.03928, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    return lin @ np.array([0.2126, 0.7152, 0.0722])
+
+
+def _contrast(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    la, lb = _luminance(a), _luminance(b)
+    return (np.maximum(la, lb) + 0.05) / (np.minimum(la, lb) + 0.05)
 
 
 def _ramp() -> np.ndarray:
@@ -94,3 +107,46 @@ def test_encode_png_round_trips_gray() -> None:
     gray = np.arange(12 * 7, dtype=np.uint8).reshape(12, 7)
     decoded = cv2.imdecode(np.frombuffer(encode_png(gray), np.uint8), cv2.IMREAD_UNCHANGED)
     assert decoded.shape == gray.shape and (decoded == gray).all()
+
+
+def test_outline_contrasts_with_every_heatmap_colour() -> None:
+    """A region outline stays visible on every JET colour: the white line and its black halo are both
+    drawn, and at each point one of them contrasts with the map underneath at least 4.5:1 (WCAG AA);
+    the old cyan outline fell to about 1:1 on the map's cyan."""
+    width = 256
+    m = np.tile(np.linspace(0.0, 1.0, width, dtype=np.float32), (40, 1))  # every JET colour, left to right
+    image = np.zeros((40, width, 3), np.uint8)
+    region = Region(x=0, y=10, width=width, height=21, area=width * 21, peak_score=1.0, mean_score=1.0,
+                    polygon=[(0, 10), (width - 1, 10), (width - 1, 30), (0, 30)])
+    out = render_overlay(image, m, [region], vmin=0.0, vmax=1.0, alpha=1.0)
+    under = colorize(m, 0.0, 1.0)
+    for x in range(8, width - 8):
+        column = out[4:17, x]  # across the top edge at y = 10
+        assert (column == WHITE).all(axis=1).any() and (column == BLACK).all(axis=1).any(), x
+        best = max(_contrast(np.array(WHITE), under[20, x]), _contrast(np.array(BLACK), under[20, x]))
+        assert best >= 4.5, (x, under[20, x])
+    assert _contrast(np.array([0, 229, 255]), under[20, 96]) < 1.5  # why a single cyan line failed
+
+
+def test_overlay_carries_a_colour_legend_and_the_heatmap_does_not() -> None:
+    height, width = 120, 240
+    image = np.full((height, width, 3), 128, np.uint8)
+    m = np.zeros((height, width), np.float32)  # all cold: anything warm in the corner is the legend
+    heat_png, over_png = pictures(image, m, [], pixel_threshold=1.0)
+    heat = np.asarray(Image.open(io.BytesIO(heat_png)))
+    over = np.asarray(Image.open(io.BytesIO(over_png)))
+    assert (heat == colorize(m, 0.0, 2.0)).all()  # the heatmap stays a pure map
+    bar = over[height - 8, :]  # a row through the bar, near the bottom
+    blue, red = bar[8], bar[width // 3]
+    assert blue[2] > 100 and blue[0] < 60, blue  # the scale's cold end at the left
+    assert red[0] > 100 and red[2] < 60, red  # and its hot end at two thirds of the width
+    assert (bar == WHITE).all(axis=1).any() and (bar == BLACK).all(axis=1).any()  # the two-tone threshold tick
+    assert (over[10:60, width // 2 :] == render_overlay(image, m, [], 0.0, 2.0)[10:60, width // 2 :]).all()  # the part itself is not covered
+
+
+def test_small_overlay_has_no_legend() -> None:
+    side = LEGEND_MIN_SIDE - 1
+    image = np.full((side, side, 3), 128, np.uint8)
+    m = np.zeros((side, side), np.float32)
+    over = np.asarray(Image.open(io.BytesIO(pictures(image, m, [], pixel_threshold=1.0)[1])))
+    assert (over == render_overlay(image, m, [], 0.0, 2.0)).all()

@@ -23,11 +23,19 @@ const BUILD_SPAN: Record<string, [number, number]> = {
   storing: [0.9, 1],
 };
 
+const BUILD_STEPS = Object.keys(BUILD_SPAN);
+
+/** What a job is doing, in words that agree with the bar's percentage (which is of the whole job):
+ * a build names its step of the whole ("Step 5 of 5: storing the fingerprint"), not the stage's own
+ * counter, which read "(1 of 3) · 93 %"; only the images of the long steps are counted. */
 export function jobLabel(job: Job): string {
   if (job.state === 'queued') return 'Waiting to start…';
   const { stage, done, total } = job.progress;
   const what = STAGES[stage] ?? (stage ? stage[0].toUpperCase() + stage.slice(1) : 'Working');
-  return total > 0 ? `${what} (${done} of ${total})` : `${what}…`;
+  const step = job.kind === 'build' ? BUILD_STEPS.indexOf(stage) : -1;
+  if (step < 0) return total > 0 ? `${what} (${done} of ${total})` : `${what}…`;
+  const images = (stage === 'loading' || stage === 'features') && total > 0 ? `, image ${done} of ${total}` : '';
+  return `Step ${step + 1} of ${BUILD_STEPS.length}: ${what[0].toLowerCase()}${what.slice(1)}${images}`;
 }
 
 export function jobFraction(job: Job): number {

@@ -25,6 +25,11 @@ class KeyRepository:
         with self.engine.connect() as conn:
             return [ApiKey.model_validate(r._mapping) for r in conn.execute(select(api_keys).order_by(api_keys.c.tenant, api_keys.c.created_at))]
 
+    def tenants(self) -> set[str]:
+        """The tenants that have at least one key."""
+        with self.engine.connect() as conn:
+            return set(conn.execute(select(api_keys.c.tenant).distinct()).scalars())
+
     def revoke(self, tenant: str) -> int:
         """How many keys the tenant lost."""
         with self.engine.begin() as conn:

@@ -58,6 +58,30 @@ class ProductRepository:
         with self.engine.connect() as conn:
             return conn.execute(select(func.count()).select_from(products).where(products.c.tenant == tenant)).scalar_one()
 
+    def count_by_tenant(self) -> dict[str, int]:
+        """Products per tenant, every tenant's (the start-up check for products no key can see)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(products.c.tenant, func.count()).group_by(products.c.tenant))
+            return {tenant: count for tenant, count in rows}
+
+    def move_tenant(self, from_tenant: str, to_tenant: str) -> tuple[list[str], list[str]]:
+        """Give from_tenant's products (their jobs and stored images too: retention counts by tenant) to
+        to_tenant, in one transaction.
+
+        A name to_tenant already uses stays where it is (two products of one tenant cannot share a
+        name); returns (moved, left) product names.
+        """
+        with self.engine.begin() as conn:
+            taken = set(conn.execute(select(products.c.name).where(products.c.tenant == to_tenant)).scalars())
+            rows = conn.execute(select(products.c.id, products.c.name).where(products.c.tenant == from_tenant).order_by(products.c.name)).all()
+            moving = [(pid, name) for pid, name in rows if name not in taken]
+            ids = [pid for pid, _ in moving]
+            if ids:
+                conn.execute(products.update().where(products.c.id.in_(ids)).values(tenant=to_tenant))
+                for table in (jobs, stored_images):
+                    conn.execute(table.update().where(table.c.product_id.in_(ids)).values(tenant=to_tenant))
+        return [name for _, name in moving], sorted(name for _, name in rows if name in taken)
+
     def all(self) -> list[Product]:
         """Every tenant's, oldest first (a restart refilling the vector store)."""
         with self.engine.connect() as conn:

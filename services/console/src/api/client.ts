@@ -148,6 +148,7 @@ export const api = {
   getProduct: (name: string) => call(http.GET('/v1/products/{name}', product(name))),
   createProduct: (name: string, description: string) => call(http.POST('/v1/products', { body: { name, description } })),
   stats: (name: string) => call(http.GET('/v1/products/{name}/stats', product(name))),
+  limits: () => call(http.GET('/v1/limits')),
 
   listGolden: (name: string) => call(http.GET('/v1/products/{name}/golden', product(name))),
   uploadGolden: (name: string, list: File[]) =>

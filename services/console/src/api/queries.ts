@@ -1,6 +1,6 @@
 // Server state: every read of the API goes through TanStack Query with these keys, so caching,
 // background refetch, job polling, retries and errors are decided here, once.
-import { QueryClient, useQuery } from '@tanstack/react-query';
+import { keepPreviousData, QueryClient, useQuery } from '@tanstack/react-query';
 import { ApiError, api, listAllInspections, listAllProducts } from './client';
 import type { Job } from './types';
 
@@ -15,7 +15,7 @@ export const keys = {
   product: (name: string) => ['product', name] as const,
   golden: (name: string) => ['product', name, 'golden'] as const,
   versions: (name: string) => ['product', name, 'versions'] as const,
-  inspections: (name: string, query: { decision?: 'OK' | 'ANOMALOUS'; limit?: number }) =>
+  inspections: (name: string, query: { decision?: 'OK' | 'ANOMALOUS'; limit?: number; cursor?: number | null }) =>
     ['product', name, 'inspections', query] as const,
   batch: (name: string, jobId: string) => ['product', name, 'batch', jobId] as const,
   inspection: (name: string, id: string) => ['product', name, 'inspection', id] as const,
@@ -24,6 +24,7 @@ export const keys = {
   stats: (name: string) => ['product', name, 'stats'] as const,
   recent: (name: string) => ['product', name, 'recent'] as const,
   job: (id: string) => ['job', id] as const,
+  limits: ['limits'] as const,
 };
 
 /** Retry what may pass on its own (the server unreachable, restarting, overloaded), twice; never a refusal. */
@@ -51,6 +52,9 @@ export const useGolden = (name: string) =>
 export const useVersions = (name: string) =>
   useQuery({ queryKey: keys.versions(name), queryFn: () => api.listVersions(name), select: (page) => page.items });
 
+/** The limits the server enforces (they change only with its settings, so once per visit). */
+export const useLimits = () => useQuery({ queryKey: keys.limits, queryFn: api.limits, staleTime: Infinity });
+
 /** A job, polled until it has finished; idle without an id. */
 export const useJob = (id: string | null) =>
   useQuery({
@@ -67,6 +71,15 @@ export const useInspections = (name: string, query: { decision?: 'OK' | 'ANOMALO
     queryFn: () => api.listInspections(name, query),
     select: (page) => page.items,
     refetchInterval: query.decision ? ANALYTICS_REFRESH_MS : false,
+  });
+
+/** One page of a product's inspections, newest first, from `cursor` (the next_cursor of the page before;
+ * null: the newest); the page shown stays until the next one arrives. */
+export const useInspectionPage = (name: string, limit: number, cursor: number | null) =>
+  useQuery({
+    queryKey: keys.inspections(name, { limit, cursor }),
+    queryFn: () => api.listInspections(name, cursor === null ? { limit } : { limit, cursor }),
+    placeholderData: keepPreviousData,
   });
 
 export const useInspection = (name: string, id: string | null) =>

@@ -89,6 +89,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Limits */
+        get: operations["limits_v1_limits_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/lines": {
         parameters: {
             query?: never;
@@ -1054,6 +1071,32 @@ export interface components {
             /** Total */
             total: number;
         };
+        /**
+         * LimitsOut
+         * @description The enforced limits (from the server's settings); an upload beyond them is refused, nothing stored.
+         */
+        LimitsOut: {
+            /**
+             * Max File Bytes
+             * @description bytes of one image at most
+             */
+            max_file_bytes: number;
+            /**
+             * Max Files
+             * @description files in one upload at most
+             */
+            max_files: number;
+            /**
+             * Max Golden
+             * @description golden samples a product holds at most
+             */
+            max_golden: number;
+            /**
+             * Max Request Bytes
+             * @description bytes of one request at most
+             */
+            max_request_bytes: number;
+        };
         /** LineList */
         LineList: {
             /** Items */
@@ -1706,6 +1749,44 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["JobOut"];
+                };
+            };
+            /** @description the request cannot be served */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the server or a backend failed */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    limits_v1_limits_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LimitsOut"];
                 };
             };
             /** @description the request cannot be served */

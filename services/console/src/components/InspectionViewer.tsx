@@ -1,16 +1,23 @@
 import * as Slider from '@radix-ui/react-slider';
 import { useState } from 'react';
-import type { Inspection } from '../api/types';
-import { fmtScore, fmtTime, plural } from '../format';
+import type { Inspection, Version } from '../api/types';
+import { fmtScore, plural } from '../format';
 import { AuthImage } from './AuthImage';
 import { DecisionBadge } from './DecisionBadge';
 import { InspectionActions } from './InspectionActions';
 import { ScoreBar } from './ScoreBar';
+import { Time } from './Time';
 
-/** Region polygons (image pixels) drawn over a picture of the same size. */
+/** Region polygons (image pixels) drawn over a picture of the same size, white on a black halo: one of
+ * the two contrasts with every heatmap colour (a single cyan line vanished on the map's cyan). */
 export function RegionOutlines({ inspection }: { inspection: Inspection }) {
   const { width, height, regions } = inspection;
-  const stroke = Math.max(2, Math.round(Math.max(width, height) / 250));
+  const shape = (r: Inspection['regions'][number], className: string) =>
+    r.polygon && r.polygon.length >= 3 ? (
+      <polygon points={r.polygon.map(([x, y]) => `${x},${y}`).join(' ')} className={className} />
+    ) : (
+      <rect x={r.bbox[0]} y={r.bbox[1]} width={r.bbox[2]} height={r.bbox[3]} className={className} />
+    );
   return (
     <svg
       className="stack-layer"
@@ -19,53 +26,43 @@ export function RegionOutlines({ inspection }: { inspection: Inspection }) {
       data-testid="region-outlines"
       aria-label={plural(regions.length, 'region')}
     >
-      {regions.map((r, i) =>
-        r.polygon && r.polygon.length >= 3 ? (
-          <polygon
-            key={i}
-            points={r.polygon.map(([x, y]) => `${x},${y}`).join(' ')}
-            className="region-outline"
-            strokeWidth={stroke}
-          >
-            <title>{`region ${i + 1}: peak ${fmtScore(r.peak_score)}, area ${r.area} px`}</title>
-          </polygon>
-        ) : (
-          <rect
-            key={i}
-            x={r.bbox[0]}
-            y={r.bbox[1]}
-            width={r.bbox[2]}
-            height={r.bbox[3]}
-            className="region-outline"
-            strokeWidth={stroke}
-          />
-        ),
-      )}
+      {regions.map((r, i) => (
+        <g key={i}>
+          <title>{`region ${i + 1}: peak ${fmtScore(r.peak_score)}, area ${r.area} px`}</title>
+          {shape(r, 'region-halo')}
+          {shape(r, 'region-outline')}
+        </g>
+      ))}
     </svg>
   );
 }
 
-/** What the heatmap's colours mean: the server paints JET over 0 .. 2x the region threshold (goldenshot/overlay.py). */
+/** What the heatmap's colours and the outlines mean: the server paints JET over 0 .. 2x the region
+ * threshold (goldenshot/overlay.py), and outlines what passes the threshold. */
 export function HeatmapLegend() {
   return (
     <div className="heat-legend" data-testid="heatmap-legend">
       <span>0</span>
       <div className="heat-legend-bar" aria-hidden="true" />
       <span>2× region threshold</span>
-      <span className="heat-legend-mid">region threshold: regions are outlined from here</span>
+      <span className="heat-legend-mid">
+        <span className="outline-swatch" aria-hidden="true" /> region threshold: regions are outlined from here
+      </span>
     </div>
   );
 }
 
 interface Props {
   inspection: Inspection;
+  /** The golden samples' scores of the inspection's fingerprint version, when known. */
+  golden?: Version['golden_scores'] | null;
   /** Shown for an ANOMALOUS result that has no feedback yet. */
   onFalseAlarm?: (addToGolden: boolean) => void;
   feedbackBusy?: boolean;
 }
 
 /** One result: decision, score against threshold, original beside the heatmap overlay. */
-export function InspectionViewer({ inspection, onFalseAlarm, feedbackBusy }: Props) {
+export function InspectionViewer({ inspection, golden, onFalseAlarm, feedbackBusy }: Props) {
   const [opacity, setOpacity] = useState(60);
   const [outlines, setOutlines] = useState(true);
   const [addToGolden, setAddToGolden] = useState(false);
@@ -82,12 +79,12 @@ export function InspectionViewer({ inspection, onFalseAlarm, feedbackBusy }: Pro
           </div>
           <div className="muted small">
             fingerprint v{ins.version} · {ins.width}×{ins.height} px · {plural(ins.regions.length, 'region')} ·{' '}
-            {fmtTime(ins.created_at)}
+            <Time iso={ins.created_at} />
           </div>
         </div>
         <InspectionActions inspection={ins} />
       </header>
-      <ScoreBar score={ins.score} threshold={ins.threshold} />
+      <ScoreBar score={ins.score} threshold={ins.threshold} golden={golden} />
 
       <div className="viewer-images">
         <figure>

@@ -1,7 +1,8 @@
 import { useMemo, useState } from 'react';
 import type { Inspection } from '../api/types';
-import { fmtScore, fmtTime } from '../format';
+import { fmtScore } from '../format';
 import { DecisionBadge } from './DecisionBadge';
+import { Time } from './Time';
 
 type SortKey = 'score' | 'filename' | 'created_at';
 type Sort = { key: SortKey; dir: 'asc' | 'desc' } | null;
@@ -85,7 +86,7 @@ export function ResultsTable({ items, selectedId, onSelect, caption }: Props) {
               </td>
               <td className="num">{fmtScore(ins.threshold)}</td>
               <td className="num">{ins.regions.length}</td>
-              <td className="nowrap">{fmtTime(ins.created_at)}</td>
+              <td className="nowrap"><Time iso={ins.created_at} /></td>
               <td>{ins.feedback === 'false_alarm' ? 'false alarm' : ''}</td>
             </tr>
           ))}

@@ -27,6 +27,16 @@ describe('DecisionBadge and ScoreBar', () => {
     // scale 0 .. 2x threshold = 5: threshold at 50 %, score at 75 %
     expect((container.querySelector('.scorebar-threshold') as HTMLElement).style.left).toBe('50%');
     expect((container.querySelector('.scorebar-fill') as HTMLElement).style.width).toBe('75%');
+    expect(screen.queryByTestId('golden-spread')).toBeNull(); // no golden scores given, none drawn
+  });
+
+  it("shades the golden samples' scores on the same scale", () => {
+    const { container } = render(<ScoreBar score={1} threshold={2.5} golden={{ mean: 1.5, std: 0.5, max: 2 }} />);
+    const band = screen.getByTestId('golden-spread');
+    // scale 0 .. 5: the band runs from mean - std = 1 (20 %) to max = 2 (40 %)
+    expect([band.style.left, band.style.width]).toEqual(['20%', '20%']);
+    expect(screen.getByTestId('golden-spread-text').textContent).toMatch(/golden samples\) scored 1\.000–2\.000/);
+    expect(container.querySelector('.scorebar-fill')!.className).toContain('under');
   });
 });
 
@@ -109,7 +119,11 @@ describe('InspectionViewer', () => {
     expect([heat.style.opacity, slider.getAttribute('aria-valuenow')]).toEqual(['0', '0']);
     const svg = screen.getByTestId('region-outlines');
     expect(svg.getAttribute('viewBox')).toBe('0 0 200 100');
-    expect(container.querySelector('polygon')!.getAttribute('points')).toBe('10,10 30,10 30,30 10,30');
+    // each region twice: a black halo under a white line, so it shows on every heatmap colour
+    const [halo, line] = [...container.querySelectorAll('polygon')];
+    expect([halo.getAttribute('class'), line.getAttribute('class')]).toEqual(['region-halo', 'region-outline']);
+    expect(line.getAttribute('points')).toBe('10,10 30,10 30,30 10,30');
+    expect(halo.getAttribute('points')).toBe(line.getAttribute('points'));
     fireEvent.click(screen.getByLabelText('Region outlines'));
     expect(screen.queryByTestId('region-outlines')).toBeNull();
     expect(screen.getByTestId('heatmap-legend').textContent).toMatch(/^0.*2× region threshold.*region threshold: regions are outlined from here$/);

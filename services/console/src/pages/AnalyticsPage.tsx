@@ -7,8 +7,10 @@ import { AuthImage } from '../components/AuthImage';
 import { DailyBars, Legend, ScoreHistogram } from '../components/Charts';
 import { ErrorBanner, Notice } from '../components/ErrorBanner';
 import { Loading } from '../components/Loading';
+import { NoFingerprint } from '../components/NoFingerprint';
 import { ProductPicker } from '../components/ProductPicker';
-import { fmtScore, fmtTime } from '../format';
+import { Time } from '../components/Time';
+import { fmtScore } from '../format';
 import { paths } from '../paths';
 
 export function AnalyticsPage() {
@@ -29,7 +31,12 @@ export function AnalyticsPage() {
           No products yet. <Link to={paths.setup()}>Create one on the Product setup page.</Link>
         </Notice>
       )}
-      {product && <ProductAnalytics key={product.name} name={product.name} />}
+      {product &&
+        (product.active_version === null && product.inspection_count === 0 ? (
+          <NoFingerprint name={product.name} what="Nothing has been inspected, so there is nothing to chart. Upload photos of good parts and generate a fingerprint first." />
+        ) : (
+          <ProductAnalytics key={product.name} name={product.name} />
+        ))}
     </div>
   );
 }
@@ -73,7 +80,7 @@ function Analytics({ name, stats, recent, anomalies, error, updatedAt, onRefresh
         <div className="card-head">
           <h2>{name}</h2>
           <div className="row">
-            <span className="muted small">updated {fmtTime(new Date(updatedAt).toISOString())}</span>
+            <span className="muted small">updated <Time iso={new Date(updatedAt).toISOString()} /></span>
             <button type="button" className="btn btn-small" onClick={onRefresh}>
               Refresh
             </button>
@@ -142,7 +149,7 @@ function Analytics({ name, stats, recent, anomalies, error, updatedAt, onRefresh
                       <span className="muted"> / {fmtScore(a.threshold)}</span>
                       {a.feedback === 'false_alarm' && <span className="muted"> · false alarm</span>}
                     </div>
-                    <div className="muted small">{fmtTime(a.created_at)}</div>
+                    <div className="muted small"><Time iso={a.created_at} /></div>
                   </div>
                 </Link>
               </li>

@@ -2,11 +2,13 @@ import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useRef, useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
 import { api, plainMessage } from '../api/client';
-import { keys, useBatchResults, useInspection, useInspections, useJob } from '../api/queries';
+import { keys, useBatchResults, useInspection, useInspectionPage, useJob } from '../api/queries';
 import type { Inspection, Product } from '../api/types';
 import { defaultProduct, useProductList } from '../App';
 import { ErrorBanner, Notice } from '../components/ErrorBanner';
 import { InspectionViewer } from '../components/InspectionViewer';
+import { NoFingerprint } from '../components/NoFingerprint';
+import { Pager } from '../components/Pager';
 import { ProductPicker } from '../components/ProductPicker';
 import { ProgressBar } from '../components/ProgressBar';
 import { ResultsTable } from '../components/ResultsTable';
@@ -48,6 +50,9 @@ export function InspectPage() {
   );
 }
 
+/** Recent inspections per page of the results table. */
+const PAGE_SIZE = 25;
+
 /** What this visit ran: one image, or a batch job of `count` images. */
 type Run = { single: Inspection } | { jobId: string; count: number };
 
@@ -83,7 +88,8 @@ function Inspector({ product, inspectionId }: { product: Product; inspectionId: 
   const batch = run && 'jobId' in run ? run : null;
   const job = useJob(batch?.jobId ?? null).data;
   const batchResults = useBatchResults(name, job, batch?.count ?? 0).data;
-  const recent = useInspections(name, { limit: 25 });
+  const [cursors, setCursors] = useState<number[]>([]); // the cursor of each older page opened, in order
+  const recent = useInspectionPage(name, PAGE_SIZE, cursors.at(-1) ?? null);
   const selected = useInspection(name, inspectionId);
 
   // A finished batch shows its highest score first.
@@ -98,7 +104,7 @@ function Inspector({ product, inspectionId }: { product: Product; inspectionId: 
 
   const single = run && 'single' in run ? (selected.data?.id === run.single.id ? selected.data : run.single) : null;
   // a batch lists its own results once they are in; otherwise a linked inspection heads the list
-  let items = single ? [single] : batch ? (batchResults ?? []) : (recent.data ?? []);
+  let items = single ? [single] : batch ? (batchResults ?? []) : (recent.data?.items ?? []);
   if (selected.data && !batch && !items.some((i) => i.id === selected.data.id)) items = [selected.data, ...items];
   items = items.map((i) => (i.id === selected.data?.id ? selected.data : i));
   const caption = single ? 'This inspection' : batch ? `Batch of ${plural(batch.count, 'image')}` : 'Recent inspections';
@@ -122,11 +128,7 @@ function Inspector({ product, inspectionId }: { product: Product; inspectionId: 
 
   return (
     <>
-      {!ready && (
-        <Notice>
-          {name} has no fingerprint yet. <Link to={paths.setup(name)}>Upload golden samples and generate one on the Product setup page.</Link>
-        </Notice>
-      )}
+      {!ready && <NoFingerprint name={name} what="Inspections are judged against a fingerprint: upload photos of good parts and generate one, then drop images here." />}
       <StagedFiles
         disabled={!ready}
         busy={progress !== null}
@@ -159,6 +161,7 @@ function Inspector({ product, inspectionId }: { product: Product; inspectionId: 
             <InspectionViewer
               key={selected.data.id}
               inspection={selected.data}
+              golden={product.fingerprint?.version === selected.data.version ? product.fingerprint.golden_scores : null}
               onFalseAlarm={(addToGolden) => feedback.mutate({ id: selected.data.id, addToGolden })}
               feedbackBusy={feedback.isPending}
             />
@@ -175,6 +178,17 @@ function Inspector({ product, inspectionId }: { product: Product; inspectionId: 
         {items.length > 0 && (
           <section className="card" aria-label="Results">
             <ResultsTable items={items} selectedId={inspectionId} onSelect={(ins) => show(ins)} caption={caption} />
+            {!single && !batch && (cursors.length > 0 || recent.data?.next_cursor != null) && (
+              <Pager
+                page={cursors.length}
+                size={PAGE_SIZE}
+                shown={recent.data?.items.length ?? 0}
+                hasOlder={recent.data?.next_cursor != null}
+                busy={recent.isPlaceholderData}
+                onNewer={() => setCursors((c) => c.slice(0, -1))}
+                onOlder={() => setCursors((c) => [...c, recent.data!.next_cursor!])}
+              />
+            )}
           </section>
         )}
       </div>

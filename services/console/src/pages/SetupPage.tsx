@@ -80,8 +80,8 @@ function CreateProduct() {
     >
       <h2>Create a product</h2>
       <p className="muted">
-        A product is one kind of part. Give it a short name, then upload 2–20 photos of good parts (golden samples) and
-        generate its fingerprint.
+        A product is one kind of part. Give it a short name, then upload photos of good parts (golden samples; a handful
+        is often enough) and generate its fingerprint.
       </p>
       <label className="field">
         Name

@@ -16,7 +16,11 @@ describe('job progress', () => {
     );
     expect(fs.every((f, i) => i === 0 || f > fs[i - 1])).toBe(true);
     expect(jobFraction(job('b', 'succeeded', { progress: { stage: 'done', done: 3, total: 3, fraction: 1 } }))).toBe(1);
-    expect(jobLabel(at('features', 4, 8))).toBe('Extracting features (4 of 8)');
+    expect(jobLabel(at('features', 4, 8))).toBe('Step 2 of 5: extracting features, image 4 of 8');
+    // the words agree with the bar's percentage of the whole build (not "(2 of 3) · 97 %")
+    expect(jobLabel(at('storing', 2, 3))).toBe('Step 5 of 5: storing the fingerprint');
+    expect(fs[4]).toBeGreaterThan(0.9);
+    expect(jobLabel(job('x', 'running', { kind: 'batch', progress: { stage: 'inspecting', done: 1, total: 4 } }))).toBe('Inspecting (1 of 4)');
     expect(jobLabel(job('b', 'queued'))).toBe('Waiting to start…');
     expect(jobFraction(job('x', 'running', { kind: 'batch', progress: { stage: 'inspecting', done: 1, total: 4 } }))).toBe(0.25);
   });
@@ -100,6 +104,7 @@ describe('Product setup', () => {
         },
       ],
       ['POST', /^\/v1\/products\/tile\/fingerprints$/, () => ({ status: 202, body: job('b1', 'queued') })],
+      ['GET', /^\/v1\/limits$/, () => ({ max_golden: 30, max_files: 12, max_file_bytes: 1e8, max_request_bytes: 2e8 })],
       [
         'GET',
         /^\/v1\/jobs\/b1$/,
@@ -125,6 +130,8 @@ describe('Product setup', () => {
     expect((await screen.findByTestId('golden-count')).textContent).toBe('2');
     expect(screen.getByTestId('status-version').textContent).toBe('v1');
     expect(screen.getByAltText('g1.jpg').getAttribute('src')).toBe('/v1/products/tile/golden/g1/image');
+    // the stated limit is the server's own (GET /v1/limits), not a number written into the page
+    expect(await screen.findByText(/^Up to 30 images per product, 12 per upload;/)).toBeTruthy();
 
     fireEvent.drop(screen.getByTestId('golden-drop'), { dataTransfer: { files: [imageFile('new.jpg'), imageFile('g1.jpg')] } });
     expect(await screen.findByText(/1 golden sample added\. Already among the samples, skipped: g1\.jpg\./)).toBeTruthy();
@@ -138,7 +145,7 @@ describe('Product setup', () => {
     await waitFor(() => expect(screen.getByTestId('golden-count').textContent).toBe('2'));
 
     fireEvent.click(screen.getByTestId('generate'));
-    expect(await screen.findByText(/Extracting features \(1 of 2\)/)).toBeTruthy();
+    expect(await screen.findByText(/Step 2 of 5: extracting features, image 1 of 2 · 38%/)).toBeTruthy();
     // features is the build's 10-65 % stretch: 1 of 2 done -> 38 %
     expect(screen.getByRole('progressbar').getAttribute('aria-valuenow')).toBe('38');
     expect(await screen.findByText('Fingerprint v2 is built and active.', {}, { timeout: 3000 })).toBeTruthy();
@@ -167,7 +174,7 @@ describe('Product setup', () => {
     );
   });
 
-  it('refuses a threshold that is not a positive number and sends a valid one', async () => {
+  it('refuses a threshold that is not a positive number and sends a valid one, decimal comma or point', async () => {
     const { calls } = fakeApi([
       products(product('tile', { golden_count: 1 })),
       ['GET', /^\/v1\/products\/tile$/, () => product('tile', { golden_count: 1 })],
@@ -180,10 +187,10 @@ describe('Product setup', () => {
     fireEvent.change(await screen.findByLabelText('Threshold override'), { target: { value: '-1' } });
     fireEvent.click(screen.getByTestId('generate'));
     expect((await screen.findByRole('alert')).textContent).toMatch(/threshold must be a positive number/);
-    fireEvent.change(screen.getByLabelText('Threshold override'), { target: { value: '3.5' } });
+    fireEvent.change(screen.getByLabelText('Threshold override'), { target: { value: '3,25' } });
     fireEvent.click(screen.getByTestId('generate'));
     await waitFor(() => expect(calls.some((c) => c.method === 'POST' && c.path.endsWith('/fingerprints'))).toBe(true));
-    expect(calls.find((c) => c.method === 'POST' && c.path.endsWith('/fingerprints'))!.body).toEqual({ threshold: 3.5 });
+    expect(calls.find((c) => c.method === 'POST' && c.path.endsWith('/fingerprints'))!.body).toEqual({ threshold: 3.25 });
   });
 
   it('links every version and marks the one in the URL', async () => {
@@ -292,11 +299,42 @@ describe('Live inspection', () => {
     await waitFor(() => expect(screen.getByTestId('inspection-viewer').getAttribute('aria-label')).toBe('result for i7.jpg'));
   });
 
+  it('pages through the recent inspections with the server\'s cursor', async () => {
+    const newest = Array.from({ length: 25 }, (_, i) => inspection(`n${i}`, 1));
+    const { calls } = fakeApi([
+      products(ready),
+      ['GET', /inspections\?limit=25$/, () => ({ items: newest, next_cursor: 40 })],
+      ['GET', /inspections\?limit=25&cursor=40$/, () => ({ items: [inspection('old1', 3.1), inspection('old2', 1.1)], next_cursor: null })],
+    ]);
+    renderApp('/inspect/tile');
+    await waitFor(() => expect(screen.getAllByTestId('row-score')).toHaveLength(25));
+    expect(screen.getByTestId('pager-range').textContent).toBe('newest 1–25');
+    expect((screen.getByRole('button', { name: '← Newer' }) as HTMLButtonElement).disabled).toBe(true);
+    fireEvent.click(screen.getByRole('button', { name: 'Older →' }));
+    expect(await screen.findByText('old1.jpg')).toBeTruthy();
+    expect(screen.getAllByTestId('row-score')).toHaveLength(2);
+    expect(screen.getByTestId('pager-range').textContent).toBe('newest 26–27');
+    expect((screen.getByRole('button', { name: 'Older →' }) as HTMLButtonElement).disabled).toBe(true);
+    expect(calls.some((c) => c.path.endsWith('inspections?limit=25&cursor=40'))).toBe(true);
+    fireEvent.click(screen.getByRole('button', { name: '← Newer' }));
+    await waitFor(() => expect(screen.getAllByTestId('row-score')).toHaveLength(25));
+  });
+
   it('sends an engineer without a fingerprint to product setup', async () => {
     fakeApi([products(product('tile')), ['GET', /inspections/, () => ({ items: [] })]]);
     renderApp('/inspect/tile');
     expect(await screen.findByText(/tile has no fingerprint yet/)).toBeTruthy();
+    expect(screen.getByRole('link', { name: /Set up tile/ }).getAttribute('href')).toBe('/setup/tile');
     expect(screen.getByTestId('inspect-drop').getAttribute('aria-disabled')).toBe('true');
+  });
+
+  it('shows Analytics of a product without a fingerprint as an empty state linking to setup', async () => {
+    const { calls } = fakeApi([products(product('tile'))]);
+    renderApp('/analytics/tile');
+    expect((await screen.findByTestId('no-fingerprint')).textContent).toMatch(/tile has no fingerprint yet/);
+    expect(screen.getByRole('link', { name: /Set up tile/ }).getAttribute('href')).toBe('/setup/tile');
+    expect(screen.queryByTestId('stats')).toBeNull();
+    expect(calls.some((c) => c.path.endsWith('/stats'))).toBe(false);
   });
 
   it('explains an API error in plain words', async () => {
@@ -365,7 +403,7 @@ describe('Live inspection', () => {
 describe('Analytics', () => {
   it('shows totals, the score distribution with its threshold, days and latest anomalies', async () => {
     fakeApi([
-      products(product('tile')),
+      products(product('tile', { active_version: 1, inspection_count: 4 })),
       [
         'GET',
         /stats$/,

@@ -3,7 +3,7 @@ import { errorText } from '../../api/client';
 import { SIMILAR_LIMIT, useSimilar } from '../../api/queries';
 import type { Inspection } from '../../api/types';
 import { DecisionBadge } from '../../components/DecisionBadge';
-import { fmtTime } from '../../format';
+import { Time } from '../../components/Time';
 import { paths } from '../../paths';
 import { Crop } from './Crop';
 import { labelOf, seenSummary, squareAround } from './explain';
@@ -35,7 +35,7 @@ export function SeenBefore({ inspection }: { inspection: Inspection }) {
                   alt={past.filename}
                 />
                 <span className="seen-caption">
-                  <DecisionBadge decision={past.decision} /> {labelOf(past)} · {fmtTime(past.created_at)}
+                  <DecisionBadge decision={past.decision} /> {labelOf(past)} · <Time iso={past.created_at} />
                 </span>
               </Link>
             </li>

@@ -7,12 +7,13 @@ import type { Job, Product, Version } from '../../api/types';
 import { ConfirmButton } from '../../components/ConfirmButton';
 import { ErrorBanner, Notice } from '../../components/ErrorBanner';
 import { ProgressBar } from '../../components/ProgressBar';
-import { fmtScore, fmtTime } from '../../format';
+import { Time } from '../../components/Time';
+import { fmtScore, parseDecimal } from '../../format';
 import { jobFraction, jobLabel } from '../../jobs';
 import { paths } from '../../paths';
 import { uploadKey, useProductChanged } from './GoldenSamples';
 
-const BAD_THRESHOLD = 'The threshold must be a positive number, or left empty to derive it from the golden samples.';
+const BAD_THRESHOLD = 'The threshold must be a positive number such as 3.25 or 3,25, or left empty to derive it from the golden samples.';
 
 /** What a finished build says: a notice when it worked, an error in plain words when not. */
 export function buildOutcome(job: Job): { notice: string | null; error: Error | null } {
@@ -57,12 +58,12 @@ export function Fingerprint({ product, goldenCount, shown }: { product: Product;
   }, [job, changed]);
 
   const generate = () => {
-    const t = threshold.trim() === '' ? undefined : Number(threshold);
-    const bad = t !== undefined && !(Number.isFinite(t) && t > 0);
+    const t = threshold.trim() === '' ? undefined : parseDecimal(threshold);
+    const bad = t !== undefined && !(t !== null && t > 0);
     setInvalid(bad);
     setOutcome({ notice: null, error: null });
     activate.reset();
-    if (!bad) build.mutate(t);
+    if (!bad) build.mutate(t ?? undefined);
   };
 
   const fp = product.fingerprint;
@@ -158,7 +159,7 @@ function VersionsTable({ name, versions, active, shown, busy, activating, onActi
               <td>
                 <Link to={paths.setup(name, v.version)}>v{v.version}</Link>
               </td>
-              <td className="nowrap">{fmtTime(v.created_at)}</td>
+              <td className="nowrap"><Time iso={v.created_at} /></td>
               <td className="num nowrap">
                 {fmtScore(v.threshold)}
                 {v.threshold_source && <span className="muted small"> {v.threshold_source}</span>}

@@ -1,7 +1,7 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api } from '../../api/client';
-import { keys } from '../../api/queries';
+import { keys, useLimits } from '../../api/queries';
 import type { Golden } from '../../api/types';
 import { AuthImage } from '../../components/AuthImage';
 import { Dropzone } from '../../components/Dropzone';
@@ -33,6 +33,7 @@ export function GoldenSamples({ name, samples, building }: { name: string; sampl
   const remove = useMutation({ mutationFn: (g: Golden) => api.deleteGolden(name, g.id), onSuccess: changed });
   const error = rejected.length ? new Error(`Not images, left out: ${rejected.join(', ')}.`) : (upload.error ?? remove.error);
   const added = upload.data;
+  const limits = useLimits().data;
 
   return (
     <section className="card" aria-label="Golden samples">
@@ -44,7 +45,7 @@ export function GoldenSamples({ name, samples, building }: { name: string; sampl
       <Dropzone
         testId="golden-drop"
         label="Drop photos of good parts here, or click to choose"
-        hint="2–20 images; JPEG, PNG, BMP or TIFF. Duplicates are skipped."
+        hint={`${limits ? `Up to ${plural(limits.max_golden, 'image')} per product, ${limits.max_files} per upload; ` : ''}JPEG, PNG, BMP or TIFF. Duplicates are skipped.`}
         disabled={upload.isPending}
         onFiles={(files) => {
           setRejected([]);

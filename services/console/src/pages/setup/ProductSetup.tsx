@@ -4,7 +4,8 @@ import { isFinished, useGolden, useProduct } from '../../api/queries';
 import type { Product } from '../../api/types';
 import { ErrorBanner, Notice } from '../../components/ErrorBanner';
 import { Loading } from '../../components/Loading';
-import { fmtScore, fmtTime } from '../../format';
+import { Time } from '../../components/Time';
+import { fmtScore } from '../../format';
 import { paths } from '../../paths';
 import { Fingerprint } from './Fingerprint';
 import { GoldenSamples } from './GoldenSamples';
@@ -96,7 +97,7 @@ function ProductStatus({ product, goldenCount, building }: { product: Product; g
         <div>
           <dt>Built at</dt>
           <dd>
-            {fp ? fmtTime(fp.created_at) : '–'}
+            <Time iso={fp?.created_at} />
             {fp?.build_seconds != null && <span className="muted small"> in {fp.build_seconds.toFixed(1)} s</span>}
           </dd>
         </div>
