@@ -223,6 +223,19 @@ test('analytics: totals, score distribution with threshold, per-day bars, latest
   await expect(page).toHaveURL(new RegExp(`/inspect/${PRODUCT}/[^/]+$`));
 });
 
+test('lines: every product with its newest result and its day, at a URL of its own', async () => {
+  await page.getByRole('link', { name: 'Lines' }).click();
+  await expect(page).toHaveURL(/\/lines$/);
+  const row = page.getByTestId(`line-${PRODUCT}`);
+  await expect(row).toContainText('5 inspected · 3 anomalous');
+  await expect(row).toContainText('40 % passed');
+  await expect(row.getByTestId('decision')).toBeVisible();
+  await shot(page, '08b-lines');
+  await expectAccessible(page, 'the lines overview');
+  await page.reload(); // a deep link: the server answers /lines with the console
+  await expect(row).toContainText('5 inspected');
+});
+
 test('rollback: a second version, then activate v1 again; each version has its URL', async () => {
   await page.goto(`/setup/${PRODUCT}`);
   await page.getByTestId('generate').click();
@@ -255,6 +268,7 @@ test('tablet width (768 px): every page fits without sideways scrolling', async 
     ['setup', `/setup/${PRODUCT}`, 'golden-thumbs'],
     ['inspect', `/inspect/${PRODUCT}`, 'results-table'],
     ['analytics', `/analytics/${PRODUCT}`, 'score-histogram'],
+    ['lines', '/lines', `line-${PRODUCT}`],
   ];
   for (const [name, url, ready] of pages) {
     await tp.goto(url);

@@ -9,6 +9,7 @@ import { ProgressBar } from './components/ProgressBar';
 import { Settings } from './components/Settings';
 import { AnalyticsPage } from './pages/AnalyticsPage';
 import { InspectPage } from './pages/InspectPage';
+import { LinesPage } from './pages/LinesPage';
 import { SetupPage } from './pages/SetupPage';
 import { type PageName, paths } from './paths';
 
@@ -18,6 +19,7 @@ const PAGES: { page: PageName; label: string }[] = [
   { page: 'setup', label: 'Product setup' },
   { page: 'inspect', label: 'Live inspection' },
   { page: 'analytics', label: 'Analytics' },
+  { page: 'lines', label: 'Lines' },
 ];
 
 export const routes: RouteObject[] = [
@@ -30,6 +32,7 @@ export const routes: RouteObject[] = [
       { path: 'setup/:product/versions/:version', element: <SetupPage /> },
       { path: 'inspect/:product?/:inspection?', element: <InspectPage /> },
       { path: 'analytics/:product?', element: <AnalyticsPage /> },
+      { path: 'lines', element: <LinesPage /> },
       { path: '*', element: <Navigate to={paths.setup()} replace /> },
     ],
   },

@@ -1,6 +1,6 @@
 // The console's URLs: one for every product, version and inspection, so a link can go into a report.
 
-export type PageName = 'setup' | 'inspect' | 'analytics';
+export type PageName = 'setup' | 'inspect' | 'analytics' | 'lines';
 
 const seg = (s: string | number) => `/${encodeURIComponent(String(s))}`;
 
@@ -10,6 +10,7 @@ export const paths = {
   inspect: (product?: string | null, inspection?: string | null) =>
     `/inspect${product ? seg(product) : ''}${product && inspection ? seg(inspection) : ''}`,
   analytics: (product?: string | null) => `/analytics${product ? seg(product) : ''}`,
+  lines: () => '/lines',
 };
 
 /** The path an old hash link ("#/inspect/tile/abc", before the console had real URLs) stands for, or null. */

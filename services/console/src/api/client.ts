@@ -180,6 +180,11 @@ export const api = {
     ),
   explain: (name: string, id: string, k: number) =>
     call(http.GET('/v1/products/{name}/inspections/{inspection_id}/explain', { params: { path: { name, inspection_id: id }, query: { k } } })),
+  lines: (since: string) => call(http.GET('/v1/lines', { params: { query: { since, limit: 500 } } })),
+  setSourceRunning: (name: string, id: string, running: boolean) =>
+    call(http.POST(running ? '/v1/products/{name}/sources/{source_id}/start' : '/v1/products/{name}/sources/{source_id}/stop', { params: { path: { name, source_id: id } } })),
+  triggerSource: (name: string, id: string) =>
+    call(http.POST('/v1/products/{name}/sources/{source_id}/trigger', { params: { path: { name, source_id: id } } })),
   similar: (name: string, id: string, limit: number) =>
     call(http.GET('/v1/products/{name}/inspections/{inspection_id}/similar', { params: { path: { name, inspection_id: id }, query: { limit } } })),
 };

@@ -25,6 +25,7 @@ export const keys = {
   recent: (name: string) => ['product', name, 'recent'] as const,
   job: (id: string) => ['job', id] as const,
   limits: ['limits'] as const,
+  lines: ['lines'] as const,
 };
 
 /** Retry what may pass on its own (the server unreachable, restarting, overloaded), twice; never a refusal. */
@@ -111,3 +112,15 @@ export const useRecent = (name: string) =>
     queryFn: () => listAllInspections(name, {}, RECENT),
     refetchInterval: ANALYTICS_REFRESH_MS,
   });
+
+const LINES_REFRESH_MS = 5_000;
+
+/** The local midnight, as the API takes times (ISO 8601 with its offset): "today" is the plant's day. */
+export function localMidnight(now: Date = new Date()): string {
+  const midnight = new Date(now.getFullYear(), now.getMonth(), now.getDate());
+  return midnight.toISOString();
+}
+
+/** Every product's line (sources, newest result, today's counts), refreshed every few seconds. */
+export const useLines = () =>
+  useQuery({ queryKey: keys.lines, queryFn: () => api.lines(localMidnight()), select: (page) => page.items, refetchInterval: LINES_REFRESH_MS });

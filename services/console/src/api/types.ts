@@ -14,3 +14,5 @@ export type Decision = Inspection['decision'];
 export type Region = Inspection['regions'][number];
 export type GoldenPatch = Answer<typeof api.explain>['regions'][number]['golden'][number];
 export type SimilarDefect = Answer<typeof api.similar>['items'][number];
+export type Line = Answer<typeof api.lines>['items'][number];
+export type Source = Line['sources'][number];
