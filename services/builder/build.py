@@ -105,6 +105,7 @@ class Builder:
                 collection=collection,
             ),
             activate=True,
+            actor=job.params.get("actor", "build"),
         )
         progress("storing", 3, 3)
         self.ready(product_id, version)
