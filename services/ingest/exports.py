@@ -62,7 +62,10 @@ def as_json(product: Product, chunks: Iterator[list[Inspection]], labels: Labels
 @router.get(
     "/inspections/export",
     response_class=StreamingResponse,
-    responses={200: {"description": "a CSV file with a header row, or a JSON array of inspections", "content": {"text/csv": {}, "application/json": {}}}},
+    responses={200: {
+        "description": "a CSV file with a header row, or a JSON array of inspections",
+        "content": {"text/csv": {"schema": {"type": "string"}}, "application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/InspectionOut"}}}},
+    }},
 )
 def export_inspections(
     product: ProductDep,
