@@ -14,3 +14,6 @@ export type Decision = Inspection['decision'];
 export type Region = Inspection['regions'][number];
 export type GoldenPatch = Answer<typeof api.explain>['regions'][number]['golden'][number];
 export type SimilarDefect = Answer<typeof api.similar>['items'][number];
+export type Label = NonNullable<Inspection['label']>;
+export type Tuning = Answer<typeof api.tuning>;
+export type Activation = Answer<typeof api.activations>['items'][number];

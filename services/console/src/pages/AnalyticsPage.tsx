@@ -10,6 +10,7 @@ import { Loading } from '../components/Loading';
 import { ProductPicker } from '../components/ProductPicker';
 import { fmtScore, fmtTime } from '../format';
 import { paths } from '../paths';
+import { ExportPanel } from './analytics/ExportPanel';
 
 export function AnalyticsPage() {
   const products = useProductList();
@@ -97,6 +98,10 @@ function Analytics({ name, stats, recent, anomalies, error, updatedAt, onRefresh
             <dd>{stats.false_alarms}</dd>
           </div>
           <div>
+            <dt>Missed defects</dt>
+            <dd data-testid="stat-missed">{stats.labels.missed_defect}</dd>
+          </div>
+          <div>
             <dt>Pass rate</dt>
             <dd>{passRate === null ? '–' : `${passRate.toFixed(1)} %`}</dd>
           </div>
@@ -150,6 +155,7 @@ function Analytics({ name, stats, recent, anomalies, error, updatedAt, onRefresh
           </ul>
         )}
       </section>
+      <ExportPanel name={name} />
     </>
   );
 }

@@ -10,6 +10,7 @@ import { ProgressBar } from '../../components/ProgressBar';
 import { fmtScore, fmtTime } from '../../format';
 import { jobFraction, jobLabel } from '../../jobs';
 import { paths } from '../../paths';
+import { ActivationHistory } from './ActivationHistory';
 import { uploadKey, useProductChanged } from './GoldenSamples';
 
 const BAD_THRESHOLD = 'The threshold must be a positive number, or left empty to derive it from the golden samples.';
@@ -121,6 +122,7 @@ export function Fingerprint({ product, goldenCount, shown }: { product: Product;
           onActivate={(v) => activate.mutate(v)}
         />
       )}
+      <ActivationHistory name={name} />
     </section>
   );
 }
@@ -162,6 +164,7 @@ function VersionsTable({ name, versions, active, shown, busy, activating, onActi
               <td className="num nowrap">
                 {fmtScore(v.threshold)}
                 {v.threshold_source && <span className="muted small"> {v.threshold_source}</span>}
+                {v.origin && <div className="muted small">{`${v.origin.reason} · ${v.origin.actor}`}</div>}
               </td>
               <td className="num">{v.golden_count}</td>
               <td className="num">{v.coreset_rows ?? '–'}</td>
