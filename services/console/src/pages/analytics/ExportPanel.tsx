@@ -24,11 +24,11 @@ export function ExportPanel({ name }: { name: string }) {
       <div className="row wrap">
         <label className="inline-field">
           From
-          <input type="date" value={since} onChange={(e) => setSince(e.target.value)} className="input-short" />
+          <input type="date" value={since} onChange={(e) => setSince(e.target.value)} />
         </label>
         <label className="inline-field">
           Until (not included)
-          <input type="date" value={until} onChange={(e) => setUntil(e.target.value)} className="input-short" />
+          <input type="date" value={until} onChange={(e) => setUntil(e.target.value)} />
         </label>
         <label className="inline-field">
           Decision

@@ -33,7 +33,7 @@ export function ProductSetup({ name, version }: { name: string; version: number 
       <ProductStatus product={product.data} goldenCount={golden.data.length} building={building} />
       <GoldenSamples name={name} samples={golden.data} building={building} />
       <Fingerprint product={product.data} goldenCount={golden.data.length} shown={version} />
-      {version !== null && version !== product.data.active_version && <Replay key={version} name={name} version={version} />}
+      {version !== null && <Replay key={version} name={name} version={version} active={version === product.data.active_version} />}
       {tuned !== null && <ThresholdTuning name={name} version={tuned} />}
     </div>
   );

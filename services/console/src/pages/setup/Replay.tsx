@@ -51,8 +51,9 @@ export function replaySummary(version: number, r: Result): string {
   );
 }
 
-/** Score the last stored inspections with a version that is not active, show what would change, then offer to activate it. */
-export function Replay({ name, version }: { name: string; version: number }) {
+/** Score the last stored inspections with a version, show what would change, then offer to activate it
+ * (it stays shown once active, saying so). */
+export function Replay({ name, version, active }: { name: string; version: number; active: boolean }) {
   const changed = useProductChanged(name);
   const [last, setLast] = useState(100);
   const start = useMutation({ mutationFn: () => api.replayVersion(name, version, last) });
@@ -67,7 +68,7 @@ export function Replay({ name, version }: { name: string; version: number }) {
 
   return (
     <section className="card" aria-label="Replay" data-testid="replay">
-      <h2>Replay v{version} before activating it</h2>
+      <h2>{active ? `Replay v${version}` : `Replay v${version} before activating it`}</h2>
       <div className="row wrap">
         <label className="inline-field">
           Last
@@ -111,8 +112,8 @@ export function Replay({ name, version }: { name: string; version: number }) {
               </table>
             </div>
           )}
-          {activate.isSuccess ? (
-            <Notice>v{version} is now active. New inspections use it.</Notice>
+          {active ? (
+            <Notice>v{version} is active. New inspections use it.</Notice>
           ) : (
             <ConfirmButton label={`Activate v${version}`} title={`Switch ${name} to v${version}?`} disabled={activate.isPending} onConfirm={() => activate.mutate()}>
               New inspections of {name} will be judged by v{version}. You can roll back to another version at any time.

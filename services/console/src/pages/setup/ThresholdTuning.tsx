@@ -70,28 +70,20 @@ function TuningPanel({ name, tuning }: { name: string; tuning: Tuning }) {
       <div className="legend">
         <span className="swatch bin-none" /> unlabelled <span className="swatch bin-good" /> false alarm (good part) <span className="swatch bin-bad" /> defect
       </div>
-      <div className="row wrap">
-        <div className="slider">
-          <span id="tune-label">Threshold</span>
-          <Slider.Root
-            className="slider-root slider-wide"
-            min={lo}
-            max={hi}
-            step={(hi - lo) / 500}
-            value={[t]}
-            onValueChange={([v]) => setText(fmtScore(v))}
-          >
-            <Slider.Track className="slider-track">
-              <Slider.Range className="slider-range" />
-            </Slider.Track>
-            <Slider.Thumb className="slider-thumb" aria-labelledby="tune-label" />
-          </Slider.Root>
-        </div>
-        <label className="inline-field">
-          <span className="visually-hidden">Threshold value</span>
-          <input inputMode="decimal" value={text} onChange={(e) => setText(e.target.value)} aria-invalid={!valid} data-testid="tune-input" />
-        </label>
-      </div>
+      <span id="tune-label" className="visually-hidden">
+        Threshold
+      </span>
+      {/* as wide as the histogram above, so the thumb sits under the dashed line */}
+      <Slider.Root className="slider-root tune-slider" min={lo} max={hi} step={(hi - lo) / 500} value={[t]} onValueChange={([v]) => setText(fmtScore(v))}>
+        <Slider.Track className="slider-track">
+          <Slider.Range className="slider-range" />
+        </Slider.Track>
+        <Slider.Thumb className="slider-thumb" aria-labelledby="tune-label" />
+      </Slider.Root>
+      <label className="inline-field">
+        Threshold
+        <input inputMode="decimal" value={text} onChange={(e) => setText(e.target.value)} aria-invalid={!valid} data-testid="tune-input" className="input-short" />
+      </label>
       <p data-testid="tune-outcome">
         At {fmtScore(t)}: <strong>{plural(then.falseAlarms, 'false alarm')}</strong> and <strong>{plural(then.misses, 'miss', 'misses')}</strong>{' '}
         among the labelled ({now.falseAlarms} and {now.misses} at {fmtScore(tuning.threshold)} now); {then.flagged} of {now.unlabelled} unlabelled
