@@ -121,16 +121,16 @@ def test_golden_samples_and_versions(catalog):
             build_seconds=1.5, sha256="f" * 64, object_key=f"v{version}", collection=f"c{version}",
         )
 
-    catalog.versions.add(built(1), activate=True)
-    catalog.versions.add(built(2), activate=False)
-    catalog.versions.add(built(2), activate=False)  # a build run again after a crash: the same version, once
+    catalog.versions.add(built(1), activate=True, actor="test")
+    catalog.versions.add(built(2), activate=False, actor="test")
+    catalog.versions.add(built(2), activate=False, actor="test")  # a build run again after a crash: the same version, once
     assert [v.version for v in catalog.versions.list(tile.id)] == [2, 1] and catalog.versions.get(tile.id, 1) == built(1)
     assert catalog.products.by_id(tile.id).active_version == 1
     catalog.products.activate(tile.id, 2, "test")
     assert catalog.products.by_id(tile.id).active_version == 2
     catalog.products.delete(tile.id)
     with pytest.raises(NotFound):
-        catalog.versions.add(built(3), activate=True)  # the product was deleted during the build
+        catalog.versions.add(built(3), activate=True, actor="test")  # the product was deleted during the build
 
 
 def test_jobs_run_through_their_states(catalog):

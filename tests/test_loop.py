@@ -114,6 +114,7 @@ def test_activations_record_who_and_the_previous_version(core):
     core.fingerprints.tune(product, 1, 1.5, False, "local", "")
     core.fingerprints.activate(product, 2, "plant-a/anna")
     core.fingerprints.activate(product, 1, "plant-a/ben")  # rollback
+    core.fingerprints.activate(product, 1, "plant-a/ben")  # already active: nothing happens, nothing is recorded
     history = [(a.version, a.previous_version, a.actor) for a in core.fingerprints.activations(product, 10)]
     assert history == [(1, 2, "plant-a/ben"), (2, 1, "plant-a/anna"), (1, None, "plant-a/ci")]
     with pytest.raises(NotFound):

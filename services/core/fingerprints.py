@@ -18,14 +18,14 @@ from services.core.tables import now_iso
 
 
 class Fingerprints:
-    def __init__(self, catalog: Catalog, objects: ObjectStore, vectors: VectorStore, runner: JobRunner, replay_max: int = 500) -> None:
+    def __init__(self, catalog: Catalog, objects: ObjectStore, vectors: VectorStore, runner: JobRunner, replay_max: int) -> None:
         self.replay_max = replay_max  # stored inspections one replay scores again, at most
         self.catalog = catalog
         self.objects = objects
         self.vectors = vectors
         self.runner = runner
 
-    def request_build(self, tenant: str, product: Product, threshold: float | None, actor: str = "build") -> Job:
+    def request_build(self, tenant: str, product: Product, threshold: float | None, actor: str) -> Job:
         """Queue a build of the next version; inspections keep the active one until it is ready, and its
         activation is recorded as `actor`'s."""
         if not self.catalog.golden.count(product.id):
@@ -88,7 +88,7 @@ class Fingerprints:
         })  # the same collection: the bank, and so the nearest golden patches, are the parent's
         why = f"threshold tuned from {base.threshold:.4g} to {threshold:.4g}" + (f": {reason.strip()}" if reason.strip() else "")
         origin = VersionOrigin(product_id=product.id, version=number, parent_version=base.version, actor=actor, reason=why, created_at=created)
-        self.catalog.versions.add(tuned, activate=False, origin=origin)
+        self.catalog.versions.add(tuned, activate=False, actor=actor, origin=origin)
         return tuned
 
     def request_replay(self, tenant: str, product: Product, version: int, last: int) -> Job:

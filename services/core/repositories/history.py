@@ -13,8 +13,12 @@ from services.core.tables import activations, now_iso, products, version_origins
 
 
 def record_activation(conn: Connection, product_id: str, version: int, actor: str) -> None:
-    """Inside the caller's transaction, before the product row changes: the previous version is read there."""
+    """Inside the caller's transaction, before the product row changes: the previous version is read there.
+    Activating the active version again (a build run again after a crash, a second click) changes nothing
+    and is not history."""
     previous = conn.execute(select(products.c.active_version).where(products.c.id == product_id)).scalar_one_or_none()
+    if previous == version:
+        return
     conn.execute(activations.insert().values(product_id=product_id, version=version, previous_version=previous, actor=actor, created_at=now_iso()))
 
 

@@ -14,7 +14,7 @@ class VersionRepository:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def add(self, version: Version, activate: bool, actor: str = "build", origin: VersionOrigin | None = None) -> None:
+    def add(self, version: Version, activate: bool, actor: str, origin: VersionOrigin | None = None) -> None:
         """Record a built version (replacing a half-recorded earlier try of the same one) and, in the same
         transaction, make it the one inspections use (recorded as `actor`'s activation) and note where a
         derived version came from."""
