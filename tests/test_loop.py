@@ -175,3 +175,24 @@ def test_export_filters_by_time_decision_and_label(core):
     for bad in ({"since": "yesterday"}, {"since": "2026-12-02", "until": "2026-12-01"}):
         with pytest.raises(InvalidRequest):
             core.inspections.export(product, **{"since": None, "until": None, "decision": None, "label": None, **bad})
+
+
+def test_a_catalog_from_before_labels_opens_and_gains_the_new_tables(tmp_path):
+    """No column changed: a database made without the new tables gets them when it is opened, and its rows stay."""
+    from sqlalchemy import create_engine, inspect
+
+    from services.common.catalog import Catalog
+    from services.core.tables import activations, labels, metadata, products, version_origins
+
+    url = f"sqlite:///{tmp_path / 'catalog.db'}"
+    old = create_engine(url)
+    metadata.create_all(old, tables=[t for t in metadata.sorted_tables if t not in (labels, version_origins, activations)])
+    with old.begin() as conn:
+        conn.execute(products.insert().values(id="a" * 32, tenant="plant-a", name="tile", description="", created_at="t", next_version=1))
+    assert "labels" not in inspect(old).get_table_names()
+    old.dispose()
+    catalog = Catalog(url)
+    assert {"labels", "version_origins", "activations"} <= set(inspect(catalog.engine).get_table_names())
+    product = catalog.products.get("plant-a", "tile")
+    assert product.id == "a" * 32 and catalog.labels.counts(product.id) == {} and catalog.history.activations(product.id, 10) == []
+    catalog.engine.dispose()

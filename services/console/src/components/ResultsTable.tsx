@@ -2,6 +2,7 @@ import { useMemo, useState } from 'react';
 import type { Inspection } from '../api/types';
 import { fmtScore, fmtTime } from '../format';
 import { DecisionBadge } from './DecisionBadge';
+import { LABELS } from './LabelPanel';
 
 type SortKey = 'score' | 'filename' | 'created_at';
 type Sort = { key: SortKey; dir: 'asc' | 'desc' } | null;
@@ -61,7 +62,7 @@ export function ResultsTable({ items, selectedId, onSelect, caption }: Props) {
             <th scope="col">Threshold</th>
             <th scope="col">Regions</th>
             {header('created_at', 'Time', 'desc')}
-            <th scope="col">Feedback</th>
+            <th scope="col">Label</th>
           </tr>
         </thead>
         <tbody>
@@ -86,7 +87,7 @@ export function ResultsTable({ items, selectedId, onSelect, caption }: Props) {
               <td className="num">{fmtScore(ins.threshold)}</td>
               <td className="num">{ins.regions.length}</td>
               <td className="nowrap">{fmtTime(ins.created_at)}</td>
-              <td>{ins.feedback === 'false_alarm' ? 'false alarm' : ''}</td>
+              <td>{ins.label ? LABELS[ins.label.label].toLowerCase() : ins.feedback === 'false_alarm' ? 'false alarm' : ''}</td>
             </tr>
           ))}
         </tbody>

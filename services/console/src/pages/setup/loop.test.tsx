@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { createQueryClient } from '../../api/queries';
 import type { Tuning } from '../../api/types';
 import { LabelPanel } from '../../components/LabelPanel';
+import { ResultsTable } from '../../components/ResultsTable';
 import { fakeApi, inspection, job, product, version } from '../../test/fakeApi';
 import { renderApp } from '../../test/renderApp';
 import { ExportPanel } from '../analytics/ExportPanel';
@@ -68,6 +69,16 @@ describe('LabelPanel', () => {
     expect((screen.getByLabelText('Missed defect') as HTMLInputElement).checked).toBe(true);
     fireEvent.click(screen.getByText('Clear label'));
     await waitFor(() => expect(calls.some((c) => c.method === 'DELETE')).toBe(true));
+  });
+});
+
+describe('ResultsTable', () => {
+  it('shows the label of each result, and the older false-alarm feedback of results labelled before labels existed', () => {
+    const labelled = inspection('a', 1, { label: { label: 'missed_defect', note: '', actor: 'local', created_at: 't' } });
+    render(<ResultsTable caption="Results" items={[labelled, inspection('b', 4, { feedback: 'false_alarm' })]} onSelect={() => {}} />);
+    const rows = screen.getAllByRole('row');
+    expect(rows[1].textContent).toContain('missed defect');
+    expect(rows[2].textContent).toContain('false alarm');
   });
 });
 
