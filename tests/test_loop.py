@@ -4,13 +4,16 @@ labelled history, the activation history, replay's tally and export filters."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import create_engine, inspect
 from test_core_usecases import Core
 from test_fingerprint import _fingerprint
 
 from goldenshot.fingerprint import Fingerprint
+from services.common.catalog import Catalog
 from services.core.errors import Conflict, InvalidRequest, NotFound
 from services.core.keys import collection_name, fingerprint_key
 from services.core.models import Inspection, Label, Product, Version
+from services.core.tables import activations, labels, metadata, products, version_origins
 from services.scorer.replay import Tally
 
 
@@ -179,11 +182,6 @@ def test_export_filters_by_time_decision_and_label(core):
 
 def test_a_catalog_from_before_labels_opens_and_gains_the_new_tables(tmp_path):
     """No column changed: a database made without the new tables gets them when it is opened, and its rows stay."""
-    from sqlalchemy import create_engine, inspect
-
-    from services.common.catalog import Catalog
-    from services.core.tables import activations, labels, metadata, products, version_origins
-
     url = f"sqlite:///{tmp_path / 'catalog.db'}"
     old = create_engine(url)
     metadata.create_all(old, tables=[t for t in metadata.sorted_tables if t not in (labels, version_origins, activations)])
