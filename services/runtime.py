@@ -154,7 +154,7 @@ class Runtime:
             )
             self.runner.handlers["batch"] = BatchRunner(self.catalog, self.objects, self.scorer)
             self.runner.handlers["zeroshot"] = ZeroShotRunner(self.catalog, self.objects, self.scorer, self.extractor, engine)
-            self.runner.handlers["replay"] = ReplayRunner(self.catalog, self.objects, self.extractor, engine, self.budget)
+            self.runner.handlers["replay"] = ReplayRunner(self.catalog, self.objects, self.scorer)
         if service.role in ("all", "builder"):
             self.runner.handlers["build"] = Builder(self.catalog, self.objects, self.patches, self.extractor, engine, self._fingerprint_ready, self.budget)
         if self.scorer is not None:  # the use cases the APIs serve

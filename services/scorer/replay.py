@@ -4,28 +4,25 @@ but the job's result."""
 
 from __future__ import annotations
 
-from goldenshot.features import FeatureExtractor
 from goldenshot.fingerprint import Fingerprint, FingerprintError
 from goldenshot.images import ImageError
 from goldenshot.inspector import Inspector
-from goldenshot.settings import Settings
-from services.common.admission import DecodeBudget, header_pixels
+from services.common.admission import header_pixels
 from services.common.catalog import Catalog
 from services.common.jobs import Progress
 from services.common.objects import ObjectNotFound, ObjectStore
 from services.core.errors import NotFound, Unavailable
 from services.core.models import Inspection, Job, Label
+from services.scorer.scorer import Scorer
 
 CHANGES_LISTED = 200  # changed decisions the result lists one by one (all are counted)
 
 
 class ReplayRunner:
-    def __init__(self, catalog: Catalog, objects: ObjectStore, extractor: FeatureExtractor, settings: Settings, budget: DecodeBudget) -> None:
+    def __init__(self, catalog: Catalog, objects: ObjectStore, scorer: Scorer) -> None:
         self.catalog = catalog
         self.objects = objects
-        self.extractor = extractor
-        self.settings = settings
-        self.budget = budget
+        self.scorer = scorer  # its backbone, limits, decode budget and inference slots
 
     def __call__(self, job: Job, progress: Progress) -> dict:
         product = self.catalog.products.by_id(job.product_id)
@@ -33,7 +30,7 @@ class ReplayRunner:
             raise NotFound("the product was deleted")
         candidate = self.catalog.versions.get(product.id, job.params["version"])
         try:
-            inspector = Inspector(self.extractor, Fingerprint.loads(self.objects.get(candidate.object_key), f"{product.name} v{candidate.version}"))
+            inspector = Inspector(self.scorer.extractor, Fingerprint.loads(self.objects.get(candidate.object_key), f"{product.name} v{candidate.version}"))
         except (FingerprintError, ObjectNotFound) as exc:
             raise Unavailable(f"fingerprint v{candidate.version} of '{product.name}' cannot be used: {exc}", code="fingerprint_unavailable") from exc
         # a stored score from a version with the candidate's bank is the score it would give again
@@ -52,10 +49,12 @@ class ReplayRunner:
         return {"version": candidate.version, "threshold": candidate.threshold, **tally.result()}
 
     def _score(self, inspector: Inspector, inspection: Inspection, tenant: str) -> float:
+        """The stored image scored again, taking its turn for memory and the backbone like a batch item."""
         data = self.objects.get(inspection.image_key)
-        with self.budget.hold(header_pixels(data), tenant, wait=True):
-            image, _ = inspector.decode(data, inspection.filename, self.settings.limits.max_pixels)
-            return float(inspector.score(image)[0])
+        with self.scorer.budget.hold(header_pixels(data), tenant, wait=True):
+            image, _ = inspector.decode(data, inspection.filename, self.scorer.settings.limits.max_pixels)
+            with self.scorer.slot():
+                return float(inspector.score(image)[0])
 
 
 class Tally:
