@@ -5,6 +5,7 @@ Built from the domain models in one place, so REST, webhooks and the OpenAPI doc
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -13,7 +14,7 @@ from goldenshot.fingerprint import Stray, Validation
 from services.core.defects import SimilarDefect
 from services.core.explanations import GoldenPatch, RegionExplanation
 from services.core.labels import Tuning
-from services.core.models import Activation, Decision, Golden, Inspection, Job, JobKind, JobState, Label, LabelKind, MqttSink, Product, Region, Version, VersionOrigin, Webhook
+from services.core.models import Activation, Decision, Delivery, Golden, Inspection, Job, JobKind, JobState, Label, LabelKind, MqttSink, Product, Region, Version, VersionOrigin, Webhook
 from services.core.sources import SourceView, redacted
 
 
@@ -299,6 +300,31 @@ class WebhookOut(BaseModel):
         return cls(url=hook.url, events=hook.events, created_at=hook.created_at, secret_set=bool(hook.secret))
 
 
+class DeliveryOut(BaseModel):
+    """One webhook delivery: the inspection it carries (also its X-Goldenshot-Delivery id) and how it went."""
+
+    inspection_id: str
+    state: Literal["pending", "delivered", "failed"] = Field(description="failed: given up after WEBHOOK_RETRY_FOR_S, or refused by the egress policy; replay sends it again")
+    attempts: int
+    last_error: str | None
+    next_attempt_at: str | None = Field(description="when a pending delivery is tried next (UTC); null once delivered or failed")
+
+    @classmethod
+    def of(cls, delivery: Delivery) -> DeliveryOut:
+        state = delivery.state
+        due = datetime.fromtimestamp(delivery.next_at, timezone.utc).isoformat(timespec="seconds") if state == "pending" else None
+        return cls(inspection_id=delivery.inspection_id, state=state, attempts=delivery.attempts, last_error=delivery.last_error, next_attempt_at=due)
+
+
+class DeliveryPage(BaseModel):
+    items: list[DeliveryOut]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last")
+
+
+class ReplayOut(BaseModel):
+    queued: int = Field(description="deliveries queued again, due now")
+
+
 class GoldenPatchOut(BaseModel):
     """A golden patch near a defect region, with where to crop it from the golden sample."""
 
@@ -363,13 +389,15 @@ class SourceOut(BaseModel):
     kind: Literal["folder", "stream"]
     target: str = Field(description="folder path, video file, stream URL (credentials hidden) or device index")
     fps: float = Field(description="stream: frames inspected per second")
+    triggered: bool = Field(description="stream: a frame inspected per trigger instead of at fps")
     sort: bool = Field(description="folder: handled files move into ok/, anomalous/, failed/")
     enabled: bool = Field(description="runs, and starts again with the server")
     created_at: str
     state: Literal["starting", "running", "waiting", "error", "finished", "stopped"]
     seen: int = Field(description="files or frames taken since the server started")
     inspected: int
-    failed: int = Field(description="unreadable files or frames")
+    failed: int = Field(description="unreadable files or frames, and triggers lost with the camera")
+    pending: int = Field(description="triggered stream: triggers waiting for a frame")
     last_decision: Decision | None
     last_error: str | None
 
@@ -377,7 +405,10 @@ class SourceOut(BaseModel):
     def of(cls, view: SourceView) -> SourceOut:
         source, status = view.source, view.status
         with status.lock:
-            counters = dict(state=status.state, seen=status.seen, inspected=status.inspected, failed=status.failed, last_decision=status.last_decision, last_error=status.last_error)
+            counters = dict(
+                state=status.state, seen=status.seen, inspected=status.inspected, failed=status.failed, pending=status.pending,
+                last_decision=status.last_decision, last_error=status.last_error,
+            )
         return cls(**source.model_dump(exclude={"product_id", "target"}), target=redacted(source.target), **counters)
 
 

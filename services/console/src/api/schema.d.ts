@@ -627,6 +627,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/products/{name}/sources/{source_id}/trigger": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Trigger Source
+         * @description A part is in place: inspect the camera's next frame (409 when the source is not triggered or not running).
+         */
+        post: operations["trigger_source_v1_products__name__sources__source_id__trigger_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/products/{name}/stats": {
         parameters: {
             query?: never;
@@ -679,6 +699,67 @@ export interface paths {
         post?: never;
         /** Delete Webhook */
         delete: operations["delete_webhook_v1_products__name__webhook_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/products/{name}/webhook/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Webhook Deliveries
+         * @description The product's webhook deliveries, newest first: what is still being retried, what went through,
+         *     what was given up.
+         */
+        get: operations["webhook_deliveries_v1_products__name__webhook_deliveries_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/products/{name}/webhook/deliveries/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replay Failed Deliveries
+         * @description Every failed delivery sent again to the current webhook, in its original order.
+         */
+        post: operations["replay_failed_deliveries_v1_products__name__webhook_deliveries_replay_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/products/{name}/webhook/deliveries/{inspection_id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replay Delivery
+         * @description One inspection's delivery (delivered or failed) sent again, same delivery id: receivers drop repeats.
+         */
+        post: operations["replay_delivery_v1_products__name__webhook_deliveries__inspection_id__replay_post"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -746,6 +827,39 @@ export interface components {
             day: string;
             /** Ok */
             ok: number;
+        };
+        /**
+         * DeliveryOut
+         * @description One webhook delivery: the inspection it carries (also its X-Goldenshot-Delivery id) and how it went.
+         */
+        DeliveryOut: {
+            /** Attempts */
+            attempts: number;
+            /** Inspection Id */
+            inspection_id: string;
+            /** Last Error */
+            last_error: string | null;
+            /**
+             * Next Attempt At
+             * @description when a pending delivery is tried next (UTC); null once delivered or failed
+             */
+            next_attempt_at: string | null;
+            /**
+             * State
+             * @description failed: given up after WEBHOOK_RETRY_FOR_S, or refused by the egress policy; replay sends it again
+             * @enum {string}
+             */
+            state: "pending" | "delivered" | "failed";
+        };
+        /** DeliveryPage */
+        DeliveryPage: {
+            /** Items */
+            items: components["schemas"]["DeliveryOut"][];
+            /**
+             * Next Cursor
+             * @description pass as `cursor` for the next page; null on the last
+             */
+            next_cursor: string | null;
         };
         /** ErrorBody */
         ErrorBody: {
@@ -1235,6 +1349,14 @@ export interface components {
              */
             last: number;
         };
+        /** ReplayOut */
+        ReplayOut: {
+            /**
+             * Queued
+             * @description deliveries queued again, due now
+             */
+            queued: number;
+        };
         /** ScorePointOut */
         ScorePointOut: {
             /** Created At */
@@ -1310,6 +1432,12 @@ export interface components {
              * @description folder: absolute path below a source root; stream: rtsp://, http(s):// (MJPEG), a video file below a source root, or a device index
              */
             target: string;
+            /**
+             * Triggered
+             * @description live stream: inspect the frame after each POST .../trigger instead of sampling at fps
+             * @default false
+             */
+            triggered: boolean;
         };
         /** SourceList */
         SourceList: {
@@ -1330,7 +1458,7 @@ export interface components {
             enabled: boolean;
             /**
              * Failed
-             * @description unreadable files or frames
+             * @description unreadable files or frames, and triggers lost with the camera
              */
             failed: number;
             /**
@@ -1352,6 +1480,11 @@ export interface components {
             /** Last Error */
             last_error: string | null;
             /**
+             * Pending
+             * @description triggered stream: triggers waiting for a frame
+             */
+            pending: number;
+            /**
              * Seen
              * @description files or frames taken since the server started
              */
@@ -1371,6 +1504,11 @@ export interface components {
              * @description folder path, video file, stream URL (credentials hidden) or device index
              */
             target: string;
+            /**
+             * Triggered
+             * @description stream: a frame inspected per trigger instead of at fps
+             */
+            triggered: boolean;
         };
         /** StatsOut */
         StatsOut: {
@@ -1406,6 +1544,14 @@ export interface components {
             name: string;
             /** Score */
             score: number;
+        };
+        /** TriggerOut */
+        TriggerOut: {
+            /**
+             * Pending
+             * @description triggers waiting for a frame, this one included
+             */
+            pending: number;
         };
         /** TuneIn */
         TuneIn: {
@@ -3441,6 +3587,50 @@ export interface operations {
             };
         };
     };
+    trigger_source_v1_products__name__sources__source_id__trigger_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description API key of a tenant */
+                "x-api-key"?: string | null;
+            };
+            path: {
+                source_id: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TriggerOut"];
+                };
+            };
+            /** @description the request cannot be served */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the server or a backend failed */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     product_stats_v1_products__name__stats_get: {
         parameters: {
             query?: never;
@@ -3640,6 +3830,141 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description the request cannot be served */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the server or a backend failed */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    webhook_deliveries_v1_products__name__webhook_deliveries_get: {
+        parameters: {
+            query?: {
+                state?: ("pending" | "delivered" | "failed") | null;
+                limit?: number;
+                /** @description next_cursor of the previous page */
+                cursor?: string | null;
+            };
+            header?: {
+                /** @description API key of a tenant */
+                "x-api-key"?: string | null;
+            };
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryPage"];
+                };
+            };
+            /** @description the request cannot be served */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the server or a backend failed */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    replay_failed_deliveries_v1_products__name__webhook_deliveries_replay_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description API key of a tenant */
+                "x-api-key"?: string | null;
+            };
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplayOut"];
+                };
+            };
+            /** @description the request cannot be served */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the server or a backend failed */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    replay_delivery_v1_products__name__webhook_deliveries__inspection_id__replay_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description API key of a tenant */
+                "x-api-key"?: string | null;
+            };
+            path: {
+                name: string;
+                inspection_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplayOut"];
+                };
             };
             /** @description the request cannot be served */
             "4XX": {
