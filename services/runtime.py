@@ -37,6 +37,7 @@ from services.core.fingerprints import Fingerprints
 from services.core.golden import GoldenSamples
 from services.core.golden_patches import GoldenPatches
 from services.core.inspections import Inspections
+from services.core.labels import Labels
 from services.core.mqtt import MqttSinks
 from services.core.lines import Lines
 from services.core.products import Products
@@ -48,6 +49,7 @@ from services.scorer.batch import BatchRunner
 from services.scorer.client import RemoteScorer
 from services.scorer.grpc_guard import CallGuard, CallLimits
 from services.scorer.grpc_server import GrpcServer, ScorerService, start_grpc
+from services.scorer.replay import ReplayRunner
 from services.scorer.scorer import Scorer
 from services.scorer.zeroshot_job import ZeroShotRunner
 
@@ -79,7 +81,7 @@ def open_object_store(service: ServiceSettings) -> ObjectStore:
 
 
 # the job kinds each role consumes
-KINDS = {"all": ("build", "batch", "zeroshot"), "ingest": (), "builder": ("build",), "scorer": ("batch", "zeroshot")}
+KINDS = {"all": ("build", "batch", "zeroshot", "replay"), "ingest": (), "builder": ("build",), "scorer": ("batch", "zeroshot", "replay")}
 
 
 def open_vector_store(service: ServiceSettings) -> VectorStore:
@@ -157,15 +159,15 @@ class Runtime:
             )
             self.runner.handlers["batch"] = BatchRunner(self.catalog, self.objects, self.scorer)
             self.runner.handlers["zeroshot"] = ZeroShotRunner(self.catalog, self.objects, self.scorer, self.extractor, engine)
+            self.runner.handlers["replay"] = ReplayRunner(self.catalog, self.objects, self.scorer)
         if service.role in ("all", "builder"):
             self.runner.handlers["build"] = Builder(self.catalog, self.objects, self.patches, self.extractor, engine, self._fingerprint_ready, self.budget)
         if self.scorer is not None:  # the use cases the APIs serve
             self.products = Products(self.catalog, self.objects, self.vectors, self.scorer, self.egress, service.max_products)
             self.golden = GoldenSamples(self.catalog, self.objects, engine.limits.max_pixels, service.max_golden, self.budget)
-            self.fingerprints = Fingerprints(self.catalog, self.objects, self.vectors, self.runner)
-            self.inspections = Inspections(
-                self.catalog, self.objects, self.scorer, self.runner, self.golden, engine.limits.max_pixels, service.page_limit, self.defects
-            )
+            self.fingerprints = Fingerprints(self.catalog, self.objects, self.vectors, self.runner, service.replay_max)
+            self.inspections = Inspections(self.catalog, self.objects, self.scorer, self.runner, self.golden, engine.limits.max_pixels, service.page_limit)
+            self.labels = Labels(self.catalog, self.objects, self.golden, self.defects, service.note_max_chars, service.tuning_limit)
             self.explanations = Explanations(self.catalog, self.patches, self.defects, service.explain_top_k, service.similar_limit)
         self.sources: Sources | None = None  # folders and streams feed the scorer in this process
         self.mqtt_sinks = MqttSinks(self.catalog)

@@ -13,8 +13,9 @@ from pydantic import BaseModel, Field
 from goldenshot.fingerprint import Stray, Validation
 from services.core.defects import DefectKind, SimilarDefect
 from services.core.explanations import GoldenPatch, RegionExplanation
+from services.core.labels import Tuning
 from services.core.lines import Line
-from services.core.models import Decision, Delivery, Golden, Inspection, Job, JobKind, JobState, MqttSink, Product, Region, Version, Webhook
+from services.core.models import Activation, Decision, Delivery, Golden, Inspection, Job, JobKind, JobState, Label, LabelKind, MqttSink, Product, Region, Version, VersionOrigin, Webhook
 from services.core.sources import SourceView, redacted
 
 
@@ -39,6 +40,19 @@ class GoldenScores(BaseModel):
     max: float | None
 
 
+class OriginOut(BaseModel):
+    """Where a version that was not built came from."""
+
+    parent_version: int = Field(description="the version whose bank it reuses")
+    actor: str
+    reason: str = Field(description='e.g. "threshold tuned from 3.1 to 3.25"')
+    created_at: str
+
+    @classmethod
+    def of(cls, origin: VersionOrigin) -> OriginOut:
+        return cls(**origin.model_dump(include={"parent_version", "actor", "reason", "created_at"}))
+
+
 class VersionOut(BaseModel):
     """A fingerprint version."""
 
@@ -56,9 +70,10 @@ class VersionOut(BaseModel):
     strays: list[Stray] = []  # golden samples left out as unlike the others
     build_seconds: float
     sha256: str
+    origin: OriginOut | None = None  # a tuned version: its parent, who, why; None for a built one
 
     @classmethod
-    def of(cls, version: Version, active: int | None) -> VersionOut:
+    def of(cls, version: Version, active: int | None, origin: VersionOrigin | None = None) -> VersionOut:
         stats = version.golden_scores
         return cls(
             **version.model_dump(include={"version", "created_at", "threshold", "pixel_threshold", "threshold_source", "golden_count", "coreset_rows", "build_seconds", "sha256"}),
@@ -67,11 +82,29 @@ class VersionOut(BaseModel):
             target_fpr=stats.get("target_fpr"),
             selfconfig=stats.get("selfconfig"),
             strays=stats.get("strays", []),
+            origin=OriginOut.of(origin) if origin is not None else None,
         )
 
 
 class VersionList(BaseModel):
     items: list[VersionOut]
+
+
+class ActivationOut(BaseModel):
+    """Who made which version active, when, and which version was active before (null: none)."""
+
+    version: int
+    previous_version: int | None
+    actor: str
+    created_at: str
+
+    @classmethod
+    def of(cls, activation: Activation) -> ActivationOut:
+        return cls(**activation.model_dump(include={"version", "previous_version", "actor", "created_at"}))
+
+
+class ActivationList(BaseModel):
+    items: list[ActivationOut] = Field(description="newest first")
 
 
 class JobProgress(BaseModel):
@@ -131,11 +164,18 @@ class DayCount(BaseModel):
     anomalous: int
 
 
+class LabelCounts(BaseModel):
+    confirmed_defect: int
+    false_alarm: int
+    missed_defect: int
+
+
 class StatsOut(BaseModel):
     total: int
     ok: int
     anomalous: int
     false_alarms: int
+    labels: LabelCounts = Field(description="inspections per label")
     threshold: float | None = Field(description="the active version's, null without one")
     by_day: list[DayCount]
 
@@ -168,6 +208,19 @@ class GoldenUploadOut(BaseModel):
     duplicates: list[str] = Field(description="file names of images the product already holds")
 
 
+class LabelOut(BaseModel):
+    """What a person said the part really was."""
+
+    label: LabelKind = Field(description="missed_defect: an OK result that was bad")
+    note: str
+    actor: str = Field(description='who: "tenant/key label", or "local" without API keys')
+    created_at: str
+
+    @classmethod
+    def of(cls, label: Label) -> LabelOut:
+        return cls(**label.model_dump(include={"label", "note", "actor", "created_at"}))
+
+
 class InspectionOut(BaseModel):
     """An inspection's result; also the body of a webhook delivery."""
 
@@ -183,18 +236,20 @@ class InspectionOut(BaseModel):
     height: int
     created_at: str
     batch_id: str | None
-    feedback: Literal["false_alarm"] | None
+    feedback: Literal["false_alarm"] | None = Field(description="deprecated: read label (false_alarm there too)")
+    label: LabelOut | None = None
     image_url: str
     heatmap_url: str
     overlay_url: str
     timings_ms: dict[str, float]
 
     @classmethod
-    def of(cls, product: Product, inspection: Inspection) -> InspectionOut:
+    def of(cls, product: Product, inspection: Inspection, label: Label | None = None) -> InspectionOut:
         base = f"/v1/products/{product.name}/inspections/{inspection.id}"
         return cls(
             **inspection.model_dump(include=_INSPECTION_FIELDS),
             product=product.name,
+            label=LabelOut.of(label) if label is not None else None,
             image_url=f"{base}/image",
             heatmap_url=f"{base}/heatmap.png",
             overlay_url=f"{base}/overlay.png",
@@ -207,6 +262,32 @@ _INSPECTION_FIELDS = {"id", "version", "decision", "score", "threshold", "region
 class InspectionPage(BaseModel):
     items: list[InspectionOut]
     next_cursor: int | None = Field(description="pass as `cursor` for the next page; null on the last")
+
+
+class ScorePointOut(BaseModel):
+    id: str = Field(description="the inspection")
+    version: int
+    score: float
+    decision: Decision
+    label: LabelKind | None
+    created_at: str
+
+
+class TuningOut(BaseModel):
+    """The scored history a threshold for this version can be judged on: inspections by any version with
+    its bank, newest first (labelled and not), and the product's highest score ever."""
+
+    version: int
+    threshold: float
+    golden_max: float | None = Field(description="the highest leave-one-out score of the golden samples")
+    max_score: float | None = Field(description="the highest score of any inspection of the product; a threshold above it needs confirm")
+    points: list[ScorePointOut]
+
+    @classmethod
+    def of(cls, tuning: Tuning) -> TuningOut:
+        points = [ScorePointOut(id=p.inspection_id, **p.model_dump(exclude={"inspection_id"})) for p in tuning.points]
+        v = tuning.version
+        return cls(version=v.version, threshold=v.threshold, golden_max=v.golden_scores.get("max"), max_score=tuning.max_score, points=points)
 
 
 class WebhookOut(BaseModel):

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.common.catalog import Catalog
 from services.core.errors import Conflict, NotFound
-from services.core.models import Golden, Inspection, Region, Version
+from services.core.models import Golden, Inspection, Label, Region, Version
 
 
 @pytest.fixture()
@@ -42,7 +42,7 @@ def test_an_inspection_comes_back_as_it_was_stored(catalog):
         catalog.inspections.get("other-product", "a" * 32)  # scoped to its product
 
 
-def test_pages_filters_feedback_and_stats(catalog):
+def test_pages_filters_labels_and_stats(catalog):
     for i in range(5):
         catalog.inspections.add(_inspection(f"{i:032d}", "OK" if i % 2 else "ANOMALOUS", batch_id="b" if i < 2 else None))
     first = catalog.inspections.page("p", None, None, 2, None)
@@ -50,10 +50,15 @@ def test_pages_filters_feedback_and_stats(catalog):
     assert [i.id for i in first + rest] == [f"{i:032d}" for i in range(4, -1, -1)]
     assert {i.decision for i in catalog.inspections.page("p", "OK", None, 10, None)} == {"OK"}
     assert catalog.inspections.batch_done("b") == {f"{i:032d}" for i in range(2)}
-    catalog.inspections.set_feedback("0" * 32, "false_alarm")
+    catalog.labels.set(Label(inspection_id="0" * 32, product_id="p", label="false_alarm", note="", actor="local", created_at="t"))
+    catalog.labels.set(Label(inspection_id=f"{1:032d}", product_id="p", label="missed_defect", note="", actor="local", created_at="t"))
     assert catalog.inspections.get("p", "0" * 32).feedback == "false_alarm"
+    assert [i.id for i in catalog.inspections.page("p", None, None, 10, None, label="false_alarm")] == ["0" * 32]
     stats = catalog.inspections.stats("p")
     assert (stats["total"], stats["ok"], stats["anomalous"], stats["false_alarms"]) == (5, 2, 3, 1) and catalog.inspections.count("p") == 5
+    assert catalog.labels.counts("p") == {"false_alarm": 1, "missed_defect": 1}
+    catalog.labels.set(Label(inspection_id="0" * 32, product_id="p", label="confirmed_defect", note="", actor="local", created_at="t"))
+    assert catalog.inspections.get("p", "0" * 32).feedback is None  # the legacy field follows the label
 
 
 def test_inspection_and_its_delivery_are_stored_together(catalog):
@@ -86,7 +91,7 @@ def test_products_come_back_as_domain_models(catalog):
     assert catalog.products.by_id("a" * 32) == tile and catalog.products.by_id("d" * 32) is None
     assert [catalog.products.allocate_version(tile.id) for _ in range(2)] == [1, 2]
     with pytest.raises(NotFound):
-        catalog.products.activate(tile.id, 1)  # reserved, never recorded
+        catalog.products.activate(tile.id, 1, "test")  # reserved, never recorded
     catalog.inspections.add(_inspection("e" * 32).model_copy(update={"product_id": tile.id}), _delivery("e" * 32))
     catalog.products.delete(tile.id)  # with what was recorded about it
     assert catalog.products.by_id(tile.id) is None and catalog.inspections.count(tile.id) == 0
@@ -116,16 +121,16 @@ def test_golden_samples_and_versions(catalog):
             build_seconds=1.5, sha256="f" * 64, object_key=f"v{version}", collection=f"c{version}",
         )
 
-    catalog.versions.add(built(1), activate=True)
-    catalog.versions.add(built(2), activate=False)
-    catalog.versions.add(built(2), activate=False)  # a build run again after a crash: the same version, once
+    catalog.versions.add(built(1), activate=True, actor="test")
+    catalog.versions.add(built(2), activate=False, actor="test")
+    catalog.versions.add(built(2), activate=False, actor="test")  # a build run again after a crash: the same version, once
     assert [v.version for v in catalog.versions.list(tile.id)] == [2, 1] and catalog.versions.get(tile.id, 1) == built(1)
     assert catalog.products.by_id(tile.id).active_version == 1
-    catalog.products.activate(tile.id, 2)
+    catalog.products.activate(tile.id, 2, "test")
     assert catalog.products.by_id(tile.id).active_version == 2
     catalog.products.delete(tile.id)
     with pytest.raises(NotFound):
-        catalog.versions.add(built(3), activate=True)  # the product was deleted during the build
+        catalog.versions.add(built(3), activate=True, actor="test")  # the product was deleted during the build
 
 
 def test_jobs_run_through_their_states(catalog):

@@ -20,6 +20,7 @@ from services.core.errors import Conflict, InvalidImage, InvalidRequest, NotFoun
 from services.core.fingerprints import Fingerprints
 from services.core.golden import GoldenSamples
 from services.core.inspections import Inspections
+from services.core.labels import Labels
 from services.core.keys import alias_name
 from services.core.models import Inspection, Product
 from services.core.products import Products
@@ -63,8 +64,9 @@ class Core:
         self.runner = JobRunner(self.catalog, MemoryBus(), Metrics(lambda: 0.0, lambda: 0.0), open_per_tenant=3)
         self.products = Products(self.catalog, self.objects, self.vectors, self.scorer, EgressPolicy([]), max_products=3)
         self.golden = GoldenSamples(self.catalog, self.objects, 4_000_000, max_golden, DecodeBudget(8_000_000, 8_000_000, 5.0, 1))
-        self.fingerprints = Fingerprints(self.catalog, self.objects, self.vectors, self.runner)
+        self.fingerprints = Fingerprints(self.catalog, self.objects, self.vectors, self.runner, replay_max=500)
         self.inspections = Inspections(self.catalog, self.objects, self.scorer, self.runner, self.golden, 4_000_000, 100)
+        self.labels = Labels(self.catalog, self.objects, self.golden, None, note_max_chars=100, tuning_limit=1000)
 
 
 def _files(core: Core) -> list[Path]:
@@ -119,16 +121,16 @@ def test_golden_samples_are_added_all_or_nothing(core, images):
 def test_a_build_needs_golden_samples_and_reserves_a_version(core, images):
     product = core.products.create("default", "tile", "")
     with pytest.raises(Conflict) as empty:
-        core.fingerprints.request_build("default", product, None)
+        core.fingerprints.request_build("default", product, None, "local")
     assert empty.value.code == "no_golden_samples"
     core.golden.add(product, images[:2])
-    first = core.fingerprints.request_build("default", product, None)
-    second = core.fingerprints.request_build("default", product, 1.5)
+    first = core.fingerprints.request_build("default", product, None, "local")
+    second = core.fingerprints.request_build("default", product, 1.5, "local")
     assert (first.kind, first.state, first.params["version"]) == ("build", "queued", 1)
     assert second.params["version"] == 2 and second.params["threshold"] == 1.5
     assert [j.id for j in core.fingerprints.jobs("default", product, "queued", 10)] == [second.id, first.id]
     with pytest.raises(NotFound):
-        core.fingerprints.activate(product, 1)  # reserved, never built
+        core.fingerprints.activate(product, 1, "local")  # reserved, never built
     with pytest.raises(NotFound):
         core.fingerprints.job("other-tenant", first.id)
 
@@ -148,10 +150,12 @@ def test_feedback_can_make_a_false_alarm_a_golden_sample(core, images):
         filename=images[5].filename, width=8, height=8, image_key="products/p/inspections/i/image", map_key="m", batch_id=None,
         feedback=None, timings_ms={}, created_at="2026-12-02T00:00:00",
     ))
-    marked = core.inspections.record_feedback(product, "a" * 32, "false_alarm", add_to_golden=True)
+    marked = core.labels.feedback(product, "a" * 32, True, add_to_golden=True, actor="local")
     assert marked.feedback == "false_alarm" and [g.filename for g in core.golden.list(product)] == [images[5].filename]
-    core.inspections.record_feedback(product, "a" * 32, None, add_to_golden=True)  # the same image: not twice
+    assert core.labels.get(product, "a" * 32).label == "false_alarm"  # the feedback is a label now
+    core.labels.feedback(product, "a" * 32, False, add_to_golden=True, actor="local")  # the same image: not twice
     assert len(core.golden.list(product)) == 1 and core.inspections.get(product, "a" * 32).feedback is None
+    assert core.labels.get(product, "a" * 32) is None
     with pytest.raises(InvalidRequest):
         core.inspections.get(product, "../../catalog.db")
 
@@ -238,7 +242,7 @@ def test_listing_products_is_paged_with_the_same_few_queries_whatever_the_page_s
     for i in range(24):
         core.products.create("plant-a", f"p{i:02d}", "")
     core.golden.add(core.products.get("plant-a", "p03"), images[:2])
-    core.fingerprints.request_build("plant-a", core.products.get("plant-a", "p03"), None)
+    core.fingerprints.request_build("plant-a", core.products.get("plant-a", "p03"), None, "local")
     statements: list[str] = []
     event.listen(core.catalog.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
     queries = []

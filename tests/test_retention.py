@@ -13,7 +13,7 @@ from services.common.metrics import Metrics
 from services.common.objects import LocalObjectStore, ObjectNotFound
 from services.core.errors import Gone
 from services.core.inspections import Inspections
-from services.core.models import Inspection, StoredImage
+from services.core.models import Inspection, Label, StoredImage
 from services.core.retention import Retention
 from tests.serving import Server, files, wait_job
 
@@ -80,6 +80,14 @@ def test_an_age_limit_removes_what_is_older_whatever_the_tenant(store):
     retention = Retention(store.catalog, store.objects, store.metrics, 1.0, None, 60.0)
     assert retention.sweep(T0 + timedelta(hours=37)) == 4  # older than 13 h: 0 and 12 h of each tenant
     assert [store.kept(i) for i in ids] == [False, False, True, True] * 2
+
+
+def test_labelled_images_are_evidence_and_stay(store):
+    ids = [store.inspect("a", n, 10) for n in range(3)]
+    product = store.products["a"]
+    store.catalog.labels.set(Label(inspection_id=ids[0], product_id=product.id, label="missed_defect", note="", actor="local", created_at="t"))
+    assert Retention(store.catalog, store.objects, store.metrics, 1.0, None, 60.0).sweep(T0 + timedelta(days=2)) == 2
+    assert [store.kept(i) for i in ids] == [True, False, False]
 
 
 def test_the_inspection_answers_gone_once_its_image_is_removed(store):

@@ -128,7 +128,7 @@ def _built_runtime(service: ServiceSettings, tile_root: Path, versions: int) -> 
 def test_restart_finds_every_shard_and_rebuilds_a_damaged_one(tmp_path, tile_root: Path):
     service = ServiceSettings(data_dir=tmp_path / "data", grpc_port=None)
     runtime, product_id = _built_runtime(service, tile_root, 2)
-    runtime.catalog.products.activate(product_id, 1)
+    runtime.catalog.products.activate(product_id, 1, "test")
     runtime.patches.vectors.point_alias(alias_name(product_id), runtime.catalog.versions.get(product_id, 1).collection)
     v1, v2 = (runtime.catalog.versions.get(product_id, v) for v in (1, 2))
     fingerprint = Fingerprint.loads(runtime.objects.get(v1.object_key))

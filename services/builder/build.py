@@ -111,6 +111,7 @@ class Builder:
                 collection=collection,
             ),
             activate=True,
+            actor=job.params.get("actor") or "build",  # a build requested before requests named who
         )
         progress("storing", 3, 3)
         self.ready(product_id, version)

@@ -13,8 +13,10 @@ import secrets
 
 from services.common.catalog import Catalog
 from services.core.errors import Unauthorized
+from services.core.models import ApiKey
 
 DEFAULT_TENANT = "default"
+LOCAL_ACTOR = "local"
 HEADER = "X-API-Key"
 
 
@@ -29,12 +31,26 @@ def hash_key(key: str) -> str:
 
 def tenant_for(catalog: Catalog, key: str | None, required: bool) -> str:
     """The caller's tenant: from its key, or the default tenant when keys are optional and none is sent."""
+    known = key_for(catalog, key, required)
+    return known.tenant if known is not None else DEFAULT_TENANT
+
+
+def key_for(catalog: Catalog, key: str | None, required: bool) -> ApiKey | None:
+    """The caller's stored key; None when keys are optional and none is sent."""
     if not key:
         if required:
             raise Unauthorized(f"missing {HEADER} header")
-        return DEFAULT_TENANT
+        return None
     digest = hash_key(key)
     known = catalog.keys.get(digest)
     if known is None or not hmac.compare_digest(known.key_hash, digest):
         raise Unauthorized("unknown API key")
-    return known.tenant
+    return known
+
+
+def actor_of(known: ApiKey | None) -> str:
+    """Who did something, for history and labels: "tenant/key label" ("tenant/key 1a2b3c4d" for a key
+    without a label), or "local" on a server used without keys."""
+    if known is None:
+        return LOCAL_ACTOR
+    return f"{known.tenant}/{known.label or 'key ' + known.key_hash[:8]}"

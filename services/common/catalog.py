@@ -13,9 +13,11 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text
 
 from services.core.repositories.golden import GoldenRepository
+from services.core.repositories.history import HistoryRepository
 from services.core.repositories.inspections import InspectionRepository
 from services.core.repositories.jobs import JobRepository
 from services.core.repositories.keys import KeyRepository
+from services.core.repositories.labels import LabelRepository
 from services.core.repositories.mqtt import MqttSinkRepository
 from services.core.repositories.products import ProductRepository
 from services.core.repositories.sources import SourceRepository
@@ -51,6 +53,8 @@ class Catalog:
         self.keys = KeyRepository(self.engine)
         self.sources = SourceRepository(self.engine)
         self.mqtt = MqttSinkRepository(self.engine)
+        self.labels = LabelRepository(self.engine)
+        self.history = HistoryRepository(self.engine)
 
     def ping(self) -> None:
         """Raises when the database cannot answer (readiness)."""

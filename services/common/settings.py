@@ -67,6 +67,9 @@ class ServiceSettings(BaseSettings):
     max_products: int = Field(1000, ge=1)  # products per tenant (a quota)
     max_open_jobs: int = Field(20, ge=1)  # jobs queued or running per tenant (a quota); more get 429
     page_limit: int = Field(200, ge=1)  # most items per page of a list
+    tuning_limit: int = Field(5000, ge=1)  # newest inspections whose scores threshold tuning is shown
+    replay_max: int = Field(500, ge=1)  # most stored inspections one replay job scores again
+    note_max_chars: int = Field(2000, ge=1)  # a label's note
 
     inference_slots: int = Field(1, ge=1)  # inspections scored at once; torch uses its threads per slot
     # REST inspections waiting for a slot beyond the ones scoring; more get 503 + Retry-After at once

@@ -3,7 +3,7 @@ searchable for past inspections with similar defects ("seen 14 times this week, 
 
 Writes go through one background thread after the inspection is stored: the decision never waits
 for the vector store, and a store that fails loses a library entry (logged), never the inspection.
-Labels: an entry starts "unreviewed" and follows the inspection's feedback ("false_alarm").
+Labels: an entry starts "unreviewed" and follows the inspection's label (confirmed_defect, false_alarm, missed_defect).
 """
 
 from __future__ import annotations

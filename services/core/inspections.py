@@ -1,16 +1,16 @@
-"""Use cases on inspections: inspect one image, queue a batch, read results and pictures, record feedback."""
+"""Use cases on inspections: inspect one image, queue a batch, read results and pictures, export them."""
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Iterator
+from datetime import datetime, timezone
 from typing import Literal
 
 from services.common.catalog import Catalog
 from services.common.jobs import JobRunner
 from services.common.names import check_id, new_id
 from services.common.objects import ObjectStore
-from services.core.errors import Gone
-from services.core.defects import DefectLibrary
+from services.core.errors import Gone, InvalidRequest
 from services.core.golden import GoldenSamples
 from services.core.keys import batch_item_key
 from services.core.models import Inspection, Job, Product
@@ -18,7 +18,7 @@ from services.core.pictures import picture
 from services.core.scoring import Scorer
 from services.core.uploads import Upload
 
-log = logging.getLogger(__name__)
+EXPORT_CHUNK = 500  # inspections read per query while an export streams
 
 
 class Inspections:
@@ -31,9 +31,7 @@ class Inspections:
         golden: GoldenSamples,
         max_pixels: int,
         page_limit: int,
-        defects: DefectLibrary | None = None,
     ) -> None:
-        self.defects = defects  # its labels follow the feedback
         self.catalog = catalog
         self.objects = objects
         self.scorer = scorer
@@ -56,14 +54,16 @@ class Inspections:
             self.objects.put(batch_item_key(product.id, job_id, i), upload.data)
         return self.runner.submit(tenant, product, kind, {"items": [u.filename for u in uploads]}, job_id)
 
-    def page(self, product: Product, decision: str | None, batch_id: str | None, limit: int, cursor: int | None) -> tuple[list[Inspection], int | None]:
+    def page(
+        self, product: Product, decision: str | None, batch_id: str | None, limit: int, cursor: int | None, label: str | None = None
+    ) -> tuple[list[Inspection], int | None]:
         """Newest first: (items, the cursor of the next page or None on the last); at most page_limit items.
         A cursor is a position among the product's own inspections (the oldest is 1), not the catalog's
         global sequence, which would tell a tenant how many inspections every tenant makes."""
         limit = min(limit, self.page_limit)
         batch_id = check_id(batch_id, "batch id") if batch_id is not None else None
         before = None if cursor is None else self.catalog.inspections.seq_at(product.id, cursor)
-        items = self.catalog.inspections.page(product.id, decision, batch_id, limit + 1, before)
+        items = self.catalog.inspections.page(product.id, decision, batch_id, limit + 1, before, label)
         more = len(items) > limit
         items = items[:limit]
         return items, self.catalog.inspections.position(product.id, items[-1].seq) if more else None
@@ -85,15 +85,22 @@ class Inspections:
             raise Gone(f"the image of inspection {inspection.id} was removed by the retention policy at {removed}; its result is kept", code="image_removed")
         return inspection
 
-    def record_feedback(self, product: Product, inspection_id: str, label: str | None, add_to_golden: bool) -> Inspection:
-        """Mark (or clear) a false alarm; optionally its image becomes a golden sample for the next build."""
-        inspection = self.get(product, inspection_id)
-        self.catalog.inspections.set_feedback(inspection.id, label)
-        if self.defects is not None:
-            try:
-                self.defects.label(inspection, label)
-            except Exception as exc:  # the feedback is stored; the library's copy of the label is not essential
-                log.warning("defect library label of %s not updated: %s", inspection.id, exc)
-        if add_to_golden:
-            self.golden.add(product, [Upload(inspection.filename, self.objects.get(inspection.image_key))])
-        return self.get(product, inspection.id)
+    def export(self, product: Product, since: str | None, until: str | None, decision: str | None, label: str | None) -> Iterator[list[Inspection]]:
+        """Oldest first, a chunk at a time, so an export of a year of results streams in bounded memory."""
+        start = instant(since, "since") if since is not None else None
+        end = instant(until, "until") if until is not None else None
+        if start is not None and end is not None and start >= end:
+            raise InvalidRequest("'since' must be before 'until'")
+        return self.catalog.inspections.between(product.id, start, end, decision, label, EXPORT_CHUNK)
+
+
+def instant(value: str, what: str) -> str:
+    """An ISO 8601 date or time as the catalog writes times (UTC, microseconds), so string order is time
+    order; a time without a zone is taken as UTC."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidRequest(f"{what} {value[:40]!r} is not an ISO 8601 date or time (2026-12-01 or 2026-12-01T08:00:00Z)") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc).isoformat(timespec="microseconds")

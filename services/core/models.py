@@ -11,7 +11,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 Decision = Literal["OK", "ANOMALOUS"]
-JobKind = Literal["build", "batch", "zeroshot"]
+JobKind = Literal["build", "batch", "zeroshot", "replay"]
+LabelKind = Literal["confirmed_defect", "false_alarm", "missed_defect"]  # missed_defect: an OK result that was bad
 JobState = Literal["queued", "running", "succeeded", "failed"]
 
 
@@ -234,4 +235,60 @@ class MqttSink(BaseModel):
     topic: str
     events: Literal["anomalous", "all"]
     cursor: int
+    created_at: str
+
+
+class Label(BaseModel):
+    """A person's verdict on an inspection: what the part really was, who said so and when."""
+
+    model_config = ConfigDict(frozen=True)
+
+    inspection_id: str
+    product_id: str
+    label: LabelKind
+    note: str
+    actor: str
+    created_at: str
+
+    @property
+    def defective(self) -> bool:
+        """The part was bad (a confirmed defect or a missed one); False: it was good (a false alarm)."""
+        return self.label != "false_alarm"
+
+
+class ScorePoint(BaseModel):
+    """An inspection reduced to what threshold tuning needs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    inspection_id: str
+    version: int
+    score: float
+    decision: Decision
+    label: LabelKind | None
+    created_at: str
+
+
+class VersionOrigin(BaseModel):
+    """How a version that was not built came to be (a tuned threshold over another version's bank)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    product_id: str
+    version: int
+    parent_version: int
+    actor: str
+    reason: str
+    created_at: str
+
+
+class Activation(BaseModel):
+    """Who made which version the active one, when, and which was active before."""
+
+    model_config = ConfigDict(frozen=True)
+
+    product_id: str
+    version: int
+    previous_version: int | None
+    actor: str
     created_at: str

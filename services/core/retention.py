@@ -4,7 +4,7 @@ A line at 10 parts a second stores about 90 GB of images a day; without a bound 
 then every new result is lost. The policy removes the oldest images first (their whole object-store
 prefix: image, score map and drawn pictures) and keeps every result: decision, score, regions,
 labels and webhook history stay in the catalog, and the image answers 410 from then on. Images of
-inspections marked as false alarms are evidence for the next fingerprint and are never removed.
+labelled inspections are evidence (for replay and the next fingerprint) and are never removed.
 Objects go before the row is marked, so a crash in between is finished by the next sweep.
 """
 

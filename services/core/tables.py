@@ -179,6 +179,40 @@ mqtt_sinks = Table(
     Column("created_at", String(32), nullable=False),
 )
 
+labels = Table(
+    "labels",
+    metadata,
+    Column("inspection_id", String(40), primary_key=True),  # one label per inspection: a new one replaces it
+    Column("product_id", String(32), nullable=False),
+    Column("label", String(32), nullable=False),  # confirmed_defect | false_alarm | missed_defect
+    Column("note", Text, nullable=False, default=""),
+    Column("actor", String(200), nullable=False),  # who: "tenant/key label", or "local"
+    Column("created_at", String(32), nullable=False),
+    Index("ix_labels_product_label", "product_id", "label"),
+)
+
+version_origins = Table(
+    "version_origins",
+    metadata,
+    Column("product_id", String(32), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("parent_version", Integer, nullable=False),  # the version whose bank it reuses
+    Column("actor", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_at", String(32), nullable=False),
+)
+
+activations = Table(
+    "activations",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("product_id", String(32), nullable=False, index=True),
+    Column("version", Integer, nullable=False),
+    Column("previous_version", Integer),  # None: the product's first
+    Column("actor", String(200), nullable=False),
+    Column("created_at", String(32), nullable=False),
+)
+
 OPEN_STATES = ("queued", "running")
 
 

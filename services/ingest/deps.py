@@ -8,11 +8,12 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from services.common.admission import Gate
-from services.common.auth import tenant_for
+from services.common.auth import DEFAULT_TENANT, actor_of, key_for
 from services.core.explanations import Explanations
 from services.core.fingerprints import Fingerprints
 from services.core.golden import GoldenSamples
 from services.core.inspections import Inspections
+from services.core.labels import Labels
 from services.core.models import Product
 from services.core.products import Products
 from services.ingest.uploads import UploadLimits
@@ -23,6 +24,7 @@ from services.runtime import Runtime
 class Caller:
     tenant: str
     api_key: str | None  # forwarded to a remote scorer, which checks it again
+    actor: str  # who, in labels and the version history: "tenant/key label", or "local" without keys
 
 
 def _runtime(request: Request) -> Runtime:
@@ -31,7 +33,8 @@ def _runtime(request: Request) -> Runtime:
 
 def get_caller(request: Request, x_api_key: Annotated[str | None, Header(description="API key of a tenant")] = None) -> Caller:
     runtime = _runtime(request)
-    return Caller(tenant_for(runtime.catalog, x_api_key, runtime.service.require_api_key), x_api_key)
+    known = key_for(runtime.catalog, x_api_key, runtime.service.require_api_key)
+    return Caller(known.tenant if known is not None else DEFAULT_TENANT, x_api_key, actor_of(known))
 
 
 # The use cases and limits are attributes of the runtime: async, so FastAPI hands them over in the event
@@ -50,6 +53,10 @@ async def _fingerprints(request: Request) -> Fingerprints:
 
 async def _inspections(request: Request) -> Inspections:
     return _runtime(request).inspections
+
+
+async def _labels(request: Request) -> Labels:
+    return _runtime(request).labels
 
 
 async def _explanations(request: Request) -> Explanations:
@@ -73,6 +80,7 @@ GoldenDep = Annotated[GoldenSamples, Depends(_golden)]
 FingerprintsDep = Annotated[Fingerprints, Depends(_fingerprints)]
 InspectionsDep = Annotated[Inspections, Depends(_inspections)]
 ExplanationsDep = Annotated[Explanations, Depends(_explanations)]
+LabelsDep = Annotated[Labels, Depends(_labels)]
 
 
 async def get_product(name: str, caller: CallerDep, products: ProductsDep) -> Product:

@@ -1,4 +1,5 @@
-"""Routes: inspect one image, batch jobs, stored results, their pictures and explanations, and false-alarm feedback."""
+"""Routes: inspect one image, batch jobs, stored results (with their labels), their pictures and explanations,
+and the older false-alarm feedback."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from services.ingest.deps import CallerDep, ExplanationsDep, InspectGateDep, InspectionsDep, LimitsDep, ProductDep
+from services.core.models import LabelKind
+from services.ingest.deps import CallerDep, ExplanationsDep, InspectGateDep, InspectionsDep, LabelsDep, LimitsDep, ProductDep
 from services.ingest.media import IMAGE_TYPES, ImageResponse, binary
 from services.ingest.products import MULTIPART_FILES
 from services.ingest.uploads import read_uploads
@@ -61,18 +63,21 @@ async def zeroshot(request: Request, caller: CallerDep, product: ProductDep, ins
 def list_inspections(
     product: ProductDep,
     inspections: InspectionsDep,
+    labels: LabelsDep,
     decision: Literal["OK", "ANOMALOUS"] | None = None,
+    label: LabelKind | None = None,
     batch: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     cursor: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
 ) -> InspectionPage:
-    rows, next_cursor = inspections.page(product, decision, batch, limit, cursor)
-    return InspectionPage(items=[InspectionOut.of(product, r) for r in rows], next_cursor=next_cursor)
+    rows, next_cursor = inspections.page(product, decision, batch, limit, cursor, label)
+    found = labels.of(rows)
+    return InspectionPage(items=[InspectionOut.of(product, r, found.get(r.id)) for r in rows], next_cursor=next_cursor)
 
 
 @router.get("/inspections/{inspection_id}")
-def get_inspection(inspection_id: str, product: ProductDep, inspections: InspectionsDep) -> InspectionOut:
-    return InspectionOut.of(product, inspections.get(product, inspection_id))
+def get_inspection(inspection_id: str, product: ProductDep, inspections: InspectionsDep, labels: LabelsDep) -> InspectionOut:
+    return InspectionOut.of(product, inspections.get(product, inspection_id), labels.get(product, inspection_id))
 
 
 @router.get("/inspections/{inspection_id}/image", status_code=200, response_class=ImageResponse, responses=binary("the image as uploaded", *IMAGE_TYPES))
@@ -86,9 +91,11 @@ def inspection_picture(inspection_id: str, kind: Literal["heatmap", "overlay"], 
 
 
 @router.post("/inspections/{inspection_id}/feedback")
-def feedback(inspection_id: str, body: FeedbackIn, product: ProductDep, inspections: InspectionsDep) -> InspectionOut:
-    """Mark a false alarm; optionally its image becomes a golden sample for the next build."""
-    return InspectionOut.of(product, inspections.record_feedback(product, inspection_id, body.label, body.add_to_golden))
+def feedback(inspection_id: str, body: FeedbackIn, caller: CallerDep, product: ProductDep, labels: LabelsDep) -> InspectionOut:
+    """Mark a false alarm (a `false_alarm` label; null clears the label); optionally its image becomes a
+    golden sample for the next build. An alias kept for older clients: PUT .../label says more."""
+    inspection = labels.feedback(product, inspection_id, body.label == "false_alarm", body.add_to_golden, caller.actor)
+    return InspectionOut.of(product, inspection, labels.get(product, inspection.id))
 
 
 @router.get("/inspections/{inspection_id}/explain")

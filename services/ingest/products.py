@@ -9,10 +9,10 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, HttpUrl
 
 from services.core.products import Overview
-from services.ingest.deps import CallerDep, GoldenDep, LimitsDep, ProductDep, ProductsDep
+from services.ingest.deps import CallerDep, GoldenDep, LabelsDep, LimitsDep, ProductDep, ProductsDep
 from services.ingest.media import IMAGE_TYPES, ImageResponse, binary
 from services.ingest.uploads import read_uploads
-from services.schemas import DeliveryOut, DeliveryPage, GoldenList, GoldenOut, GoldenUploadOut, JobOut, ProductList, ProductOut, ReplayOut, StatsOut, VersionOut, WebhookOut
+from services.schemas import DeliveryOut, DeliveryPage, GoldenList, GoldenOut, GoldenUploadOut, JobOut, LabelCounts, ProductList, ProductOut, ReplayOut, StatsOut, VersionOut, WebhookOut
 
 router = APIRouter(prefix="/v1/products", tags=["products"])
 
@@ -81,9 +81,9 @@ def delete_product(name: str, caller: CallerDep, products: ProductsDep) -> None:
 
 
 @router.get("/{name}/stats")
-def product_stats(name: str, caller: CallerDep, products: ProductsDep) -> StatsOut:
-    stats = products.stats(caller.tenant, name)
-    return StatsOut(**stats.counts, threshold=stats.threshold)
+def product_stats(product: ProductDep, products: ProductsDep, labels: LabelsDep) -> StatsOut:
+    stats = products.stats(product.tenant, product.name)
+    return StatsOut(**stats.counts, threshold=stats.threshold, labels=LabelCounts(**labels.counts(product)))
 
 
 @router.post("/{name}/golden", status_code=201, openapi_extra=MULTIPART_FILES)

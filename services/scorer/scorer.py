@@ -99,6 +99,10 @@ class Scorer:
         """The active version, loaded hot so the first inspection does not wait for it."""
         return self.inspector(product)[0]
 
+    def slot(self) -> threading.Semaphore:
+        """The inference slots: other work that runs the backbone (a replay) takes turns with inspections."""
+        return self._slots
+
     def forget(self, product_id: str) -> None:
         with self._hot_lock:
             self._hot.pop(product_id, None)

@@ -10,6 +10,7 @@ const STAGES: Record<string, string> = {
   threshold: 'Computing the threshold',
   storing: 'Storing the fingerprint',
   inspecting: 'Inspecting',
+  replaying: 'Scoring stored inspections again',
   done: 'Done',
   failed: 'Failed',
 };

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, func, select
+from collections.abc import Iterator
+
+from sqlalchemy import Engine, Select, exists, func, select
 from sqlalchemy.exc import IntegrityError
 
 from services.core.errors import NotFound
 from services.core.models import Inspection, StoredImage
 from services.core.repositories.webhooks import queued
-from services.core.tables import deliveries, inspections, stored_images
+from services.core.tables import deliveries, inspections, labels, stored_images
 
 
 class InspectionRepository:
@@ -50,17 +52,46 @@ class InspectionRepository:
         with self.engine.connect() as conn:
             return [Inspection.model_validate(r._mapping) for r in conn.execute(query)]
 
-    def page(self, product_id: str, decision: str | None, batch_id: str | None, limit: int, before: int | None) -> list[Inspection]:
-        """Newest first; `before` is the seq cursor of the previous page's last item."""
-        query = select(inspections).where(inspections.c.product_id == product_id)
-        if decision is not None:
-            query = query.where(inspections.c.decision == decision)
+    def page(self, product_id: str, decision: str | None, batch_id: str | None, limit: int, before: int | None, label: str | None = None) -> list[Inspection]:
+        """Newest first; `before` is the seq cursor of the previous page's last item; `label` keeps those
+        labelled so."""
+        query = self._filtered(product_id, decision, label)
         if batch_id is not None:
             query = query.where(inspections.c.batch_id == batch_id)
         if before is not None:
             query = query.where(inspections.c.seq < before)
         with self.engine.connect() as conn:
             return [Inspection.model_validate(r._mapping) for r in conn.execute(query.order_by(inspections.c.seq.desc()).limit(limit))]
+
+    def _filtered(self, product_id: str, decision: str | None, label: str | None) -> Select:
+        query = select(inspections).where(inspections.c.product_id == product_id)
+        if decision is not None:
+            query = query.where(inspections.c.decision == decision)
+        if label is not None:
+            query = query.where(exists().where(labels.c.inspection_id == inspections.c.id, labels.c.label == label))
+        return query
+
+    def between(self, product_id: str, since: str | None, until: str | None, decision: str | None, label: str | None, chunk: int) -> Iterator[list[Inspection]]:
+        """Oldest first, `chunk` at a time (an export streams them without holding them all); `since`
+        inclusive, `until` exclusive, both ISO 8601 prefixes compared as strings (created_at is UTC)."""
+        query = self._filtered(product_id, decision, label)
+        if since is not None:
+            query = query.where(inspections.c.created_at >= since)
+        if until is not None:
+            query = query.where(inspections.c.created_at < until)
+        after = 0
+        while True:
+            with self.engine.connect() as conn:
+                rows = [Inspection.model_validate(r._mapping) for r in conn.execute(query.where(inspections.c.seq > after).order_by(inspections.c.seq).limit(chunk))]
+            if not rows:
+                return
+            yield rows
+            after = rows[-1].seq
+
+    def max_score(self, product_id: str) -> float | None:
+        """The highest score any inspection of the product has had (None before the first)."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.max(inspections.c.score)).where(inspections.c.product_id == product_id)).scalar_one()
 
     def position(self, product_id: str, seq: int) -> int:
         """How many of the product's inspections are as old as `seq` or older (1: its first)."""
@@ -108,10 +139,6 @@ class InspectionRepository:
     def count(self, product_id: str) -> int:
         with self.engine.connect() as conn:
             return conn.execute(select(func.count()).select_from(inspections).where(inspections.c.product_id == product_id)).scalar_one()
-
-    def set_feedback(self, inspection_id: str, label: str | None) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(inspections.update().where(inspections.c.id == inspection_id).values(feedback=label))
 
     def stats(self, product_id: str) -> dict:
         """Decisions per day, totals and false alarms (the analytics page)."""

@@ -7,7 +7,8 @@ from sqlalchemy.exc import IntegrityError
 
 from services.core.errors import Conflict, NotFound
 from services.core.models import Product
-from services.core.tables import OPEN_STATES, deliveries, golden, inspections, jobs, now_iso, products, stored_images, versions, webhooks
+from services.core.repositories.history import record_activation
+from services.core.tables import OPEN_STATES, activations, deliveries, golden, inspections, jobs, labels, now_iso, products, stored_images, version_origins, versions, webhooks
 
 
 class ProductRepository:
@@ -90,7 +91,7 @@ class ProductRepository:
     def delete(self, product_id: str) -> None:
         """The product and everything recorded about it, in one transaction; its open jobs fail."""
         with self.engine.begin() as conn:
-            for table in (golden, versions, inspections, stored_images, webhooks, deliveries):
+            for table in (golden, versions, inspections, stored_images, webhooks, deliveries, labels, version_origins, activations):
                 conn.execute(table.delete().where(table.c.product_id == product_id))
             conn.execute(jobs.update().where(jobs.c.product_id == product_id, jobs.c.state.in_(OPEN_STATES)).values(
                 state="failed", error={"code": "not_found", "message": "the product was deleted"}, finished_at=now_iso()))
@@ -103,11 +104,13 @@ class ProductRepository:
             conn.execute(products.update().where(products.c.id == product_id).values(next_version=version + 1))
         return version
 
-    def activate(self, product_id: str, version: int) -> None:
-        """Make a recorded version the one inspections use (NotFound for a version never built)."""
+    def activate(self, product_id: str, version: int, actor: str) -> None:
+        """Make a recorded version the one inspections use (NotFound for a version never built), and
+        record who did it and which version it replaced."""
         with self.engine.begin() as conn:
             if conn.execute(select(versions.c.version).where(versions.c.product_id == product_id, versions.c.version == version)).first() is None:
                 raise NotFound(f"fingerprint version {version} does not exist")
+            record_activation(conn, product_id, version, actor)
             conn.execute(products.update().where(products.c.id == product_id).values(active_version=version))
 
     def _first(self, query: object) -> Product | None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, exists, func, select
 
 from services.core.models import StoredImage
-from services.core.tables import inspections, stored_images
+from services.core.tables import inspections, labels, stored_images
 
 
 class StoredImageRepository:
@@ -20,11 +20,13 @@ class StoredImageRepository:
 
     def oldest(self, limit: int, tenant: str | None = None, before: str | None = None) -> list[tuple[StoredImage, str]]:
         """Kept images oldest first, each with its inspection's image key, of one tenant and/or older than
-        `before`; images of inspections marked as false alarms are evidence and are never offered."""
+        `before`; images of labelled inspections (and of false alarms marked before labels existed) are
+        evidence for threshold tuning, replay and the next fingerprint, and are never offered."""
         query = (
             select(stored_images, inspections.c.image_key)
             .join(inspections, inspections.c.id == stored_images.c.inspection_id)
             .where(stored_images.c.removed_at.is_(None), inspections.c.feedback.is_(None))
+            .where(~exists().where(labels.c.inspection_id == stored_images.c.inspection_id))
         )
         if tenant is not None:
             query = query.where(stored_images.c.tenant == tenant)

@@ -5,23 +5,28 @@ from __future__ import annotations
 from sqlalchemy import Engine, select
 
 from services.core.errors import NotFound
-from services.core.models import Version
-from services.core.tables import products, versions
+from services.core.models import Version, VersionOrigin
+from services.core.repositories.history import record_activation
+from services.core.tables import products, version_origins, versions
 
 
 class VersionRepository:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def add(self, version: Version, activate: bool) -> None:
+    def add(self, version: Version, activate: bool, actor: str, origin: VersionOrigin | None = None) -> None:
         """Record a built version (replacing a half-recorded earlier try of the same one) and, in the same
-        transaction, make it the one inspections use."""
+        transaction, make it the one inspections use (recorded as `actor`'s activation) and note where a
+        derived version came from."""
         with self.engine.begin() as conn:
             if conn.execute(select(products.c.id).where(products.c.id == version.product_id)).first() is None:
                 raise NotFound("the product was deleted during the build")
             conn.execute(versions.delete().where(versions.c.product_id == version.product_id, versions.c.version == version.version))
             conn.execute(versions.insert().values(**version.model_dump()))
+            if origin is not None:
+                conn.execute(version_origins.insert().values(**origin.model_dump()))
             if activate:
+                record_activation(conn, version.product_id, version.version, actor)
                 conn.execute(products.update().where(products.c.id == version.product_id).values(active_version=version.version))
 
     def list(self, product_id: str) -> list[Version]:

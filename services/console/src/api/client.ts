@@ -178,6 +178,17 @@ export const api = {
         body: { label: 'false_alarm', add_to_golden: addToGolden },
       }),
     ),
+  setLabel: (name: string, id: string, label: LabelKind, note: string) =>
+    call(http.PUT('/v1/products/{name}/inspections/{inspection_id}/label', { params: { path: { name, inspection_id: id } }, body: { label, note } })),
+  clearLabel: (name: string, id: string) =>
+    call(http.DELETE('/v1/products/{name}/inspections/{inspection_id}/label', { params: { path: { name, inspection_id: id } } })),
+  tuning: (name: string, version: number) =>
+    call(http.GET('/v1/products/{name}/tuning', { params: { path: { name }, query: { version } } })),
+  tuneVersion: (name: string, version: number, threshold: number, confirm: boolean, reason: string) =>
+    call(http.POST('/v1/products/{name}/fingerprints/{version}/tune', { params: { path: { name, version } }, body: { threshold, confirm, reason } })),
+  replayVersion: (name: string, version: number, last: number) =>
+    call(http.POST('/v1/products/{name}/fingerprints/{version}/replay', { params: { path: { name, version } }, body: { last } })),
+  activations: (name: string) => call(http.GET('/v1/products/{name}/activations', product(name))),
   explain: (name: string, id: string, k: number) =>
     call(http.GET('/v1/products/{name}/inspections/{inspection_id}/explain', { params: { path: { name, inspection_id: id }, query: { k } } })),
   lines: (since: string) => call(http.GET('/v1/lines', { params: { query: { since, limit: 500 } } })),
@@ -190,6 +201,14 @@ export const api = {
 };
 
 type InspectionQuery = NonNullable<paths['/v1/products/{name}/inspections']['get']['parameters']['query']>;
+export type LabelKind = NonNullable<InspectionQuery['label']>;
+export type ExportQuery = NonNullable<paths['/v1/products/{name}/inspections/export']['get']['parameters']['query']>;
+
+/** The export's URL (fetched with the API key by download()). */
+export function exportUrl(name: string, query: ExportQuery): string {
+  const q = new URLSearchParams(Object.entries(query).filter((e): e is [string, string] => Boolean(e[1])));
+  return `/v1/products/${encodeURIComponent(name)}/inspections/export?${q}`;
+}
 
 /** The items of every page from `page(cursor)`, following `next_cursor`, up to `max` items. */
 async function allPages<T, C>(

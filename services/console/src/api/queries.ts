@@ -22,6 +22,8 @@ export const keys = {
   explain: (name: string, id: string) => ['product', name, 'inspection', id, 'explain'] as const,
   similar: (name: string, id: string) => ['product', name, 'inspection', id, 'similar'] as const,
   stats: (name: string) => ['product', name, 'stats'] as const,
+  tuning: (name: string, version: number) => ['product', name, 'tuning', version] as const,
+  activations: (name: string) => ['product', name, 'activations'] as const,
   recent: (name: string) => ['product', name, 'recent'] as const,
   job: (id: string) => ['job', id] as const,
   limits: ['limits'] as const,
@@ -124,3 +126,8 @@ export function localMidnight(now: Date = new Date()): string {
 /** Every product's line (sources, newest result, today's counts), refreshed every few seconds. */
 export const useLines = () =>
   useQuery({ queryKey: keys.lines, queryFn: () => api.lines(localMidnight()), select: (page) => page.items, refetchInterval: LINES_REFRESH_MS });
+/** The scored, labelled history a threshold for `version` is judged on (threshold tuning). */
+export const useTuning = (name: string, version: number) =>
+  useQuery({ queryKey: keys.tuning(name, version), queryFn: () => api.tuning(name, version) });
+export const useActivations = (name: string) =>
+  useQuery({ queryKey: keys.activations(name), queryFn: () => api.activations(name), select: (page) => page.items });

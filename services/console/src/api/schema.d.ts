@@ -166,6 +166,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/products/{name}/activations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Activations
+         * @description Who activated which version, when, and from which: newest first (builds activate their version too).
+         */
+        get: operations["list_activations_v1_products__name__activations_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/products/{name}/batches": {
         parameters: {
             query?: never;
@@ -255,7 +275,7 @@ export interface paths {
         put?: never;
         /**
          * Activate Version
-         * @description Roll back (or forward): the next inspection uses that version.
+         * @description Roll back (or forward): the next inspection uses that version; recorded in the activation history.
          */
         post: operations["activate_version_v1_products__name__fingerprints__version__activate_post"];
         delete?: never;
@@ -278,6 +298,48 @@ export interface paths {
         get: operations["download_version_v1_products__name__fingerprints__version__file_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/products/{name}/fingerprints/{version}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replay Version
+         * @description A job scoring the newest stored inspections with this version; its result says which decisions
+         *     would change and what that does to labelled ones (fixes_false_alarms, introduces_misses, ...).
+         */
+        post: operations["replay_version_v1_products__name__fingerprints__version__replay_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/products/{name}/fingerprints/{version}/tune": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Tune Version
+         * @description A new version with this version's bank and another threshold (no rebuild), not yet active: replay
+         *     it, then activate it. 409 confirm_required for a threshold above every score seen, without confirm.
+         */
+        post: operations["tune_version_v1_products__name__fingerprints__version__tune_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -377,6 +439,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/products/{name}/inspections/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export Inspections
+         * @description Oldest first, streamed. since (inclusive) and until (exclusive): ISO 8601 dates or times, UTC
+         *     unless a zone is given. Text a person typed is made safe for spreadsheets (no formulas).
+         */
+        get: operations["export_inspections_v1_products__name__inspections_export_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/products/{name}/inspections/{inspection_id}": {
         parameters: {
             query?: never;
@@ -425,7 +508,8 @@ export interface paths {
         put?: never;
         /**
          * Feedback
-         * @description Mark a false alarm; optionally its image becomes a golden sample for the next build.
+         * @description Mark a false alarm (a `false_alarm` label; null clears the label); optionally its image becomes a
+         *     golden sample for the next build. An alias kept for older clients: PUT .../label says more.
          */
         post: operations["feedback_v1_products__name__inspections__inspection_id__feedback_post"];
         delete?: never;
@@ -446,6 +530,27 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/products/{name}/inspections/{inspection_id}/label": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set Label
+         * @description Label the inspection (a new label replaces the old); who and when are recorded.
+         */
+        put: operations["set_label_v1_products__name__inspections__inspection_id__label_put"];
+        post?: never;
+        /** Clear Label */
+        delete: operations["clear_label_v1_products__name__inspections__inspection_id__label_delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -617,6 +722,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/products/{name}/tuning": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Tuning
+         * @description Scores, decisions and labels of the inspections made with this version's bank: what a threshold
+         *     slider counts false alarms and misses on (in the client).
+         */
+        get: operations["tuning_v1_products__name__tuning_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/products/{name}/webhook": {
         parameters: {
             query?: never;
@@ -721,6 +847,28 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** ActivationList */
+        ActivationList: {
+            /**
+             * Items
+             * @description newest first
+             */
+            items: components["schemas"]["ActivationOut"][];
+        };
+        /**
+         * ActivationOut
+         * @description Who made which version active, when, and which version was active before (null: none).
+         */
+        ActivationOut: {
+            /** Actor */
+            actor: string;
+            /** Created At */
+            created_at: string;
+            /** Previous Version */
+            previous_version: number | null;
+            /** Version */
+            version: number;
+        };
         /** BuildIn */
         BuildIn: {
             /**
@@ -971,7 +1119,10 @@ export interface components {
              * @enum {string}
              */
             decision: "OK" | "ANOMALOUS";
-            /** Feedback */
+            /**
+             * Feedback
+             * @description deprecated: read label (false_alarm there too)
+             */
             feedback: "false_alarm" | null;
             /** Filename */
             filename: string;
@@ -983,6 +1134,7 @@ export interface components {
             id: string;
             /** Image Url */
             image_url: string;
+            label?: components["schemas"]["LabelOut"] | null;
             /** Overlay Url */
             overlay_url: string;
             /** Product */
@@ -1038,7 +1190,7 @@ export interface components {
              * Kind
              * @enum {string}
              */
-            kind: "build" | "batch" | "zeroshot";
+            kind: "build" | "batch" | "zeroshot" | "replay";
             /** Product */
             product: string;
             progress: components["schemas"]["JobProgress"];
@@ -1070,6 +1222,51 @@ export interface components {
             stage: string;
             /** Total */
             total: number;
+        };
+        /** LabelCounts */
+        LabelCounts: {
+            /** Confirmed Defect */
+            confirmed_defect: number;
+            /** False Alarm */
+            false_alarm: number;
+            /** Missed Defect */
+            missed_defect: number;
+        };
+        /** LabelIn */
+        LabelIn: {
+            /**
+             * Label
+             * @description confirmed_defect, false_alarm, or missed_defect (an OK result that was bad)
+             * @enum {string}
+             */
+            label: "confirmed_defect" | "false_alarm" | "missed_defect";
+            /**
+             * Note
+             * @description optional, for people
+             * @default
+             */
+            note: string;
+        };
+        /**
+         * LabelOut
+         * @description What a person said the part really was.
+         */
+        LabelOut: {
+            /**
+             * Actor
+             * @description who: "tenant/key label", or "local" without API keys
+             */
+            actor: string;
+            /** Created At */
+            created_at: string;
+            /**
+             * Label
+             * @description missed_defect: an OK result that was bad
+             * @enum {string}
+             */
+            label: "confirmed_defect" | "false_alarm" | "missed_defect";
+            /** Note */
+            note: string;
         };
         /**
          * LimitsOut
@@ -1210,6 +1407,26 @@ export interface components {
             /** View */
             view: number;
         };
+        /**
+         * OriginOut
+         * @description Where a version that was not built came from.
+         */
+        OriginOut: {
+            /** Actor */
+            actor: string;
+            /** Created At */
+            created_at: string;
+            /**
+             * Parent Version
+             * @description the version whose bank it reuses
+             */
+            parent_version: number;
+            /**
+             * Reason
+             * @description e.g. "threshold tuned from 3.1 to 3.25"
+             */
+            reason: string;
+        };
         /** ProductIn */
         ProductIn: {
             /**
@@ -1287,6 +1504,15 @@ export interface components {
              */
             region: number;
         };
+        /** ReplayIn */
+        ReplayIn: {
+            /**
+             * Last
+             * @description how many of the newest stored inspections to score again (at most the server's replay_max)
+             * @default 100
+             */
+            last: number;
+        };
         /** ReplayOut */
         ReplayOut: {
             /**
@@ -1294,6 +1520,27 @@ export interface components {
              * @description deliveries queued again, due now
              */
             queued: number;
+        };
+        /** ScorePointOut */
+        ScorePointOut: {
+            /** Created At */
+            created_at: string;
+            /**
+             * Decision
+             * @enum {string}
+             */
+            decision: "OK" | "ANOMALOUS";
+            /**
+             * Id
+             * @description the inspection
+             */
+            id: string;
+            /** Label */
+            label: ("confirmed_defect" | "false_alarm" | "missed_defect") | null;
+            /** Score */
+            score: number;
+            /** Version */
+            version: number;
         };
         /** SimilarDefectOut */
         SimilarDefectOut: {
@@ -1435,6 +1682,8 @@ export interface components {
             by_day: components["schemas"]["DayCount"][];
             /** False Alarms */
             false_alarms: number;
+            /** @description inspections per label */
+            labels: components["schemas"]["LabelCounts"];
             /** Ok */
             ok: number;
             /**
@@ -1467,6 +1716,49 @@ export interface components {
              * @description triggers waiting for a frame, this one included
              */
             pending: number;
+        };
+        /** TuneIn */
+        TuneIn: {
+            /**
+             * Confirm
+             * @description required for a threshold above every score the product has had
+             * @default false
+             */
+            confirm: boolean;
+            /**
+             * Reason
+             * @description added to "threshold tuned from X to Y"
+             * @default
+             */
+            reason: string;
+            /**
+             * Threshold
+             * @description the new decision threshold on image scores
+             */
+            threshold: number;
+        };
+        /**
+         * TuningOut
+         * @description The scored history a threshold for this version can be judged on: inspections by any version with
+         *     its bank, newest first (labelled and not), and the product's highest score ever.
+         */
+        TuningOut: {
+            /**
+             * Golden Max
+             * @description the highest leave-one-out score of the golden samples
+             */
+            golden_max: number | null;
+            /**
+             * Max Score
+             * @description the highest score of any inspection of the product; a threshold above it needs confirm
+             */
+            max_score: number | null;
+            /** Points */
+            points: components["schemas"]["ScorePointOut"][];
+            /** Threshold */
+            threshold: number;
+            /** Version */
+            version: number;
         };
         /**
          * Validation
@@ -1507,6 +1799,7 @@ export interface components {
             /** Golden Count */
             golden_count: number;
             golden_scores: components["schemas"]["GoldenScores"];
+            origin?: components["schemas"]["OriginOut"] | null;
             /** Pixel Threshold */
             pixel_threshold: number;
             selfconfig?: components["schemas"]["Validation"] | null;
@@ -2030,6 +2323,51 @@ export interface operations {
             };
         };
     };
+    list_activations_v1_products__name__activations_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: {
+                /** @description API key of a tenant */
+                "x-api-key"?: string | null;
+            };
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActivationList"];
+                };
+            };
+            /** @description the request cannot be served */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the server or a backend failed */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     batch_v1_products__name__batches_post: {
         parameters: {
             query?: never;
@@ -2349,6 +2687,104 @@ export interface operations {
             };
         };
     };
+    replay_version_v1_products__name__fingerprints__version__replay_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description API key of a tenant */
+                "x-api-key"?: string | null;
+            };
+            path: {
+                /** @description fingerprint version */
+                version: number;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ReplayIn"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobOut"];
+                };
+            };
+            /** @description the request cannot be served */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the server or a backend failed */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    tune_version_v1_products__name__fingerprints__version__tune_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description API key of a tenant */
+                "x-api-key"?: string | null;
+            };
+            path: {
+                /** @description fingerprint version */
+                version: number;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TuneIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VersionOut"];
+                };
+            };
+            /** @description the request cannot be served */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the server or a backend failed */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     list_golden_v1_products__name__golden_get: {
         parameters: {
             query?: never;
@@ -2587,6 +3023,7 @@ export interface operations {
         parameters: {
             query?: {
                 decision?: ("OK" | "ANOMALOUS") | null;
+                label?: ("confirmed_defect" | "false_alarm" | "missed_defect") | null;
                 batch?: string | null;
                 limit?: number;
                 cursor?: number | null;
@@ -2609,6 +3046,56 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["InspectionPage"];
+                };
+            };
+            /** @description the request cannot be served */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the server or a backend failed */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    export_inspections_v1_products__name__inspections_export_get: {
+        parameters: {
+            query?: {
+                format?: "csv" | "json";
+                since?: string | null;
+                until?: string | null;
+                decision?: ("OK" | "ANOMALOUS") | null;
+                label?: ("confirmed_defect" | "false_alarm" | "missed_defect") | null;
+            };
+            header?: {
+                /** @description API key of a tenant */
+                "x-api-key"?: string | null;
+            };
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a CSV file with a header row, or a JSON array of inspections */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InspectionOut"][];
+                    "text/csv": string;
                 };
             };
             /** @description the request cannot be served */
@@ -2814,6 +3301,96 @@ export interface operations {
                 };
                 content: {
                     "image/png": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    set_label_v1_products__name__inspections__inspection_id__label_put: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description API key of a tenant */
+                "x-api-key"?: string | null;
+            };
+            path: {
+                inspection_id: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LabelIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LabelOut"];
+                };
+            };
+            /** @description the request cannot be served */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the server or a backend failed */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    clear_label_v1_products__name__inspections__inspection_id__label_delete: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description API key of a tenant */
+                "x-api-key"?: string | null;
+            };
+            path: {
+                inspection_id: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the request cannot be served */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the server or a backend failed */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
@@ -3369,6 +3946,52 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["StatsOut"];
+                };
+            };
+            /** @description the request cannot be served */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the server or a backend failed */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    tuning_v1_products__name__tuning_get: {
+        parameters: {
+            query?: {
+                /** @description default: the active version */
+                version?: number | null;
+            };
+            header?: {
+                /** @description API key of a tenant */
+                "x-api-key"?: string | null;
+            };
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TuningOut"];
                 };
             };
             /** @description the request cannot be served */

@@ -1,19 +1,9 @@
 import * as Menu from '@radix-ui/react-dropdown-menu';
 import { useState } from 'react';
-import { errorText, fetchBlob } from '../api/client';
+import { errorText } from '../api/client';
 import type { Inspection } from '../api/types';
+import { download } from '../download';
 import { paths } from '../paths';
-
-/** Save `url` (an API picture, fetched with the API key when one is set) as `filename`. */
-async function download(url: string, filename: string) {
-  const href = URL.createObjectURL(await fetchBlob(url));
-  const a = document.createElement('a');
-  a.href = href;
-  a.download = filename;
-  a.click();
-  // after the browser has taken the bytes (revoking at once can cancel the download)
-  setTimeout(() => URL.revokeObjectURL(href), 10_000);
-}
 
 /** A result taken out of the console: its link for a report, its overlay picture. */
 export function InspectionActions({ inspection: ins }: { inspection: Inspection }) {

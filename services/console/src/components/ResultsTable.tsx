@@ -2,6 +2,7 @@ import { useMemo, useState } from 'react';
 import type { Inspection } from '../api/types';
 import { fmtScore } from '../format';
 import { DecisionBadge } from './DecisionBadge';
+import { LABELS } from './LabelPanel';
 import { Time } from './Time';
 
 type SortKey = 'score' | 'filename' | 'created_at';
@@ -62,7 +63,7 @@ export function ResultsTable({ items, selectedId, onSelect, caption }: Props) {
             <th scope="col">Threshold</th>
             <th scope="col">Regions</th>
             {header('created_at', 'Time', 'desc')}
-            <th scope="col">Feedback</th>
+            <th scope="col">Label</th>
           </tr>
         </thead>
         <tbody>
@@ -87,7 +88,7 @@ export function ResultsTable({ items, selectedId, onSelect, caption }: Props) {
               <td className="num">{fmtScore(ins.threshold)}</td>
               <td className="num">{ins.regions.length}</td>
               <td className="nowrap"><Time iso={ins.created_at} /></td>
-              <td>{ins.feedback === 'false_alarm' ? 'false alarm' : ''}</td>
+              <td>{ins.label ? LABELS[ins.label.label].toLowerCase() : ins.feedback === 'false_alarm' ? 'false alarm' : ''}</td>
             </tr>
           ))}
         </tbody>

@@ -12,6 +12,7 @@ import { ProductPicker } from '../components/ProductPicker';
 import { Time } from '../components/Time';
 import { fmtScore } from '../format';
 import { paths } from '../paths';
+import { ExportPanel } from './analytics/ExportPanel';
 
 export function AnalyticsPage() {
   const products = useProductList();
@@ -104,6 +105,10 @@ function Analytics({ name, stats, recent, anomalies, error, updatedAt, onRefresh
             <dd>{stats.false_alarms}</dd>
           </div>
           <div>
+            <dt>Missed defects</dt>
+            <dd data-testid="stat-missed">{stats.labels.missed_defect}</dd>
+          </div>
+          <div>
             <dt>Pass rate</dt>
             <dd>{passRate === null ? '–' : `${passRate.toFixed(1)} %`}</dd>
           </div>
@@ -157,6 +162,7 @@ function Analytics({ name, stats, recent, anomalies, error, updatedAt, onRefresh
           </ul>
         )}
       </section>
+      <ExportPanel name={name} />
     </>
   );
 }

@@ -7,6 +7,7 @@ import type { Inspection, Product } from '../api/types';
 import { defaultProduct, useProductList } from '../App';
 import { ErrorBanner, Notice } from '../components/ErrorBanner';
 import { InspectionViewer } from '../components/InspectionViewer';
+import { LabelPanel } from '../components/LabelPanel';
 import { NoFingerprint } from '../components/NoFingerprint';
 import { Pager } from '../components/Pager';
 import { ProductPicker } from '../components/ProductPicker';
@@ -165,6 +166,7 @@ function Inspector({ product, inspectionId }: { product: Product; inspectionId: 
               onFalseAlarm={(addToGolden) => feedback.mutate({ id: selected.data.id, addToGolden })}
               feedbackBusy={feedback.isPending}
             />
+            <LabelPanel key={`label-${selected.data.id}`} name={name} inspection={selected.data} />
             {selected.data.decision === 'ANOMALOUS' && selected.data.regions.length > 0 && (
               <>
                 <RegionExplanations key={`explain-${selected.data.id}`} inspection={selected.data} />

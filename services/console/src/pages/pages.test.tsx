@@ -407,7 +407,7 @@ describe('Analytics', () => {
       [
         'GET',
         /stats$/,
-        () => ({ total: 4, ok: 2, anomalous: 2, false_alarms: 1, threshold: 2.5, by_day: [{ day: '2026-11-27', ok: 2, anomalous: 2 }] }),
+        () => ({ total: 4, ok: 2, anomalous: 2, false_alarms: 1, labels: { confirmed_defect: 1, false_alarm: 1, missed_defect: 0 }, threshold: 2.5, by_day: [{ day: '2026-11-27', ok: 2, anomalous: 2 }] }),
       ],
       ['GET', /inspections\?decision=ANOMALOUS/, () => ({ items: [inspection('b', 5), inspection('d', 3)] })],
       ['GET', /inspections\?limit=/, () => ({ items: [inspection('a', 1), inspection('b', 5), inspection('c', 2), inspection('d', 3)] })],

@@ -11,6 +11,7 @@ import { Time } from '../../components/Time';
 import { fmtScore, parseDecimal } from '../../format';
 import { jobFraction, jobLabel } from '../../jobs';
 import { paths } from '../../paths';
+import { ActivationHistory } from './ActivationHistory';
 import { uploadKey, useProductChanged } from './GoldenSamples';
 
 const BAD_THRESHOLD = 'The threshold must be a positive number such as 3.25 or 3,25, or left empty to derive it from the golden samples.';
@@ -122,6 +123,7 @@ export function Fingerprint({ product, goldenCount, shown }: { product: Product;
           onActivate={(v) => activate.mutate(v)}
         />
       )}
+      <ActivationHistory name={name} />
     </section>
   );
 }
@@ -163,6 +165,7 @@ function VersionsTable({ name, versions, active, shown, busy, activating, onActi
               <td className="num nowrap">
                 {fmtScore(v.threshold)}
                 {v.threshold_source && <span className="muted small"> {v.threshold_source}</span>}
+                {v.origin && <div className="muted small">{`${v.origin.reason} · ${v.origin.actor}`}</div>}
               </td>
               <td className="num">{v.golden_count}</td>
               <td className="num">{v.coreset_rows ?? '–'}</td>

@@ -9,6 +9,8 @@ import { fmtScore } from '../../format';
 import { paths } from '../../paths';
 import { Fingerprint } from './Fingerprint';
 import { GoldenSamples } from './GoldenSamples';
+import { Replay } from './Replay';
+import { ThresholdTuning } from './ThresholdTuning';
 
 /** One product: its status, golden samples and fingerprint versions (`version` from the URL is shown in full). */
 export function ProductSetup({ name, version }: { name: string; version: number | null }) {
@@ -26,11 +28,14 @@ export function ProductSetup({ name, version }: { name: string; version: number 
   }
   if (!product.data || !golden.data) return <Loading error={product.error ?? golden.error} label="Loading product…" />;
   const building = product.data.building !== null && !isFinished(product.data.building);
+  const tuned = version ?? product.data.active_version; // the version the tuning panel works on
   return (
     <div className="stack-v">
       <ProductStatus product={product.data} goldenCount={golden.data.length} building={building} />
       <GoldenSamples name={name} samples={golden.data} building={building} />
       <Fingerprint product={product.data} goldenCount={golden.data.length} shown={version} />
+      {version !== null && <Replay key={version} name={name} version={version} active={version === product.data.active_version} />}
+      {tuned !== null && <ThresholdTuning name={name} version={tuned} />}
     </div>
   );
 }
