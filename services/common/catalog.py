@@ -16,6 +16,7 @@ from services.core.repositories.golden import GoldenRepository
 from services.core.repositories.inspections import InspectionRepository
 from services.core.repositories.jobs import JobRepository
 from services.core.repositories.keys import KeyRepository
+from services.core.repositories.masks import IgnoreMaskRepository
 from services.core.repositories.mqtt import MqttSinkRepository
 from services.core.repositories.products import ProductRepository
 from services.core.repositories.sources import SourceRepository
@@ -48,6 +49,7 @@ class Catalog:
         self.keys = KeyRepository(self.engine)
         self.sources = SourceRepository(self.engine)
         self.mqtt = MqttSinkRepository(self.engine)
+        self.masks = IgnoreMaskRepository(self.engine)
 
     def ping(self) -> None:
         """Raises when the database cannot answer (readiness)."""

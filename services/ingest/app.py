@@ -25,7 +25,7 @@ from goldenshot import __version__
 from services.common.logs import REQUEST_ID
 from services.common.names import new_id
 from services.core.errors import BackendUnavailable, Busy, Conflict, DomainError, InvalidImage, InvalidRequest, NotFound, TooManyRequests, Unauthorized, Unavailable, Unprocessable
-from services.ingest import fingerprints, inspections, products, sources
+from services.ingest import fingerprints, health, inspections, products, sources
 from services.ingest.uploads import too_large
 from services.runtime import Runtime
 from services.schemas import ErrorOut, StatusOut
@@ -74,7 +74,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     serves_api = runtime.scorer is not None  # the builder answers health and metrics only
-    for router in (products.router, fingerprints.router, inspections.router, sources.router, sources.mqtt_router) if serves_api else ():
+    for router in (products.router, fingerprints.router, inspections.router, sources.router, sources.mqtt_router, health.router) if serves_api else ():
         app.include_router(router)
     _add_errors(app)
     _add_system_routes(app, runtime)

@@ -7,7 +7,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.core.errors import Conflict, NotFound
 from services.core.models import Product
-from services.core.tables import OPEN_STATES, deliveries, golden, inspections, jobs, now_iso, products, versions, webhooks
+from services.core.tables import OPEN_STATES, deliveries, golden, ignore_masks, inspections, jobs, now_iso, products, versions, webhooks
 
 
 class ProductRepository:
@@ -58,7 +58,7 @@ class ProductRepository:
     def delete(self, product_id: str) -> None:
         """The product and everything recorded about it, in one transaction; its open jobs fail."""
         with self.engine.begin() as conn:
-            for table in (golden, versions, inspections, webhooks, deliveries):
+            for table in (golden, versions, inspections, webhooks, deliveries, ignore_masks):
                 conn.execute(table.delete().where(table.c.product_id == product_id))
             conn.execute(jobs.update().where(jobs.c.product_id == product_id, jobs.c.state.in_(OPEN_STATES)).values(
                 state="failed", error={"code": "not_found", "message": "the product was deleted"}, finished_at=now_iso()))
