@@ -1,10 +1,14 @@
 import { Link } from 'react-router';
 import { ApiError } from '../../api/client';
+import { useVersionSamples } from '../../api/health';
 import { isFinished, useGolden, useProduct } from '../../api/queries';
 import type { Product } from '../../api/types';
 import { ErrorBanner, Notice } from '../../components/ErrorBanner';
 import { Loading } from '../../components/Loading';
 import { fmtScore, fmtTime } from '../../format';
+import { DriftBanner } from '../../health/DriftBanner';
+import { IgnoreMaskEditor } from '../../health/IgnoreMaskEditor';
+import { VersionSamples } from '../../health/VersionSamples';
 import { paths } from '../../paths';
 import { Fingerprint } from './Fingerprint';
 import { GoldenSamples } from './GoldenSamples';
@@ -13,6 +17,8 @@ import { GoldenSamples } from './GoldenSamples';
 export function ProductSetup({ name, version }: { name: string; version: number | null }) {
   const product = useProduct(name);
   const golden = useGolden(name);
+  const active = product.data?.active_version ?? null;
+  const health = useVersionSamples(name, active).data?.items;
   if (product.error instanceof ApiError && product.error.code === 'not_found') {
     return (
       <div className="card">
@@ -25,11 +31,15 @@ export function ProductSetup({ name, version }: { name: string; version: number 
   }
   if (!product.data || !golden.data) return <Loading error={product.error ?? golden.error} label="Loading product…" />;
   const building = product.data.building !== null && !isFinished(product.data.building);
+  const listed = version ?? active;
   return (
     <div className="stack-v">
+      <DriftBanner name={name} />
       <ProductStatus product={product.data} goldenCount={golden.data.length} building={building} />
-      <GoldenSamples name={name} samples={golden.data} building={building} />
+      <GoldenSamples name={name} samples={golden.data} building={building} health={health} />
       <Fingerprint product={product.data} goldenCount={golden.data.length} shown={version} />
+      {listed !== null && <VersionSamples key={listed} name={name} version={listed} />}
+      <IgnoreMaskEditor name={name} samples={golden.data} />
     </div>
   );
 }
