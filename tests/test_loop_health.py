@@ -124,3 +124,18 @@ def test_an_ignore_mask_is_replaced_whole_and_bounded(catalog):
     masks.set(product, shapes)
     catalog.products.delete(product.id)
     assert catalog.masks.get(product.id).shapes == []
+
+
+def test_a_catalog_from_before_ignore_masks_opens_and_gains_the_table(tmp_path):
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    old = Catalog(url)
+    product = old.products.create("p1", "default", "tile", "")
+    with old.engine.begin() as conn:  # the schema as it was: no ignore_masks table
+        conn.exec_driver_sql("DROP TABLE ignore_masks")
+    old.engine.dispose()
+    reopened = Catalog(url)
+    try:
+        assert reopened.products.get("default", "tile") == product
+        assert IgnoreMasks(reopened, max_shapes=4).set(product, [Rect(x=0, y=0, width=0.5, height=0.5)]).shapes[0].width == 0.5
+    finally:
+        reopened.engine.dispose()
