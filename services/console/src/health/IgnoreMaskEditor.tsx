@@ -2,6 +2,7 @@ import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useRef, useState } from 'react';
 import { errorText } from '../api/client';
 import { healthApi, healthKeys, type Shape, useIgnoreMask } from '../api/health';
+import { useInspections } from '../api/queries';
 import type { Golden } from '../api/types';
 import { AuthImage } from '../components/AuthImage';
 import { ErrorBanner, Notice } from '../components/ErrorBanner';
@@ -9,8 +10,10 @@ import { plural } from '../format';
 import './health.css';
 
 type Mode = 'rect' | 'polygon';
+type Backdrop = { key: string; label: string; url: string };
 type Point = [number, number];
 
+const RECENT_BACKDROPS = 5; // the latest inspections offered as backdrops beside the golden samples
 const MIN_SIDE = 0.01; // a click, not a drag: no rectangle
 const clamp = (v: number) => Math.min(1, Math.max(0, v));
 const round = (v: number) => Math.round(v * 10_000) / 10_000;
@@ -39,14 +42,20 @@ export const describe = (s: Shape) =>
     : `polygon of ${s.points.length} points`;
 
 /**
- * A product's ignore mask (labels, fixtures, pen marks), drawn over one of its golden samples: drag for a
- * rectangle, or click the corners of a polygon. Saved whole; inspections from the next one on do not judge it.
+ * A product's ignore mask (labels, fixtures, pen marks), drawn over one of its golden samples or latest
+ * inspections: drag for a rectangle, or click the corners of a polygon. Saved whole; inspections from the
+ * next one on do not judge it.
  */
 export function IgnoreMaskEditor({ name, samples }: { name: string; samples: Golden[] }) {
   const queryClient = useQueryClient();
   const stored = useIgnoreMask(name);
+  const recent = useInspections(name, { limit: RECENT_BACKDROPS }).data ?? [];
+  const backdrops: Backdrop[] = [
+    ...samples.map((g) => ({ key: `golden-${g.id}`, label: `golden sample ${g.filename}`, url: g.image_url })),
+    ...recent.map((i) => ({ key: `inspection-${i.id}`, label: `inspection ${i.filename} (${i.decision})`, url: i.image_url })),
+  ];
   const [shapes, setShapes] = useState<Shape[] | null>(null); // null: unchanged since loaded
-  const [backdrop, setBackdrop] = useState(samples[0]?.id ?? '');
+  const [backdrop, setBackdrop] = useState(backdrops[0]?.key ?? '');
   const [mode, setMode] = useState<Mode>('rect');
   const [start, setStart] = useState<Point | null>(null);
   const [pointer, setPointer] = useState<Point | null>(null);
@@ -59,16 +68,18 @@ export function IgnoreMaskEditor({ name, samples }: { name: string; samples: Gol
       setShapes(null);
     },
   });
+  const first = backdrops[0]?.key ?? '';
+  const known = backdrops.some((b) => b.key === backdrop);
   useEffect(() => {
-    if (!samples.some((g) => g.id === backdrop)) setBackdrop(samples[0]?.id ?? '');
-  }, [samples, backdrop]);
+    if (!known) setBackdrop(first);
+  }, [known, first]);
 
   const current: Shape[] = shapes ?? stored.data?.shapes ?? [];
   const edit = (next: Shape[]) => {
     save.reset();
     setShapes(next);
   };
-  const image = samples.find((g) => g.id === backdrop);
+  const image = backdrops.find((b) => b.key === backdrop);
   const drawing = start && pointer ? rectBetween(start, pointer) : null;
 
   const down = (e: React.PointerEvent<SVGSVGElement>) => {
@@ -107,7 +118,7 @@ export function IgnoreMaskEditor({ name, samples }: { name: string; samples: Gol
           </p>
         </div>
       </div>
-      {samples.length === 0 ? (
+      {backdrops.length === 0 ? (
         <p className="muted">Upload a golden sample to draw the mask over it.</p>
       ) : (
         <>
@@ -115,9 +126,9 @@ export function IgnoreMaskEditor({ name, samples }: { name: string; samples: Gol
             <label className="inline-field">
               Drawn over
               <select value={backdrop} onChange={(e) => setBackdrop(e.target.value)}>
-                {samples.map((g) => (
-                  <option key={g.id} value={g.id}>
-                    {g.filename}
+                {backdrops.map((b) => (
+                  <option key={b.key} value={b.key}>
+                    {b.label}
                   </option>
                 ))}
               </select>
@@ -137,7 +148,7 @@ export function IgnoreMaskEditor({ name, samples }: { name: string; samples: Gol
             )}
           </div>
           <div className="mask-canvas" data-testid="mask-canvas">
-            <AuthImage src={image?.image_url} alt={`golden sample ${image?.filename ?? ''}`} />
+            <AuthImage src={image?.url} alt={image?.label ?? ''} />
             <svg
               ref={surface}
               viewBox="0 0 1 1"

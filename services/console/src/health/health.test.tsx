@@ -1,7 +1,7 @@
 import { fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Drift, SampleHealth } from '../api/health';
-import { fakeApi, golden, product, version } from '../test/fakeApi';
+import { fakeApi, golden, inspection, product, version } from '../test/fakeApi';
 import { renderApp } from '../test/renderApp';
 import { rectBetween } from './IgnoreMaskEditor';
 
@@ -45,6 +45,7 @@ function setup(extra: [string, RegExp, (call: { body: unknown }) => unknown][] =
       () => ({ version: 1, outlier_ratio: 1.4, items: [sample('g1', 2.0), sample('g2', 2.1), sample('g3', 4.4, 'outlier')] }),
     ],
     ['GET', /^\/v1\/products\/tile\/ignore-mask$/, () => ({ shapes: [], updated_at: null })],
+    ['GET', /^\/v1\/products\/tile\/inspections\?/, () => ({ items: [inspection('i1', 3.0, { filename: 'label.jpg' })], next_cursor: null })],
   ]);
 }
 
@@ -140,6 +141,17 @@ describe('Ignore mask editor', () => {
     fireEvent.click(screen.getByRole('button', { name: 'Save mask' }));
     expect((await screen.findByRole('alert')).textContent).toMatch(/at most 1 shapes/);
     expect(screen.getByText('unsaved changes')).toBeTruthy();
+  });
+
+  it('draws over a golden sample or one of the latest inspections', async () => {
+    setup();
+    renderApp('/setup/tile');
+    const canvas = await screen.findByTestId('mask-canvas');
+    expect(within(canvas).getByRole('img', { name: 'golden sample g1.jpg' }).getAttribute('src')).toBe('/v1/products/tile/golden/g1/image');
+    const picker = screen.getByLabelText('Drawn over');
+    await waitFor(() => expect(within(picker).getAllByRole('option').length).toBe(4));
+    fireEvent.change(picker, { target: { value: 'inspection-i1' } });
+    expect(within(canvas).getByRole('img', { name: 'inspection label.jpg (ANOMALOUS)' }).getAttribute('src')).toBe('/v1/products/tile/inspections/i1/image');
   });
 
   it('makes no rectangle of a click', () => {
