@@ -119,7 +119,7 @@ def _shifted(image: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(np.clip(image.astype(np.int32) * 1.6 + 40, 0, 255).astype(np.uint8), (0, 0), 3)
 
 
-def test_drift_rises_on_a_shifted_stream_and_not_on_an_unshifted_one(client, tile_root):
+def test_drift_rises_on_a_shifted_stream_and_not_on_an_unshifted_one(server, client, tile_root):
     _build(client, "drift", sorted((tile_root / "train" / "good").iterdir())[6:12])
     goods = _goods(tile_root, 10)
     assert client.get("/v1/products/drift/drift").json()["ratio"] is None  # nothing inspected yet
@@ -127,6 +127,7 @@ def test_drift_rises_on_a_shifted_stream_and_not_on_an_unshifted_one(client, til
         _inspect(client, "drift", image, f"good-{i}.png")
     steady = client.get("/v1/products/drift/drift").json()
     assert steady["inspections"] == 10 and steady["ratio"] < steady["high"] and not steady["flagged"], steady
+    assert "scores drifted from the golden samples" not in server.log.read_text()
     for i, image in enumerate(goods):
         _inspect(client, "drift", _shifted(image), f"shifted-{i}.png")
     moved = client.get("/v1/products/drift/drift").json()
@@ -134,6 +135,8 @@ def test_drift_rises_on_a_shifted_stream_and_not_on_an_unshifted_one(client, til
     metrics = client.get("/metrics").text
     gauge = next(line for line in metrics.splitlines() if line.startswith("goldenshot_drift_ratio{") and 'product="drift"' in line)
     assert float(gauge.rsplit(" ", 1)[1]) == pytest.approx(moved["ratio"], rel=1e-6)
+    drifted = [line for line in server.log.read_text().splitlines() if "scores drifted from the golden samples" in line]
+    assert len(drifted) == 1 and '"product": "drift"' in drifted[0]  # logged once, when it happened
 
 
 def test_golden_health_flags_a_wrong_product_photo_by_name(client, tile, tile_root, screw_root):

@@ -65,6 +65,7 @@ class Scorer:
     ) -> None:
         self.drift = drift  # refreshes the drift gauge every drift.settings.every inspections of a product
         self._since_drift: dict[str, int] = {}
+        self._drifting: set[str] = set()  # products flagged at the last refresh: a log line when that changes
         self.defects = defects  # where anomalous regions' embeddings go after the inspection is stored
         self.catalog = catalog
         self.objects = objects
@@ -205,5 +206,12 @@ class Scorer:
             return
         if drift.ratio is not None:
             self.metrics.drift.labels(product.tenant, product.name).set(drift.ratio)
-        if drift.flagged:
-            log.warning("drift", extra={"product": product.name, "tenant": product.tenant, "ratio": round(drift.ratio or 0.0, 3), "direction": drift.direction})
+        with self._hot_lock:
+            changed = drift.flagged != (product.id in self._drifting)
+            if drift.flagged:
+                self._drifting.add(product.id)
+            else:
+                self._drifting.discard(product.id)
+        if changed:
+            extra = {"product": product.name, "tenant": product.tenant, "ratio": round(drift.ratio or 0.0, 3), "direction": drift.direction}
+            log.warning("scores drifted from the golden samples" if drift.flagged else "drift cleared", extra=extra)
