@@ -43,15 +43,15 @@ class GoldenHealth:
         """The samples `version` was built from, in upload order, each with its score and status."""
         stored = self.catalog.versions.get(product.id, version)
         sources = self._sources(product, stored)
-        strays = {s["name"]: float(s["score"]) for s in stored.golden_scores.get("strays", [])}
         scores = [float(s) for s in stored.golden_scores.get("scores") or []]
-        kept = [s for s in sources if s.name not in strays]
+        left_out = _strays(sources, stored.golden_scores.get("strays", []))
+        kept = [s for s in sources if s.sha256 not in left_out]
         by_sha = {g.sha256: g.id for g in self.catalog.golden.list(product.id)}
         per_sample = dict(zip((s.sha256 for s in kept), scores)) if len(kept) == len(scores) else {}
         out = []
         for source in sources:
-            if source.name in strays:
-                score = strays[source.name]
+            if source.sha256 in left_out:
+                score = left_out[source.sha256]
                 ratio = score / statistics.median(scores) if scores and statistics.median(scores) > 0 else None
                 status: HealthStatus = "left_out"
             elif source.sha256 in per_sample:
@@ -73,3 +73,14 @@ class GoldenHealth:
             return Fingerprint.read_meta(self.objects.get(stored.object_key), f"{product.name} v{stored.version}").sources
         except (FingerprintError, ObjectNotFound) as exc:
             raise Unavailable(f"fingerprint v{stored.version} of '{product.name}' cannot be read: {exc}", code="fingerprint_unavailable") from exc
+
+
+def _strays(sources: list[Source], strays: list[dict]) -> dict[str, float]:
+    """sha256 -> leave-one-out score of the sources the fit left out. Strays are recorded by name, in
+    upload order: each takes the first source of its name not taken yet, so two files of one name stay apart."""
+    out: dict[str, float] = {}
+    for stray in strays:
+        match = next((s for s in sources if s.name == stray["name"] and s.sha256 not in out), None)
+        if match is not None:
+            out[match.sha256] = float(stray["score"])
+    return out
