@@ -11,8 +11,8 @@ import numpy as np
 from goldenshot.bank import GoldenSample, Progress, without_units
 from goldenshot.features import FeatureExtractor
 from goldenshot.fingerprint import Fingerprint, FingerprintMeta, GoldenStats, Source, Stray, Validation, check_threshold, now_iso
-from goldenshot.images import decode_image, image_sha256, read_bytes
-from goldenshot.selfconfig import choose
+from goldenshot.images import decode_near, image_sha256, read_bytes
+from goldenshot.selfconfig import choose, largest_input
 from goldenshot.settings import Settings
 from goldenshot.threshold import good_threshold, strays
 
@@ -97,11 +97,14 @@ def _validated(report: Validation | None, defects: list[float], threshold: float
 
 
 def golden_samples(paths: Sequence[Path], settings: Settings) -> list[GoldenSample]:
-    """Read golden images from disk: one bounded read gives both the pixels and the sha256."""
+    """Read golden images from disk: one bounded read gives both the pixels and the sha256. Each is
+    decoded near the largest working size the fit may use, not at full size."""
+    target = largest_input(settings)
     samples = []
     for path in paths:
         data = read_bytes(path, settings.limits.max_bytes)
-        samples.append(GoldenSample(path.name, image_sha256(data), decode_image(data, str(path), settings.limits.max_pixels)))
+        image = decode_near(data, str(path), settings.limits.max_pixels, target).image
+        samples.append(GoldenSample(path.name, image_sha256(data), image))
     return samples
 
 

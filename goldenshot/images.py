@@ -160,6 +160,15 @@ def decode_near(data: bytes, name: str = "upload", max_pixels: int = 64_000_000,
     return Decoded(np.ascontiguousarray(rgb), size)
 
 
+def decoded_size(size: tuple[int, int], target: Target | None) -> tuple[int, int]:
+    """At most the (height, width) decode_near gives a photo of upright `size`, known before decoding:
+    what a caller reserves for many photos at once (a build holds all its golden samples). JPEG's draft
+    scales by powers of two only, so a decode may stop above size / factor, never above size / 2^n."""
+    factor = _reduction(size, target)
+    scale = 1 << (factor.bit_length() - 1)  # the largest power of two <= factor
+    return -(-size[0] // scale), -(-size[1] // scale)
+
+
 def _reduction(size: tuple[int, int], target: Target | None) -> int:
     """Whole factor the photo can shrink by and stay >= 2x the target on each side (1: none)."""
     if target is None:

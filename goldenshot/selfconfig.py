@@ -20,6 +20,8 @@ from goldenshot import metrics
 from goldenshot.features import FeatureExtractor
 from goldenshot.bank import Bank, GoldenSample, Progress, Units, build_bank, quadrants, support_units
 from goldenshot.fingerprint import Validation
+from goldenshot.images import Target
+from goldenshot.preprocess import working_size
 from goldenshot.scoring import score_grid, squared_norms
 from goldenshot.settings import Settings
 from goldenshot.synthetic import synthesize
@@ -38,6 +40,15 @@ CANDIDATES: dict[str, Callable[[Settings], Settings]] = {
     "size_384": _with("preprocess", size=384),  # finer grid: small defects, ~2.3x the time
     "size_512": _with("preprocess", size=512),  # ~4x the time
 }
+
+
+def largest_input(settings: Settings) -> Target:
+    """A photo's (height, width) -> the largest working size any configuration the fit may try gives
+    it: golden samples decoded near that size (goldenshot.images.decode_near) lose nothing a candidate
+    uses, and 200 golden 24 MP photos fit in memory at once."""
+    names = settings.selfconfig.candidates if settings.selfconfig.enabled else ()
+    configs = [settings.preprocess] + [CANDIDATES[name](settings).preprocess for name in names if name in CANDIDATES]
+    return lambda height, width: max((working_size(height, width, c) for c in configs), key=lambda hw: hw[0] * hw[1])
 
 
 @dataclass

@@ -21,6 +21,7 @@ from services.common.bus import BusUnavailable, JobBus, MemoryBus
 from services.common.catalog import Catalog
 from services.common.egress import EgressPolicy
 from services.common.jobs import JobRunner
+from services.common.lease import Lease
 from services.common.metrics import Metrics
 from services.common.mqtt import MqttPublisher
 from services.common.objects import LocalObjectStore, ObjectStore
@@ -40,6 +41,7 @@ from services.core.inspections import Inspections
 from services.core.masks import IgnoreMasks
 from services.core.mqtt import MqttSinks
 from services.core.products import Products
+from services.core.retention import Retention
 from services.core.sources import Sources
 from services.schemas import InspectionOut
 from services.scorer.batch import BatchRunner
@@ -135,7 +137,7 @@ class Runtime:
         self.bus = open_bus(service, self.catalog)
         self.metrics = Metrics(queue_depth=lambda: queue_depth(self.bus), oldest_open_job=self.catalog.jobs.oldest_open_age)
         self.egress = EgressPolicy(service.webhook_allow)
-        hooks = WebhookSettings(service.webhook_timeout_s, service.webhook_attempts, service.webhook_backoff_s, service.webhook_senders)
+        hooks = WebhookSettings(service.webhook_timeout_s, service.webhook_retry_for_s, service.webhook_backoff_s, service.webhook_backoff_max_s, service.webhook_senders)
         self.webhooks = WebhookSender(self.catalog, self.metrics, lambda product, row: InspectionOut.of(product, row).model_dump_json(), hooks, self.egress)
         self.runner = JobRunner(self.catalog, self.bus, self.metrics, service.max_open_jobs)
         self.budget = DecodeBudget(service.decode_budget_pixels, service.decode_budget_per_tenant, service.decode_wait_s, service.retry_after_s)
@@ -172,17 +174,22 @@ class Runtime:
             self.explanations = Explanations(self.catalog, self.patches, self.defects, service.explain_top_k, service.similar_limit)
         self.sources: Sources | None = None  # folders and streams feed the scorer in this process
         self.mqtt_sinks = MqttSinks(self.catalog)
-        self.mqtt: MqttPublisher | None = None  # one publisher: in the embedded server (see docs/line.md)
-        if service.role == "all" and service.mqtt_host is not None:
+        self.mqtt: MqttPublisher | None = None  # in the embedded server and every ingest replica; one holds the lease and publishes
+        if service.role in ("all", "ingest") and service.mqtt_host is not None:
             password = service.mqtt_password.get_secret_value() if service.mqtt_password else None
             self.mqtt = MqttPublisher(
                 self.catalog, lambda product, row: InspectionOut.of(product, row).model_dump_json(), service.mqtt_host, service.mqtt_port,
-                service.mqtt_client_id, service.mqtt_username, password, service.mqtt_poll_s, service.mqtt_timeout_s, service.mqtt_retry_s
+                service.mqtt_client_id, service.mqtt_username, password, service.mqtt_poll_s, service.mqtt_timeout_s, service.mqtt_retry_s,
+                Lease(self.catalog.engine, "mqtt-publisher"),
             )
         if self.scores_here:
             self.sources = Sources(
-                self.catalog, self.scorer, data, service.source_roots, service.source_poll_s, service.source_settle_s, service.source_retry_s, service.source_max_fps
+                self.catalog, self.scorer, data, service.source_roots,
+                EgressPolicy(service.source_url_allow, "source", "GOLDENSHOT_SERVER_SOURCE_URL_ALLOW"),
+                service.source_poll_s, service.source_settle_s, service.source_retry_s, service.source_max_fps,
             )
+        # sweeps where inspections are written (the embedded server, the scorers); idempotent across replicas
+        self.retention = Retention(self.catalog, self.objects, self.metrics, service.retention_days, service.retention_bytes_per_tenant, service.retention_sweep_s)
         self.grpc: GrpcServer | None = None
         self.metrics_server: WSGIServer | None = None
         self.repair: threading.Thread | None = None
@@ -201,6 +208,7 @@ class Runtime:
             self.webhooks.start()
             self.bus.subscribe_events(FINGERPRINT_READY, self._warm)
             self.sources.start()
+            self.retention.start()
         if self.mqtt is not None:
             self.mqtt.start()
         if self.service.role in ("all", "scorer") and self.service.grpc_port is not None:
@@ -234,6 +242,7 @@ class Runtime:
             self.sources.close()
         if self.mqtt is not None:
             self.mqtt.close()
+        self.retention.close()
         self.bus.close()
         self.webhooks.close()
         self.defects.close()

@@ -5,14 +5,15 @@ Built from the domain models in one place, so REST, webhooks and the OpenAPI doc
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from goldenshot.fingerprint import Stray, Validation
-from services.core.defects import SimilarDefect
+from services.core.defects import DefectKind, SimilarDefect
 from services.core.explanations import GoldenPatch, RegionExplanation
-from services.core.models import Decision, Golden, Inspection, Job, JobKind, JobState, MqttSink, Product, Region, Version, Webhook
+from services.core.models import Decision, Delivery, Golden, Inspection, Job, JobKind, JobState, MqttSink, Product, Region, Version, Webhook
 from services.core.sources import SourceView, redacted
 
 
@@ -218,6 +219,31 @@ class WebhookOut(BaseModel):
         return cls(url=hook.url, events=hook.events, created_at=hook.created_at, secret_set=bool(hook.secret))
 
 
+class DeliveryOut(BaseModel):
+    """One webhook delivery: the inspection it carries (also its X-Goldenshot-Delivery id) and how it went."""
+
+    inspection_id: str
+    state: Literal["pending", "delivered", "failed"] = Field(description="failed: given up after WEBHOOK_RETRY_FOR_S, or refused by the egress policy; replay sends it again")
+    attempts: int
+    last_error: str | None
+    next_attempt_at: str | None = Field(description="when a pending delivery is tried next (UTC); null once delivered or failed")
+
+    @classmethod
+    def of(cls, delivery: Delivery) -> DeliveryOut:
+        state = delivery.state
+        due = datetime.fromtimestamp(delivery.next_at, timezone.utc).isoformat(timespec="seconds") if state == "pending" else None
+        return cls(inspection_id=delivery.inspection_id, state=state, attempts=delivery.attempts, last_error=delivery.last_error, next_attempt_at=due)
+
+
+class DeliveryPage(BaseModel):
+    items: list[DeliveryOut]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last")
+
+
+class ReplayOut(BaseModel):
+    queued: int = Field(description="deliveries queued again, due now")
+
+
 class GoldenPatchOut(BaseModel):
     """A golden patch near a defect region, with where to crop it from the golden sample."""
 
@@ -275,6 +301,37 @@ class SimilarOut(BaseModel):
         return cls(inspection_id=inspection_id, items=items)
 
 
+class DefectKindOut(BaseModel):
+    """Regions of past inspections that lie close together: one recurring defect."""
+
+    regions: int
+    inspections: int
+    first_seen: str
+    last_seen: str
+    labels: dict[str, int] = Field(description="regions per label: unreviewed, false_alarm, ...")
+    example_inspection_id: str = Field(description="the inspection whose region lies nearest the kind's centre")
+    example_region: int
+    spread: float = Field(description="mean feature distance of its regions to the centre")
+
+
+class DefectKindsOut(BaseModel):
+    """The product's recurring defects under its active version, largest first."""
+
+    kinds: list[DefectKindOut]
+    scale: float | None = Field(description="feature distance that separates kinds: the active version's threshold; null without one")
+
+    @classmethod
+    def of(cls, kinds: list[DefectKind], scale: float | None) -> DefectKindsOut:
+        out = [
+            DefectKindOut(
+                regions=k.regions, inspections=k.inspections, first_seen=k.first_seen, last_seen=k.last_seen, labels=k.labels,
+                example_inspection_id=k.example[0], example_region=k.example[1], spread=k.spread,
+            )
+            for k in kinds
+        ]
+        return cls(kinds=out, scale=scale)
+
+
 class SourceOut(BaseModel):
     """A watched folder or camera / video stream of a product, with its live status (docs/line.md)."""
 
@@ -282,13 +339,15 @@ class SourceOut(BaseModel):
     kind: Literal["folder", "stream"]
     target: str = Field(description="folder path, video file, stream URL (credentials hidden) or device index")
     fps: float = Field(description="stream: frames inspected per second")
+    triggered: bool = Field(description="stream: a frame inspected per trigger instead of at fps")
     sort: bool = Field(description="folder: handled files move into ok/, anomalous/, failed/")
     enabled: bool = Field(description="runs, and starts again with the server")
     created_at: str
     state: Literal["starting", "running", "waiting", "error", "finished", "stopped"]
     seen: int = Field(description="files or frames taken since the server started")
     inspected: int
-    failed: int = Field(description="unreadable files or frames")
+    failed: int = Field(description="unreadable files or frames, and triggers lost with the camera")
+    pending: int = Field(description="triggered stream: triggers waiting for a frame")
     last_decision: Decision | None
     last_error: str | None
 
@@ -296,7 +355,10 @@ class SourceOut(BaseModel):
     def of(cls, view: SourceView) -> SourceOut:
         source, status = view.source, view.status
         with status.lock:
-            counters = dict(state=status.state, seen=status.seen, inspected=status.inspected, failed=status.failed, last_decision=status.last_decision, last_error=status.last_error)
+            counters = dict(
+                state=status.state, seen=status.seen, inspected=status.inspected, failed=status.failed, pending=status.pending,
+                last_decision=status.last_decision, last_error=status.last_error,
+            )
         return cls(**source.model_dump(exclude={"product_id", "target"}), target=redacted(source.target), **counters)
 
 

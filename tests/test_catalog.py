@@ -154,3 +154,24 @@ def test_webhooks_and_keys(catalog):
     assert catalog.keys.get("a" * 64).tenant == "plant-a" and catalog.keys.get("c" * 64) is None
     assert [k.label for k in catalog.keys.list()] == ["line 1", "line 2"]
     assert catalog.keys.revoke("plant-a") == 2 and catalog.keys.list() == []
+
+
+def test_an_older_catalog_gains_the_columns_added_since(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:  # the sources table as the previous release made it, with a row
+        db.execute(
+            "CREATE TABLE sources (id VARCHAR(32) PRIMARY KEY, product_id VARCHAR(32) NOT NULL, kind VARCHAR(16) NOT NULL, "
+            "target VARCHAR(2000) NOT NULL, fps FLOAT NOT NULL, sort BOOLEAN NOT NULL, enabled BOOLEAN NOT NULL, created_at VARCHAR(32) NOT NULL)"
+        )
+        db.execute("INSERT INTO sources VALUES ('s1', 'p', 'stream', 'rtsp://cam/1', 2.0, 0, 1, '2026-12-01T00:00:00')")
+    catalog = Catalog(f"sqlite:///{path}")
+    try:
+        (old,) = catalog.sources.list("p")
+        assert old.id == "s1" and old.triggered is False and old.fps == 2.0
+        catalog.sources.add("s2", "p", "stream", "rtsp://cam/2", 2.0, False, triggered=True)
+        assert [s.triggered for s in catalog.sources.list("p")] == [False, True]
+    finally:
+        catalog.engine.dispose()
+    Catalog(f"sqlite:///{path}").engine.dispose()  # opening it again adds nothing twice

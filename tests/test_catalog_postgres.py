@@ -2,37 +2,22 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-import uuid
 
-import psycopg
 import pytest
 
 from services.common.catalog import Catalog
 from services.core.errors import Conflict
 from services.core.models import Inspection
 
-ADMIN = os.environ.get("GOLDENSHOT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 
-
-@pytest.fixture()
-def url():
-    name = f"goldenshot_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
-    with psycopg.connect(ADMIN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-
-
-def test_services_starting_together_share_one_schema(url):
+def test_services_starting_together_share_one_schema(postgres_url):
     errors: list[BaseException] = []
 
     def open_catalog() -> None:
         try:
-            Catalog(url).engine.dispose()
+            Catalog(postgres_url).engine.dispose()
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
@@ -44,8 +29,8 @@ def test_services_starting_together_share_one_schema(url):
     assert errors == []
 
 
-def test_products_jobs_inspections_and_claims_on_postgres(url):
-    catalog = Catalog(url)
+def test_products_jobs_inspections_and_claims_on_postgres(postgres_url):
+    catalog = Catalog(postgres_url)
     product = catalog.products.create("a" * 32, "plant-a", "tile", "")
     with pytest.raises(Conflict):
         catalog.products.create("b" * 32, "plant-a", "tile", "")
@@ -74,4 +59,25 @@ def test_products_jobs_inspections_and_claims_on_postgres(url):
     assert catalog.deliveries.claim(due, 30) and not catalog.deliveries.claim(due, 30)
     catalog.products.delete(product.id)
     assert [p.tenant for p in catalog.products.all()] == ["plant-b"]
+    catalog.engine.dispose()
+
+
+def test_racing_creates_cannot_pass_the_product_quota_on_postgres(postgres_url):
+    catalog = Catalog(postgres_url)
+    codes: list[str] = []
+
+    def create(i: int) -> None:
+        try:
+            catalog.products.create(f"{i:032x}", "plant-a", f"p{i}", "", limit=3)
+            codes.append("created")
+        except Conflict as exc:
+            codes.append(exc.code)
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(codes) == ["created"] * 3 + ["quota_exceeded"] * 7
+    assert catalog.products.count("plant-a") == 3
     catalog.engine.dispose()

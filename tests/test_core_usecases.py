@@ -215,6 +215,24 @@ def test_a_tenant_holds_at_most_its_quota_of_products(core):
     core.products.create("plant-b", "a", "")  # each tenant has its own
 
 
+def test_racing_creates_cannot_pass_the_product_quota(core):
+    outcomes: list[object] = []
+
+    def create(name: str) -> None:
+        try:
+            outcomes.append(core.products.create("plant-a", name, ""))
+        except Conflict as exc:
+            outcomes.append(exc.code)
+
+    threads = [threading.Thread(target=create, args=(f"p{i}",)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(outcomes) == 12 and outcomes.count("quota_exceeded") == 12 - 3, outcomes
+    assert sorted(p.name for p in core.catalog.products.list("plant-a")) == sorted(o.name for o in outcomes if isinstance(o, Product))
+
+
 def test_listing_products_is_paged_with_the_same_few_queries_whatever_the_page_size(core, images):
     core.products.max_products = 100
     for i in range(24):

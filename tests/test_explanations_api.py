@@ -135,6 +135,32 @@ def test_similar_defects_rank_past_inspections_and_follow_feedback(served, inspe
     assert labels == {second: "false_alarm"}
 
 
+def _noise(path: Path) -> bytes:
+    """A good tile with a block of bright coloured noise: a defect unlike the dark blocks."""
+    image = np.array(Image.open(path).convert("RGB"))
+    h, w = image.shape[:2]
+    image[h // 3 : h // 3 + h // 4, w // 3 : w // 3 + w // 4] = np.random.default_rng(0).integers(128, 256, (h // 4, w // 4, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_recurring_defects_group_into_kinds(served, inspected, tile):
+    client, runtime = served
+    blocks = {r["id"] for r in inspected[0]}
+    noisy = _inspect(client, "noise.png", _noise(sorted(tile.train)[6]))
+    assert noisy["decision"] == "ANOMALOUS"
+    runtime.defects.wait()
+    body = client.get("/v1/products/tile/defects/kinds", headers=ACME).json()
+    assert body["scale"] == pytest.approx(client.get("/v1/products/tile/fingerprints/1", headers=ACME).json()["threshold"])
+    kinds = body["kinds"]
+    assert sum(k["regions"] for k in kinds) >= 4 and [k["regions"] for k in kinds] == sorted((k["regions"] for k in kinds), reverse=True)
+    with_blocks = [k for k in kinds if k["example_inspection_id"] in blocks]
+    assert with_blocks and with_blocks[0]["inspections"] >= 2, kinds  # the dark blocks recur as one kind
+    assert any(k["example_inspection_id"] == noisy["id"] for k in kinds), kinds  # the noise is a kind of its own
+    assert client.get("/v1/products/tile/defects/kinds", headers=OTHER).json() == {"kinds": [], "scale": None}  # their 'tile' has no history
+
+
 def test_other_tenants_and_unknown_ids_are_not_found(served, inspected):
     client, _ = served
     mine = inspected[0][0]["id"]
@@ -173,3 +199,4 @@ def test_a_damaged_library_shard_starts_again_empty_and_the_server_goes_on(serve
     result = _inspect(client, "d4.png", _defect(sorted(tile.train)[7], 0))
     runtime.defects.wait()
     assert [p["inspection_id"] for p in runtime.vectors.points(name, {"inspection_id": result["id"]})[1]] == [result["id"]] * len(result["regions"])
+

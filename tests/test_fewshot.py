@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from goldenshot.data import load_category, load_mask, support_set
 from goldenshot.features import build_extractor
@@ -11,7 +12,8 @@ from goldenshot.fingerprint import Fingerprint, FingerprintError
 from goldenshot.images import image_sha256, read_image
 from goldenshot.inspector import ANOMALOUS, OK, Inspector
 from goldenshot.selfconfig import CANDIDATES
-from goldenshot.settings import AugmentSettings, Settings
+from goldenshot.preprocess import working_size
+from goldenshot.settings import AugmentSettings, PreprocessSettings, Settings
 from goldenshot.threshold import good_threshold
 
 
@@ -170,3 +172,22 @@ def test_a_large_photo_decodes_near_the_working_size_and_reports_in_its_pixels(t
     assert top.x + top.width <= 6000 and top.y + top.height <= 4500
     assert abs((top.x + top.width / 2) - scale * (expected.x + expected.width / 2)) < 0.05 * 6000
     assert abs((top.y + top.height / 2) - scale * (expected.y + expected.height / 2)) < 0.05 * 4500
+
+
+def test_golden_samples_decode_near_the_largest_working_size_a_candidate_may_use(tmp_path):
+    # a 26 MP golden photo is not held at full size through the fit, and no candidate gets less than it uses
+    y, x = np.mgrid[0:4200, 0:6300]
+    rgb = np.stack([x % 251, y % 241, (x + y) % 239], axis=2).astype(np.uint8)
+    path = tmp_path / "big.jpg"
+    Image.fromarray(rgb).save(path, quality=90)
+    with_384 = Settings()
+    assert "size_384" in with_384.selfconfig.candidates
+    plain = Settings(selfconfig={"enabled": False})
+    [big] = golden_samples([path], with_384)
+    [small] = golden_samples([path], plain)
+    for sample, side in ((big, 384), (small, 256)):
+        height, width = sample.image.shape[:2]
+        target = working_size(4200, 6300, PreprocessSettings(size=side))
+        assert 2 * target[0] <= height <= 4200 // 2 and 2 * target[1] <= width <= 6300 // 2
+    assert big.image.shape[0] > small.image.shape[0]
+    assert big.sha256 == image_sha256(path.read_bytes())

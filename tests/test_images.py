@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from goldenshot.images import IMAGE_SUFFIXES, ImageError, decode_image, decode_near, image_sha256, read_image
+from goldenshot.images import IMAGE_SUFFIXES, ImageError, decode_image, decode_near, decoded_size, image_sha256, read_image
 
 RNG = np.random.default_rng(0)
 RGB = RNG.integers(0, 256, (30, 40, 3), dtype=np.uint8)
@@ -319,3 +319,13 @@ def test_a_target_that_rounds_to_zero_decodes_a_tiny_image_whole() -> None:
     decoded = decode_near(buf.getvalue(), "one-pixel.png", target=lambda h, w: (h // 2, w // 2))
     assert decoded.image.shape == (1, 1, 3) and decoded.size == (1, 1)
     assert decoded.image[0, 0].tolist() == [200, 10, 10]
+
+
+@pytest.mark.parametrize(("fmt", "width", "height", "target"), [("JPEG", 4000, 3000, (256, 256)), ("PNG", 4000, 3000, (384, 512)), ("JPEG", 640, 640, (384, 384)), ("PNG", 3000, 900, (200, 700))])
+def test_decoded_size_is_known_before_decoding(fmt: str, width: int, height: int, target: tuple[int, int]) -> None:
+    # a build reserves its golden samples' memory from decoded_size before decoding any of them
+    _, data = _photo(width, height, fmt)
+    image, size = decode_near(data, "photo", target=lambda h, w: target)
+    bound = decoded_size(size, lambda h, w: target)
+    assert image.shape[0] <= bound[0] and image.shape[1] <= bound[1]
+    assert bound[0] * bound[1] <= 4 * image.shape[0] * image.shape[1]  # a bound, not a full-size reservation

@@ -8,6 +8,7 @@ import json
 import shutil
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -54,7 +55,8 @@ def broker(tmp_path_factory) -> Iterator[Mosquitto]:
 @pytest.fixture(scope="module")
 def line(tmp_path_factory, tile_root, broker):
     root = tmp_path_factory.mktemp("line")
-    env = {"GOLDENSHOT_SERVER_MQTT_HOST": "127.0.0.1", "GOLDENSHOT_SERVER_MQTT_PORT": str(broker.port), "GOLDENSHOT_SERVER_MQTT_RETRY_S": "0.5","GOLDENSHOT_SERVER_SOURCE_ROOTS": json.dumps([str(root)]), "GOLDENSHOT_SERVER_SOURCE_SETTLE_S": "0.2", "GOLDENSHOT_SERVER_SOURCE_RETRY_S": "0.5"}
+    env = {"GOLDENSHOT_SERVER_MQTT_HOST": "127.0.0.1", "GOLDENSHOT_SERVER_MQTT_PORT": str(broker.port), "GOLDENSHOT_SERVER_MQTT_RETRY_S": "0.5","GOLDENSHOT_SERVER_SOURCE_ROOTS": json.dumps([str(root)]), "GOLDENSHOT_SERVER_SOURCE_SETTLE_S": "0.2", "GOLDENSHOT_SERVER_SOURCE_RETRY_S": "0.5",
+           "GOLDENSHOT_SERVER_SOURCE_URL_ALLOW": json.dumps(["127.0.0.1/32"])}  # the test cameras; nothing else internal
     server = Server(root / "data", env).start(timeout=WAIT_S)
     try:
         with server.client() as c:
@@ -182,6 +184,10 @@ def test_a_live_mjpeg_camera_is_sampled_and_reopened_when_it_ends(line, mjpeg_ca
         {"kind": "stream", "target": "rtsp://127.0.0.1/cam", "fps": 0},
         {"kind": "stream", "target": "rtsp://127.0.0.1/cam", "fps": 1000},
         {"kind": "camera", "target": "0"},
+        {"kind": "stream", "target": "rtsp://10.0.0.5/cam"},  # internal, not in SOURCE_URL_ALLOW
+        {"kind": "stream", "target": "http://169.254.169.254/latest/meta-data"},  # cloud metadata
+        {"kind": "stream", "target": "http://localhost:9000/cam.mjpg"},
+        {"kind": "stream", "target": "rtsp://[::1]:554/cam"},
     ],
 )
 def test_bad_sources_are_refused(line, body):
@@ -232,3 +238,78 @@ def test_hostile_topics_are_refused(line, topic):
         answer = c.put("/v1/products/tile2/mqtt", json={"topic": topic})
         assert answer.status_code in (400, 422), answer.text
         assert c.get("/v1/products/tile2/mqtt").status_code == 404
+
+
+def test_a_camera_url_on_an_internal_address_names_the_setting_that_allows_it(line):
+    server, _ = line
+    with server.client() as c:
+        refused = c.post("/v1/products/tile2/sources", json={"kind": "stream", "target": "rtsp://admin:pw@192.168.1.20/stream1"})
+        assert refused.status_code == 400 and refused.json()["error"]["code"] == "source_target_refused", refused.text
+        assert "GOLDENSHOT_SERVER_SOURCE_URL_ALLOW" in refused.json()["error"]["message"] and "pw" not in refused.text
+        assert c.get("/v1/products/tile2/sources").json()["items"] == []
+
+
+def test_a_triggered_camera_inspects_one_frame_per_trigger(line, mjpeg_camera):
+    server, _ = line
+    url, _ = mjpeg_camera
+    with server.client() as c:
+        created = c.post("/v1/products/tile2/sources", json={"kind": "stream", "target": url, "triggered": True})
+        assert created.status_code == 201 and created.json()["triggered"], created.text
+        source_url = f"/v1/products/tile2/sources/{created.json()['id']}"
+        assert _until(c, source_url, lambda s: s["state"] == "running")["state"] == "running"
+        time.sleep(1.0)
+        assert c.get(source_url).json()["inspected"] == 0  # frames flow at 10/s; none is inspected untriggered
+        accepted, deadline = 0, time.monotonic() + WAIT_S
+        while c.get(source_url).json()["inspected"] < 2 and time.monotonic() < deadline:
+            status = c.get(source_url).json()
+            if status["inspected"] + status["failed"] == accepted:  # the last trigger is resolved: one more
+                answer = c.post(f"{source_url}/trigger")  # 409 while the camera reconnects (it ends every 2 s)
+                assert answer.status_code in (202, 409), answer.text
+                accepted += answer.status_code == 202
+            time.sleep(0.1)
+        time.sleep(1.0)
+        settled = c.get(source_url).json()
+        assert settled["inspected"] == 2 and settled["inspected"] + settled["failed"] == accepted, (settled, accepted)
+        rated = c.post("/v1/products/tile2/sources", json={"kind": "stream", "target": url, "fps": 1}).json()
+        refused = c.post(f"/v1/products/tile2/sources/{rated['id']}/trigger")
+        assert refused.status_code == 409 and refused.json()["error"]["code"] == "not_triggered"
+        for made in (created.json(), rated):
+            assert c.delete(f"/v1/products/tile2/sources/{made['id']}").status_code == 204
+
+
+def test_replicas_publish_each_result_once_and_hand_over_when_the_publisher_stops(broker, tmp_path):
+    from test_catalog import _inspection
+
+    from services.common.catalog import Catalog
+    from services.common.lease import Lease
+    from services.common.mqtt import MqttPublisher
+
+    catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.db'}")
+    catalog.products.create("p", "default", "tile", "")
+    catalog.mqtt.set("p", "fleet/{product}/{decision}", "all")
+
+    def replica() -> MqttPublisher:  # an ingest replica's publisher: its own engine, the same catalog
+        return MqttPublisher(catalog, lambda product, row: row.id, "127.0.0.1", broker.port, f"gs-{uuid.uuid4().hex[:6]}", None, None, 0.05, 5.0, 0.2,
+                             Lease(Catalog(f"sqlite:///{tmp_path / 'catalog.db'}").engine, "mqtt-publisher"))
+
+    first, second = replica(), replica()
+    with subscriber(broker.port, "fleet/#") as received:
+        first.start()
+        second.start()
+        try:
+            for i in range(5):
+                catalog.inspections.add(_inspection(f"{i:032x}"))
+            assert _until_true(lambda: len(received) >= 5)
+            time.sleep(1.0)
+            assert sorted(payload.decode() for _, payload, _ in received) == [f"{i:032x}" for i in range(5)]  # once each
+            standby = next(p for p in (first, second) if p.last_error is not None)
+            assert standby.last_error.startswith("standby")
+            leader = first if standby is second else second
+            leader.close()  # the publishing replica goes away: the other takes the lease and goes on
+            catalog.inspections.add(_inspection(f"{5:032x}"))
+            assert _until_true(lambda: len(received) >= 6) and received[-1][1].decode() == f"{5:032x}"
+            assert standby.last_error is None
+        finally:
+            first.close()
+            second.close()
+            catalog.engine.dispose()

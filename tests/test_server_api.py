@@ -277,7 +277,11 @@ def test_grpc_scorer_matches_rest_and_maps_errors(server, client, tile, tile_roo
         assert stub.Health(pb.HealthRequest(), timeout=10).status == "SERVING"
         reply = stub.Inspect(pb.InspectRequest(product="tile", image=path.read_bytes(), filename=path.name), timeout=30)
         assert reply.decision == rest["decision"] and reply.score == pytest.approx(rest["score"], rel=1e-6)
-        assert reply.version == rest["version"] and len(reply.regions) == len(rest["regions"])
+        assert reply.version == rest["version"] and len(reply.regions) == len(rest["regions"]) > 0
+        for region, explained in zip(reply.regions, rest["regions"]):  # the golden patch nearest each region, as over REST
+            near, expected = region.nearest_golden, explained["nearest_golden"]
+            assert region.HasField("nearest_golden") and (near.golden_id, near.name, near.sample) == (expected["golden_id"], expected["name"], expected["sample"])
+            assert (near.row, near.col, near.grid_h, near.grid_w) == (expected["row"], expected["col"], expected["grid_h"], expected["grid_w"])
         stored = client.get(f"/v1/products/tile/inspections/{reply.id}").json()
         assert stored["score"] == reply.score and stored["filename"] == path.name
         fingerprint = stub.GetFingerprint(pb.GetFingerprintRequest(product="tile"), timeout=10)

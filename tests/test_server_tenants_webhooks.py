@@ -132,8 +132,20 @@ def test_webhook_is_signed_retried_and_filtered(tmp_path, tile_root):
                 assert json.loads(body)["id"] == bad["id"] == headers["x-goldenshot-delivery"]  # no global counter
                 assert headers["x-goldenshot-signature"] == sign("s3cret", headers["x-goldenshot-timestamp"], body)
             assert "goldenshot_webhook_deliveries_total" in c.get("/metrics").text
+            listed = c.get("/v1/products/line-3/webhook/deliveries").json()
+            assert listed["next_cursor"] is None and [(d["inspection_id"], d["state"], d["attempts"]) for d in listed["items"]] == [(bad["id"], "delivered", 2)]
+            assert c.get("/v1/products/line-3/webhook/deliveries", params={"state": "failed"}).json()["items"] == []
+            replayed = c.post(f"/v1/products/line-3/webhook/deliveries/{bad['id']}/replay")
+            assert replayed.status_code == 202 and replayed.json() == {"queued": 1}
+            deadline = time.monotonic() + 20
+            while len(receiver.posts) < 3 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert [h["x-goldenshot-delivery"] for h, _ in receiver.posts] == [bad["id"]] * 3  # the same delivery id: receivers drop repeats
+            assert c.post(f"/v1/products/line-3/webhook/deliveries/{good['id']}/replay").status_code == 404  # filtered: never queued
+            assert c.post("/v1/products/line-3/webhook/deliveries/replay").json() == {"queued": 0}  # nothing failed
             assert c.delete("/v1/products/line-3/webhook").status_code == 204
             assert c.get("/v1/products/line-3/webhook").status_code == 404
+            assert c.post("/v1/products/line-3/webhook/deliveries/replay").json()["error"]["code"] == "no_webhook"
     finally:
         srv.stop()
         receiver.close()

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from services.common.catalog import Catalog
-from services.common.egress import EgressPolicy, EgressRefused, safe_url
+from services.common.egress import EgressPolicy, EgressRefused, pinned, safe_url
 from services.common.metrics import Metrics
 from services.common.webhooks import WebhookSender, WebhookSettings, sign
 
@@ -23,6 +23,7 @@ class Receiver:
     """Records each POST; `hold` (when given) keeps every answer back until it is set."""
 
     def __init__(self, status: int = 200, hold: threading.Event | None = None) -> None:
+        self.status = status  # what it answers now: set 500 for a receiver that is down
         self.posts: list[dict[str, str]] = []
         self.arrived = threading.Event()
         receiver = self
@@ -34,7 +35,7 @@ class Receiver:
                 receiver.arrived.set()
                 if hold is not None:
                     hold.wait(60)
-                self.send_response(status)
+                self.send_response(receiver.status)
                 self.end_headers()
 
             def log_message(self, *args: object) -> None:
@@ -56,8 +57,9 @@ def catalog(tmp_path):
     catalog.engine.dispose()
 
 
-def _sender(catalog: Catalog, allow: list[str], timeout_s: float = 10.0) -> WebhookSender:
-    return WebhookSender(catalog, Metrics(lambda: 0.0, lambda: 0.0), lambda p, i: "{}", WebhookSettings(timeout_s, 3, 60.0, 4), EgressPolicy(allow))
+def _sender(catalog: Catalog, allow: list[str], timeout_s: float = 10.0, retry_for_s: float = 180.0, backoff_s: float = 60.0) -> WebhookSender:
+    settings = WebhookSettings(timeout_s, retry_for_s=retry_for_s, backoff_s=backoff_s, backoff_max_s=4 * backoff_s, senders=4)
+    return WebhookSender(catalog, Metrics(lambda: 0.0, lambda: 0.0), lambda p, i: "{}", settings, EgressPolicy(allow))
 
 
 def _hooked(catalog: Catalog, tenant: str, url: str, secret: str = "s3cret") -> str:
@@ -177,3 +179,64 @@ def test_failed_attempts_log_the_url_without_credentials_or_query(catalog, caplo
             receiver.close()
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert f"http://127.0.0.1:{receiver.port}/hook" in logged and "hunter2" not in logged and "abc123" not in logged
+
+
+def test_a_checked_address_is_pinned_into_the_url_with_credentials_and_port_kept():
+    assert pinned("rtsp://admin:pw@cam1.plant/stream1?ch=2", "10.30.0.7") == "rtsp://admin:pw@10.30.0.7/stream1?ch=2"
+    assert pinned("http://cam2:8080/video.mjpg", "fd00::7") == "http://[fd00::7]:8080/video.mjpg"
+    cameras = EgressPolicy(["10.30.0.0/16"], "source", "GOLDENSHOT_SERVER_SOURCE_URL_ALLOW")
+    with pytest.raises(EgressRefused) as refused:
+        cameras.check_url("rtsp://192.168.1.20/stream1")
+    assert refused.value.code == "source_target_refused" and "GOLDENSHOT_SERVER_SOURCE_URL_ALLOW" in refused.value.message
+    cameras.check_url("rtsp://10.30.0.7/stream1")  # the cameras' network, allowed
+
+
+def test_a_receiver_that_was_down_gets_every_result_in_order_once_it_is_back(catalog):
+    receiver = Receiver(status=503)
+    product_id = _hooked(catalog, "plant-a", f"http://127.0.0.1:{receiver.port}/hook")
+    for i in range(5):
+        _queue(catalog, product_id, f"insp-{i}")
+    sender = _sender(catalog, allow=LOOPBACK, backoff_s=0.05)
+    sender.start()
+    try:
+        for _ in range(200):  # down: the first result is retried, the ones behind it wait their turn
+            if catalog.deliveries.list(product_id)[0].attempts >= 3:
+                break
+            time.sleep(0.05)
+        rows = catalog.deliveries.list(product_id)
+        assert rows[0].attempts >= 3 and rows[0].state == "pending" and all(r.attempts == 0 for r in rows[1:])
+        assert {p["x-goldenshot-delivery"] for p in receiver.posts} == {"insp-0"}
+        receiver.status = 200
+        rows = _settled(catalog, product_id, 5)
+        assert all(r.delivered for r in rows)
+        delivered = [p["x-goldenshot-delivery"] for p in receiver.posts[-5:]]
+        assert delivered == [f"insp-{i}" for i in range(5)]  # in order, each once
+    finally:
+        sender.close()
+        receiver.close()
+
+
+def test_a_delivery_is_given_up_after_retry_for_then_replayed(catalog):
+    day = WebhookSettings(5.0, 86400.0, 1.0, 600.0, 4)  # the defaults: 1 s doubling to 10 min, for a day
+    assert day.wait(1) == 1.0 and day.wait(10) == 512.0 and day.wait(11) == day.wait(500) == 600.0
+    assert day.waited(153) >= 86400 > day.waited(152)
+    receiver = Receiver(status=500)
+    product_id = _hooked(catalog, "plant-a", f"http://127.0.0.1:{receiver.port}/hook")
+    _queue(catalog, product_id, "insp-0")
+    _queue(catalog, product_id, "insp-1")
+    sender = _sender(catalog, allow=LOOPBACK, retry_for_s=0.3, backoff_s=0.1)  # waits 0.1, 0.2: given up at the 2nd
+    sender.start()
+    try:
+        rows = _settled(catalog, product_id, 2)  # a failed head no longer holds the ones behind it
+        assert [(r.state, r.attempts) for r in rows] == [("failed", 2), ("failed", 2)] and "HTTP 500" in rows[0].last_error
+        receiver.status = 200
+        assert catalog.deliveries.replay(product_id) == 2
+        rows = _settled(catalog, product_id, 2)
+        assert [r.state for r in rows] == ["delivered", "delivered"]
+        assert [p["x-goldenshot-delivery"] for p in receiver.posts[-2:]] == ["insp-0", "insp-1"]
+        assert catalog.deliveries.replay(product_id, "insp-1") == 1  # one delivered result, sent again
+        assert [r.state for r in _settled(catalog, product_id, 2)] == ["delivered", "delivered"]
+        assert receiver.posts[-1]["x-goldenshot-delivery"] == "insp-1"
+    finally:
+        sender.close()
+        receiver.close()

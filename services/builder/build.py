@@ -7,13 +7,15 @@ after a crash rewrites the same version number (reserved at request time), so it
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 
 from goldenshot.features import FeatureExtractor
 from goldenshot.fewshot import FitError, GoldenSample, fit
 from goldenshot.fingerprint import Fingerprint, FingerprintError
-from goldenshot.images import ImageError, decode_image
+from goldenshot.images import ImageError, decode_near, decoded_size
+from goldenshot.selfconfig import largest_input
 from goldenshot.settings import Settings
 from services.common.admission import DecodeBudget
 from services.common.catalog import Catalog
@@ -53,13 +55,17 @@ class Builder:
         stored = self.catalog.golden.list(product_id)
         if not stored:
             raise Conflict("the product has no golden samples", code="no_golden_samples")
-        # fit() holds every decoded sample at once, so the build reserves them all (from the catalog's
-        # sizes) before decoding the first; a build larger than a tenant's share runs with the share to itself
-        with self.budget.hold(sum(s.width * s.height for s in stored), job.tenant, wait=True):
+        # fit() holds every decoded sample at once, each near the largest working size it may use, so the
+        # build reserves them all (from the catalog's sizes) plus one full-size decode in flight before
+        # decoding the first; a build larger than a tenant's share runs with the share to itself
+        target = largest_input(self.settings)
+        near = sum(math.prod(decoded_size((s.height, s.width), target)) for s in stored)
+        with self.budget.hold(near + max(s.width * s.height for s in stored), job.tenant, wait=True):
             samples = []
             for i, sample in enumerate(stored):
                 try:
-                    image = decode_image(self.objects.get(sample.object_key), sample.filename, self.settings.limits.max_pixels)
+                    data = self.objects.get(sample.object_key)
+                    image = decode_near(data, sample.filename, self.settings.limits.max_pixels, target).image
                 except ImageError as exc:
                     raise InvalidImage(str(exc)) from exc
                 samples.append(GoldenSample(sample.filename, sample.sha256, image))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text
 
 from services.core.repositories.golden import GoldenRepository
 from services.core.repositories.inspections import InspectionRepository
@@ -20,6 +20,7 @@ from services.core.repositories.masks import IgnoreMaskRepository
 from services.core.repositories.mqtt import MqttSinkRepository
 from services.core.repositories.products import ProductRepository
 from services.core.repositories.sources import SourceRepository
+from services.core.repositories.stored_images import StoredImageRepository
 from services.core.repositories.versions import VersionRepository
 from services.core.repositories.webhooks import DeliveryRepository, WebhookRepository
 from services.core.tables import metadata
@@ -39,11 +40,13 @@ class Catalog:
             if conn.dialect.name == "postgresql":  # three services starting at once must not race on CREATE TABLE
                 conn.execute(text("SELECT pg_advisory_xact_lock(7429113)"))
             metadata.create_all(conn)
+            _add_columns(conn)
         self.products = ProductRepository(self.engine)
         self.golden = GoldenRepository(self.engine)
         self.versions = VersionRepository(self.engine)
         self.jobs = JobRepository(self.engine)
         self.inspections = InspectionRepository(self.engine)
+        self.stored = StoredImageRepository(self.engine)
         self.webhooks = WebhookRepository(self.engine)
         self.deliveries = DeliveryRepository(self.engine)
         self.keys = KeyRepository(self.engine)
@@ -55,6 +58,20 @@ class Catalog:
         """Raises when the database cannot answer (readiness)."""
         with self.engine.connect() as conn:
             conn.execute(select(1))
+
+
+def _add_columns(conn: Connection) -> None:
+    """Columns added to a table since a catalog was made, added to it (create_all makes missing tables
+    only). Only additive changes are allowed in services/core/tables.py, each new column with a server
+    default or nullable, so ADD COLUMN is all an older catalog needs."""
+    found = inspect(conn)
+    for table in metadata.sorted_tables:
+        have = {c["name"] for c in found.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in have:
+                kind = column.type.compile(dialect=conn.dialect)
+                default = f" DEFAULT {column.server_default.arg}" if column.server_default is not None else ""
+                conn.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}{default}'))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -1,9 +1,9 @@
-"""Where the server may send webhooks: public addresses, and internal ones only when a setting names them.
+"""Where the server may connect for a tenant: public addresses, and internal ones only when a setting names them.
 
-Tenants choose webhook URLs, so without this a tenant makes the server POST to its own loopback, the
-cloud metadata service (169.254.169.254) or anything on the plant network (SSRF, issue 20). Names are
-resolved at delivery time and the POST goes to the address that was checked, so a name that resolves
-to something else later (DNS rebinding) gains nothing. Numeric tricks (2130706433, 0x7f000001,
+Tenants choose webhook URLs and camera stream URLs, so without this a tenant makes the server connect
+to its own loopback, the cloud metadata service (169.254.169.254) or anything on the plant network
+(SSRF, issue 20). Names are resolved when the connection is made and it goes to the address that was
+checked, so a name that resolves to something else later (DNS rebinding) gains nothing. Numeric tricks (2130706433, 0x7f000001,
 [::ffff:127.0.0.1]) are parsed the way the resolver parses them, then checked like any address.
 """
 
@@ -20,7 +20,8 @@ LOCAL_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopb
 
 
 class EgressRefused(InvalidRequest):
-    """The target is an address the server does not send to."""
+    """The target is an address the server does not connect to; the code names what it was for
+    (webhook_target_refused, source_target_refused)."""
 
     code = "webhook_target_refused"
 
@@ -34,9 +35,12 @@ def safe_url(url: str) -> str:
 
 
 class EgressPolicy:
-    """allow: CIDRs ("10.20.0.0/16", "127.0.0.1/32") and host names that may be internal."""
+    """allow: CIDRs ("10.20.0.0/16", "127.0.0.1/32") and host names that may be internal; purpose and
+    setting name the connections it guards and the setting that lists them, for the errors."""
 
-    def __init__(self, allow: list[str]) -> None:
+    def __init__(self, allow: list[str], purpose: str = "webhook", setting: str = "GOLDENSHOT_SERVER_WEBHOOK_ALLOW") -> None:
+        self.purpose = purpose
+        self.setting = setting
         self.networks = []
         self.hosts = set()
         for entry in allow:
@@ -58,10 +62,10 @@ class EgressPolicy:
         if host in self.hosts:
             return
         if host in LOCAL_NAMES or host.endswith(".localhost"):
-            raise EgressRefused(f"webhook host '{host}' is local; name it in GOLDENSHOT_SERVER_WEBHOOK_ALLOW to allow it")
+            raise self._refused(f"host '{host}' is local", allowable=True)
         address = _numeric(host)
         if address is not None and not self.allowed(address):
-            raise EgressRefused(f"webhook address {address} is internal; name it in GOLDENSHOT_SERVER_WEBHOOK_ALLOW to allow it")
+            raise self._refused(f"address {address} is internal", allowable=True)
 
     def resolve(self, host: str, port: int) -> str:
         """At delivery time: an address of `host` to connect to, every one of them allowed (a name with
@@ -70,13 +74,29 @@ class EgressPolicy:
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (socket.gaierror, UnicodeError) as exc:
-            raise EgressRefused(f"webhook host '{name}' does not resolve: {exc}") from None
+            raise self._refused(f"host '{name}' does not resolve: {exc}", allowable=False) from None
         addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
         if name not in self.hosts:
             refused = [a for a in addresses if not self.allowed(a)]
             if refused:
-                raise EgressRefused(f"webhook host '{name}' resolves to internal address {refused[0]}; name it in GOLDENSHOT_SERVER_WEBHOOK_ALLOW to allow it")
+                raise self._refused(f"host '{name}' resolves to internal address {refused[0]}", allowable=True)
         return str(addresses[0])
+
+    def _refused(self, cause: str, allowable: bool) -> EgressRefused:
+        hint = f"; name it in {self.setting} to allow it" if allowable else ""
+        return EgressRefused(f"{self.purpose} {cause}{hint}", code=f"{self.purpose}_target_refused")
+
+
+def pinned(url: str, address: str) -> str:
+    """The URL with its host replaced by the address that was checked (credentials and port kept), so
+    the connection cannot go anywhere a second lookup would lead."""
+    parts = urlsplit(url)
+    host = f"[{address}]" if ":" in address else address
+    userinfo = parts.netloc.rpartition("@")[0]
+    netloc = f"{userinfo}@{host}" if userinfo else host
+    if parts.port:
+        netloc += f":{parts.port}"
+    return parts._replace(netloc=netloc).geturl()
 
 
 def _numeric(host: str) -> IPAddress | None:

@@ -5,6 +5,9 @@ does the cursor move, so a broker that is down (or restarts) loses nothing: the 
 retry_s and resumes at the first result not acknowledged. After a failure the client is thrown away
 with whatever paho still queued, so nothing is sent twice from a stale queue (QoS 1 stays at-least-once:
 a PUBACK lost on the wire means the broker sees that result again).
+
+Several replicas may run a publisher (the ingest role of a fleet); only the one holding the lease
+(services.common.lease) publishes, the others wait to take over.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Callable
 import paho.mqtt.client as paho
 
 from services.common.catalog import Catalog
+from services.common.lease import Lease
 from services.core.models import Inspection, MqttSink, Product
 from services.core.mqtt import render
 
@@ -23,6 +27,7 @@ log = logging.getLogger(__name__)
 
 Body = Callable[[Product, Inspection], str]
 _BATCH = 100
+_STANDBY = "standby: another replica publishes"
 
 
 class MqttUnavailable(OSError):
@@ -31,9 +36,11 @@ class MqttUnavailable(OSError):
 
 class MqttPublisher:
     def __init__(
-        self, catalog: Catalog, body: Body, host: str, port: int, client_id: str, username: str | None, password: str | None, poll_s: float, timeout_s: float, retry_s: float
+        self, catalog: Catalog, body: Body, host: str, port: int, client_id: str, username: str | None, password: str | None, poll_s: float, timeout_s: float, retry_s: float,
+        lease: Lease,
     ) -> None:
         self.catalog = catalog
+        self.lease = lease  # one publisher per fleet
         self.body = body
         self.host, self.port = host, port
         self.client_id = client_id
@@ -56,11 +63,24 @@ class MqttPublisher:
         self._stop.set()
         self._thread.join(timeout=self.timeout_s + 5)
         self._drop()
+        self.lease.release()
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            sinks = self.catalog.mqtt.all()
             try:
+                leader = self.lease.held()
+            except Exception as exc:  # noqa: BLE001 - the catalog is down: not the leader until it is back
+                log.warning("MQTT publisher lease unknown", extra={"error": str(exc)[:200]})
+                leader = False
+            if not leader:
+                self._drop()
+                self.last_error = _STANDBY
+                self._stop.wait(self.retry_s)
+                continue
+            if self.last_error == _STANDBY:
+                self.last_error = None
+            try:
+                sinks = self.catalog.mqtt.all()
                 sent = sum(self._drain(sink) for sink in sinks) if sinks else 0
             except Exception as exc:  # noqa: BLE001 - a lost broker (paho raises OSError, RuntimeError, ValueError) or catalog: retry, never die
                 self.last_error = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]

@@ -103,13 +103,22 @@ class ServiceSettings(BaseSettings):
     grpc_stream_max_s: float = Field(600.0, gt=0)  # and none lives longer than this
 
     webhook_timeout_s: float = Field(5.0, gt=0)
-    webhook_attempts: int = Field(6, ge=1)
-    webhook_backoff_s: float = Field(1.0, gt=0)  # doubles after each failed attempt
+    # a receiver that is down is retried with backoff (doubling from backoff_s, capped at backoff_max_s)
+    # for retry_for_s, in order per product; then the delivery is failed, listed and can be replayed
+    webhook_retry_for_s: float = Field(86400.0, gt=0)
+    webhook_backoff_s: float = Field(1.0, gt=0)
+    webhook_backoff_max_s: float = Field(600.0, gt=0)
     webhook_senders: int = Field(4, ge=1)  # deliveries in flight at once; each tenant has at most one of them
     # internal webhook targets allowed (CIDRs such as the plant network's "10.20.0.0/16", or host names);
     # every other target must resolve to public addresses only: loopback, link-local (cloud metadata),
     # private and unspecified addresses are refused, checked again at each delivery
     webhook_allow: list[str] = []
+
+    # retention (docs/server.md): inspection images and maps removed oldest first past an age or a
+    # per-tenant byte budget; results are kept. None: no bound (the disk is the bound: set one for a line)
+    retention_days: float | None = Field(None, gt=0)
+    retention_bytes_per_tenant: int | None = Field(None, gt=0)
+    retention_sweep_s: float = Field(300.0, gt=0)  # how often the policy is applied
 
     # sources (docs/line.md): folders and video files only below these roots; none listed: folder and file sources refused
     source_roots: list[Path] = []
@@ -117,6 +126,9 @@ class ServiceSettings(BaseSettings):
     source_settle_s: float = Field(0.5, ge=0, le=600)  # a file unchanged this long is complete
     source_retry_s: float = Field(5.0, gt=0, le=3600)  # wait before reopening a stream or retrying after an error
     source_max_fps: float = Field(30.0, gt=0)  # frames per second a stream source may ask for at most
+    # internal camera addresses stream sources may open (CIDRs such as the cameras' "10.30.0.0/16", or host
+    # names), checked like webhook_allow when set and at each (re)open; device indexes need no entry
+    source_url_allow: list[str] = []
 
     # the MQTT sink (docs/line.md): no host, no publisher (sinks can be set; they publish once one is configured)
     mqtt_host: str | None = None

@@ -1,8 +1,10 @@
 """MES webhooks: each matching inspection is POSTed to the product's URL, signed, retried with backoff.
 
 Deliveries go through an outbox table in the catalog, written in the inspection's transaction, so a restart or a
-line controller that is down for a while loses nothing: the sender retries until a 2xx or the
-attempt limit. The body is signed with HMAC-SHA256 over "<timestamp>.<body>" so the receiver can
+line controller that is down for a while loses nothing: the sender retries with capped exponential
+backoff for retry_for_s (a day by default), one product's deliveries strictly in order (a later result
+waits behind an earlier one that has not gone through), and what is given up stays listed for an
+operator to replay (services.core.products). The body is signed with HMAC-SHA256 over "<timestamp>.<body>" so the receiver can
 check origin and freshness (reject old timestamps to stop replays).
 """
 
@@ -32,9 +34,19 @@ EVENTS = ("anomalous", "all")
 @dataclass(frozen=True)
 class WebhookSettings:
     timeout_s: float
-    attempts: int
-    backoff_s: float  # doubles after each failed attempt
+    retry_for_s: float  # how long a delivery is retried before it is given up
+    backoff_s: float  # the first wait; doubles after each failed attempt
+    backoff_max_s: float  # up to this
     senders: int  # deliveries in flight at once, each tenant at most one
+
+    def wait(self, attempts: int) -> float:
+        """Seconds before the next try after `attempts` failed ones."""
+        return min(self.backoff_s * 2.0 ** min(attempts - 1, 60), self.backoff_max_s)
+
+    def waited(self, attempts: int) -> float:
+        """Seconds the backoff schedule has spent after `attempts` failed tries (send times not counted):
+        a delivery is given up once this passes retry_for_s, with no clock stored per row."""
+        return sum(self.wait(n) for n in range(1, attempts + 1))
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -55,8 +67,7 @@ class WebhookSender:
         self.metrics = metrics
         self.render = render  # (product, inspection) -> the API's Inspection JSON
         self.policy = policy
-        self.attempts = settings.attempts
-        self.backoff = settings.backoff_s
+        self.settings = settings
         self.lease_s = settings.timeout_s + 5.0  # a claimed row is retried by anyone after this, if its sender died
         self.client = httpx.Client(timeout=settings.timeout_s, follow_redirects=False)
         self._senders = ThreadPoolExecutor(settings.senders, thread_name_prefix="webhook")
@@ -100,7 +111,8 @@ class WebhookSender:
             self._wake.clear()
 
     def _dispatch(self) -> bool:
-        """Hand due deliveries to free senders, one per tenant at a time, the most overdue product first;
+        """Hand due deliveries to free senders, one per tenant at a time, each product's oldest pending
+        one only (in order), the most overdue product first;
         True when some stay due (their tenant busy or no sender free)."""
         waiting = False
         now = time.time()
@@ -167,11 +179,11 @@ class WebhookSender:
             self.catalog.deliveries.update(delivery.seq, attempts=attempts, delivered=True, last_error=None)
             self.metrics.webhooks.labels("delivered").inc()
             return
-        failed = attempts >= self.attempts
-        next_at = time.time() + self.backoff * 2 ** (attempts - 1)
+        failed = self.settings.waited(attempts) >= self.settings.retry_for_s
+        next_at = time.time() + self.settings.wait(attempts)
         self.catalog.deliveries.update(delivery.seq, attempts=attempts, failed=failed, next_at=next_at, last_error=error)
         self.metrics.webhooks.labels("gave_up" if failed else "retry").inc()
-        log.warning("webhook %s to %s: %s (attempt %d/%d)", delivery.inspection_id, safe_url(hook.url), error, attempts, self.attempts)
+        log.warning("webhook %s to %s: %s (attempt %d%s)", delivery.inspection_id, safe_url(hook.url), error, attempts, ", given up" if failed else "")
 
     def _pinned(self, url: str, headers: dict[str, str]) -> tuple[str, dict[str, str]]:
         """The URL with its host replaced by the checked address (the Host header and TLS name keep the

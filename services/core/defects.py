@@ -14,11 +14,13 @@ import logging
 import queue
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
+from sklearn.cluster import AgglomerativeClustering
 
 from goldenshot.fingerprint import Fingerprint, FingerprintError
 from services.common.catalog import Catalog
@@ -50,6 +52,19 @@ class SimilarDefect:
     distance: float  # L2 between the two regions' peak-patch features
     region: int  # index of this inspection's region
     matched_region: int  # index of the past inspection's region
+
+
+@dataclass(frozen=True)
+class DefectKind:
+    """Regions of past inspections that lie close together: one recurring defect."""
+
+    regions: int
+    inspections: int
+    first_seen: str
+    last_seen: str
+    labels: dict[str, int]  # regions per label (unreviewed, false_alarm, ...)
+    example: tuple[str, int]  # (inspection id, region) of the region nearest the kind's centre
+    spread: float  # mean distance of its regions to that centre
 
 
 class DefectLibrary:
@@ -151,6 +166,27 @@ class DefectLibrary:
             name = defects_name(inspection.product_id, space)
             self._use(name, lambda: self.vectors.set_payload(name, {"inspection_id": inspection.id}, {"label": label or UNREVIEWED}))
 
+    def kinds(self, product_id: str, version: int, scale: float, newest: int) -> list[DefectKind]:
+        """The newest `newest` regions of the version's feature space grouped into kinds, largest first.
+
+        Average-linkage clustering cut at `scale`, the version's decision threshold: two defects are one
+        kind when they are closer to each other than a defect has to be from every good patch, a scale
+        each product sets for itself, so nothing is tuned to one product."""
+        space = self.space(product_id, version)
+        if space is None:
+            return []
+        name = defects_name(product_id, space)
+        vectors, payloads = self._use(name, lambda: self.vectors.points(name, {}))
+        order = sorted(range(len(payloads)), key=lambda i: str(payloads[i].get("created_at")), reverse=True)[:newest]
+        if not order:
+            return []
+        vectors, payloads = vectors[order], [payloads[i] for i in order]
+        groups = np.zeros(len(order), dtype=int)
+        if len(order) > 1:
+            groups = AgglomerativeClustering(n_clusters=None, distance_threshold=scale, linkage="average").fit_predict(vectors)
+        kinds = [_kind(vectors[groups == g], [p for p, member in zip(payloads, groups == g) if member]) for g in np.unique(groups)]
+        return sorted(kinds, key=lambda k: (k.regions, k.last_seen), reverse=True)  # largest, then most recent
+
     def similar(self, inspection: Inspection, limit: int) -> list[SimilarDefect]:
         """Past inspections of the product with a region nearest to one of this one's, nearest first,
         each once; [] when this inspection has no recorded regions or the product no history."""
@@ -168,3 +204,15 @@ class DefectLibrary:
         ranked = sorted(best.items(), key=lambda item: item[1][0])[:limit]
         stored = {i.id: i for i in self.catalog.inspections.many(inspection.product_id, [i for i, _ in ranked])}
         return [SimilarDefect(stored[i], d, r, m) for i, (d, r, m) in ranked if i in stored]  # deleted ones drop out
+
+
+def _kind(vectors: np.ndarray, payloads: list[dict]) -> DefectKind:
+    centre = vectors.mean(axis=0)
+    distances = np.linalg.norm(vectors - centre, axis=1)
+    nearest = payloads[int(distances.argmin())]
+    seen = sorted(str(p.get("created_at")) for p in payloads)
+    labels = Counter(str(p.get("label", UNREVIEWED)) for p in payloads)
+    return DefectKind(
+        regions=len(payloads), inspections=len({p.get("inspection_id") for p in payloads}), first_seen=seen[0], last_seen=seen[-1],
+        labels=dict(labels), example=(str(nearest.get("inspection_id")), int(nearest.get("region", 0))), spread=float(distances.mean()),
+    )

@@ -55,6 +55,12 @@ class Unprocessable(DomainError):
     code = "unprocessable"
 
 
+class Gone(DomainError):
+    """It existed and was removed on purpose (an image past the retention policy); the rest is kept."""
+
+    code = "gone"
+
+
 class Unavailable(DomainError):
     """Something needed is temporarily unusable (a stored fingerprint, a dependency); try again later."""
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from services.common.catalog import Catalog
 from services.common.names import check_id
-from services.core.defects import DefectLibrary, SimilarDefect
+from services.core.defects import DefectKind, DefectLibrary, SimilarDefect
 from services.core.golden_patches import GoldenPatches
 from services.core.models import Golden, Inspection, Product
 
@@ -84,3 +84,11 @@ class Explanations:
 
     def similar(self, product: Product, inspection_id: str, limit: int) -> list[SimilarDefect]:
         return self.defects.similar(self._inspection(product, inspection_id), min(limit, self.similar_limit))
+
+    def kinds(self, product: Product, newest: int) -> tuple[list[DefectKind], float | None]:
+        """The product's recurring defects under its active version, and the distance that separates
+        kinds (the version's threshold); none before a first fingerprint."""
+        if product.active_version is None:
+            return [], None
+        scale = self.catalog.versions.get(product.id, product.active_version).threshold
+        return self.defects.kinds(product.id, product.active_version, scale, newest), scale

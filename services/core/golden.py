@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from goldenshot.images import ImageError, decode_image, image_sha256
+from goldenshot.images import ImageError, decode_near, image_sha256
 from services.common.admission import DecodeBudget, header_pixels
 from services.common.catalog import Catalog
 from services.common.names import check_id, new_id
@@ -17,6 +17,11 @@ from services.core.tables import now_iso
 from services.core.uploads import Upload
 
 log = logging.getLogger(__name__)
+
+
+def _size_only(height: int, width: int) -> tuple[int, int]:
+    """decode_near's target when only the photo's size is kept."""
+    return 64, 64
 
 
 class GoldenSamples:
@@ -34,7 +39,8 @@ class GoldenSamples:
         for upload in uploads:
             try:
                 with self.budget.hold(header_pixels(upload.data), product.tenant):
-                    height, width = decode_image(upload.data, upload.filename, self.max_pixels).shape[:2]
+                    # decoded small (every pixel read, little kept): the catalog needs the upright size
+                    height, width = decode_near(upload.data, upload.filename, self.max_pixels, _size_only).size
             except ImageError as exc:
                 raise InvalidImage(f"{exc} (nothing was stored)") from None
             decoded.append((upload, image_sha256(upload.data), height, width))

@@ -9,6 +9,7 @@ from services.common.catalog import Catalog
 from services.common.jobs import JobRunner
 from services.common.names import check_id, new_id
 from services.common.objects import ObjectStore
+from services.core.errors import Gone
 from services.core.defects import DefectLibrary
 from services.core.golden import GoldenSamples
 from services.core.keys import batch_item_key
@@ -71,10 +72,18 @@ class Inspections:
         return self.catalog.inspections.get(product.id, check_id(inspection_id, "inspection id"))
 
     def image(self, product: Product, inspection_id: str) -> bytes:
-        return self.objects.get(self.get(product, inspection_id).image_key)
+        return self.objects.get(self._kept(product, inspection_id).image_key)
 
     def picture(self, product: Product, inspection_id: str, kind: Literal["heatmap", "overlay"]) -> bytes:
-        return picture(self.objects, self.get(product, inspection_id), kind, self.max_pixels, self.golden.budget, product.tenant)
+        return picture(self.objects, self._kept(product, inspection_id), kind, self.max_pixels, self.golden.budget, product.tenant)
+
+    def _kept(self, product: Product, inspection_id: str) -> Inspection:
+        """The inspection, if its image is still kept (services.core.retention)."""
+        inspection = self.get(product, inspection_id)
+        removed = self.catalog.stored.removed_at(inspection.id)
+        if removed is not None:
+            raise Gone(f"the image of inspection {inspection.id} was removed by the retention policy at {removed}; its result is kept", code="image_removed")
+        return inspection
 
     def record_feedback(self, product: Product, inspection_id: str, label: str | None, add_to_golden: bool) -> Inspection:
         """Mark (or clear) a false alarm; optionally its image becomes a golden sample for the next build."""

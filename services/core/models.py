@@ -101,8 +101,11 @@ class Webhook(BaseModel):
     created_at: str
 
 
+DeliveryState = Literal["pending", "delivered", "failed"]
+
+
 class Delivery(BaseModel):
-    """One webhook POST in the outbox: retried until a 2xx or the attempt limit."""
+    """One webhook POST in the outbox: retried until a 2xx or until it has been retried for long enough."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -117,6 +120,10 @@ class Delivery(BaseModel):
     delivered: bool
     failed: bool
     last_error: str | None
+
+    @property
+    def state(self) -> DeliveryState:
+        return "delivered" if self.delivered else "failed" if self.failed else "pending"
 
 
 class ApiKey(BaseModel):
@@ -188,6 +195,19 @@ class Inspection(BaseModel):
     seq: int | None = None  # the catalog's order (the page cursor); None until stored
 
 
+class StoredImage(BaseModel):
+    """What one inspection keeps in the object store (its image and score map), for the retention policy."""
+
+    model_config = ConfigDict(frozen=True)
+
+    inspection_id: str
+    product_id: str
+    tenant: str
+    nbytes: int
+    created_at: str
+    removed_at: str | None = None  # when the retention policy removed them; the result itself is kept
+
+
 SourceKind = Literal["folder", "stream"]
 
 
@@ -200,10 +220,11 @@ class Source(BaseModel):
     product_id: str
     kind: SourceKind
     target: str
-    fps: float
+    fps: float  # stream: frames inspected per second (triggered: at most)
     sort: bool
     enabled: bool
     created_at: str
+    triggered: bool = False  # stream: a frame inspected per trigger instead of at fps
 
 
 class MqttSink(BaseModel):

@@ -7,12 +7,12 @@ from typing import Any
 
 from services.common.catalog import Catalog
 from services.common.egress import EgressPolicy
-from services.common.names import check_slug, new_id
+from services.common.names import check_id, check_slug, new_id
 from services.common.objects import ObjectStore
 from services.common.vectors import VectorStore
 from services.core.errors import Conflict, InvalidRequest, NotFound
 from services.core.keys import alias_name, product_prefix
-from services.core.models import Job, Product, Version, Webhook
+from services.core.models import Delivery, DeliveryState, Job, Product, Version, Webhook
 from services.core.scoring import Scorer
 
 @dataclass(frozen=True)
@@ -46,10 +46,8 @@ class Products:
         return self.catalog.products.get(tenant, check_slug(name, "product name"))
 
     def create(self, tenant: str, name: str, description: str) -> Product:
-        """Within the tenant's quota of products (checked before the insert: racing creates may pass it by their number)."""
-        if self.catalog.products.count(tenant) >= self.max_products:
-            raise Conflict(f"tenant '{tenant}' holds its quota of {self.max_products} products", code="quota_exceeded")
-        return self.catalog.products.create(new_id(), tenant, check_slug(name, "product name"), description)
+        """Within the tenant's quota of products (checked in the insert's transaction)."""
+        return self.catalog.products.create(new_id(), tenant, check_slug(name, "product name"), description, self.max_products)
 
     def overview(self, product: Product) -> Overview:
         active = product.active_version
@@ -99,6 +97,28 @@ class Products:
         if hook is None:
             raise NotFound(f"product '{name}' has no webhook")
         return hook
+
+    def deliveries(self, tenant: str, name: str, state: DeliveryState | None, limit: int, cursor: str | None) -> tuple[list[Delivery], str | None]:
+        """A page of the product's webhook deliveries, newest first, and the next page's cursor (the last
+        one's inspection id)."""
+        product = self.get(tenant, name)
+        after = check_id(cursor, "cursor") if cursor is not None else None
+        items = self.catalog.deliveries.page(product.id, state, limit + 1, after)
+        more = len(items) > limit
+        items = items[:limit]
+        return items, items[-1].inspection_id if more else None
+
+    def replay(self, tenant: str, name: str, inspection_id: str | None) -> int:
+        """Send again one inspection's delivery (delivered or failed) or, with None, every failed one, to
+        the product's current webhook; how many were queued."""
+        product = self.get(tenant, name)
+        if self.catalog.webhooks.get(product.id) is None:
+            raise Conflict(f"product '{name}' has no webhook to send to; set one first", code="no_webhook")
+        if inspection_id is None:
+            return self.catalog.deliveries.replay(product.id)
+        if not self.catalog.deliveries.replay(product.id, check_id(inspection_id, "inspection id")):
+            raise NotFound(f"inspection '{inspection_id}' has no webhook delivery")
+        return 1
 
     def delete_webhook(self, tenant: str, name: str) -> None:
         if not self.catalog.webhooks.delete(self.get(tenant, name).id):

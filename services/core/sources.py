@@ -7,6 +7,8 @@ all become the source's state and last_error, and it tries again after source_re
 
 Paths are checked against the configured source_roots (a REST caller must not make the server read
 or move files anywhere it likes); with none configured, folder and video-file sources are refused.
+Stream URLs go through the egress policy like webhooks: internal addresses (the plant's cameras) only
+where source_url_allow names them, checked when set and resolved again at each (re)open.
 """
 
 from __future__ import annotations
@@ -18,14 +20,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import cv2
 
 from goldenshot.images import ImageError, read_bytes
 from goldenshot.watch import FolderGone, FolderWatch, follow
 from services.common.catalog import Catalog
+from services.common.egress import EgressPolicy, EgressRefused, pinned
 from services.common.names import check_id, new_id
-from services.core.errors import InvalidImage, InvalidRequest, NotFound
+from services.core.errors import Conflict, InvalidImage, InvalidRequest, NotFound, TooManyRequests
 from services.core.models import Product, Source, SourceKind
 from services.core.scoring import Scorer
 
@@ -33,6 +37,8 @@ log = logging.getLogger(__name__)
 
 _STREAM_URL = re.compile(r"(rtsps?|https?)://[^\s\x00]{1,1990}")
 _DEVICE = re.compile(r"\d{1,3}")
+_DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443}
+_MAX_PENDING = 8  # triggers waiting for a frame; more means the line runs faster than it is inspected
 _OPEN_TIMEOUT_MS = 5000  # an unreachable camera is reported after this, not after FFmpeg's default 30 s
 
 
@@ -46,6 +52,7 @@ class SourceStatus:
     failed: int = 0  # unreadable files or frames
     last_error: str | None = None
     last_decision: str | None = None
+    pending: int = 0  # triggers waiting for a frame (triggered streams)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def set(self, **values: object) -> None:
@@ -59,6 +66,14 @@ class SourceStatus:
             if decision is not None:
                 self.last_decision = decision
 
+    def take_trigger(self) -> bool:
+        """True (and one trigger fewer) when a trigger waits for this frame."""
+        with self.lock:
+            if self.pending == 0:
+                return False
+            self.pending -= 1
+            return True
+
 
 @dataclass(frozen=True)
 class SourceView:
@@ -69,9 +84,13 @@ class SourceView:
 class Sources:
     """Create, list, start, stop and delete sources; start() runs every enabled one (server start)."""
 
-    def __init__(self, catalog: Catalog, scorer: Scorer, data_dir: Path, roots: list[Path], poll_s: float, settle_s: float, retry_s: float, max_fps: float) -> None:
+    def __init__(
+        self, catalog: Catalog, scorer: Scorer, data_dir: Path, roots: list[Path], egress: EgressPolicy,
+        poll_s: float, settle_s: float, retry_s: float, max_fps: float,
+    ) -> None:
         self.catalog = catalog
         self.scorer = scorer
+        self.egress = egress  # which camera addresses a tenant may make the server connect to
         self.state_dir = Path(data_dir) / "sources"
         self.roots = [Path(root).resolve() for root in roots]
         self.poll_s = poll_s
@@ -92,11 +111,13 @@ class Sources:
         for source_id in running:
             self._stop(source_id)
 
-    def create(self, product: Product, kind: SourceKind, target: str, fps: float, sort: bool) -> SourceView:
+    def create(self, product: Product, kind: SourceKind, target: str, fps: float, sort: bool, triggered: bool = False) -> SourceView:
         target = self._check_target(kind, target)
         if not 0 < fps <= self.max_fps:
             raise InvalidRequest(f"fps must be > 0 and <= {self.max_fps}")
-        source = self.catalog.sources.add(new_id(), product.id, kind, target, fps, sort)
+        if triggered and not (kind == "stream" and (_STREAM_URL.fullmatch(target) or _DEVICE.fullmatch(target))):
+            raise InvalidRequest("only a live camera (a stream URL or a device) can be triggered; a video file plays by its own clock")
+        source = self.catalog.sources.add(new_id(), product.id, kind, target, fps, sort, triggered)
         log.info("source created", extra={"source_id": source.id, "product": product.name, "kind": kind})
         return SourceView(source, self._start(source))
 
@@ -115,6 +136,21 @@ class Sources:
             return SourceView(source, self._start(source))
         self._stop(source.id)
         return SourceView(source, self._status(source))
+
+    def trigger(self, product: Product, source_id: str) -> int:
+        """Inspect the camera's next frame (a part is in place: the line controller says so); how many
+        triggers now wait. Refused while the camera is not running: a later frame would show another part."""
+        source = self._get(product, source_id)
+        if not source.triggered:
+            raise Conflict(f"source {source.id} samples at {source.fps} frames/s; create it with triggered=true to trigger it", code="not_triggered")
+        status = self._status(source)
+        with status.lock:
+            if status.state != "running":
+                raise Conflict(f"source {source.id} is {status.state}, not running: nothing to take a frame from", code="source_not_running")
+            if status.pending >= _MAX_PENDING:
+                raise TooManyRequests(f"{_MAX_PENDING} triggers already wait for a frame", retry_after=1)
+            status.pending += 1
+            return status.pending
 
     def delete(self, product: Product, source_id: str) -> None:
         source = self._get(product, source_id)
@@ -136,7 +172,10 @@ class Sources:
         """A folder (or video file) below a source root, a stream URL, or a device index."""
         if "\x00" in target or not target.strip():
             raise InvalidRequest("target is empty or holds a NUL")
-        if kind == "stream" and (_STREAM_URL.fullmatch(target) or _DEVICE.fullmatch(target)):
+        if kind == "stream" and _DEVICE.fullmatch(target):
+            return target
+        if kind == "stream" and _STREAM_URL.fullmatch(target):
+            self.egress.check_url(target)
             return target
         path = Path(target)
         if not path.is_absolute():
@@ -219,11 +258,19 @@ class Sources:
 
     def _read_stream(self, source: Source, status: SourceStatus, stop: threading.Event) -> None:
         """Frames sampled at source.fps: by the video's own clock for a file (as fast as it is scored),
-        by the wall clock for a live camera. A live stream that ends or fails is reopened after retry_s."""
+        by the wall clock for a live camera; or, triggered, the frame after each trigger (every frame is
+        grabbed meanwhile, so the one inspected is fresh). A live stream that ends or fails is reopened
+        after retry_s."""
         is_file = not (_STREAM_URL.fullmatch(source.target) or _DEVICE.fullmatch(source.target))
         period_ms = 1000.0 / source.fps
         while not stop.is_set():
-            capture = _open(source.target)
+            try:
+                target = self._checked(source.target)
+            except EgressRefused as exc:  # a name that now resolves inside the plant: a status, tried again
+                status.set(state="waiting", last_error=exc.message)
+                stop.wait(self.retry_s)
+                continue
+            capture = _open(target)
             if not capture.isOpened():
                 capture.release()
                 status.set(state="waiting", last_error=f"cannot open {redacted(source.target)}")
@@ -238,9 +285,13 @@ class Sources:
                         break
                     now_ms = capture.get(cv2.CAP_PROP_POS_MSEC) if is_file else time.monotonic() * 1000.0
                     frame_no += 1
-                    if next_ms is not None and now_ms < next_ms:
+                    if source.triggered:
+                        if not status.take_trigger():
+                            continue
+                    elif next_ms is not None and now_ms < next_ms:
                         continue
-                    next_ms = now_ms + period_ms if next_ms is None else max(next_ms + period_ms, now_ms)  # behind: skip, no backlog
+                    else:
+                        next_ms = now_ms + period_ms if next_ms is None else max(next_ms + period_ms, now_ms)  # behind: skip, no backlog
                     ok, frame = capture.retrieve()
                     encoded, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 95]) if ok else (False, None)
                     if not encoded:
@@ -250,12 +301,30 @@ class Sources:
                     self._inspect(source, status, jpeg.tobytes(), f"frame-{frame_no:08d}.jpg")
             finally:
                 capture.release()
+                self._drop_triggers(status)
             if is_file:  # read once: not again at the next server start
                 self.catalog.sources.set_enabled(source.id, False)
                 status.set(state="finished")
                 return
             status.set(state="waiting", last_error=f"stream {redacted(source.target)} ended; reopening")
             stop.wait(self.retry_s)
+
+    @staticmethod
+    def _drop_triggers(status: SourceStatus) -> None:
+        """Triggers still waiting when the camera is lost are failures: a frame after the reconnect would
+        show another part."""
+        with status.lock:
+            if status.pending:
+                status.failed += status.pending
+                status.last_error = f"camera lost with {status.pending} trigger(s) waiting"
+                status.pending = 0
+
+    def _checked(self, target: str) -> str:
+        """A stream URL resolved now and pinned to the address the egress policy allowed; others as they are."""
+        if not _STREAM_URL.fullmatch(target):
+            return target
+        parts = urlsplit(target)
+        return pinned(target, self.egress.resolve(parts.hostname or "", parts.port or _DEFAULT_PORTS[parts.scheme]))
 
 
 def _open(target: str) -> cv2.VideoCapture:

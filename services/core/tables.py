@@ -1,13 +1,15 @@
 """The catalog's SQL schema: one table per entity, the same on SQLite (embedded) and PostgreSQL (a fleet).
 
 Changing a column here changes every deployment's database: keep it compatible with existing files.
+Changes are additive only: a new table, or a new column with a server default (or nullable), which
+services.common.catalog adds to an older catalog when it opens it.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text, UniqueConstraint, text
 
 metadata = MetaData()
 
@@ -102,6 +104,20 @@ inspections = Table(
     Index("ix_inspections_batch", "batch_id"),
 )
 
+# what each inspection keeps in the object store (image and score map), for the retention policy;
+# a row of its own so existing catalogs gain it without a migration (older inspections have none)
+stored_images = Table(
+    "stored_images",
+    metadata,
+    Column("inspection_id", String(40), primary_key=True),
+    Column("product_id", String(32), nullable=False, index=True),
+    Column("tenant", String(64), nullable=False),
+    Column("nbytes", BigInteger, nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("removed_at", String(32)),
+    Index("ix_stored_images_tenant_kept", "tenant", "removed_at", "created_at"),
+)
+
 api_keys = Table(
     "api_keys",
     metadata,
@@ -149,6 +165,8 @@ sources = Table(
     Column("sort", Boolean, nullable=False),  # folder: move handled files into ok/, anomalous/, failed/
     Column("enabled", Boolean, nullable=False),  # started with the server
     Column("created_at", String(32), nullable=False),
+    # stream: a frame inspected per trigger (POST .../trigger) instead of at fps; added after the table was (catalog._add_columns)
+    Column("triggered", Boolean, nullable=False, server_default=text("false")),
 )
 
 mqtt_sinks = Table(

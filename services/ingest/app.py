@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from goldenshot import __version__
 from services.common.logs import REQUEST_ID
 from services.common.names import new_id
-from services.core.errors import BackendUnavailable, Busy, Conflict, DomainError, InvalidImage, InvalidRequest, NotFound, TooManyRequests, Unauthorized, Unavailable, Unprocessable
+from services.core.errors import BackendUnavailable, Busy, Conflict, DomainError, Gone, InvalidImage, InvalidRequest, NotFound, TooManyRequests, Unauthorized, Unavailable, Unprocessable
 from services.ingest import fingerprints, health, inspections, products, sources
 from services.ingest.uploads import too_large
 from services.runtime import Runtime
@@ -41,6 +41,7 @@ STATUS: dict[type[DomainError], int] = {
     Unauthorized: 401,
     NotFound: 404,
     Conflict: 409,
+    Gone: 410,
     InvalidImage: 422,
     Unprocessable: 422,
     Unavailable: 503,

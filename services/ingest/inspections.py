@@ -12,7 +12,7 @@ from services.ingest.deps import CallerDep, ExplanationsDep, InspectGateDep, Ins
 from services.ingest.media import IMAGE_TYPES, ImageResponse, binary
 from services.ingest.products import MULTIPART_FILES
 from services.ingest.uploads import read_uploads
-from services.schemas import ExplanationOut, InspectionOut, InspectionPage, JobOut, SimilarOut
+from services.schemas import DefectKindsOut, ExplanationOut, InspectionOut, InspectionPage, JobOut, SimilarOut
 
 router = APIRouter(prefix="/v1/products/{name}", tags=["inspections"])
 
@@ -95,6 +95,12 @@ def feedback(inspection_id: str, body: FeedbackIn, product: ProductDep, inspecti
 def explain(inspection_id: str, product: ProductDep, explanations: ExplanationsDep, k: Annotated[int, Query(ge=1, le=50)] = 5) -> ExplanationOut:
     """Per region, the k golden patches nearest to its peak (at most the server's explain_top_k)."""
     return ExplanationOut.of(product, inspection_id, explanations.explain(product, inspection_id, k))
+
+
+@router.get("/defects/kinds", tags=["inspections"])
+def defect_kinds(product: ProductDep, explanations: ExplanationsDep, newest: Annotated[int, Query(ge=2, le=5000)] = 2000) -> DefectKindsOut:
+    """The product's recurring defects: its newest anomalous regions grouped by feature distance, largest group first."""
+    return DefectKindsOut.of(*explanations.kinds(product, newest))
 
 
 @router.get("/inspections/{inspection_id}/similar")

@@ -12,7 +12,7 @@ from services.core.products import Overview
 from services.ingest.deps import CallerDep, GoldenDep, LimitsDep, ProductDep, ProductsDep
 from services.ingest.media import IMAGE_TYPES, ImageResponse, binary
 from services.ingest.uploads import read_uploads
-from services.schemas import GoldenList, GoldenOut, GoldenUploadOut, JobOut, ProductList, ProductOut, StatsOut, VersionOut, WebhookOut
+from services.schemas import DeliveryOut, DeliveryPage, GoldenList, GoldenOut, GoldenUploadOut, JobOut, ProductList, ProductOut, ReplayOut, StatsOut, VersionOut, WebhookOut
 
 router = APIRouter(prefix="/v1/products", tags=["products"])
 
@@ -117,6 +117,33 @@ def set_webhook(name: str, body: WebhookIn, caller: CallerDep, products: Product
 @router.get("/{name}/webhook")
 def get_webhook(name: str, caller: CallerDep, products: ProductsDep) -> WebhookOut:
     return WebhookOut.of(products.webhook(caller.tenant, name))
+
+
+@router.get("/{name}/webhook/deliveries")
+def webhook_deliveries(
+    name: str,
+    caller: CallerDep,
+    products: ProductsDep,
+    state: Literal["pending", "delivered", "failed"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(max_length=64, description="next_cursor of the previous page")] = None,
+) -> DeliveryPage:
+    """The product's webhook deliveries, newest first: what is still being retried, what went through,
+    what was given up."""
+    items, next_cursor = products.deliveries(caller.tenant, name, state, limit, cursor)
+    return DeliveryPage(items=[DeliveryOut.of(d) for d in items], next_cursor=next_cursor)
+
+
+@router.post("/{name}/webhook/deliveries/replay", status_code=202)
+def replay_failed_deliveries(name: str, caller: CallerDep, products: ProductsDep) -> ReplayOut:
+    """Every failed delivery sent again to the current webhook, in its original order."""
+    return ReplayOut(queued=products.replay(caller.tenant, name, None))
+
+
+@router.post("/{name}/webhook/deliveries/{inspection_id}/replay", status_code=202)
+def replay_delivery(name: str, inspection_id: str, caller: CallerDep, products: ProductsDep) -> ReplayOut:
+    """One inspection's delivery (delivered or failed) sent again, same delivery id: receivers drop repeats."""
+    return ReplayOut(queued=products.replay(caller.tenant, name, inspection_id))
 
 
 @router.delete("/{name}/webhook", status_code=204)

@@ -23,6 +23,7 @@ class SourceIn(BaseModel):
     target: str = Field(max_length=2000, description="folder: absolute path below a source root; stream: rtsp://, http(s):// (MJPEG), a video file below a source root, or a device index")
     fps: float = Field(2.0, description="stream: frames inspected per second")
     sort: bool = Field(False, description="folder: move handled files into ok/, anomalous/, failed/")
+    triggered: bool = Field(False, description="live stream: inspect the frame after each POST .../trigger instead of sampling at fps")
 
 
 async def _sources(request: Request) -> Sources:
@@ -37,7 +38,7 @@ SourcesDep = Annotated[Sources, Depends(_sources)]
 
 @router.post("", status_code=201)
 def create_source(body: SourceIn, product: ProductDep, sources: SourcesDep) -> SourceOut:
-    return SourceOut.of(sources.create(product, body.kind, body.target, body.fps, body.sort))
+    return SourceOut.of(sources.create(product, body.kind, body.target, body.fps, body.sort, body.triggered))
 
 
 @router.get("")
@@ -59,6 +60,16 @@ def start_source(source_id: str, product: ProductDep, sources: SourcesDep) -> So
 async def stop_source(source_id: str, product: ProductDep, sources: SourcesDep) -> SourceOut:
     """Waits for the source's current inspection to end (off the event loop)."""
     return SourceOut.of(await run_in_threadpool(sources.set_enabled, product, source_id, False))
+
+
+class TriggerOut(BaseModel):
+    pending: int = Field(description="triggers waiting for a frame, this one included")
+
+
+@router.post("/{source_id}/trigger", status_code=202)
+def trigger_source(source_id: str, product: ProductDep, sources: SourcesDep) -> TriggerOut:
+    """A part is in place: inspect the camera's next frame (409 when the source is not triggered or not running)."""
+    return TriggerOut(pending=sources.trigger(product, source_id))
 
 
 @router.delete("/{source_id}", status_code=204)

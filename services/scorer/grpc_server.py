@@ -22,7 +22,7 @@ from services.common.catalog import Catalog
 from services.common.logs import REQUEST_ID
 from services.common.names import check_slug, display_name, new_id
 from services.core.errors import ERRORS, BackendUnavailable, Busy, Conflict, DomainError, InvalidImage, InvalidRequest, NotFound, Unauthorized, Unavailable, Unprocessable
-from services.core.models import Inspection, Product
+from services.core.models import Inspection, NearestGolden, Product
 from services.proto.goldenshot.v1 import scorer_pb2 as pb
 from services.proto.goldenshot.v1 import scorer_pb2_grpc as pb_grpc
 from services.scorer.scorer import Scorer
@@ -65,6 +65,7 @@ def inspection_message(product: Product, inspection: Inspection) -> pb.Inspectio
         pb.Region(
             x=r.bbox[0], y=r.bbox[1], width=r.bbox[2], height=r.bbox[3], area=r.area,
             peak_score=r.peak_score, mean_score=r.mean_score, polygon=[pb.Point(x=x, y=y) for x, y in r.polygon],
+            nearest_golden=_nearest_golden(r.nearest_golden),
         )
         for r in inspection.regions
     ]
@@ -72,6 +73,15 @@ def inspection_message(product: Product, inspection: Inspection) -> pb.Inspectio
         id=inspection.id, product=product.name, version=inspection.version, decision=inspection.decision, score=inspection.score,
         threshold=inspection.threshold, regions=regions, width=inspection.width, height=inspection.height, created_at=inspection.created_at,
         timings_ms=inspection.timings_ms,
+    )
+
+
+def _nearest_golden(near: NearestGolden | None) -> pb.NearestGolden | None:
+    if near is None:
+        return None
+    return pb.NearestGolden(
+        golden_id=near.golden_id or "", sample=near.sample, name=near.name, view=near.view, row=near.row, col=near.col,
+        grid_h=near.grid_h, grid_w=near.grid_w, distance=near.distance,
     )
 
 

@@ -33,7 +33,7 @@ from services.core.defects import DefectLibrary
 from services.core.drift import DriftMonitor
 from services.core.errors import Conflict, InvalidImage, Unavailable
 from services.core.keys import inspection_prefix
-from services.core.models import Inspection, Product
+from services.core.models import Inspection, Product, StoredImage
 from services.core.tables import now_iso
 
 log = logging.getLogger(__name__)
@@ -172,10 +172,12 @@ class Scorer:
             created_at=now_iso(),
         )
         try:
+            score_map = save({"map": torch.from_numpy(result.working_map.astype(np.float16))})
             self.objects.put(inspection.image_key, data)
-            self.objects.put(inspection.map_key, save({"map": torch.from_numpy(result.working_map.astype(np.float16))}))
+            self.objects.put(inspection.map_key, score_map)
             delivery = self.webhooks.delivery(product, inspection)
-            self.catalog.inspections.add(inspection, delivery)  # with its webhook delivery, in one transaction
+            kept = StoredImage(inspection_id=inspection_id, product_id=product.id, tenant=product.tenant, nbytes=len(data) + len(score_map), created_at=inspection.created_at)
+            self.catalog.inspections.add(inspection, delivery, kept)  # with its webhook delivery and size, in one transaction
         except Exception:  # disk full, store down: no half-stored result stays behind
             try:
                 self.objects.delete_prefix(prefix)

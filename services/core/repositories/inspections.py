@@ -6,22 +6,25 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 
 from services.core.errors import NotFound
-from services.core.models import Inspection
+from services.core.models import Inspection, StoredImage
 from services.core.repositories.webhooks import queued
-from services.core.tables import deliveries, inspections
+from services.core.tables import deliveries, inspections, stored_images
 
 
 class InspectionRepository:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def add(self, inspection: Inspection, delivery: dict | None = None) -> None:
-        """The inspection and its webhook delivery (the outbox row) in one transaction: a crash between
-        them can neither lose the delivery nor send one for an inspection that was never stored.
+    def add(self, inspection: Inspection, delivery: dict | None = None, stored: StoredImage | None = None) -> None:
+        """The inspection, its webhook delivery (the outbox row) and what it keeps in the object store in
+        one transaction: a crash between them can neither lose the delivery nor send one for an inspection
+        that was never stored, nor leave bytes the retention policy does not know of.
         Idempotent on the id: a batch item scored again after a restart is not stored (or sent) twice."""
         try:
             with self.engine.begin() as conn:
                 conn.execute(inspections.insert().values(**inspection.model_dump(mode="json", exclude={"seq"})))
+                if stored is not None:
+                    conn.execute(stored_images.insert().values(**stored.model_dump()))
                 if delivery is not None:
                     conn.execute(deliveries.insert().values(**queued(delivery)))
         except IntegrityError:

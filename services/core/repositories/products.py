@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from services.core.errors import Conflict, NotFound
 from services.core.models import Product
-from services.core.tables import OPEN_STATES, deliveries, golden, ignore_masks, inspections, jobs, now_iso, products, versions, webhooks
+from services.core.tables import OPEN_STATES, deliveries, golden, ignore_masks, inspections, jobs, now_iso, products, stored_images, versions, webhooks
 
 
 class ProductRepository:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def create(self, product_id: str, tenant: str, name: str, description: str) -> Product:
+    def create(self, product_id: str, tenant: str, name: str, description: str, limit: int | None = None) -> Product:
+        """Never more than `limit` products for the tenant: counted after the insert in the same transaction,
+        which holds a per-tenant lock (an advisory lock on PostgreSQL; SQLite's write lock from the insert),
+        so racing creates cannot pass the quota by their number."""
         try:
             with self.engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:tenant))"), {"tenant": f"products:{tenant}"})
                 conn.execute(products.insert().values(id=product_id, tenant=tenant, name=name, description=description, created_at=now_iso(), next_version=1))
+                held = conn.execute(select(func.count()).select_from(products).where(products.c.tenant == tenant)).scalar_one()
+                if limit is not None and held > limit:
+                    raise Conflict(f"tenant '{tenant}' holds its quota of {limit} products", code="quota_exceeded")
         except IntegrityError:
             raise Conflict(f"product '{name}' already exists") from None
         return self.get(tenant, name)
@@ -58,7 +66,7 @@ class ProductRepository:
     def delete(self, product_id: str) -> None:
         """The product and everything recorded about it, in one transaction; its open jobs fail."""
         with self.engine.begin() as conn:
-            for table in (golden, versions, inspections, webhooks, deliveries, ignore_masks):
+            for table in (golden, versions, inspections, stored_images, webhooks, deliveries, ignore_masks):
                 conn.execute(table.delete().where(table.c.product_id == product_id))
             conn.execute(jobs.update().where(jobs.c.product_id == product_id, jobs.c.state.in_(OPEN_STATES)).values(
                 state="failed", error={"code": "not_found", "message": "the product was deleted"}, finished_at=now_iso()))

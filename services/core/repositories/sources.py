@@ -12,8 +12,8 @@ class SourceRepository:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def add(self, source_id: str, product_id: str, kind: str, target: str, fps: float, sort: bool) -> Source:
-        values = dict(id=source_id, product_id=product_id, kind=kind, target=target, fps=fps, sort=sort, enabled=True, created_at=now_iso())
+    def add(self, source_id: str, product_id: str, kind: str, target: str, fps: float, sort: bool, triggered: bool = False) -> Source:
+        values = dict(id=source_id, product_id=product_id, kind=kind, target=target, fps=fps, sort=sort, enabled=True, created_at=now_iso(), triggered=triggered)
         with self.engine.begin() as conn:
             conn.execute(sources.insert().values(**values))
         return Source.model_validate(values)

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from services.core.models import Delivery, Webhook
+from services.core.models import Delivery, DeliveryState, Webhook
 from services.core.tables import deliveries, now_iso, webhooks
 
 
@@ -51,26 +51,20 @@ class DeliveryRepository:
             return [Delivery.model_validate(r._mapping) for r in conn.execute(query.order_by(deliveries.c.next_at).limit(limit))]
 
     def due_products(self, now: float, limit: int = 200) -> list[str]:
-        """Products with a delivery due by `now`, the most overdue first: one row each, so a product with
-        thousands queued does not hide the others."""
-        query = (
-            select(deliveries.c.product_id)
-            .where(deliveries.c.delivered.is_(False), deliveries.c.failed.is_(False), deliveries.c.next_at <= now)
-            .group_by(deliveries.c.product_id)
-            .order_by(func.min(deliveries.c.next_at))
-            .limit(limit)
-        )
+        """Products whose oldest pending delivery is due by `now`, the most overdue first: one row each,
+        so a product with thousands queued does not hide the others."""
+        head = select(func.min(deliveries.c.seq)).where(_PENDING).group_by(deliveries.c.product_id).scalar_subquery()
+        query = select(deliveries.c.product_id).where(deliveries.c.seq.in_(head), deliveries.c.next_at <= now).order_by(deliveries.c.next_at).limit(limit)
         with self.engine.connect() as conn:
             return list(conn.execute(query).scalars())
 
     def first_due(self, product_id: str, now: float) -> Delivery | None:
-        """The product's most overdue delivery (None when another sender took it meanwhile)."""
-        query = select(deliveries).where(
-            deliveries.c.product_id == product_id, deliveries.c.delivered.is_(False), deliveries.c.failed.is_(False), deliveries.c.next_at <= now
-        )
+        """The product's oldest pending delivery when it is due; None while it waits (backoff, or leased by
+        another sender): the ones behind it wait too, so a receiver gets a product's results in order."""
+        query = select(deliveries).where(deliveries.c.product_id == product_id, _PENDING).order_by(deliveries.c.seq).limit(1)
         with self.engine.connect() as conn:
-            row = conn.execute(query.order_by(deliveries.c.next_at, deliveries.c.seq).limit(1)).first()
-        return None if row is None else Delivery.model_validate(row._mapping)
+            row = conn.execute(query).first()
+        return None if row is None or row.next_at > now else Delivery.model_validate(row._mapping)
 
     def forget_secrets(self) -> None:
         """Blank the secrets older rows copied: deliveries sign with the webhook's current secret."""
@@ -101,6 +95,31 @@ class DeliveryRepository:
         """Oldest first."""
         with self.engine.connect() as conn:
             return [Delivery.model_validate(r._mapping) for r in conn.execute(select(deliveries).where(deliveries.c.product_id == product_id).order_by(deliveries.c.seq))]
+
+    def page(self, product_id: str, state: DeliveryState | None, limit: int, after: str | None) -> list[Delivery]:
+        """Newest first, those older than the delivery of inspection `after` (the previous page's last):
+        a cursor that new deliveries do not shift and that tells nothing of other products."""
+        query = select(deliveries).where(deliveries.c.product_id == product_id)
+        if state is not None:
+            query = query.where(_STATES[state])
+        if after is not None:
+            mark = select(deliveries.c.seq).where(deliveries.c.product_id == product_id, deliveries.c.inspection_id == after).scalar_subquery()
+            query = query.where(deliveries.c.seq < mark)
+        with self.engine.connect() as conn:
+            return [Delivery.model_validate(r._mapping) for r in conn.execute(query.order_by(deliveries.c.seq.desc()).limit(limit))]
+
+    def replay(self, product_id: str, inspection_id: str | None = None) -> int:
+        """Queue again, due now with no attempts behind it, the product's delivery of one inspection
+        (delivered or failed) or, with None, every failed one; how many were queued. Each keeps its place
+        in the product's order."""
+        query = deliveries.update().where(deliveries.c.product_id == product_id)
+        query = query.where(deliveries.c.inspection_id == inspection_id) if inspection_id is not None else query.where(deliveries.c.failed.is_(True))
+        with self.engine.begin() as conn:
+            return conn.execute(query.values(delivered=False, failed=False, attempts=0, next_at=time.time(), last_error=None)).rowcount
+
+
+_PENDING = deliveries.c.delivered.is_(False) & deliveries.c.failed.is_(False)
+_STATES = {"pending": _PENDING, "delivered": deliveries.c.delivered.is_(True), "failed": deliveries.c.failed.is_(True)}
 
 
 def queued(delivery: dict[str, Any]) -> dict[str, Any]:

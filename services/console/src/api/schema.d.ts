@@ -148,6 +148,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/products/{name}/defects/kinds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Defect Kinds
+         * @description The product's recurring defects: its newest anomalous regions grouped by feature distance, largest group first.
+         */
+        get: operations["defect_kinds_v1_products__name__defects_kinds_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/products/{name}/drift": {
         parameters: {
             query?: never;
@@ -583,6 +603,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/products/{name}/sources/{source_id}/trigger": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Trigger Source
+         * @description A part is in place: inspect the camera's next frame (409 when the source is not triggered or not running).
+         */
+        post: operations["trigger_source_v1_products__name__sources__source_id__trigger_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/products/{name}/stats": {
         parameters: {
             query?: never;
@@ -614,6 +654,67 @@ export interface paths {
         post?: never;
         /** Delete Webhook */
         delete: operations["delete_webhook_v1_products__name__webhook_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/products/{name}/webhook/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Webhook Deliveries
+         * @description The product's webhook deliveries, newest first: what is still being retried, what went through,
+         *     what was given up.
+         */
+        get: operations["webhook_deliveries_v1_products__name__webhook_deliveries_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/products/{name}/webhook/deliveries/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replay Failed Deliveries
+         * @description Every failed delivery sent again to the current webhook, in its original order.
+         */
+        post: operations["replay_failed_deliveries_v1_products__name__webhook_deliveries_replay_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/products/{name}/webhook/deliveries/{inspection_id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replay Delivery
+         * @description One inspection's delivery (delivered or failed) sent again, same delivery id: receivers drop repeats.
+         */
+        post: operations["replay_delivery_v1_products__name__webhook_deliveries__inspection_id__replay_post"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -659,6 +760,85 @@ export interface components {
             day: string;
             /** Ok */
             ok: number;
+        };
+        /**
+         * DefectKindOut
+         * @description Regions of past inspections that lie close together: one recurring defect.
+         */
+        DefectKindOut: {
+            /**
+             * Example Inspection Id
+             * @description the inspection whose region lies nearest the kind's centre
+             */
+            example_inspection_id: string;
+            /** Example Region */
+            example_region: number;
+            /** First Seen */
+            first_seen: string;
+            /** Inspections */
+            inspections: number;
+            /**
+             * Labels
+             * @description regions per label: unreviewed, false_alarm, ...
+             */
+            labels: {
+                [key: string]: number;
+            };
+            /** Last Seen */
+            last_seen: string;
+            /** Regions */
+            regions: number;
+            /**
+             * Spread
+             * @description mean feature distance of its regions to the centre
+             */
+            spread: number;
+        };
+        /**
+         * DefectKindsOut
+         * @description The product's recurring defects under its active version, largest first.
+         */
+        DefectKindsOut: {
+            /** Kinds */
+            kinds: components["schemas"]["DefectKindOut"][];
+            /**
+             * Scale
+             * @description feature distance that separates kinds: the active version's threshold; null without one
+             */
+            scale: number | null;
+        };
+        /**
+         * DeliveryOut
+         * @description One webhook delivery: the inspection it carries (also its X-Goldenshot-Delivery id) and how it went.
+         */
+        DeliveryOut: {
+            /** Attempts */
+            attempts: number;
+            /** Inspection Id */
+            inspection_id: string;
+            /** Last Error */
+            last_error: string | null;
+            /**
+             * Next Attempt At
+             * @description when a pending delivery is tried next (UTC); null once delivered or failed
+             */
+            next_attempt_at: string | null;
+            /**
+             * State
+             * @description failed: given up after WEBHOOK_RETRY_FOR_S, or refused by the egress policy; replay sends it again
+             * @enum {string}
+             */
+            state: "pending" | "delivered" | "failed";
+        };
+        /** DeliveryPage */
+        DeliveryPage: {
+            /** Items */
+            items: components["schemas"]["DeliveryOut"][];
+            /**
+             * Next Cursor
+             * @description pass as `cursor` for the next page; null on the last
+             */
+            next_cursor: string | null;
         };
         /**
          * DriftOut
@@ -1169,6 +1349,14 @@ export interface components {
              */
             region: number;
         };
+        /** ReplayOut */
+        ReplayOut: {
+            /**
+             * Queued
+             * @description deliveries queued again, due now
+             */
+            queued: number;
+        };
         /** SampleHealthList */
         SampleHealthList: {
             /** Items */
@@ -1266,6 +1454,12 @@ export interface components {
              * @description folder: absolute path below a source root; stream: rtsp://, http(s):// (MJPEG), a video file below a source root, or a device index
              */
             target: string;
+            /**
+             * Triggered
+             * @description live stream: inspect the frame after each POST .../trigger instead of sampling at fps
+             * @default false
+             */
+            triggered: boolean;
         };
         /** SourceList */
         SourceList: {
@@ -1286,7 +1480,7 @@ export interface components {
             enabled: boolean;
             /**
              * Failed
-             * @description unreadable files or frames
+             * @description unreadable files or frames, and triggers lost with the camera
              */
             failed: number;
             /**
@@ -1308,6 +1502,11 @@ export interface components {
             /** Last Error */
             last_error: string | null;
             /**
+             * Pending
+             * @description triggered stream: triggers waiting for a frame
+             */
+            pending: number;
+            /**
              * Seen
              * @description files or frames taken since the server started
              */
@@ -1327,6 +1526,11 @@ export interface components {
              * @description folder path, video file, stream URL (credentials hidden) or device index
              */
             target: string;
+            /**
+             * Triggered
+             * @description stream: a frame inspected per trigger instead of at fps
+             */
+            triggered: boolean;
         };
         /** StatsOut */
         StatsOut: {
@@ -1360,6 +1564,14 @@ export interface components {
             name: string;
             /** Score */
             score: number;
+        };
+        /** TriggerOut */
+        TriggerOut: {
+            /**
+             * Pending
+             * @description triggers waiting for a frame, this one included
+             */
+            pending: number;
         };
         /**
          * Validation
@@ -1865,6 +2077,51 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["JobOut"];
+                };
+            };
+            /** @description the request cannot be served */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the server or a backend failed */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    defect_kinds_v1_products__name__defects_kinds_get: {
+        parameters: {
+            query?: {
+                newest?: number;
+            };
+            header?: {
+                /** @description API key of a tenant */
+                "x-api-key"?: string | null;
+            };
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DefectKindsOut"];
                 };
             };
             /** @description the request cannot be served */
@@ -3245,6 +3502,50 @@ export interface operations {
             };
         };
     };
+    trigger_source_v1_products__name__sources__source_id__trigger_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description API key of a tenant */
+                "x-api-key"?: string | null;
+            };
+            path: {
+                source_id: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TriggerOut"];
+                };
+            };
+            /** @description the request cannot be served */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the server or a backend failed */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     product_stats_v1_products__name__stats_get: {
         parameters: {
             query?: never;
@@ -3398,6 +3699,141 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description the request cannot be served */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the server or a backend failed */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    webhook_deliveries_v1_products__name__webhook_deliveries_get: {
+        parameters: {
+            query?: {
+                state?: ("pending" | "delivered" | "failed") | null;
+                limit?: number;
+                /** @description next_cursor of the previous page */
+                cursor?: string | null;
+            };
+            header?: {
+                /** @description API key of a tenant */
+                "x-api-key"?: string | null;
+            };
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryPage"];
+                };
+            };
+            /** @description the request cannot be served */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the server or a backend failed */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    replay_failed_deliveries_v1_products__name__webhook_deliveries_replay_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description API key of a tenant */
+                "x-api-key"?: string | null;
+            };
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplayOut"];
+                };
+            };
+            /** @description the request cannot be served */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the server or a backend failed */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    replay_delivery_v1_products__name__webhook_deliveries__inspection_id__replay_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description API key of a tenant */
+                "x-api-key"?: string | null;
+            };
+            path: {
+                name: string;
+                inspection_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplayOut"];
+                };
             };
             /** @description the request cannot be served */
             "4XX": {

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)services/proto/goldenshot/v1/scorer.proto\x12\rgoldenshot.v1\"B\n\x0eInspectRequest\x12\x0f\n\x07product\x18\x01 \x01(\t\x12\r\n\x05image\x18\x02 \x01(\x0c\x12\x10\n\x08\x66ilename\x18\x03 \x01(\t\"\x1d\n\x05Point\x12\t\n\x01x\x18\x01 \x01(\x05\x12\t\n\x01y\x18\x02 \x01(\x05\"\x9a\x01\n\x06Region\x12\t\n\x01x\x18\x01 \x01(\x05\x12\t\n\x01y\x18\x02 \x01(\x05\x12\r\n\x05width\x18\x03 \x01(\x05\x12\x0e\n\x06height\x18\x04 \x01(\x05\x12\x0c\n\x04\x61rea\x18\x05 \x01(\x05\x12\x12\n\npeak_score\x18\x06 \x01(\x01\x12\x12\n\nmean_score\x18\x07 \x01(\x01\x12%\n\x07polygon\x18\x08 \x03(\x0b\x32\x14.goldenshot.v1.Point\"\xb9\x02\n\nInspection\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07product\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x05\x12\x10\n\x08\x64\x65\x63ision\x18\x04 \x01(\t\x12\r\n\x05score\x18\x05 \x01(\x01\x12\x11\n\tthreshold\x18\x06 \x01(\x01\x12&\n\x07regions\x18\x07 \x03(\x0b\x32\x15.goldenshot.v1.Region\x12\r\n\x05width\x18\x08 \x01(\x05\x12\x0e\n\x06height\x18\t \x01(\x05\x12\x12\n\ncreated_at\x18\n \x01(\t\x12<\n\ntimings_ms\x18\x0b \x03(\x0b\x32(.goldenshot.v1.Inspection.TimingsMsEntry\x1a\x30\n\x0eTimingsMsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"(\n\x15GetFingerprintRequest\x12\x0f\n\x07product\x18\x01 \x01(\t\"\x95\x01\n\x0b\x46ingerprint\x12\x0f\n\x07product\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12\x11\n\tthreshold\x18\x03 \x01(\x01\x12\x17\n\x0fpixel_threshold\x18\x04 \x01(\x01\x12\x14\n\x0c\x63oreset_rows\x18\x05 \x01(\x05\x12\x0e\n\x06sha256\x18\x06 \x01(\t\x12\x12\n\ncreated_at\x18\x07 \x01(\t\"\x0f\n\rHealthRequest\"\x1d\n\x0bHealthReply\x12\x0e\n\x06status\x18\x01 \x01(\t2\xb3\x02\n\x06Scorer\x12\x43\n\x07Inspect\x12\x1d.goldenshot.v1.InspectRequest\x1a\x19.goldenshot.v1.Inspection\x12L\n\x0cInspectBatch\x12\x1d.goldenshot.v1.InspectRequest\x1a\x19.goldenshot.v1.Inspection(\x01\x30\x01\x12R\n\x0eGetFingerprint\x12$.goldenshot.v1.GetFingerprintRequest\x1a\x1a.goldenshot.v1.Fingerprint\x12\x42\n\x06Health\x12\x1c.goldenshot.v1.HealthRequest\x1a\x1a.goldenshot.v1.HealthReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)services/proto/goldenshot/v1/scorer.proto\x12\rgoldenshot.v1\"B\n\x0eInspectRequest\x12\x0f\n\x07product\x18\x01 \x01(\t\x12\r\n\x05image\x18\x02 \x01(\x0c\x12\x10\n\x08\x66ilename\x18\x03 \x01(\t\"\x1d\n\x05Point\x12\t\n\x01x\x18\x01 \x01(\x05\x12\t\n\x01y\x18\x02 \x01(\x05\"\xd0\x01\n\x06Region\x12\t\n\x01x\x18\x01 \x01(\x05\x12\t\n\x01y\x18\x02 \x01(\x05\x12\r\n\x05width\x18\x03 \x01(\x05\x12\x0e\n\x06height\x18\x04 \x01(\x05\x12\x0c\n\x04\x61rea\x18\x05 \x01(\x05\x12\x12\n\npeak_score\x18\x06 \x01(\x01\x12\x12\n\nmean_score\x18\x07 \x01(\x01\x12%\n\x07polygon\x18\x08 \x03(\x0b\x32\x14.goldenshot.v1.Point\x12\x34\n\x0enearest_golden\x18\t \x01(\x0b\x32\x1c.goldenshot.v1.NearestGolden\"\x9a\x01\n\rNearestGolden\x12\x11\n\tgolden_id\x18\x01 \x01(\t\x12\x0e\n\x06sample\x18\x02 \x01(\x05\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0c\n\x04view\x18\x04 \x01(\x05\x12\x0b\n\x03row\x18\x05 \x01(\x05\x12\x0b\n\x03\x63ol\x18\x06 \x01(\x05\x12\x0e\n\x06grid_h\x18\x07 \x01(\x05\x12\x0e\n\x06grid_w\x18\x08 \x01(\x05\x12\x10\n\x08\x64istance\x18\t \x01(\x01\"\xb9\x02\n\nInspection\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07product\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x05\x12\x10\n\x08\x64\x65\x63ision\x18\x04 \x01(\t\x12\r\n\x05score\x18\x05 \x01(\x01\x12\x11\n\tthreshold\x18\x06 \x01(\x01\x12&\n\x07regions\x18\x07 \x03(\x0b\x32\x15.goldenshot.v1.Region\x12\r\n\x05width\x18\x08 \x01(\x05\x12\x0e\n\x06height\x18\t \x01(\x05\x12\x12\n\ncreated_at\x18\n \x01(\t\x12<\n\ntimings_ms\x18\x0b \x03(\x0b\x32(.goldenshot.v1.Inspection.TimingsMsEntry\x1a\x30\n\x0eTimingsMsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"(\n\x15GetFingerprintRequest\x12\x0f\n\x07product\x18\x01 \x01(\t\"\x95\x01\n\x0b\x46ingerprint\x12\x0f\n\x07product\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12\x11\n\tthreshold\x18\x03 \x01(\x01\x12\x17\n\x0fpixel_threshold\x18\x04 \x01(\x01\x12\x14\n\x0c\x63oreset_rows\x18\x05 \x01(\x05\x12\x0e\n\x06sha256\x18\x06 \x01(\t\x12\x12\n\ncreated_at\x18\x07 \x01(\t\"\x0f\n\rHealthRequest\"\x1d\n\x0bHealthReply\x12\x0e\n\x06status\x18\x01 \x01(\t2\xb3\x02\n\x06Scorer\x12\x43\n\x07Inspect\x12\x1d.goldenshot.v1.InspectRequest\x1a\x19.goldenshot.v1.Inspection\x12L\n\x0cInspectBatch\x12\x1d.goldenshot.v1.InspectRequest\x1a\x19.goldenshot.v1.Inspection(\x01\x30\x01\x12R\n\x0eGetFingerprint\x12$.goldenshot.v1.GetFingerprintRequest\x1a\x1a.goldenshot.v1.Fingerprint\x12\x42\n\x06Health\x12\x1c.goldenshot.v1.HealthRequest\x1a\x1a.goldenshot.v1.HealthReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,19 +38,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_POINT']._serialized_start=128
   _globals['_POINT']._serialized_end=157
   _globals['_REGION']._serialized_start=160
-  _globals['_REGION']._serialized_end=314
-  _globals['_INSPECTION']._serialized_start=317
-  _globals['_INSPECTION']._serialized_end=630
-  _globals['_INSPECTION_TIMINGSMSENTRY']._serialized_start=582
-  _globals['_INSPECTION_TIMINGSMSENTRY']._serialized_end=630
-  _globals['_GETFINGERPRINTREQUEST']._serialized_start=632
-  _globals['_GETFINGERPRINTREQUEST']._serialized_end=672
-  _globals['_FINGERPRINT']._serialized_start=675
-  _globals['_FINGERPRINT']._serialized_end=824
-  _globals['_HEALTHREQUEST']._serialized_start=826
-  _globals['_HEALTHREQUEST']._serialized_end=841
-  _globals['_HEALTHREPLY']._serialized_start=843
-  _globals['_HEALTHREPLY']._serialized_end=872
-  _globals['_SCORER']._serialized_start=875
-  _globals['_SCORER']._serialized_end=1182
+  _globals['_REGION']._serialized_end=368
+  _globals['_NEARESTGOLDEN']._serialized_start=371
+  _globals['_NEARESTGOLDEN']._serialized_end=525
+  _globals['_INSPECTION']._serialized_start=528
+  _globals['_INSPECTION']._serialized_end=841
+  _globals['_INSPECTION_TIMINGSMSENTRY']._serialized_start=793
+  _globals['_INSPECTION_TIMINGSMSENTRY']._serialized_end=841
+  _globals['_GETFINGERPRINTREQUEST']._serialized_start=843
+  _globals['_GETFINGERPRINTREQUEST']._serialized_end=883
+  _globals['_FINGERPRINT']._serialized_start=886
+  _globals['_FINGERPRINT']._serialized_end=1035
+  _globals['_HEALTHREQUEST']._serialized_start=1037
+  _globals['_HEALTHREQUEST']._serialized_end=1052
+  _globals['_HEALTHREPLY']._serialized_start=1054
+  _globals['_HEALTHREPLY']._serialized_end=1083
+  _globals['_SCORER']._serialized_start=1086
+  _globals['_SCORER']._serialized_end=1393
 # @@protoc_insertion_point(module_scope)

@@ -25,7 +25,7 @@ class Point(_message.Message):
     def __init__(self, x: _Optional[int] = ..., y: _Optional[int] = ...) -> None: ...
 
 class Region(_message.Message):
-    __slots__ = ("x", "y", "width", "height", "area", "peak_score", "mean_score", "polygon")
+    __slots__ = ("x", "y", "width", "height", "area", "peak_score", "mean_score", "polygon", "nearest_golden")
     X_FIELD_NUMBER: _ClassVar[int]
     Y_FIELD_NUMBER: _ClassVar[int]
     WIDTH_FIELD_NUMBER: _ClassVar[int]
@@ -34,6 +34,7 @@ class Region(_message.Message):
     PEAK_SCORE_FIELD_NUMBER: _ClassVar[int]
     MEAN_SCORE_FIELD_NUMBER: _ClassVar[int]
     POLYGON_FIELD_NUMBER: _ClassVar[int]
+    NEAREST_GOLDEN_FIELD_NUMBER: _ClassVar[int]
     x: int
     y: int
     width: int
@@ -42,7 +43,30 @@ class Region(_message.Message):
     peak_score: float
     mean_score: float
     polygon: _containers.RepeatedCompositeFieldContainer[Point]
-    def __init__(self, x: _Optional[int] = ..., y: _Optional[int] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., area: _Optional[int] = ..., peak_score: _Optional[float] = ..., mean_score: _Optional[float] = ..., polygon: _Optional[_Iterable[_Union[Point, _Mapping]]] = ...) -> None: ...
+    nearest_golden: NearestGolden
+    def __init__(self, x: _Optional[int] = ..., y: _Optional[int] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., area: _Optional[int] = ..., peak_score: _Optional[float] = ..., mean_score: _Optional[float] = ..., polygon: _Optional[_Iterable[_Union[Point, _Mapping]]] = ..., nearest_golden: _Optional[_Union[NearestGolden, _Mapping]] = ...) -> None: ...
+
+class NearestGolden(_message.Message):
+    __slots__ = ("golden_id", "sample", "name", "view", "row", "col", "grid_h", "grid_w", "distance")
+    GOLDEN_ID_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VIEW_FIELD_NUMBER: _ClassVar[int]
+    ROW_FIELD_NUMBER: _ClassVar[int]
+    COL_FIELD_NUMBER: _ClassVar[int]
+    GRID_H_FIELD_NUMBER: _ClassVar[int]
+    GRID_W_FIELD_NUMBER: _ClassVar[int]
+    DISTANCE_FIELD_NUMBER: _ClassVar[int]
+    golden_id: str
+    sample: int
+    name: str
+    view: int
+    row: int
+    col: int
+    grid_h: int
+    grid_w: int
+    distance: float
+    def __init__(self, golden_id: _Optional[str] = ..., sample: _Optional[int] = ..., name: _Optional[str] = ..., view: _Optional[int] = ..., row: _Optional[int] = ..., col: _Optional[int] = ..., grid_h: _Optional[int] = ..., grid_w: _Optional[int] = ..., distance: _Optional[float] = ...) -> None: ...
 
 class Inspection(_message.Message):
     __slots__ = ("id", "product", "version", "decision", "score", "threshold", "regions", "width", "height", "created_at", "timings_ms")
