@@ -162,6 +162,15 @@ class Fingerprint:
             raise FingerprintError(f"{path}: cannot read ({exc.strerror or exc})") from exc
         return cls.loads(data, str(path))
 
+    @staticmethod
+    def read_meta(data: bytes, name: str = "fingerprint") -> FingerprintMeta:
+        """The JSON half only, from the header: what a screen needs (sources, scores) without loading the bank."""
+        try:
+            header = json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")])
+            return FingerprintMeta.model_validate_json(header["__metadata__"][_META_KEY])
+        except (ValueError, KeyError, TypeError, ValidationError) as exc:
+            raise FingerprintError(f"{name}: not a readable fingerprint ({type(exc).__name__}: {str(exc)[:200]})") from exc
+
     @classmethod
     def loads(cls, data: bytes, name: str = "fingerprint") -> Fingerprint:
         """Parse and verify a fingerprint's bytes; `name` goes into error messages."""

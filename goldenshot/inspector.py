@@ -7,6 +7,7 @@ backbone pass and a few matmuls; it is built once per fingerprint version.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from goldenshot.features import FeatureExtractor, open_backbone
 from goldenshot.fingerprint import Fingerprint
 from goldenshot.images import Decoded, decode_near
 from goldenshot.maps import display_size, resize_map
+from goldenshot.masks import Polygon, Rect, rasterise
 from goldenshot.preprocess import working_size
 from goldenshot.regions import Region, find_regions
 from goldenshot.scoring import hot_bank, score_grid, squared_norms
@@ -94,7 +96,9 @@ class Inspector:
         score, score_map, _ = self._score(image, timings)
         return score, score_map
 
-    def _score(self, image: np.ndarray, timings: dict[str, float] | None) -> tuple[float, np.ndarray, torch.Tensor]:
+    def _score(
+        self, image: np.ndarray, timings: dict[str, float] | None, ignore: Sequence[Rect | Polygon] = ()
+    ) -> tuple[float, np.ndarray, torch.Tensor]:
         """score() and the image's [h, w, D] patch features, which explanations look up."""
         clock = _Clock(timings)
         tensor = self.extractor.tensor(image)
@@ -102,16 +106,20 @@ class Inspector:
         feats = self.extractor(tensor[None])[0]
         clock.lap("features")
         meta = self.fingerprint.meta
-        score, score_map = score_grid(feats, tuple(tensor.shape[-2:]), self.bank, self.bank_sq, meta.scoring, meta.maps.sigma, timings=timings)
+        size = tuple(tensor.shape[-2:])
+        mask = rasterise(ignore, *size) if ignore else None
+        score, score_map = score_grid(feats, size, self.bank, self.bank_sq, meta.scoring, meta.maps.sigma, timings=timings, ignore=mask)
         return score, score_map, feats
 
-    def inspect(self, image: np.ndarray, size: tuple[int, int] | None = None) -> Inspection:
+    def inspect(self, image: np.ndarray, size: tuple[int, int] | None = None, ignore: Sequence[Rect | Polygon] = ()) -> Inspection:
         """Full result: decision, map and defect regions in the photo's pixels.
 
         size: the photo's (height, width) when `image` was decoded smaller (decode()); default its own shape.
+        ignore: the product's ignore mask (goldenshot.masks): floored in the map before the score and the
+        regions, so a defect inside it neither raises the score nor makes a region.
         """
         timings: dict[str, float] = {}
-        score, working, feats = self._score(image, timings)
+        score, working, feats = self._score(image, timings, ignore)
         clock = _Clock(timings)
         fingerprint = self.fingerprint
         meta = fingerprint.meta

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from goldenshot.maps import anomaly_map
+from goldenshot.masks import floor_map, floor_patches, patch_cells
 from goldenshot.settings import ScoringSettings
 
 
@@ -92,18 +93,27 @@ def score_grid(
     sigma: float,
     exclude: torch.Tensor | None = None,
     timings: dict[str, float] | None = None,
+    ignore: np.ndarray | None = None,
 ) -> tuple[float, np.ndarray]:
     """Image score and anomaly map (working size) of one image's patch grid [h, w, D].
 
     The one scoring path for inspection, evaluation and leave-one-out thresholds, so the
     threshold is always on the same scale as the scores it judges.
+
+    ignore: bool [size] pixels not judged (goldenshot.masks): their patches are floored before the map is
+    smoothed and the image score taken, and the map's pixels again after, so the score, the map and
+    the regions agree that nothing happened there.
     """
     start = time.perf_counter()
     h, w, d = feats.shape
     queries = feats.reshape(-1, d)
     dist, idx = nearest(queries, bank, bank_sq, settings.chunk_rows, exclude)
     mid = time.perf_counter()
+    if ignore is not None:
+        dist = floor_patches(dist.view(h, w), patch_cells(ignore, (h, w))).flatten()
     score_map = anomaly_map(dist.view(h, w), size, sigma)
+    if ignore is not None:
+        floor_map(score_map, ignore)
     if settings.image_score == "map_max":
         score = float(score_map.max())
     else:

@@ -31,15 +31,18 @@ from services.common.triton_backbone import TritonBackbone
 from services.common.vectors import EdgeVectorStore, QdrantVectorStore, VectorStore
 from services.common.webhooks import WebhookSender, WebhookSettings
 from services.core.defects import DefectLibrary
+from services.core.drift import DriftMonitor, DriftSettings
 from services.core.errors import NotFound
 from services.core.explanations import Explanations
 from services.core.fingerprints import Fingerprints
 from services.core.golden import GoldenSamples
+from services.core.golden_health import GoldenHealth
 from services.core.golden_patches import GoldenPatches
 from services.core.inspections import Inspections
 from services.core.labels import Labels
-from services.core.mqtt import MqttSinks
+from services.core.masks import IgnoreMasks
 from services.core.lines import Lines
+from services.core.mqtt import MqttSinks
 from services.core.products import Products
 from services.core.retention import Retention
 from services.core.sources import Sources
@@ -145,6 +148,8 @@ class Runtime:
         self.budget = DecodeBudget(service.decode_budget_pixels, service.decode_budget_per_tenant, service.decode_wait_s, service.retry_after_s)
         # REST inspections in flight: the ones scoring plus a short queue; beyond it 503 / 429 at once
         self.inspect_gate = Gate(service.inference_slots + service.inspect_queue, service.inspect_per_tenant, service.retry_after_s)
+        drift = DriftSettings(service.drift_window, service.drift_min_inspections, service.drift_high, service.drift_low, service.drift_every)
+        self.drift = DriftMonitor(self.catalog, drift)
         self.scorer: Scorer | RemoteScorer | None = None  # None in the builder, which serves no API
         self.scores_here = service.role in ("all", "scorer") or (service.role == "ingest" and service.scorer_url is None)
         if service.role == "ingest" and service.scorer_url is not None:
@@ -155,7 +160,8 @@ class Runtime:
             self.extractor = build_extractor(engine, served)
         if self.scores_here:
             self.scorer = Scorer(
-                self.catalog, self.objects, self.extractor, engine, self.metrics, service.inference_slots, service.hot_products, self.webhooks, self.budget, self.defects
+                self.catalog, self.objects, self.extractor, engine, self.metrics, service.inference_slots, service.hot_products, self.webhooks, self.budget, self.defects,
+                self.drift,
             )
             self.runner.handlers["batch"] = BatchRunner(self.catalog, self.objects, self.scorer)
             self.runner.handlers["zeroshot"] = ZeroShotRunner(self.catalog, self.objects, self.scorer, self.extractor, engine)
@@ -168,6 +174,8 @@ class Runtime:
             self.fingerprints = Fingerprints(self.catalog, self.objects, self.vectors, self.runner, service.replay_max)
             self.inspections = Inspections(self.catalog, self.objects, self.scorer, self.runner, self.golden, engine.limits.max_pixels, service.page_limit)
             self.labels = Labels(self.catalog, self.objects, self.golden, self.defects, service.note_max_chars, service.tuning_limit)
+            self.masks = IgnoreMasks(self.catalog, service.max_mask_shapes)
+            self.golden_health = GoldenHealth(self.catalog, self.objects, service.golden_outlier_ratio)
             self.explanations = Explanations(self.catalog, self.patches, self.defects, service.explain_top_k, service.similar_limit)
         self.sources: Sources | None = None  # folders and streams feed the scorer in this process
         self.mqtt_sinks = MqttSinks(self.catalog)

@@ -35,6 +35,7 @@ CONTRACT = {
     "goldenshot_queue_depth": "gauge",
     "goldenshot_jobs_dead_lettered_total": "counter",
     "goldenshot_oldest_open_job_seconds": "gauge",
+    "goldenshot_drift_ratio": "gauge",
 }
 GRAFANA_VARIABLES = {"$__rate_interval": "5m", "$__interval": "1m", "$namespace": "plant-a", "$product": ".*"}
 METRIC = re.compile(r"\b(goldenshot_[a-z0-9_]+)")

@@ -104,6 +104,7 @@ class Builder:
                     "target_fpr": meta.target_fpr,
                     "selfconfig": meta.selfconfig.model_dump() if meta.selfconfig else None,
                     "strays": [stray.model_dump() for stray in meta.strays],
+                    "sources": [source.model_dump() for source in meta.sources],  # which samples it used (golden health)
                 },
                 build_seconds=round(time.perf_counter() - started, 3),
                 sha256=fingerprint.sha256,

@@ -18,6 +18,7 @@ from services.core.repositories.inspections import InspectionRepository
 from services.core.repositories.jobs import JobRepository
 from services.core.repositories.keys import KeyRepository
 from services.core.repositories.labels import LabelRepository
+from services.core.repositories.masks import IgnoreMaskRepository
 from services.core.repositories.mqtt import MqttSinkRepository
 from services.core.repositories.products import ProductRepository
 from services.core.repositories.sources import SourceRepository
@@ -55,6 +56,7 @@ class Catalog:
         self.mqtt = MqttSinkRepository(self.engine)
         self.labels = LabelRepository(self.engine)
         self.history = HistoryRepository(self.engine)
+        self.masks = IgnoreMaskRepository(self.engine)
 
     def ping(self) -> None:
         """Raises when the database cannot answer (readiness)."""

@@ -27,6 +27,8 @@ class Metrics:
         self.dead_lettered = Counter("goldenshot_jobs_dead_lettered_total", "Jobs given up after their last attempt", ["kind"], registry=r)
         self.stored_bytes = Gauge("goldenshot_stored_image_bytes", "Inspection images and maps kept, by tenant (retention sweeps)", ["tenant"], registry=r)
         self.images_removed = Counter("goldenshot_images_removed_total", "Inspection images removed by the retention policy", ["tenant", "reason"], registry=r)
+        # median recent score over median golden leave-one-out score, per product (services/core/drift.py)
+        self.drift = Gauge("goldenshot_drift_ratio", "Recent scores of good parts against the golden samples' (1: unchanged)", ["tenant", "product"], registry=r)
         self.queue = Gauge("goldenshot_queue_depth", "Jobs waiting on the bus", registry=r)
         self.queue.set_function(queue_depth)
         self.oldest_open = Gauge("goldenshot_oldest_open_job_seconds", "Age of the oldest queued or running job (stuck jobs)", registry=r)

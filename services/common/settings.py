@@ -70,6 +70,17 @@ class ServiceSettings(BaseSettings):
     tuning_limit: int = Field(5000, ge=1)  # newest inspections whose scores threshold tuning is shown
     replay_max: int = Field(500, ge=1)  # most stored inspections one replay job scores again
     note_max_chars: int = Field(2000, ge=1)  # a label's note
+    max_mask_shapes: int = Field(32, ge=1, le=256)  # rectangles and polygons in a product's ignore mask
+
+    # drift (services/core/drift.py): the recent scores of the active version against its golden leave-one-out scores
+    drift_window: int = Field(100, ge=5)  # the last N inspections compared
+    drift_min_inspections: int = Field(20, ge=5)  # fewer than this: no verdict yet
+    drift_high: float = Field(1.2, gt=1.0)  # flagged when the recent median is this many times the golden one or more ...
+    drift_low: float = Field(0.8, gt=0.0, lt=1.0)  # ... or this fraction of it or less (tile test goods sit at 1.05, a threshold near 1.3)
+    drift_every: int = Field(10, ge=1)  # the scorer refreshes the drift gauge every N inspections of a product
+    # golden sample health: a sample kept in the bank whose leave-one-out score is this many times the
+    # median of the others' is flagged as an outlier (a wrong-product photo raises the threshold silently)
+    golden_outlier_ratio: float = Field(1.4, gt=1.0)
 
     inference_slots: int = Field(1, ge=1)  # inspections scored at once; torch uses its threads per slot
     # REST inspections waiting for a slot beyond the ones scoring; more get 503 + Retry-After at once

@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from goldenshot.masks import Shape
+
 Decision = Literal["OK", "ANOMALOUS"]
 JobKind = Literal["build", "batch", "zeroshot", "replay"]
 LabelKind = Literal["confirmed_defect", "false_alarm", "missed_defect"]  # missed_defect: an OK result that was bad
@@ -292,3 +294,13 @@ class Activation(BaseModel):
     previous_version: int | None
     actor: str
     created_at: str
+
+
+class IgnoreMask(BaseModel):
+    """A product's regions not judged (labels, fixtures, pen marks), applied to every inspection's map."""
+
+    model_config = ConfigDict(frozen=True)
+
+    product_id: str
+    shapes: list[Shape]  # normalised image coordinates (goldenshot.masks)
+    updated_at: str | None  # None: never set

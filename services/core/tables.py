@@ -213,6 +213,14 @@ activations = Table(
     Column("created_at", String(32), nullable=False),
 )
 
+ignore_masks = Table(
+    "ignore_masks",
+    metadata,
+    Column("product_id", String(32), primary_key=True),
+    Column("shapes", JSON, nullable=False),  # goldenshot.masks shapes, normalised image coordinates
+    Column("updated_at", String(32), nullable=False),
+)
+
 OPEN_STATES = ("queued", "running")
 
 

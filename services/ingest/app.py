@@ -25,7 +25,7 @@ from goldenshot import __version__
 from services.common.logs import REQUEST_ID
 from services.common.names import new_id
 from services.core.errors import BackendUnavailable, Busy, Conflict, DomainError, Gone, InvalidImage, InvalidRequest, NotFound, TooManyRequests, Unauthorized, Unavailable, Unprocessable
-from services.ingest import exports, fingerprints, inspections, labels, limits, lines, products, sources
+from services.ingest import exports, fingerprints, health, inspections, labels, limits, lines, products, sources
 from services.ingest.uploads import too_large
 from services.runtime import Runtime
 from services.schemas import ErrorOut, StatusOut
@@ -75,7 +75,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     serves_api = runtime.scorer is not None  # the builder answers health and metrics only
-    routers = (products.router, fingerprints.router, exports.router, labels.router, inspections.router, sources.router, sources.mqtt_router, limits.router, lines.router)
+    routers = (products.router, fingerprints.router, exports.router, labels.router, inspections.router, sources.router, sources.mqtt_router, limits.router, lines.router, health.router)
     for router in routers if serves_api else ():
         app.include_router(router)
     _add_errors(app)

@@ -30,6 +30,7 @@ from services.common.names import new_id
 from services.common.objects import ObjectNotFound, ObjectStore
 from services.common.webhooks import WebhookSender
 from services.core.defects import DefectLibrary
+from services.core.drift import DriftMonitor
 from services.core.errors import Conflict, InvalidImage, Unavailable
 from services.core.keys import inspection_prefix
 from services.core.models import Inspection, Product, StoredImage
@@ -60,7 +61,11 @@ class Scorer:
         webhooks: WebhookSender,
         budget: DecodeBudget,
         defects: DefectLibrary,
+        drift: DriftMonitor,
     ) -> None:
+        self.drift = drift  # refreshes the drift gauge every drift.settings.every inspections of a product
+        self._since_drift: dict[str, int] = {}
+        self._drifting: set[str] = set()  # products flagged at the last refresh: a log line when that changes
         self.defects = defects  # where anomalous regions' embeddings go after the inspection is stored
         self.catalog = catalog
         self.objects = objects
@@ -113,6 +118,7 @@ class Scorer:
         """Decode, score, store image + map + record; returns the stored inspection. credentials: unused here,
         the caller's key was checked already (services.core.scoring.Scorer)."""
         version, inspector = self.inspector(product)
+        ignore = self.catalog.masks.get(product.id).shapes  # read each time: a saved mask applies from the next inspection
         # the decoded pixels count against the budget from before decoding until they are dropped; a batch
         # item waits for room, a request waits a while and then answers 503
         with self.budget.hold(header_pixels(data), product.tenant, wait=batch_id is not None):
@@ -123,7 +129,7 @@ class Scorer:
                 raise InvalidImage(str(exc)) from exc
             decode_ms = (time.perf_counter() - started) * 1000.0
             with self._slots:
-                result = inspector.inspect(image, size)  # Triton down: TritonUnavailable, a BackendUnavailable (503)
+                result = inspector.inspect(image, size, ignore)  # Triton down: TritonUnavailable, a BackendUnavailable (503)
             del image
         result.timings_ms = {"decode": decode_ms, **result.timings_ms}
         inspection = self.store(product, version, data, filename, result, batch_id, inspection_id)
@@ -187,4 +193,31 @@ class Scorer:
         self.metrics.inspections.labels(product.tenant, product.name, result.decision).inc()
         if delivery is not None:
             self.webhooks.wake()
+        if version > 0:  # a zero-shot batch has no golden scores to drift from
+            self._watch_drift(product)
         return inspection.model_copy(update={"timings_ms": timings})
+
+    def _watch_drift(self, product: Product) -> None:
+        """Refresh the product's drift gauge every few inspections: one small query, not one per inspection."""
+        with self._hot_lock:
+            count = self._since_drift.get(product.id, 0) + 1
+            due = count >= self.drift.settings.every
+            self._since_drift[product.id] = 0 if due else count
+        if not due:
+            return
+        try:
+            drift = self.drift.of(product)
+        except Exception as exc:  # the inspection is stored; a stale gauge is the lesser harm
+            log.warning("drift not refreshed", extra={"product": product.name, "error": str(exc)})
+            return
+        if drift.ratio is not None:
+            self.metrics.drift.labels(product.tenant, product.name).set(drift.ratio)
+        with self._hot_lock:
+            changed = drift.flagged != (product.id in self._drifting)
+            if drift.flagged:
+                self._drifting.add(product.id)
+            else:
+                self._drifting.discard(product.id)
+        if changed:
+            extra = {"product": product.name, "tenant": product.tenant, "ratio": round(drift.ratio or 0.0, 3), "direction": drift.direction}
+            log.warning("scores drifted from the golden samples" if drift.flagged else "drift cleared", extra=extra)

@@ -140,6 +140,17 @@ class InspectionRepository:
         with self.engine.connect() as conn:
             return conn.execute(select(func.count()).select_from(inspections).where(inspections.c.product_id == product_id)).scalar_one()
 
+    def recent_scores(self, product_id: str, version: int, limit: int) -> list[float]:
+        """The scores of the product's last `limit` inspections by `version`, newest first (drift)."""
+        query = (
+            select(inspections.c.score)
+            .where(inspections.c.product_id == product_id, inspections.c.version == version)
+            .order_by(inspections.c.seq.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).scalars())
+
     def stats(self, product_id: str) -> dict:
         """Decisions per day, totals and false alarms (the analytics page)."""
         day = func.substr(inspections.c.created_at, 1, 10)

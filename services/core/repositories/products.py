@@ -8,7 +8,9 @@ from sqlalchemy.exc import IntegrityError
 from services.core.errors import Conflict, NotFound
 from services.core.models import Product
 from services.core.repositories.history import record_activation
-from services.core.tables import OPEN_STATES, activations, deliveries, golden, inspections, jobs, labels, now_iso, products, stored_images, version_origins, versions, webhooks
+from services.core.tables import (
+    OPEN_STATES, activations, deliveries, golden, ignore_masks, inspections, jobs, labels, now_iso, products, stored_images, version_origins, versions, webhooks,
+)
 
 
 class ProductRepository:
@@ -91,7 +93,7 @@ class ProductRepository:
     def delete(self, product_id: str) -> None:
         """The product and everything recorded about it, in one transaction; its open jobs fail."""
         with self.engine.begin() as conn:
-            for table in (golden, versions, inspections, stored_images, webhooks, deliveries, labels, version_origins, activations):
+            for table in (golden, versions, inspections, stored_images, webhooks, deliveries, labels, version_origins, activations, ignore_masks):
                 conn.execute(table.delete().where(table.c.product_id == product_id))
             conn.execute(jobs.update().where(jobs.c.product_id == product_id, jobs.c.state.in_(OPEN_STATES)).values(
                 state="failed", error={"code": "not_found", "message": "the product was deleted"}, finished_at=now_iso()))

@@ -98,7 +98,7 @@ function errorFrom(status: number, body: unknown): ApiError {
 
 // Typed by the generated src/api/schema.d.ts (make console-types). `fetch` is looked up per call, so
 // tests can stand in for it; the API key goes into every request.
-const http = createClient<paths>({ fetch: (request) => fetch(request) });
+export const http = createClient<paths>({ fetch: (request) => fetch(request) });
 http.use({
   onRequest({ request }) {
     const key = getApiKey();
@@ -107,8 +107,8 @@ http.use({
   },
 });
 
-/** The data of a successful answer; anything else as an ApiError. */
-async function call<T>(sent: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
+/** The data of a successful answer; anything else as an ApiError (exported for the feature modules beside `api`). */
+export async function call<T>(sent: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
   let answer: { data?: T; error?: unknown; response: Response };
   try {
     answer = await sent;

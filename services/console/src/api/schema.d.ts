@@ -226,6 +226,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/products/{name}/drift": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Drift
+         * @description Has the line moved away from the golden samples (camera, light, supplier)?
+         */
+        get: operations["get_drift_v1_products__name__drift_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/products/{name}/fingerprints": {
         parameters: {
             query?: never;
@@ -325,6 +345,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/products/{name}/fingerprints/{version}/samples": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Version Samples
+         * @description The golden samples the version was built from, each with its leave-one-out score and a warning for outliers.
+         */
+        get: operations["version_samples_v1_products__name__fingerprints__version__samples_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/products/{name}/fingerprints/{version}/tune": {
         parameters: {
             query?: never;
@@ -394,6 +434,27 @@ export interface paths {
         /** Golden Image */
         get: operations["golden_image_v1_products__name__golden__sample_id__image_get"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/products/{name}/ignore-mask": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Ignore Mask */
+        get: operations["get_ignore_mask_v1_products__name__ignore_mask_get"];
+        /**
+         * Set Ignore Mask
+         * @description Replace the mask whole: inspections from the next one on do not judge these regions.
+         */
+        put: operations["set_ignore_mask_v1_products__name__ignore_mask_put"];
         post?: never;
         delete?: never;
         options?: never;
@@ -965,6 +1026,52 @@ export interface components {
              */
             next_cursor: string | null;
         };
+        /**
+         * DriftOut
+         * @description The active version's recent scores against its golden samples' leave-one-out scores.
+         */
+        DriftOut: {
+            /** Direction */
+            direction: ("up" | "down") | null;
+            /** Flagged */
+            flagged: boolean;
+            /** Golden Median */
+            golden_median: number | null;
+            /**
+             * High
+             * @description flagged at ratio >= high
+             */
+            high: number;
+            /**
+             * Inspections
+             * @description recent inspections of the active version compared (at most window)
+             */
+            inspections: number;
+            /**
+             * Low
+             * @description or at ratio <= low
+             */
+            low: number;
+            /**
+             * Min Inspections
+             * @description fewer recent inspections than this: no verdict (ratio null)
+             */
+            min_inspections: number;
+            /**
+             * Ratio
+             * @description recent_median / golden_median: 1 when the line looks like the golden samples
+             */
+            ratio: number | null;
+            /** Recent Median */
+            recent_median: number | null;
+            /**
+             * Version
+             * @description the active version; null without a fingerprint
+             */
+            version: number | null;
+            /** Window */
+            window: number;
+        };
         /** ErrorBody */
         ErrorBody: {
             /**
@@ -1104,6 +1211,24 @@ export interface components {
              * @description the samples added
              */
             items: components["schemas"]["GoldenOut"][];
+        };
+        /** IgnoreMaskIn */
+        IgnoreMaskIn: {
+            /**
+             * Shapes
+             * @description rectangles and polygons in normalised image coordinates (0..1); [] clears the mask
+             */
+            shapes: (components["schemas"]["Rect"] | components["schemas"]["Polygon"])[];
+        };
+        /** IgnoreMaskOut */
+        IgnoreMaskOut: {
+            /** Shapes */
+            shapes: (components["schemas"]["Rect"] | components["schemas"]["Polygon"])[];
+            /**
+             * Updated At
+             * @description null: never set
+             */
+            updated_at: string | null;
         };
         /**
          * InspectionOut
@@ -1427,6 +1552,22 @@ export interface components {
              */
             reason: string;
         };
+        /**
+         * Polygon
+         * @description A closed polygon of (x, y) points, each a fraction of the image's width and height.
+         */
+        Polygon: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "polygon";
+            /** Points */
+            points: [
+                number,
+                number
+            ][];
+        };
         /** ProductIn */
         ProductIn: {
             /**
@@ -1465,6 +1606,25 @@ export interface components {
             inspection_count: number;
             /** Name */
             name: string;
+        };
+        /**
+         * Rect
+         * @description An axis-aligned rectangle: top-left corner and size, each a fraction of the image's side.
+         */
+        Rect: {
+            /** Height */
+            height: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "rect";
+            /** Width */
+            width: number;
+            /** X */
+            x: number;
+            /** Y */
+            y: number;
         };
         /**
          * Region
@@ -1520,6 +1680,49 @@ export interface components {
              * @description deliveries queued again, due now
              */
             queued: number;
+        };
+        /** SampleHealthList */
+        SampleHealthList: {
+            /** Items */
+            items: components["schemas"]["SampleHealthOut"][];
+            /**
+             * Outlier Ratio
+             * @description a kept sample at this ratio or above is an outlier
+             */
+            outlier_ratio: number;
+            /** Version */
+            version: number;
+        };
+        /**
+         * SampleHealthOut
+         * @description One golden sample as a version used it.
+         */
+        SampleHealthOut: {
+            /**
+             * Golden Id
+             * @description the sample's id today; null: deleted since the build
+             */
+            golden_id: string | null;
+            /** Name */
+            name: string;
+            /**
+             * Ratio
+             * @description score over the median of the other samples' scores
+             */
+            ratio: number | null;
+            /**
+             * Score
+             * @description leave-one-out score; null: not scored per sample
+             */
+            score: number | null;
+            /** Sha256 */
+            sha256: string;
+            /**
+             * Status
+             * @description outlier: kept but unlike the others; left_out: left out of the bank as a stray
+             * @enum {string}
+             */
+            status: "ok" | "outlier" | "left_out" | "unscored";
         };
         /** ScorePointOut */
         ScorePointOut: {
@@ -2462,6 +2665,49 @@ export interface operations {
             };
         };
     };
+    get_drift_v1_products__name__drift_get: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description API key of a tenant */
+                "x-api-key"?: string | null;
+            };
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DriftOut"];
+                };
+            };
+            /** @description the request cannot be served */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the server or a backend failed */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     list_versions_v1_products__name__fingerprints_get: {
         parameters: {
             query?: never;
@@ -2736,6 +2982,51 @@ export interface operations {
             };
         };
     };
+    version_samples_v1_products__name__fingerprints__version__samples_get: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description API key of a tenant */
+                "x-api-key"?: string | null;
+            };
+            path: {
+                /** @description fingerprint version */
+                version: number;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SampleHealthList"];
+                };
+            };
+            /** @description the request cannot be served */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the server or a backend failed */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     tune_version_v1_products__name__fingerprints__version__tune_post: {
         parameters: {
             query?: never;
@@ -2964,6 +3255,96 @@ export interface operations {
                 };
                 content: {
                     "image/png": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_ignore_mask_v1_products__name__ignore_mask_get: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description API key of a tenant */
+                "x-api-key"?: string | null;
+            };
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IgnoreMaskOut"];
+                };
+            };
+            /** @description the request cannot be served */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the server or a backend failed */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    set_ignore_mask_v1_products__name__ignore_mask_put: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description API key of a tenant */
+                "x-api-key"?: string | null;
+            };
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["IgnoreMaskIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IgnoreMaskOut"];
+                };
+            };
+            /** @description the request cannot be served */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the server or a backend failed */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };

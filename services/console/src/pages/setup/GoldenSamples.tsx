@@ -1,6 +1,7 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api } from '../../api/client';
+import type { SampleHealth } from '../../api/health';
 import { keys, useLimits } from '../../api/queries';
 import type { Golden } from '../../api/types';
 import { AuthImage } from '../../components/AuthImage';
@@ -9,6 +10,7 @@ import { ErrorBanner, Notice } from '../../components/ErrorBanner';
 import { ProgressBar } from '../../components/ProgressBar';
 import { Tip } from '../../components/Tip';
 import { plural } from '../../format';
+import { SampleHealthBadge } from '../../health/SampleHealthBadge';
 
 /** Refreshes a product and the product list after a change to it. */
 export function useProductChanged(name: string) {
@@ -22,7 +24,8 @@ export function useProductChanged(name: string) {
 
 export const uploadKey = (name: string) => ['upload', name];
 
-export function GoldenSamples({ name, samples, building }: { name: string; samples: Golden[]; building: boolean }) {
+/** health: the active version's view of each sample (leave-one-out score, outlier warning), when there is one. */
+export function GoldenSamples({ name, samples, building, health }: { name: string; samples: Golden[]; building: boolean; health?: SampleHealth[] }) {
   const changed = useProductChanged(name);
   const [rejected, setRejected] = useState<string[]>([]);
   const upload = useMutation({
@@ -77,6 +80,7 @@ export function GoldenSamples({ name, samples, building }: { name: string; sampl
               <div className="thumb-caption" title={g.filename}>
                 {g.filename}
               </div>
+              <SampleHealthBadge health={health?.find((h) => h.golden_id === g.id)} />
               <Tip text="Remove this sample">
                 <button
                   type="button"

@@ -1,11 +1,15 @@
 import { Link } from 'react-router';
 import { ApiError } from '../../api/client';
+import { useVersionSamples } from '../../api/health';
 import { isFinished, useGolden, useProduct } from '../../api/queries';
 import type { Product } from '../../api/types';
 import { ErrorBanner, Notice } from '../../components/ErrorBanner';
 import { Loading } from '../../components/Loading';
 import { Time } from '../../components/Time';
 import { fmtScore } from '../../format';
+import { DriftBanner } from '../../health/DriftBanner';
+import { IgnoreMaskEditor } from '../../health/IgnoreMaskEditor';
+import { VersionSamples } from '../../health/VersionSamples';
 import { paths } from '../../paths';
 import { Fingerprint } from './Fingerprint';
 import { GoldenSamples } from './GoldenSamples';
@@ -16,6 +20,8 @@ import { ThresholdTuning } from './ThresholdTuning';
 export function ProductSetup({ name, version }: { name: string; version: number | null }) {
   const product = useProduct(name);
   const golden = useGolden(name);
+  const active = product.data?.active_version ?? null;
+  const health = useVersionSamples(name, active).data?.items;
   if (product.error instanceof ApiError && product.error.code === 'not_found') {
     return (
       <div className="card">
@@ -28,14 +34,17 @@ export function ProductSetup({ name, version }: { name: string; version: number 
   }
   if (!product.data || !golden.data) return <Loading error={product.error ?? golden.error} label="Loading product…" />;
   const building = product.data.building !== null && !isFinished(product.data.building);
-  const tuned = version ?? product.data.active_version; // the version the tuning panel works on
+  const shown = version ?? active; // the version the tuning panel and the sample list work on
   return (
     <div className="stack-v">
+      <DriftBanner name={name} />
       <ProductStatus product={product.data} goldenCount={golden.data.length} building={building} />
-      <GoldenSamples name={name} samples={golden.data} building={building} />
+      <GoldenSamples name={name} samples={golden.data} building={building} health={health} />
       <Fingerprint product={product.data} goldenCount={golden.data.length} shown={version} />
-      {version !== null && <Replay key={version} name={name} version={version} active={version === product.data.active_version} />}
-      {tuned !== null && <ThresholdTuning name={name} version={tuned} />}
+      {version !== null && <Replay key={version} name={name} version={version} active={version === active} />}
+      {shown !== null && <ThresholdTuning name={name} version={shown} />}
+      {shown !== null && <VersionSamples key={shown} name={name} version={shown} />}
+      <IgnoreMaskEditor name={name} samples={golden.data} />
     </div>
   );
 }
