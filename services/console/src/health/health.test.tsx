@@ -45,6 +45,9 @@ function setup(extra: [string, RegExp, (call: { body: unknown }) => unknown][] =
       () => ({ version: 1, outlier_ratio: 1.4, items: [sample('g1', 2.0), sample('g2', 2.1), sample('g3', 4.4, 'outlier')] }),
     ],
     ['GET', /^\/v1\/products\/tile\/ignore-mask$/, () => ({ shapes: [], updated_at: null })],
+    // the setup page's threshold tuning and activation history, quiet
+    ['GET', /^\/v1\/products\/tile\/tuning\?version=\d+$/, () => ({ version: 1, threshold: 2.5, golden_max: 2.1, max_score: null, points: [] })],
+    ['GET', /^\/v1\/products\/tile\/activations$/, () => ({ items: [] })],
     ['GET', /^\/v1\/products\/tile\/inspections\?/, () => ({ items: [inspection('i1', 3.0, { filename: 'label.jpg' })], next_cursor: null })],
   ]);
 }

@@ -91,6 +91,10 @@ describe('Threshold tuning and replay on the setup page', () => {
       ['GET', /\/fingerprints$/, () => ({ items: [version(2, { active: false, origin: { parent_version: 1, actor: 'local', reason: 'threshold tuned from 2.5 to 3', created_at: 't' } }), version(1)] })],
       ['GET', /\/activations$/, () => ({ items: [{ version: 1, previous_version: null, actor: 'local', created_at: '2026-11-27T10:00:00Z' }] })],
       ['GET', /\/tuning\?version=\d+$/, () => tuning],
+      // the setup page's other panels (drift, golden health, ignore mask), quiet
+      ['GET', /\/drift$/, () => ({ version: 1, inspections: 0, window: 100, min_inspections: 20, recent_median: null, golden_median: 1, ratio: null, high: 1.2, low: 0.8, flagged: false, direction: null })],
+      ['GET', /\/fingerprints\/\d+\/samples$/, () => ({ version: 1, outlier_ratio: 1.4, items: [] })],
+      ['GET', /\/ignore-mask$/, () => ({ shapes: [], updated_at: null })],
       ...extra,
     ]);
 
