@@ -3,6 +3,8 @@ on the PostgreSQL server at 127.0.0.1:5432, handed over when its holder releases
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import create_engine, text
 
 from services.common.catalog import Catalog
@@ -29,6 +31,9 @@ def test_a_postgres_lease_passes_to_another_replica_when_its_holder_dies(postgre
         with b.engine.connect() as conn:  # the holder's session dies (a crashed replica, a dropped connection)
             pid = second._conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
             conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        deadline = time.monotonic() + 30  # the backend exits (and the lock goes with it) a moment after the signal
+        while not first.held() and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert first.held() and not second.held()  # the lock went with the session
     finally:
         for lease in (first, second):
