@@ -26,6 +26,7 @@ from goldenshot.fewshot import fit, golden_samples
 from goldenshot.images import read_image
 from goldenshot.scoring import score_grid, squared_norms
 from goldenshot.settings import Settings
+from goldenshot.subspace import fit_subspace
 
 
 class TestFeatures:
@@ -67,7 +68,8 @@ def run_variant(name: str, overrides: dict, root: Path, tests: TestFeatures, sho
             meta = fingerprint.meta
             extractor = FeatureExtractor(base.backbone, meta.preprocess, fingerprint.projection)
             bank, bank_sq = fingerprint.bank, squared_norms(fingerprint.bank)
-            scores = [score_grid(f, _grid_size(f), bank, bank_sq, meta.scoring, meta.maps.sigma)[0] for f in tests.get(extractor)]
+            subspace = fit_subspace(bank, meta.scoring.subspace_energy) if meta.scoring.patch_score != "knn" else None
+            scores = [score_grid(f, _grid_size(f), bank, bank_sq, meta.scoring, meta.maps.sigma, subspace=subspace)[0] for f in tests.get(extractor)]
             runs.append({
                 "shots": k, "seed": seed,
                 "image_auroc": metrics.image_auroc(labels, scores),
