@@ -98,13 +98,14 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--categories", default=None, help="comma list of category folders relative to --data")
     parser.add_argument("--out", type=Path, default=Path("out/ablate"))
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (onnxruntime's: the variant's settings.threads)")
     args = parser.parse_args()
     text = Path(args.variants[1:]).read_text() if args.variants.startswith("@") else args.variants
     variants = json.loads(text)
     roots = [args.data / c for c in args.categories.split(",")] if args.categories else discover_categories(args.data)
     shots = [int(x) for x in args.shots.split(",")]
     seeds = [int(x) for x in args.seeds.split(",")]
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     extractors: dict = {}
     for root in roots:
         limits = Settings().limits
