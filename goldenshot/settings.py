@@ -58,7 +58,9 @@ class ScoringSettings(BaseModel):
     image_score: Literal["max", "topk_mean", "map_max"] = "topk_mean"  # map_max: peak of the smoothed map
     top_n: int = Field(10, ge=1)
     # Patch score: distance to the nearest bank row ("knn", PatchCore), the residual outside the bank's
-    # principal subspace ("subspace", SubspaceAD, goldenshot.subspace), or their sum.
+    # principal subspace ("subspace", SubspaceAD, goldenshot.subspace), or their sum. The sum raised
+    # magnetic tile 0.015 image AUROC but lowered circuit-board pixel AUROC / AUPRO and did not hold up
+    # leave-one-category-out (docs/accuracy.md), so kNN alone is the default.
     patch_score: Literal["knn", "subspace", "knn+subspace"] = "knn"
     subspace_energy: float = Field(0.99, gt=0.0, le=1.0)  # share of the bank's variance the subspace keeps
     chunk_rows: int = Field(8192, ge=256)  # bank rows per kNN chunk: bounds memory
