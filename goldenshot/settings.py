@@ -195,7 +195,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="GOLDENSHOT_", env_nested_delimiter="__", extra="ignore")
 
-    backbone: str = "mobilenet_v2"
+    backbone: str = "mobilenet_v2"  # or shipped networks together, "mobilenet_v2+efficientnet_lite0" (goldenshot.ensemble)
     weights: Path | None = None  # torchvision-format file for backbones that ship no weights
     taps: tuple[str, str] | None = None  # None: the backbone's own stride-8/16 taps
     projection_dim: int | None = Field(None, ge=1)  # optional random projection of patch features
