@@ -26,6 +26,7 @@ from goldenshot.fewshot import fit, golden_samples
 from goldenshot.images import read_image
 from goldenshot.scoring import score_grid, squared_norms
 from goldenshot.settings import Settings
+from goldenshot.subspace import fit_subspace
 
 
 class TestFeatures:
@@ -67,7 +68,8 @@ def run_variant(name: str, overrides: dict, root: Path, tests: TestFeatures, sho
             meta = fingerprint.meta
             extractor = FeatureExtractor(base.backbone, meta.preprocess, fingerprint.projection)
             bank, bank_sq = fingerprint.bank, squared_norms(fingerprint.bank)
-            scores = [score_grid(f, _grid_size(f), bank, bank_sq, meta.scoring, meta.maps.sigma)[0] for f in tests.get(extractor)]
+            subspace = fit_subspace(bank, meta.scoring.subspace_energy) if meta.scoring.patch_score != "knn" else None
+            scores = [score_grid(f, _grid_size(f), bank, bank_sq, meta.scoring, meta.maps.sigma, subspace=subspace)[0] for f in tests.get(extractor)]
             runs.append({
                 "shots": k, "seed": seed,
                 "image_auroc": metrics.image_auroc(labels, scores),
@@ -96,13 +98,14 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--categories", default=None, help="comma list of category folders relative to --data")
     parser.add_argument("--out", type=Path, default=Path("out/ablate"))
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (onnxruntime's: the variant's settings.threads)")
     args = parser.parse_args()
     text = Path(args.variants[1:]).read_text() if args.variants.startswith("@") else args.variants
     variants = json.loads(text)
     roots = [args.data / c for c in args.categories.split(",")] if args.categories else discover_categories(args.data)
     shots = [int(x) for x in args.shots.split(",")]
     seeds = [int(x) for x in args.seeds.split(",")]
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     extractors: dict = {}
     for root in roots:
         limits = Settings().limits

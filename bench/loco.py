@@ -59,6 +59,23 @@ def simulate(runs: dict, probe: str, fixed: dict[str, str], subset: list[str], m
     return out
 
 
+def rival(runs: dict, base: str, other: str, margin: float) -> dict[str, list[dict]]:
+    """Self-configuration across two variants replayed (e.g. another backbone as a further set of
+    candidates): each (category, K, seed) keeps the base run unless the other run's chosen candidate
+    separated held-out goods from the same synthetic defects better by more than `margin`."""
+    out: dict[str, list[dict]] = {}
+    for category, rows in runs[base].items():
+        others = {(r["shots"], r["seed"]): r for r in runs[other].get(category, [])}
+        for run in rows:
+            twin = others.get((run["shots"], run["seed"]))
+            if twin is None:
+                continue
+            ours, theirs = (r["selfconfig"]["auroc"][r["selfconfig"]["chosen"]] for r in (run, twin))
+            pick = twin if theirs > ours + margin else run
+            out.setdefault(category, []).append({**pick, "picked": other if pick is twin else base})
+    return out
+
+
 def level(table: dict) -> float:
     """One number per (variant, category): image AUROC averaged over K."""
     return float(np.mean([m for m, _ in table.values()]))
@@ -95,6 +112,7 @@ def main() -> None:
                         help="candidate=variant pairs: the fixed variant that builds each candidate's bank")
     parser.add_argument("--subsets", default="augment+plain", help="candidate sets to replay, comma-separated")
     parser.add_argument("--margins", default="0")
+    parser.add_argument("--rivals", default=None, help="variants replayed as further candidates of the baseline, comma-separated")
     args = parser.parse_args()
     runs = load_runs(args.root)
     names = args.variants.split(",") if args.variants else sorted(runs)
@@ -107,6 +125,13 @@ def main() -> None:
                 names.append(name)
                 picks = [r["picked"] for rows in runs[name].values() for r in rows]
                 print(json.dumps({"replayed": name, "picked": {c: picks.count(c) for c in sorted(set(picks))}}))
+    for other in args.rivals.split(",") if args.rivals else []:
+        for margin in (float(m) for m in args.margins.split(",")):
+            name = f"{args.baseline}|{other}@{margin}"
+            runs[name] = rival(runs, args.baseline, other, margin)
+            names.append(name)
+            picks = [r["picked"] for rows in runs[name].values() for r in rows]
+            print(json.dumps({"replayed": name, "picked": {c: picks.count(c) for c in sorted(set(picks))}}))
     results = summarise(runs)
     categories = sorted(results[args.baseline])
     for name in names:

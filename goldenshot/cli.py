@@ -43,7 +43,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
     return (ImageError, DatasetError, FitError, FingerprintError, WeightsError, TrainError, ExportError, ValueError, OSError)
 
-Backbone = Annotated[Optional[str], typer.Option(help="mobilenet_v2 | efficientnet_lite0 | efficientnet_lite2 | resnet18 | resnet50 | wide_resnet50_2 | convnext_tiny | dinov2_vits14 | dinov2_vitb14 (the last five need --weights; see docs/backbones.md)")]
+Backbone = Annotated[Optional[str], typer.Option(help="mobilenet_v2 | efficientnet_lite0 | efficientnet_lite2 | resnet18 | resnet50 | wide_resnet50_2 | convnext_tiny | dinov2_vits14 | dinov2_vitb14 (the last five need --weights), or shipped ones joined by + (see docs/backbones.md)")]
 Weights = Annotated[Optional[Path], typer.Option(help="torchvision-format weights file (ResNets need one)")]
 
 

@@ -125,7 +125,7 @@ def _score_run(k, seed, support, fingerprint: Fingerprint, extractor, tests, lab
     scores, maps, masks, per_image = [], [], [], []
     for test in tests:
         start = time.perf_counter()
-        score, score_map = score_grid(test.feats, test.size, inspector.bank, inspector.bank_sq, scoring, sigma)
+        score, score_map = score_grid(test.feats, test.size, inspector.bank, inspector.bank_sq, scoring, sigma, subspace=inspector.subspace)
         per_image.append(test.extract_ms + (time.perf_counter() - start) * 1000.0)
         scores.append(score)
         if test.mask is not None:  # a defect without a mask says nothing about its pixels

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from goldenshot.backbones import IMAGENET_MEAN, IMAGENET_STD, default_taps, file_sha256, load_backbone, weights_path
+from goldenshot.ensemble import CompositeBackbone, balance, member_names, member_taps
 from goldenshot.preprocess import prepare
 from goldenshot.settings import PreprocessSettings, Settings
 
@@ -37,9 +38,15 @@ class FeatureBackbone(Protocol):
 
 def open_backbone(settings: Settings, name: str | None = None, weights: Path | None = None, taps: Sequence[str] | None = None) -> FeatureBackbone:
     """Backbone `name` with `weights` (default: the settings' backbone and weights) on the settings'
-    runtime: the cached ONNX export or torch."""
+    runtime: the cached ONNX export or torch. A composite name ("a+b", goldenshot.ensemble) opens each
+    member with its bundled weights; `taps` then name the member too ("a:tap")."""
     if name is None:
         name, weights = settings.backbone, weights if weights is not None else settings.weights
+    names = member_names(name)
+    if len(names) > 1:
+        if weights is not None:
+            raise ValueError(f"composite backbone {name} uses each member's bundled weights; a weights file fits one network")
+        return CompositeBackbone([open_backbone(settings, n, None, member_taps(n, taps)) for n in names])
     if settings.runtime == "torch":
         return load_backbone(name, weights, taps)
     from goldenshot.export import ExportError
@@ -106,8 +113,10 @@ class FeatureExtractor:
     def patches(self, maps: list[torch.Tensor], neighbourhoods: Sequence[int] = (3,)) -> torch.Tensor:
         """Tap maps -> [B, h, w, D * len(neighbourhoods)]: one aggregation (and projection) per size, concatenated."""
         out = []
+        blocks = getattr(self.backbone, "blocks", None)  # a composite's members, balanced
         for size in neighbourhoods:
-            feats = aggregate(maps, size).permute(0, 2, 3, 1)
+            feats = aggregate(maps, size)
+            feats = (balance(feats, blocks) if blocks else feats).permute(0, 2, 3, 1)
             out.append(feats @ self.projection if self.projection is not None else feats)
         return torch.cat(out, dim=-1) if len(out) > 1 else out[0].contiguous()
 
@@ -120,6 +129,8 @@ def check_served(backbone: FeatureBackbone, settings: Settings) -> None:
     """A backbone served elsewhere must be the engine's own: one line naming both weights hashes if not."""
     from goldenshot.export import check_identity
 
+    if len(member_names(settings.backbone)) > 1:
+        raise ValueError(f"composite backbone {settings.backbone} runs in-process only (its members' own exports), not served")
     wanted = (settings.backbone, file_sha256(weights_path(settings.backbone, settings.weights)), settings.taps or default_taps(settings.backbone))
     check_identity("the served model", (backbone.name, backbone.weights_sha256, backbone.taps), wanted)
 

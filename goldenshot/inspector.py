@@ -24,6 +24,7 @@ from goldenshot.preprocess import working_size
 from goldenshot.regions import Region, find_regions
 from goldenshot.scoring import hot_bank, score_grid, squared_norms
 from goldenshot.settings import MapSettings, Settings
+from goldenshot.subspace import fit_subspace
 
 OK, ANOMALOUS = "OK", "ANOMALOUS"
 
@@ -68,6 +69,8 @@ class Inspector:
         self.fingerprint = fingerprint
         self.bank = hot_bank(fingerprint.bank)
         self.bank_sq = squared_norms(self.bank)
+        scoring = fingerprint.meta.scoring  # the bank's PCA once, not per image, when the patch score uses it
+        self.subspace = fit_subspace(self.bank, scoring.subspace_energy) if scoring.patch_score != "knn" else None
 
     @classmethod
     def load(cls, path: Path, weights: Path | None = None, settings: Settings | None = None) -> Inspector:
@@ -108,7 +111,7 @@ class Inspector:
         meta = self.fingerprint.meta
         size = tuple(tensor.shape[-2:])
         mask = rasterise(ignore, *size) if ignore else None
-        score, score_map = score_grid(feats, size, self.bank, self.bank_sq, meta.scoring, meta.maps.sigma, timings=timings, ignore=mask)
+        score, score_map = score_grid(feats, size, self.bank, self.bank_sq, meta.scoring, meta.maps.sigma, timings=timings, ignore=mask, subspace=self.subspace)
         return score, score_map, feats
 
     def inspect(self, image: np.ndarray, size: tuple[int, int] | None = None, ignore: Sequence[Rect | Polygon] = ()) -> Inspection:

@@ -14,6 +14,7 @@ import torch
 from goldenshot.maps import anomaly_map
 from goldenshot.masks import floor_map, floor_patches, patch_cells
 from goldenshot.settings import ScoringSettings
+from goldenshot.subspace import Subspace, fit_subspace, residual
 
 
 def squared_norms(rows: torch.Tensor) -> torch.Tensor:
@@ -94,6 +95,7 @@ def score_grid(
     exclude: torch.Tensor | None = None,
     timings: dict[str, float] | None = None,
     ignore: np.ndarray | None = None,
+    subspace: Subspace | None = None,
 ) -> tuple[float, np.ndarray]:
     """Image score and anomaly map (working size) of one image's patch grid [h, w, D].
 
@@ -103,11 +105,16 @@ def score_grid(
     ignore: bool [size] pixels not judged (goldenshot.masks): their patches are floored before the map is
     smoothed and the image score taken, and the map's pixels again after, so the score, the map and
     the regions agree that nothing happened there.
+    subspace: the bank's PCA when the patch score uses it (fit_subspace of the bank less `exclude`);
+    made here when not given, so callers that score one image against a bank need not keep one.
     """
     start = time.perf_counter()
     h, w, d = feats.shape
     queries = feats.reshape(-1, d)
     dist, idx = nearest(queries, bank, bank_sq, settings.chunk_rows, exclude)
+    if settings.patch_score != "knn":
+        off = residual(queries, subspace or fit_subspace(bank, settings.subspace_energy, exclude))
+        dist = off if settings.patch_score == "subspace" else dist + off
     mid = time.perf_counter()
     if ignore is not None:
         dist = floor_patches(dist.view(h, w), patch_cells(ignore, (h, w))).flatten()

@@ -24,6 +24,7 @@ from goldenshot.images import Target
 from goldenshot.preprocess import working_size
 from goldenshot.scoring import score_grid, squared_norms
 from goldenshot.settings import Settings
+from goldenshot.subspace import fit_subspace
 from goldenshot.synthetic import synthesize
 
 
@@ -37,6 +38,7 @@ CANDIDATES: dict[str, Callable[[Settings], Settings]] = {
     "augment": _with("augment", enabled=True),  # the augmentation settings as configured
     "plain": _with("augment", enabled=False),  # golden samples as photographed
     "max": _with("scoring", image_score="max"),  # one hot patch decides: small defects
+    "subspace": _with("scoring", patch_score="knn+subspace"),  # kNN plus the residual outside the bank's PCA
     "size_384": _with("preprocess", size=384),  # finer grid: small defects, ~2.3x the time
     "size_512": _with("preprocess", size=512),  # ~4x the time
 }
@@ -121,10 +123,13 @@ def synthetic_scores(units: Units, extractor: FeatureExtractor, bank: Bank, sett
         cache[key] = [_synthetic_features(units, extractor, settings, unit) for unit, _, _ in units.originals]
     bank_sq = squared_norms(bank.rows)
     out = []
+    scoring = settings.scoring
     for (unit, _, size), feats in zip(units.originals, cache[key]):
         exclude = bank.owner == unit
+        # the reduced bank's PCA once per unit, not once per synthetic defect
+        subspace = fit_subspace(bank.rows, scoring.subspace_energy, exclude) if scoring.patch_score != "knn" else None
         for grid in feats:
-            out.append(score_grid(grid, size, bank.rows, bank_sq, settings.scoring, settings.maps.sigma, exclude)[0])
+            out.append(score_grid(grid, size, bank.rows, bank_sq, scoring, settings.maps.sigma, exclude, subspace=subspace)[0])
     return out
 
 
