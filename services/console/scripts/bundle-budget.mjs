@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
 /** kB (1000 bytes) of gzip, all JS chunks together. Raise it on purpose, in the commit that needs it. */
-const BUDGET_KB = 200;
+const BUDGET_KB = 205;
 
 const assets = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'assets');
 if (!fs.existsSync(assets)) {
