@@ -11,24 +11,15 @@ exported; the composite's name, weights and taps name every member, and a finger
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 import torch
 
+if TYPE_CHECKING:  # features imports this module
+    from goldenshot.features import FeatureBackbone
+
 SEPARATOR = "+"  # between member names in a composite's name and weights
 TAP_SEPARATOR = ":"  # member name and tap in a composite's tap names
-
-
-class Member(Protocol):
-    """What the composite needs of a member backbone (goldenshot.features.FeatureBackbone)."""
-
-    name: str
-    weights_sha256: str
-    taps: tuple[str, ...]
-    channels: tuple[int, ...]
-    strides: tuple[int, ...]
-
-    def __call__(self, x: torch.Tensor) -> list[torch.Tensor]: ...
 
 
 def member_names(name: str) -> list[str]:
@@ -50,7 +41,7 @@ def member_taps(name: str, taps: Sequence[str] | None) -> Sequence[str] | None:
 class CompositeBackbone:
     """Several backbones side by side: every member's tap maps, in member order, on one input."""
 
-    def __init__(self, members: Sequence[Member]) -> None:
+    def __init__(self, members: Sequence[FeatureBackbone]) -> None:
         if len(members) < 2:
             raise ValueError("a composite backbone needs at least two members")
         self.members = tuple(members)

@@ -38,3 +38,16 @@ export async function expectImageShown(page: Page, selector: string) {
     .poll(() => page.locator(selector).first().evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0), { timeout: 30_000 })
     .toBe(true);
 }
+
+/** One REST call to the server at `base` that must succeed; its JSON answer (null for a 204). */
+export async function api(base: string, method: string, url: string, body?: FormData | object): Promise<any> {
+  const init: RequestInit = { method };
+  if (body instanceof FormData) init.body = body;
+  else if (body) {
+    init.body = JSON.stringify(body);
+    init.headers = { 'Content-Type': 'application/json' };
+  }
+  const res = await fetch(`${base}${url}`, init);
+  expect(res.ok, `${method} ${url}: ${res.status}`).toBe(true);
+  return res.status === 204 ? null : res.json();
+}

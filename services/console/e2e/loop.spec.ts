@@ -6,7 +6,7 @@
 import { expect, type Page, test } from '@playwright/test';
 import fs from 'node:fs';
 import path from 'node:path';
-import { expectAccessible, shot } from './helpers';
+import { api as callApi, expectAccessible, shot } from './helpers';
 import { tile } from './servers';
 
 const PRODUCT = 'loop-tile';
@@ -36,17 +36,7 @@ let results: Inspected[] = [];
 let falseAlarm: Inspected; // the lower-scoring flagged tile, labelled a false alarm in the console
 let tuned = 0; // the threshold saved
 
-async function api(method: string, url: string, body?: FormData | object): Promise<any> {
-  const init: RequestInit = { method };
-  if (body instanceof FormData) init.body = body;
-  else if (body) {
-    init.body = JSON.stringify(body);
-    init.headers = { 'Content-Type': 'application/json' };
-  }
-  const res = await fetch(`${base()}${url}`, init);
-  expect(res.ok, `${method} ${url}: ${res.status}`).toBe(true);
-  return res.json();
-}
+const api = (method: string, url: string, body?: FormData | object) => callApi(base(), method, url, body);
 
 const form = (field: string, files: string[]) => {
   const fd = new FormData();

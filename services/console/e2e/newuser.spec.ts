@@ -5,7 +5,7 @@
 import { expect, type Page, test } from '@playwright/test';
 import fs from 'node:fs';
 import path from 'node:path';
-import { expectAccessible, shot } from './helpers';
+import { api as callApi, expectAccessible, shot } from './helpers';
 import { type Server, startServer, stopServer, tile } from './servers';
 
 let server: Server;
@@ -13,17 +13,7 @@ const base = () => server.base;
 const EMPTY = 'newuser-empty';
 const PAGED = 'newuser-paged';
 
-async function api(method: string, url: string, body?: FormData | object) {
-  const init: RequestInit = { method };
-  if (body instanceof FormData) init.body = body;
-  else if (body) {
-    init.body = JSON.stringify(body);
-    init.headers = { 'Content-Type': 'application/json' };
-  }
-  const res = await fetch(`${base()}${url}`, init);
-  expect(res.ok, `${method} ${url}: ${res.status}`).toBe(true);
-  return res.status === 204 ? null : res.json();
-}
+const api = (method: string, url: string, body?: FormData | object) => callApi(base(), method, url, body);
 
 const image = (dir: string, i: number) => {
   const folder = path.join(tile, ...dir.split('/'));
