@@ -27,12 +27,13 @@ class Caller:
     actor: str  # who, in labels and the version history: "tenant/key label", or "local" without keys
 
 
-def _runtime(request: Request) -> Runtime:
+def runtime_of(request: Request) -> Runtime:
+    """The app's runtime: the composition root every route's use cases come from."""
     return request.app.state.runtime
 
 
 def get_caller(request: Request, x_api_key: Annotated[str | None, Header(description="API key of a tenant")] = None) -> Caller:
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     known = key_for(runtime.catalog, x_api_key, runtime.service.require_api_key)
     return Caller(known.tenant if known is not None else DEFAULT_TENANT, x_api_key, actor_of(known))
 
@@ -40,36 +41,36 @@ def get_caller(request: Request, x_api_key: Annotated[str | None, Header(descrip
 # The use cases and limits are attributes of the runtime: async, so FastAPI hands them over in the event
 # loop instead of a worker thread per dependency (thread hops cost milliseconds on a busy CPU).
 async def _products(request: Request) -> Products:
-    return _runtime(request).products
+    return runtime_of(request).products
 
 
 async def _golden(request: Request) -> GoldenSamples:
-    return _runtime(request).golden
+    return runtime_of(request).golden
 
 
 async def _fingerprints(request: Request) -> Fingerprints:
-    return _runtime(request).fingerprints
+    return runtime_of(request).fingerprints
 
 
 async def _inspections(request: Request) -> Inspections:
-    return _runtime(request).inspections
+    return runtime_of(request).inspections
 
 
 async def _labels(request: Request) -> Labels:
-    return _runtime(request).labels
+    return runtime_of(request).labels
 
 
 async def _explanations(request: Request) -> Explanations:
-    return _runtime(request).explanations
+    return runtime_of(request).explanations
 
 
 async def _limits(request: Request) -> UploadLimits:
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     return UploadLimits(runtime.service.max_files, runtime.engine.limits.max_bytes)
 
 
 async def _inspect_gate(request: Request) -> Gate:
-    return _runtime(request).inspect_gate
+    return runtime_of(request).inspect_gate
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]

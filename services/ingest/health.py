@@ -12,8 +12,7 @@ from services.core.drift import Drift, DriftMonitor
 from services.core.golden_health import GoldenHealth, HealthStatus
 from services.core.masks import IgnoreMasks
 from services.core.models import IgnoreMask
-from services.ingest.deps import ProductDep
-from services.runtime import Runtime
+from services.ingest.deps import ProductDep, runtime_of
 
 router = APIRouter(prefix="/v1/products/{name}", tags=["health"])
 VersionNumber = Annotated[int, Path(ge=0, le=2**31 - 1, description="fingerprint version")]
@@ -74,20 +73,16 @@ class IgnoreMaskOut(BaseModel):
         return cls(shapes=mask.shapes, updated_at=mask.updated_at)
 
 
-def _runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
-
-
 async def _drift(request: Request) -> DriftMonitor:
-    return _runtime(request).drift
+    return runtime_of(request).drift
 
 
 async def _golden_health(request: Request) -> GoldenHealth:
-    return _runtime(request).golden_health
+    return runtime_of(request).golden_health
 
 
 async def _masks(request: Request) -> IgnoreMasks:
-    return _runtime(request).masks
+    return runtime_of(request).masks
 
 
 DriftDep = Annotated[DriftMonitor, Depends(_drift)]

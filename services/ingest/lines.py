@@ -9,14 +9,14 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from services.core.errors import InvalidRequest
 from services.core.lines import Lines
-from services.ingest.deps import CallerDep
+from services.ingest.deps import CallerDep, runtime_of
 from services.schemas import LineList, LineOut
 
 router = APIRouter(prefix="/v1/lines", tags=["sources"])
 
 
 async def _lines(request: Request) -> Lines:
-    return request.app.state.runtime.lines
+    return runtime_of(request).lines
 
 
 @router.get("")
