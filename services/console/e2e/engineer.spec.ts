@@ -1,7 +1,8 @@
 // An engineer's day against the real server, in order on one page: create a product, upload 8 golden
 // magnetic tiles (file dialog and drag-and-drop), generate the fingerprint, inspect a broken and a good
-// tile, run a batch, mark a false alarm, read the analytics, follow links, roll back a version; every
-// page scanned for accessibility and shot at 1280 px and tablet width.
+// tile, run a batch, mark a false alarm, read the analytics, add a folder source and an MQTT sink on the
+// Lines page, follow links, roll back a version; every page scanned for accessibility and shot at 1280 px
+// and tablet width.
 import { expect, type Page, test } from '@playwright/test';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -234,6 +235,45 @@ test('lines: every product with its newest result and its day, at a URL of its o
   await expectAccessible(page, 'the lines overview');
   await page.reload(); // a deep link: the server answers /lines with the console
   await expect(row).toContainText('5 inspected');
+});
+
+test('lines: a folder source added in the console inspects a dropped tile; the MQTT sink set; the source removed', async () => {
+  const folder = path.join(process.env.E2E_SOURCE_ROOT!, 'cam1');
+  fs.mkdirSync(folder);
+  const row = page.getByTestId(`line-${PRODUCT}`);
+  await row.getByRole('button', { name: `Configure ${PRODUCT}` }).click();
+  const form = page.getByRole('form', { name: `Add a source to ${PRODUCT}` });
+  // a path outside the server's source roots: refused, the server's reason shown
+  await form.getByLabel('Target').fill('/etc');
+  await form.getByRole('button', { name: 'Add source' }).click();
+  await expect(form.getByRole('alert')).toContainText('outside the allowed source roots');
+  await form.getByLabel('Target').fill(folder);
+  await form.getByLabel(/^Sort handled files/).check();
+  await form.getByRole('button', { name: 'Add source' }).click();
+  const label = `folder ${folder}`;
+  const item = row.locator('ul.sources li', { hasText: label });
+  await expect(item).toContainText('running');
+  // the e2e server has no broker: the sink is kept, says so, and counts what waits for one
+  const sink = page.getByRole('region', { name: `MQTT sink of ${PRODUCT}` });
+  await expect(sink).toContainText('No MQTT sink');
+  await sink.getByLabel('Topic').fill('plant/{product}/{decision}');
+  await sink.getByLabel('Publish').selectOption('all');
+  await sink.getByRole('button', { name: 'Set sink' }).click();
+  const shown = sink.getByTestId('mqtt-sink');
+  await expect(shown).toContainText('Publishes every result to plant/{product}/{decision}');
+  await expect(shown).toContainText('not connected · 0 pending');
+  await expect(shown).toContainText('no broker configured');
+  fs.copyFileSync(GOOD, path.join(folder, path.basename(GOOD)));
+  await expect(item).toContainText('· 1 inspected', { timeout: 60_000 });
+  await expect(row).toContainText('6 inspected · 3 anomalous');
+  await expect(shown).toContainText('1 pending');
+  expect(fs.existsSync(path.join(folder, 'ok', path.basename(GOOD))), 'sorted into ok/').toBe(true);
+  await shot(page, '08c-lines-configure');
+  await expectAccessible(page, 'a line being configured');
+  await row.getByRole('button', { name: `Remove ${label}` }).click();
+  await page.getByRole('dialog', { name: `Remove ${label} from ${PRODUCT}?` }).getByRole('button', { name: 'Remove' }).click();
+  await expect(item).toHaveCount(0);
+  await expect(row).toContainText('none (Configure adds one)');
 });
 
 test('rollback: a second version, then activate v1 again; each version has its URL', async () => {

@@ -34,8 +34,13 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Start a server (after `before` has prepared its data dir) and wait until it is ready. */
-export async function startServer(name: string, extraArgs: string[] = [], before?: (dataDir: string) => Promise<void>): Promise<Server> {
+/** Start a server (after `before` has prepared its data dir; `env` beside the inherited one) and wait until it is ready. */
+export async function startServer(
+  name: string,
+  extraArgs: string[] = [],
+  before?: (dataDir: string) => Promise<void>,
+  env: Record<string, string> = {},
+): Promise<Server> {
   for (const f of [python, tile]) if (!fs.existsSync(f)) throw new Error(`missing ${f}`);
   if (!fs.existsSync(path.join(repo, 'services', 'console', 'dist', 'index.html'))) {
     throw new Error('services/console/dist is missing: build the console first (make console)');
@@ -48,7 +53,7 @@ export async function startServer(name: string, extraArgs: string[] = [], before
   const logFile = path.join(out, `server-${name}.log`);
   const fd = fs.openSync(logFile, 'w');
   const args = ['-m', 'goldenshot', 'serve', '--host', '127.0.0.1', '--port', String(port), '--grpc-port', String(grpcPort), '--data-dir', dataDir];
-  const child = spawn(python, [...args, ...extraArgs], { cwd: repo, stdio: ['ignore', fd, fd], env: { ...process.env, GOLDENSHOT_DATASETS: data } });
+  const child = spawn(python, [...args, ...extraArgs], { cwd: repo, stdio: ['ignore', fd, fd], env: { ...process.env, GOLDENSHOT_DATASETS: data, ...env } });
   fs.closeSync(fd);
   const server = { pid: child.pid!, base, dataDir };
   const end = Date.now() + 180_000;

@@ -2,7 +2,7 @@
 // the optional API key from localStorage in X-API-Key, and every failure turned into an ApiError
 // whose `message` a person on the floor can read.
 import createClient from 'openapi-fetch';
-import type { paths } from './schema';
+import type { components, paths } from './schema';
 import type { Inspection } from './types';
 
 const KEY_STORAGE = 'goldenshot.apiKey';
@@ -196,12 +196,20 @@ export const api = {
     call(http.POST(running ? '/v1/products/{name}/sources/{source_id}/start' : '/v1/products/{name}/sources/{source_id}/stop', { params: { path: { name, source_id: id } } })),
   triggerSource: (name: string, id: string) =>
     call(http.POST('/v1/products/{name}/sources/{source_id}/trigger', { params: { path: { name, source_id: id } } })),
+  addSource: (name: string, source: NewSource) => call(http.POST('/v1/products/{name}/sources', { ...product(name), body: source })),
+  deleteSource: (name: string, id: string) =>
+    call(http.DELETE('/v1/products/{name}/sources/{source_id}', { params: { path: { name, source_id: id } } })),
+  getMqtt: (name: string) => call(http.GET('/v1/products/{name}/mqtt', product(name))),
+  setMqtt: (name: string, sink: NewMqttSink) => call(http.PUT('/v1/products/{name}/mqtt', { ...product(name), body: sink })),
+  deleteMqtt: (name: string) => call(http.DELETE('/v1/products/{name}/mqtt', product(name))),
   similar: (name: string, id: string, limit: number) =>
     call(http.GET('/v1/products/{name}/inspections/{inspection_id}/similar', { params: { path: { name, inspection_id: id }, query: { limit } } })),
 };
 
 type InspectionQuery = NonNullable<paths['/v1/products/{name}/inspections']['get']['parameters']['query']>;
 export type LabelKind = NonNullable<InspectionQuery['label']>;
+export type NewSource = components['schemas']['SourceIn'];
+export type NewMqttSink = components['schemas']['MqttSinkIn'];
 export type ExportQuery = NonNullable<paths['/v1/products/{name}/inspections/export']['get']['parameters']['query']>;
 
 /** The export's URL (fetched with the API key by download()). */

@@ -28,6 +28,7 @@ export const keys = {
   job: (id: string) => ['job', id] as const,
   limits: ['limits'] as const,
   lines: ['lines'] as const,
+  mqtt: (name: string) => ['product', name, 'mqtt'] as const,
 };
 
 /** Retry what may pass on its own (the server unreachable, restarting, overloaded), twice; never a refusal. */
@@ -126,6 +127,16 @@ export function localMidnight(now: Date = new Date()): string {
 /** Every product's line (sources, newest result, today's counts), refreshed every few seconds. */
 export const useLines = () =>
   useQuery({ queryKey: keys.lines, queryFn: () => api.lines(localMidnight()), select: (page) => page.items, refetchInterval: LINES_REFRESH_MS });
+/** A product's MQTT sink, null while it has none (404), refreshed like the lines since its backlog moves. */
+export const useMqttSink = (name: string) =>
+  useQuery({
+    queryKey: keys.mqtt(name),
+    queryFn: () => api.getMqtt(name).catch((e: unknown) => {
+      if (e instanceof ApiError && e.status === 404) return null;
+      throw e;
+    }),
+    refetchInterval: LINES_REFRESH_MS,
+  });
 /** The scored, labelled history a threshold for `version` is judged on (threshold tuning). */
 export const useTuning = (name: string, version: number) =>
   useQuery({ queryKey: keys.tuning(name, version), queryFn: () => api.tuning(name, version) });

@@ -16,6 +16,7 @@ export type GoldenPatch = Answer<typeof api.explain>['regions'][number]['golden'
 export type SimilarDefect = Answer<typeof api.similar>['items'][number];
 export type Line = Answer<typeof api.lines>['items'][number];
 export type Source = Line['sources'][number];
+export type MqttSink = Answer<typeof api.getMqtt>;
 export type Label = NonNullable<Inspection['label']>;
 export type Tuning = Answer<typeof api.tuning>;
 export type Activation = Answer<typeof api.activations>['items'][number];

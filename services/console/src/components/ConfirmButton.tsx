@@ -4,6 +4,8 @@ import { useState } from 'react';
 interface Props {
   /** The button's text, and the confirming button's in the dialog. */
   label: string;
+  /** The button's accessible name, where several buttons on a page share one label. */
+  name?: string;
   /** The question the dialog asks. */
   title: string;
   /** What will happen. */
@@ -13,11 +15,11 @@ interface Props {
 }
 
 /** A button that asks first, in a modal dialog (focus kept inside, Escape or Cancel to back out). */
-export function ConfirmButton({ label, title, children, onConfirm, disabled }: Props) {
+export function ConfirmButton({ label, name, title, children, onConfirm, disabled }: Props) {
   const [open, setOpen] = useState(false);
   return (
     <Dialog.Root open={open} onOpenChange={setOpen}>
-      <Dialog.Trigger className="btn btn-small" disabled={disabled}>
+      <Dialog.Trigger className="btn btn-small" disabled={disabled} aria-label={name}>
         {label}
       </Dialog.Trigger>
       <Dialog.Portal>

@@ -1,13 +1,16 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { useId, useState } from 'react';
 import { Link } from 'react-router';
 import { api } from '../api/client';
 import { keys, useLines } from '../api/queries';
 import type { Line, Source } from '../api/types';
+import { ConfirmButton } from '../components/ConfirmButton';
 import { DecisionBadge } from '../components/DecisionBadge';
 import { ErrorBanner, Notice } from '../components/ErrorBanner';
 import { Loading } from '../components/Loading';
 import { Time } from '../components/Time';
 import { paths } from '../paths';
+import { LineConfig } from './lines/LineConfig';
 
 /** Every line on one screen: what each product's sources are doing, its last decision and its day. */
 export function LinesPage() {
@@ -49,40 +52,64 @@ export function LinesPage() {
 
 function LineRow({ line }: { line: Line }) {
   const passRate = line.inspected ? Math.round((100 * (line.inspected - line.anomalous)) / line.inspected) : null;
+  // the forms and the sink (a request of its own) only while open: the overview stays one row per product
+  const [configuring, setConfiguring] = useState(false);
+  const panel = useId();
   return (
-    <tr data-testid={`line-${line.name}`}>
-      <th scope="row">
-        <Link to={paths.inspect(line.name)}>{line.name}</Link>
-        <div className="muted">
-          {line.active_version === null ? <Link to={paths.setup(line.name)}>no fingerprint yet</Link> : `version ${line.active_version}`}
-        </div>
-      </th>
-      <td>
-        {line.sources.length === 0 ? (
-          <span className="muted">none (docs/line.md)</span>
-        ) : (
-          <ul className="sources">
-            {line.sources.map((s) => (
-              <SourceItem key={s.id} product={line.name} source={s} />
-            ))}
-          </ul>
-        )}
-      </td>
-      <td>
-        {line.last ? (
-          <Link to={paths.inspect(line.name, line.last.id)} className="last">
-            <DecisionBadge decision={line.last.decision} /> <Time iso={line.last.created_at} />
-          </Link>
-        ) : (
-          <span className="muted">nothing inspected</span>
-        )}
-      </td>
-      <td>
-        {line.inspected} inspected
-        {line.anomalous > 0 && <span className="alarms"> · {line.anomalous} anomalous</span>}
-        {passRate !== null && <div className="muted">{passRate} % passed</div>}
-      </td>
-    </tr>
+    <>
+      <tr data-testid={`line-${line.name}`}>
+        <th scope="row">
+          <Link to={paths.inspect(line.name)}>{line.name}</Link>
+          <div className="muted">
+            {line.active_version === null ? <Link to={paths.setup(line.name)}>no fingerprint yet</Link> : `version ${line.active_version}`}
+          </div>
+          <div className="row-actions">
+            <button
+              type="button"
+              className="btn btn-small"
+              aria-expanded={configuring}
+              aria-controls={configuring ? panel : undefined}
+              aria-label={`Configure ${line.name}`}
+              onClick={() => setConfiguring(!configuring)}
+            >
+              Configure
+            </button>
+          </div>
+        </th>
+        <td>
+          {line.sources.length === 0 ? (
+            <span className="muted">none (Configure adds one)</span>
+          ) : (
+            <ul className="sources">
+              {line.sources.map((s) => (
+                <SourceItem key={s.id} product={line.name} source={s} />
+              ))}
+            </ul>
+          )}
+        </td>
+        <td>
+          {line.last ? (
+            <Link to={paths.inspect(line.name, line.last.id)} className="last">
+              <DecisionBadge decision={line.last.decision} /> <Time iso={line.last.created_at} />
+            </Link>
+          ) : (
+            <span className="muted">nothing inspected</span>
+          )}
+        </td>
+        <td>
+          {line.inspected} inspected
+          {line.anomalous > 0 && <span className="alarms"> · {line.anomalous} anomalous</span>}
+          {passRate !== null && <div className="muted">{passRate} % passed</div>}
+        </td>
+      </tr>
+      {configuring && (
+        <tr className="line-config-row">
+          <td colSpan={4}>
+            <LineConfig name={line.name} id={panel} />
+          </td>
+        </tr>
+      )}
+    </>
   );
 }
 
@@ -93,6 +120,7 @@ function SourceItem({ product, source }: { product: string; source: Source }) {
   const done = () => queryClient.invalidateQueries({ queryKey: keys.lines });
   const toggle = useMutation({ mutationFn: () => api.setSourceRunning(product, source.id, !source.enabled), onSettled: done });
   const trigger = useMutation({ mutationFn: () => api.triggerSource(product, source.id), onSettled: done });
+  const remove = useMutation({ mutationFn: () => api.deleteSource(product, source.id), onSettled: done });
   const label = `${source.kind} ${source.target}`;
   return (
     <li>
@@ -111,8 +139,11 @@ function SourceItem({ product, source }: { product: string; source: Source }) {
             Trigger
           </button>
         )}
+        <ConfirmButton label="Remove" name={`Remove ${label}`} title={`Remove ${label} from ${product}?`} disabled={remove.isPending} onConfirm={() => remove.mutate()}>
+          The source stops and is removed; what it inspected stays stored.
+        </ConfirmButton>
       </div>
-      <ErrorBanner error={toggle.error ?? trigger.error} />
+      <ErrorBanner error={toggle.error ?? trigger.error ?? remove.error} />
     </li>
   );
 }
