@@ -1,13 +1,14 @@
 """Job bus on NATS JetStream for the distributed deployment: the JobBus protocol over nats-py.
 
-A job is a message `goldenshot.jobs.<kind>` whose body is the job id, in one work-queue stream on
-disk: it lives until a worker acks it. Its Nats-Msg-Id is the job id, so a publish repeated within
-the stream's duplicate window (2 min) is stored once. Each worker group (its tuple of kinds) pulls
-from one durable consumer: a message is acked only after the handler returned; an exception naks
-it for a later redelivery; after max_deliver deliveries without success it is copied to
-`goldenshot.jobs.dead` (kept in the stream for an operator) and terminated. While a handler runs,
-in-progress acks every ack_wait/3 keep a long build from going to a second worker; a worker that
-dies stops them, and its job goes to another worker after ack_wait.
+A job is a message `goldenshot.jobs.<kind>.<group>` (<group>: a hash of the tenant, never its name)
+whose body is the job id, in one work-queue stream on disk: it lives until a worker acks it. Its
+Nats-Msg-Id is the job id, so a publish repeated within the stream's duplicate window (2 min) is
+stored once. Each worker group (its tuple of kinds) pulls from one durable consumer: a message is
+acked only after the handler returned; an exception naks it for a later redelivery; after
+max_deliver deliveries without success it is copied to `goldenshot.jobs.dead` (kept in the stream
+for an operator) and terminated. While a handler runs, in-progress acks every ack_wait/3 keep a long
+build from going to a second worker; a worker that dies stops them, and its job goes to another
+worker after ack_wait. Messages `goldenshot.jobs.<kind>` from before groups still run.
 
 nats-py is asyncio and the services are threads: the bus runs its event loop in one background
 thread and handlers in its own worker threads, so a build never stalls the heartbeats.
@@ -16,6 +17,7 @@ thread and handlers in its own worker threads, so a build never stalls the heart
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import re
@@ -43,11 +45,23 @@ _CONSUMER_NOT_UNIQUE = 10100  # JetStream: a work-queue stream already has a con
 T = TypeVar("T")
 
 
-def job_subject(kind: str) -> str:
-    """The subject of a job kind; "dead" is the dead-letter subject, not a kind."""
+def kind_subject(kind: str) -> str:
+    """The subject of a job kind, as published before groups; "dead" is the dead-letter subject, not a kind."""
     if not _KIND.fullmatch(kind) or f"{JOBS}.{kind}" == DEAD_LETTER:
         raise ValueError(f"bad job kind {kind!r}")
     return f"{JOBS}.{kind}"
+
+
+def job_subject(kind: str, group: str) -> str:
+    """`goldenshot.jobs.<kind>.<token>`: workers see a job's group without a catalog read; the token is
+    a hash, so tenant names stay out of subjects, NATS monitoring and its logs."""
+    return f"{kind_subject(kind)}.{hashlib.sha256(group.encode()).hexdigest()[:16]}"
+
+
+def kind_and_group(subject: str) -> tuple[str, str]:
+    """The kind and group token of a job subject; a message published before groups is in group ""."""
+    kind, _, group = subject.removeprefix(f"{JOBS}.").partition(".")
+    return kind, group
 
 
 def _one_line(text: str, limit: int = 300) -> str:
@@ -73,7 +87,9 @@ class NatsBus:
         if not kinds or max_deliver < 1 or ack_wait_s <= 0 or timeout_s <= 0:
             raise ValueError("NatsBus needs kinds, max_deliver >= 1 and positive ack_wait_s and timeout_s")
         self.url = url
-        self.subjects = [job_subject(kind) for kind in kinds]
+        self.kinds = kinds
+        # each kind's subjects with and without a group: jobs queued before groups still run
+        self.subjects = [subject for kind in kinds for subject in (kind_subject(kind), f"{kind_subject(kind)}.>")]
         self.stream = stream
         self.durable = "workers-" + "-".join(kinds)  # one durable consumer per worker group
         self.max_deliver = max_deliver
@@ -156,9 +172,9 @@ class NatsBus:
         log.info("job bus %s reconnected", self.url)
 
     # --- jobs --------------------------------------------------------------------------------
-    def publish(self, job_id: str, kind: str) -> None:
+    def publish(self, job_id: str, kind: str, group: str) -> None:
         """Returns once the stream stored it (a PubAck); during a reconnect it waits up to timeout_s."""
-        self._call(self._publish(job_subject(kind), job_id), f"publish job {job_id}")
+        self._call(self._publish(job_subject(kind, group), job_id), f"publish job {job_id}")
 
     async def _publish(self, subject: str, job_id: str) -> None:
         await self._connected()
@@ -181,6 +197,7 @@ class NatsBus:
     async def _start_workers(self, handle: Callable[[str], None], workers: int) -> list[asyncio.Task]:
         # made here, not by a bus that only publishes: a work-queue stream refuses two consumers of one kind.
         # No server-side max_deliver: _deliver counts deliveries and dead-letters the last one itself.
+        # A consumer from before groups is updated in place to the new filters.
         consumer = ConsumerConfig(name=self.durable, durable_name=self.durable, ack_policy=AckPolicy.EXPLICIT, ack_wait=self.ack_wait_s, filter_subjects=self.subjects)
         try:
             await self._js.add_consumer(self.stream, consumer)
@@ -188,7 +205,7 @@ class NatsBus:
             if exc.err_code != _CONSUMER_NOT_UNIQUE:
                 raise
             raise BusUnavailable(
-                f"job bus {self.url}: another worker group of stream {self.stream} already takes one of the kinds {', '.join(self.subjects)}; "
+                f"job bus {self.url}: another worker group of stream {self.stream} already takes one of the kinds {', '.join(self.kinds)}; "
                 "each kind has one group (remove the old group's consumer with `nats consumer rm`)"
             ) from None
         tasks = []
@@ -254,7 +271,7 @@ class NatsBus:
         job_id = msg.data.decode(errors="replace")
         headers = {
             "Nats-Msg-Id": f"{job_id}.dead",
-            "Goldenshot-Kind": msg.subject.rsplit(".", 1)[-1],
+            "Goldenshot-Kind": kind_and_group(msg.subject)[0],
             "Goldenshot-Deliveries": str(msg.metadata.num_delivered),
             "Goldenshot-Error": _one_line(reason),
         }
@@ -271,7 +288,7 @@ class NatsBus:
         if self._workers:
             return (await self._js.consumer_info(self.stream, self.durable)).num_pending
         info = await self._js.stream_info(self.stream, subjects_filter=f"{JOBS}.>")
-        return sum((info.state.subjects or {}).get(subject, 0) for subject in self.subjects)
+        return sum(count for subject, count in (info.state.subjects or {}).items() if kind_and_group(subject)[0] in self.kinds)
 
     def ping(self) -> None:
         if not self._nc.is_connected:
