@@ -98,7 +98,8 @@ def open_bus(service: ServiceSettings) -> JobBus:
     if service.bus == "nats":
         from services.common.bus_nats import NatsBus  # nats-py only where NATS is used
 
-        return NatsBus(service.nats_url, KINDS[service.role] or KINDS["all"], service.nats_stream, service.job_max_deliver, service.job_ack_wait_s)
+        kinds = KINDS[service.role] or KINDS["all"]
+        return NatsBus(service.nats_url, kinds, service.nats_stream, service.job_max_deliver, service.job_ack_wait_s, fetch_window=service.job_fetch_window)
     return MemoryBus()
 
 

@@ -180,6 +180,20 @@ def test_job_published_while_no_worker_runs_is_handled_later(buses):
     assert log.jobs() == Counter("abc")
 
 
+def test_tenants_take_turns_within_the_fetch_window(server, buses):
+    """One tenant's three queued jobs delay another tenant's by one job, not three (issue 20, finding 4);
+    the subjects carry a hash of the tenant, never its name."""
+    publisher = buses()
+    for job_id, tenant in (("a1", "plant-a"), ("a2", "plant-a"), ("a3", "plant-a"), ("b1", "plant-b")):
+        publisher.publish(job_id, "zeroshot", tenant)
+    subjects = _stream(server.url, lambda js: js.stream_info("GOLDENSHOT_JOBS", subjects_filter=">")).state.subjects
+    assert len(subjects) == 2 and not any("plant" in subject for subject in subjects)
+    log = Log()
+    buses(kinds=("zeroshot",)).start(log.handler(), 1)
+    wait_until(lambda: len(log.done) == 4, 10, "4 jobs handled")
+    assert [job for _, job in log.done] == ["a1", "b1", "a2", "a3"]  # before: a1, a2, a3, b1
+
+
 def test_jobs_queued_on_the_old_subjects_still_run(server, buses):
     """An upgraded deployment: its consumer filters `goldenshot.jobs.build` only and a job waits on that
     subject; the new worker widens the consumer and runs jobs of both layouts."""
@@ -197,6 +211,37 @@ def test_jobs_queued_on_the_old_subjects_still_run(server, buses):
     worker.start(log.handler(), 1)
     wait_until(lambda: len(log.done) == 2, 10, "both jobs handled")
     assert log.jobs() == Counter(["old", "new"]) and worker.depth() == 0
+
+
+def test_waiting_jobs_keep_their_messages_with_heartbeats(buses):
+    """A job held for its turn is not handed to another process after ack_wait."""
+    holder = buses(ack_wait_s=1.0)
+    for job_id in ("long", "next"):
+        holder.publish(job_id, "build", "plant-a")
+    log = Log()
+    holder.start(log.handler("holder", seconds=2.5), 1)  # takes both: "next" waits 2.5 s
+    wait_until(lambda: log.calls["long"] == 1, 5, "long job started")
+    buses(ack_wait_s=1.0).start(log.handler("other"), 1)
+    wait_until(lambda: len(log.done) == 2, 10, "both jobs handled")
+    time.sleep(0.5)
+    assert log.done == [("holder", "long"), ("holder", "next")] and log.calls == Counter(["long", "next"])
+
+
+def test_stopping_worker_gives_its_waiting_jobs_back_at_once(buses):
+    """Closing finishes the job in hand and naks the waiting ones, so another process runs them now,
+    not after ack_wait."""
+    holder = buses(ack_wait_s=30.0)
+    for job_id in ("long", "next"):
+        holder.publish(job_id, "build", "plant-a")
+    log = Log()
+    holder.start(log.handler("holder", seconds=3.0), 1)
+    wait_until(lambda: log.calls["long"] == 1, 5, "long job started")
+    buses(ack_wait_s=30.0).start(log.handler("other"), 1)
+    closing = threading.Thread(target=holder.close)
+    closing.start()
+    wait_until(lambda: ("other", "next") in log.done, 2.5, "the waiting job run by the other process")
+    closing.join(10)
+    assert sorted(log.done) == [("holder", "long"), ("other", "next")] and log.calls == Counter(["long", "next"])
 
 
 def test_long_job_keeps_its_message_with_heartbeats(buses):

@@ -67,7 +67,8 @@ def check_event(event: str) -> str:
 
 class FairQueue(Generic[T]):
     """Round robin over groups (tenants): each get() takes the oldest item of the group whose turn it is,
-    so one tenant's three long jobs delay another tenant's build by one job at most, not three (issue 20)."""
+    so one tenant's three long jobs delay another tenant's build by one job at most, not three (issue 20).
+    Both buses use it: the in-process one for its queue, NatsBus for the jobs a worker holds."""
 
     def __init__(self) -> None:
         self._groups: OrderedDict[str, deque[T]] = OrderedDict()  # in turn order
