@@ -358,7 +358,7 @@ class NatsBus:
             return
         self._stopping = True
         try:
-            asyncio.run_coroutine_threadsafe(self._shutdown(timeout), self._loop).result(timeout + POLL_S + 2 * self.timeout_s)
+            asyncio.run_coroutine_threadsafe(self._shutdown(timeout), self._loop).result(timeout + 3 * POLL_S + 2 * self.timeout_s)
         except Exception as exc:
             log.warning("job bus %s: unclean close: %s", self.url, _one_line(str(exc)) or type(exc).__name__)
         finally:
@@ -370,7 +370,7 @@ class NatsBus:
         if self._fetcher is not None:
             async with self._changed:
                 self._changed.notify_all()  # a fetcher waiting for room sees _stopping
-            await asyncio.wait([self._fetcher], timeout=POLL_S + self.timeout_s)  # a pull lasts POLL_S
+            await asyncio.wait([self._fetcher], timeout=2 * POLL_S)  # a pull lasts POLL_S
             self._fetcher.cancel()
             async with self._changed:
                 waiting = [self._waiting.get() for _ in range(self._waiting.qsize())]
