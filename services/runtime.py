@@ -6,7 +6,6 @@ import logging
 import math
 import os
 import threading
-from functools import partial
 from pathlib import Path
 from wsgiref.simple_server import WSGIServer
 
@@ -32,7 +31,6 @@ from services.common.vectors import EdgeVectorStore, QdrantVectorStore, VectorSt
 from services.common.webhooks import WebhookSender, WebhookSettings
 from services.core.defects import DefectLibrary
 from services.core.drift import DriftMonitor, DriftSettings
-from services.core.errors import NotFound
 from services.core.explanations import Explanations
 from services.core.fingerprints import Fingerprints
 from services.core.golden import GoldenSamples
@@ -94,22 +92,15 @@ def open_vector_store(service: ServiceSettings) -> VectorStore:
     return EdgeVectorStore(Path(service.data_dir) / "vectors", service.vector_search_threads)
 
 
-def open_bus(service: ServiceSettings, catalog: Catalog) -> JobBus:
-    """NATS JetStream when configured (consuming the role's kinds), else the in-process queue, where
-    tenants take turns."""
+def open_bus(service: ServiceSettings) -> JobBus:
+    """NATS JetStream when configured (consuming the role's kinds), else the in-process queue; tenants
+    take turns on both."""
     if service.bus == "nats":
         from services.common.bus_nats import NatsBus  # nats-py only where NATS is used
 
-        return NatsBus(service.nats_url, KINDS[service.role] or KINDS["all"], service.nats_stream, service.job_max_deliver, service.job_ack_wait_s)
-    return MemoryBus(group_of=partial(job_tenant, catalog))
-
-
-def job_tenant(catalog: Catalog, job_id: str) -> str:
-    """A job's tenant: its turn on the in-process bus ("" once the job is gone)."""
-    try:
-        return catalog.jobs.get(job_id).tenant
-    except NotFound:
-        return ""
+        kinds = KINDS[service.role] or KINDS["all"]
+        return NatsBus(service.nats_url, kinds, service.nats_stream, service.job_max_deliver, service.job_ack_wait_s, fetch_window=service.job_fetch_window)
+    return MemoryBus()
 
 
 def queue_depth(bus: JobBus) -> float:
@@ -139,7 +130,7 @@ class Runtime:
         self.vectors = open_vector_store(service)
         self.patches = GoldenPatches(self.catalog, self.objects, self.vectors)
         self.defects = DefectLibrary(self.catalog, self.objects, self.vectors)
-        self.bus = open_bus(service, self.catalog)
+        self.bus = open_bus(service)
         self.metrics = Metrics(queue_depth=lambda: queue_depth(self.bus), oldest_open_job=self.catalog.jobs.oldest_open_age)
         self.egress = EgressPolicy(service.webhook_allow)
         hooks = WebhookSettings(service.webhook_timeout_s, service.webhook_retry_for_s, service.webhook_backoff_s, service.webhook_backoff_max_s, service.webhook_senders)

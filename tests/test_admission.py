@@ -89,9 +89,9 @@ def test_a_job_out_of_memory_fails_for_good(tmp_path):
 def test_tenants_take_turns_on_the_in_process_bus():
     """One tenant's three queued jobs delay another tenant's build by one job, not three (issue 20, Medium #4)."""
     tenants = {"a1": "plant-a", "a2": "plant-a", "a3": "plant-a", "b1": "plant-b"}
-    bus = MemoryBus(group_of=tenants.__getitem__)
-    for job_id in tenants:
-        bus.publish(job_id, "zeroshot")
+    bus = MemoryBus()
+    for job_id, tenant in tenants.items():
+        bus.publish(job_id, "zeroshot", tenant)
     order: list[str] = []
     done = threading.Event()
 

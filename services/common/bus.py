@@ -14,7 +14,7 @@ import re
 import threading
 from collections import OrderedDict, defaultdict, deque
 from collections.abc import Callable
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from services.core.errors import BackendUnavailable
 
@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 _EVENT = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*")
 
 EventCallback = Callable[[dict], None]
+T = TypeVar("T")
 
 
 class BusUnavailable(BackendUnavailable):
@@ -36,8 +37,9 @@ class JobBus(Protocol):
 
     keeps_messages: bool  # True: messages outlive the process (a restart need not publish open jobs again)
 
-    def publish(self, job_id: str, kind: str) -> None:
-        """Queue a job of a kind ("build", "batch"); workers may consume only some kinds."""
+    def publish(self, job_id: str, kind: str, group: str) -> None:
+        """Queue a job of a kind ("build", "batch"); workers may consume only some kinds. Groups (tenants)
+        take turns, so one group's queued jobs do not hold another's back (issue 20)."""
 
     def start(self, handle: Callable[[str], None], workers: int) -> None: ...
 
@@ -63,20 +65,22 @@ def check_event(event: str) -> str:
     return event
 
 
-class FairQueue:
+class FairQueue(Generic[T]):
     """Round robin over groups (tenants): each get() takes the oldest item of the group whose turn it is,
-    so one tenant's three long jobs delay another tenant's build by one job at most, not three (issue 20)."""
+    so one tenant's three long jobs delay another tenant's build by one job at most, not three (issue 20).
+    Both buses use it: the in-process one for its queue, NatsBus for the jobs a worker holds."""
 
     def __init__(self) -> None:
-        self._groups: OrderedDict[str, deque[str | None]] = OrderedDict()  # in turn order
+        self._groups: OrderedDict[str, deque[T]] = OrderedDict()  # in turn order
         self._ready = threading.Condition()
 
-    def put(self, item: str | None, group: str) -> None:
+    def put(self, item: T, group: str) -> None:
         with self._ready:
             self._groups.setdefault(group, deque()).append(item)
             self._ready.notify()
 
-    def get(self) -> str | None:
+    def get(self) -> T:
+        """The next group's oldest item; blocks while the queue is empty."""
         with self._ready:
             while not self._groups:
                 self._ready.wait()
@@ -101,17 +105,15 @@ class MemoryBus:
 
     keeps_messages = False
 
-    def __init__(self, retry_delay_s: float = 2.0, group_of: Callable[[str], str] = lambda job_id: "") -> None:
-        """group_of: a job id's turn-taking group (its tenant); one group by default."""
+    def __init__(self, retry_delay_s: float = 2.0) -> None:
         self.retry_delay_s = retry_delay_s
-        self.group_of = group_of
-        self._queue = FairQueue()
+        self._queue: FairQueue[tuple[str, str] | None] = FairQueue()  # (job id, group); None stops a worker
         self._threads: list[threading.Thread] = []
         self._listeners: defaultdict[str, list[EventCallback]] = defaultdict(list)
 
-    def publish(self, job_id: str, kind: str) -> None:
+    def publish(self, job_id: str, kind: str, group: str) -> None:
         """One queue for every kind: the embedded process runs them all, tenants taking turns."""
-        self._queue.put(job_id, self.group_of(job_id))
+        self._queue.put((job_id, group), group)
 
     def start(self, handle: Callable[[str], None], workers: int) -> None:
         for i in range(workers):
@@ -120,12 +122,13 @@ class MemoryBus:
             self._threads.append(thread)
 
     def _work(self, handle: Callable[[str], None]) -> None:
-        while (job_id := self._queue.get()) is not None:
+        while (item := self._queue.get()) is not None:
+            job_id, group = item
             try:
                 handle(job_id)
             except Exception:  # a worker must survive any job
                 log.exception("job %s escaped its handler; retrying in %.1f s", job_id, self.retry_delay_s)
-                retry = threading.Timer(self.retry_delay_s, self.publish, (job_id, ""))
+                retry = threading.Timer(self.retry_delay_s, self.publish, (job_id, "", group))
                 retry.daemon = True
                 retry.start()
 

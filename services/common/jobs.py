@@ -45,7 +45,7 @@ class JobRunner:
         params = {**params, "trace_id": REQUEST_ID.get()}  # the request's id follows the job into other processes
         job = self.catalog.jobs.create(job_id or new_id(), tenant, product.id, product.name, kind, params)
         try:
-            self.bus.publish(job.id, kind)
+            self.bus.publish(job.id, kind, tenant)
         except BusUnavailable as exc:  # the client is told 503; the job must not run later behind its back
             self._finish(job, "failed", error={"code": "unavailable", "message": str(exc)})
             raise
@@ -59,7 +59,7 @@ class JobRunner:
         if not self.bus.keeps_messages:
             for job in self.catalog.jobs.open():
                 log.info("resuming job %s (%s, %s)", job.id, job.kind, job.state)
-                self.bus.publish(job.id, job.kind)
+                self.bus.publish(job.id, job.kind, job.tenant)
         self.bus.start(self.run, workers)
 
     def run(self, job_id: str) -> None:

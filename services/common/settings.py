@@ -51,6 +51,9 @@ class ServiceSettings(BaseSettings):
     nats_stream: str = "GOLDENSHOT_JOBS"  # JetStream stream of job messages (created when missing)
     job_max_deliver: int = Field(5, ge=1)  # deliveries of a job message before it goes to goldenshot.jobs.dead
     job_ack_wait_s: float = Field(600.0, gt=0)  # a worker silent this long loses its job to another (heartbeats every third)
+    # jobs a worker process takes from NATS at once, running ones included (at least job_workers): tenants take
+    # turns among them. Larger: fairer over a longer backlog; but the waiting ones cannot go to another replica
+    job_fetch_window: int = Field(16, ge=1)
 
     qdrant_url: str | None = None  # a Qdrant server; None: the Qdrant Edge engine in-process, shards in data_dir/vectors
     qdrant_api_key: str | None = None
