@@ -35,6 +35,7 @@ class FolderEvents:
         """Watch the folder; OSError when it cannot be (not Linux, folder missing, inotify limits)."""
         if not sys.platform.startswith("linux"):
             raise OSError("inotify is Linux only")
+        # imported here: watchdog's inotify module fails to import off Linux
         from watchdog.events import FileClosedEvent, FileMovedEvent, FileSystemEvent, FileSystemEventHandler
         from watchdog.observers.api import BaseObserver
         from watchdog.observers.inotify import InotifyFullEmitter
