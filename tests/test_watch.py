@@ -280,8 +280,8 @@ def test_a_file_written_slowly_in_chunks_is_handed_out_once_after_it_is_closed(t
                 fh.flush()
                 time.sleep(0.2)
             assert following.names() == ["probe.png"]  # still open: nothing handed out
-        closed = time.monotonic()
-        assert following.handed_out("slow.png", 30) >= closed
+            closing = time.monotonic()
+        assert following.handed_out("slow.png", 30) >= closing
         time.sleep(0.5)  # a few more looks: not again
     assert following.seen[1:] == [("slow.png", "OK", following.seen[1][2])]
 
