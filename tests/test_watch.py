@@ -260,6 +260,7 @@ def _move_in(folder: Path, name: str, staging: Path) -> float:
     """A camera's complete file: written beside the folder, renamed in; returns when (time.monotonic())."""
     staging.mkdir(exist_ok=True)
     (staging / name).write_bytes(_png())
+    os.utime(staging / name)  # last written now: the settle wait counts from here
     moved = time.monotonic()
     os.replace(staging / name, folder / name)
     return moved
