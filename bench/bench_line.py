@@ -3,8 +3,10 @@
 The real embedded server with a folder source and an MQTT sink, a real mosquitto, and a durable
 subscriber: each image is moved into the folder complete (os.replace, as a camera writing a temporary
 file does), then the clock stops when its result arrives at the subscriber. One file at a time, so the
-number is latency, not queueing. --settle is the time a file must stay unchanged before it is read
-(GOLDENSHOT_SERVER_SOURCE_SETTLE_S, default 0.5 s for slow writers): it adds to every drop.
+number is latency, not queueing. The server's own defaults unless told: with file events on
+(GOLDENSHOT_SERVER_SOURCE_EVENTS) a file moved in is read at once; with --no-events it waits --settle
+(GOLDENSHOT_SERVER_SOURCE_SETTLE_S, the time a file must stay unchanged before it is read), which then
+adds to every drop.
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ from bench_server import percentiles, report  # noqa: E402
 from mqtt_broker import Mosquitto, subscriber  # noqa: E402
 from serving import Server, files, wait_job  # noqa: E402
 
+from services.common.settings import ServiceSettings  # noqa: E402
+
+DEFAULTS = ServiceSettings.model_fields
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
@@ -30,8 +36,9 @@ def main() -> None:
     parser.add_argument("--category", default="mtd/magnetic_tile")
     parser.add_argument("--shots", type=int, default=8)
     parser.add_argument("--drops", type=int, default=30)
-    parser.add_argument("--settle", type=float, default=0.05, help="GOLDENSHOT_SERVER_SOURCE_SETTLE_S")
-    parser.add_argument("--poll", type=float, default=0.05, help="GOLDENSHOT_SERVER_SOURCE_POLL_S")
+    parser.add_argument("--settle", type=float, default=DEFAULTS["source_settle_s"].default, help="GOLDENSHOT_SERVER_SOURCE_SETTLE_S")
+    parser.add_argument("--poll", type=float, default=DEFAULTS["source_poll_s"].default, help="GOLDENSHOT_SERVER_SOURCE_POLL_S")
+    parser.add_argument("--events", action=argparse.BooleanOptionalAction, default=DEFAULTS["source_events"].default, help="GOLDENSHOT_SERVER_SOURCE_EVENTS")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = parser.parse_args()
     root = args.data / args.category
@@ -46,6 +53,7 @@ def main() -> None:
             "GOLDENSHOT_SERVER_SOURCE_ROOTS": json.dumps([str(work)]),
             "GOLDENSHOT_SERVER_SOURCE_SETTLE_S": str(args.settle),
             "GOLDENSHOT_SERVER_SOURCE_POLL_S": str(args.poll),
+            "GOLDENSHOT_SERVER_SOURCE_EVENTS": str(args.events).lower(),
             "GOLDENSHOT_SERVER_MQTT_HOST": "127.0.0.1",
             "GOLDENSHOT_SERVER_MQTT_PORT": str(broker.port),
             "GOLDENSHOT_LOG_LEVEL": "WARNING",
@@ -81,6 +89,7 @@ def main() -> None:
         "category": args.category,
         "settle_s": args.settle,
         "poll_s": args.poll,
+        "events": args.events,
         "drop_to_published": percentiles(latencies),
         "of_which_decode_to_regions": percentiles(scoring),  # the scorer's own stages; the rest is waiting, storing, publishing
         "cpus": os.cpu_count(),

@@ -239,6 +239,9 @@ def watch(
     state: Annotated[Optional[Path], typer.Option(help="state file of handled files [default: FOLDER/.goldenshot-watch.jsonl]")] = None,
     interval: Annotated[float, typer.Option(min=0.01, help="seconds between looks at the folder")] = 0.2,
     settle: Annotated[float, typer.Option(min=0.0, help="seconds a file's size and mtime must stay unchanged before it is read")] = 0.5,
+    events: Annotated[
+        bool, typer.Option("--events/--no-events", help="read a file as soon as its writer closes it or it is moved in (Linux inotify); --settle still covers what no event reports")
+    ] = True,
     once: Annotated[bool, typer.Option("--once", help="handle what is there, then exit (1 if the folder is missing)")] = False,
     weights: Weights = None,
 ) -> None:
@@ -254,7 +257,7 @@ def watch(
     try:
         settings = _settings()
         inspector = Inspector.load(fingerprint, weights, settings)
-        watcher = FolderWatch(folder, state, settle, sort)
+        watcher = FolderWatch(folder, state, settle, sort, events)
         sink = open(out, "a", encoding="utf-8") if out is not None else sys.stdout
     except _user_errors() as exc:
         _fail(exc)

@@ -2,10 +2,18 @@
 
 Cameras and PLC scripts drop files into a folder, often writing them slowly or in several chunks.
 FolderWatch is the one idea both `goldenshot watch` and the server's folder source use:
-- a file is ready when its size and mtime have not changed for `settle_s` (a writer still appending
-  changes one of them), counted from its mtime (a file moved in complete is ready at first sight) or
-  from when it was first seen unchanged, whichever is earlier (an mtime in the future, from a share's
-  skewed clock, does not delay it); a file that then fails to decode but changed meanwhile is waited for again;
+- with `events` (the default; Linux inotify, goldenshot.folder_events), while `follow` runs, a file is
+  ready as soon as its writer closes it after writing or it is moved/renamed into the folder, if it has
+  not changed since; a file still open for writing has had no such event and waits for the poll's rule.
+  A writer that closes and reopens a file to append more must write under a temporary name and rename,
+  or run with events off: each close counts as finished;
+- otherwise (events off, or missed: a network share gives none for remote writers, the kernel's queue
+  can overflow) the poll decides: a file is ready when its size and mtime have not changed for
+  `settle_s` (a writer still appending changes one of them), counted from its mtime (a file moved in
+  complete is ready at first sight) or from when it was first seen unchanged, whichever is earlier (an
+  mtime in the future, from a share's skewed clock, does not delay it); the poll runs at its interval
+  whether events come or not;
+- a file that fails to decode but changed meanwhile is waited for again (by the poll's rule);
 - every handled file is appended to a small JSON-lines state file keyed by name + size + mtime, so a
   restart resumes without inspecting anything twice (a file rewritten under the same name is new);
 - with `sort`, a handled file moves into ok/, anomalous/ or failed/ below the folder;
@@ -17,14 +25,20 @@ Only the folder's top level is scanned, so the sorting subfolders are never pick
 from __future__ import annotations
 
 import json
+import logging
 import os
+import stat
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from goldenshot.folder_events import FolderEvents
 from goldenshot.images import IMAGE_SUFFIXES
+
+log = logging.getLogger(__name__)
 
 FAILED = "failed"
 STATE_NAME = ".goldenshot-watch.jsonl"
@@ -50,13 +64,20 @@ class Stamp:
 class FolderWatch:
     """Hands out each new, completely written image file of `folder` once (see the module docstring)."""
 
-    def __init__(self, folder: Path, state: Path | None = None, settle_s: float = 0.5, sort: bool = False) -> None:
+    def __init__(self, folder: Path, state: Path | None = None, settle_s: float = 0.5, sort: bool = False, events: bool = True) -> None:
         self.folder = Path(folder)
         self.state = Path(state) if state is not None else self.folder / STATE_NAME
         self.settle_s = settle_s
         self.sort = sort
+        self.events = events
         self._done = self._load_state()
         self._pending: dict[str, tuple[Stamp, float]] = {}  # name -> (stamp last seen, when it was first seen so)
+        self._finished: dict[str, Stamp] = {}  # name -> stamp when its close / move-in event came (events' thread writes)
+        self._lock = threading.Lock()  # guards _finished
+        self._woken = threading.Event()  # an event came since the last look
+        self._listening = False  # inside listening(): events wanted
+        self._listener: FolderEvents | None = None
+        self._listened: tuple[int, int] | None = None  # (st_dev, st_ino) of the folder the listener was started on
 
     def _load_state(self) -> set[str]:
         """Keys already handled; a torn last line (crash mid-append) is skipped, not fatal."""
@@ -72,11 +93,19 @@ class FolderWatch:
                 continue
         return done
 
+    def _wanted(self, name: str) -> bool:
+        return not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES
+
     def ready(self) -> list[Path]:
         """Files complete and not handled yet, oldest first. Raises FolderGone when the folder is missing."""
         if not self.folder.is_dir():
             self._pending.clear()
             raise FolderGone(f"{self.folder}: watched folder is missing")
+        if self._listening:
+            self._keep_listening()
+        self._woken.clear()  # events from now on wake the next wait
+        with self._lock:
+            finished = dict(self._finished)
         now, wall = time.monotonic(), time.time()
         seen: dict[str, Stamp] = {}
         try:
@@ -84,7 +113,7 @@ class FolderWatch:
         except FileNotFoundError:  # removed between the check and the listing
             raise FolderGone(f"{self.folder}: watched folder is missing") from None
         for entry in entries:
-            if entry.name.startswith(".") or Path(entry.name).suffix.lower() not in IMAGE_SUFFIXES:
+            if not self._wanted(entry.name):
                 continue
             try:
                 if not entry.is_file(follow_symlinks=False):
@@ -102,10 +131,74 @@ class FolderWatch:
             since = last[1] if last is not None and last[0] == stamp else now
             since = min(since, now - max(0.0, wall - stamp.mtime_ns / 1e9))  # unchanged since its last write
             pending[name] = (stamp, since)
-            if stamp.size > 0 and now - since >= self.settle_s:
+            if stamp.size > 0 and (finished.get(name) == stamp or now - since >= self.settle_s):
                 ready.append((stamp.mtime_ns, self.folder / name))
         self._pending = pending
+        with self._lock:  # forget events of files gone, handled or changed since; newer events stay
+            for name, stamp in finished.items():
+                if seen.get(name) != stamp and self._finished.get(name) == stamp:
+                    del self._finished[name]
         return [path for _, path in sorted(ready)]
+
+    @contextmanager
+    def listening(self) -> Iterator[None]:
+        """With `events`, files finished while inside are handed out by ready() at once (see the module
+        docstring); the listener starts at the first ready() and stops on leaving."""
+        self._listening = self.events
+        try:
+            yield
+        finally:
+            self._listening = False
+            self._listen(None)
+
+    def _keep_listening(self) -> None:
+        """Start the listener at the first look, and again for a folder replaced or remounted (another
+        identity) or deleted and made again (its inode may come back, but the old watch ended)."""
+        try:
+            info = self.folder.stat()
+        except FileNotFoundError:  # gone since the check: the listing that follows says so
+            return
+        folder_id = (info.st_dev, info.st_ino)
+        if self._listened != folder_id or (self._listener is not None and not self._listener.running):
+            self._listen(folder_id)
+
+    def _listen(self, folder_id: tuple[int, int] | None) -> None:
+        """(Re)start the listener on the folder now at the path, or only stop it (None). A listener that
+        cannot start leaves the poll alone, said once per folder."""
+        if self._listener is not None:
+            self._listener.stop()
+            self._listener = None
+        self._listened = folder_id
+        if folder_id is None:
+            return
+        listener = FolderEvents(self.folder, self._on_finished)
+        try:
+            listener.start()
+        except OSError as exc:
+            log.warning("%s: no file events (%s); new files are found by polling, after settle_s", self.folder, exc)
+            return
+        self._listener = listener
+
+    def _on_finished(self, name: str) -> None:
+        """From the listener's thread: remember the file as it is now, and wake the waiting loop."""
+        if not self._wanted(name):
+            return
+        try:
+            info = os.lstat(self.folder / name)
+        except OSError:  # moved away meanwhile
+            return
+        if stat.S_ISREG(info.st_mode):
+            with self._lock:
+                self._finished[name] = Stamp(name, info.st_size, info.st_mtime_ns)
+            self._woken.set()
+
+    def wait(self, stop: threading.Event, timeout: float) -> None:
+        """Sleep until the next look: `timeout`, cut short by `stop`, or by a file event while listening
+        (a stop is then noticed at the latest after `timeout`)."""
+        if self._listener is not None:
+            self._woken.wait(timeout)
+        else:
+            stop.wait(timeout)
 
     @property
     def waiting(self) -> int:
@@ -127,6 +220,8 @@ class FolderWatch:
         outcome's subfolder; returns where the file now is. Recorded before moving: a crash in between
         leaves the file in place but never inspects it again."""
         stamp = self._pending.pop(path.name)[0]
+        with self._lock:
+            self._finished.pop(path.name, None)
         line = json.dumps({"key": stamp.key, "name": stamp.name, "outcome": outcome, **(detail or {})})
         self.state.parent.mkdir(parents=True, exist_ok=True)
         with open(self.state, "a", encoding="utf-8") as fh:
@@ -162,25 +257,27 @@ def follow(
     invalid: tuple[type[BaseException], ...] = (ValueError,),
     once: bool = False,
 ) -> None:
-    """Poll `watch` every `interval` until `stop` is set (or, with `once`, until nothing is left).
+    """Look at `watch` every `interval`, and at once on a file event, until `stop` is set (or, with
+    `once`, until nothing is left); file events are listened to only while this runs.
 
     A bad file is recorded as failed unless it changed while being read (then it is still being
     written and comes back once settled). FolderGone propagates: the caller chooses to wait or end.
     """
-    while not stop.is_set():
-        ready = watch.ready()
-        for path in ready:
-            if stop.is_set():
+    with watch.listening():
+        while not stop.is_set():
+            ready = watch.ready()
+            for path in ready:
+                if stop.is_set():
+                    return
+                try:
+                    row = handle(path)
+                except invalid as exc:
+                    if watch.changed(path):
+                        continue
+                    outcome, row = FAILED, {"error": " ".join(str(exc).split())}
+                else:
+                    outcome = row["decision"]
+                report(watch.done(path, outcome, {"error": row["error"]} if outcome == FAILED else None), outcome, row)
+            if once and not ready and not watch.waiting:
                 return
-            try:
-                row = handle(path)
-            except invalid as exc:
-                if watch.changed(path):
-                    continue
-                outcome, row = FAILED, {"error": " ".join(str(exc).split())}
-            else:
-                outcome = row["decision"]
-            report(watch.done(path, outcome, {"error": row["error"]} if outcome == FAILED else None), outcome, row)
-        if once and not ready and not watch.waiting:
-            return
-        stop.wait(interval)
+            watch.wait(stop, interval)

@@ -141,6 +141,15 @@ class Runtime:
         self.inspect_gate = Gate(service.inference_slots + service.inspect_queue, service.inspect_per_tenant, service.retry_after_s)
         drift = DriftSettings(service.drift_window, service.drift_min_inspections, service.drift_high, service.drift_low, service.drift_every)
         self.drift = DriftMonitor(self.catalog, drift)
+        self.mqtt_sinks = MqttSinks(self.catalog)
+        self.mqtt: MqttPublisher | None = None  # in the embedded server and every ingest replica; one holds the lease and publishes
+        if service.role in ("all", "ingest") and service.mqtt_host is not None:
+            password = service.mqtt_password.get_secret_value() if service.mqtt_password else None
+            self.mqtt = MqttPublisher(
+                self.catalog, lambda product, row: InspectionOut.of(product, row).model_dump_json(), service.mqtt_host, service.mqtt_port,
+                service.mqtt_client_id, service.mqtt_username, password, service.mqtt_poll_s, service.mqtt_timeout_s, service.mqtt_retry_s,
+                Lease(self.catalog.engine, "mqtt-publisher"),
+            )
         self.scorer: Scorer | RemoteScorer | None = None  # None in the builder, which serves no API
         self.scores_here = service.role in ("all", "scorer") or (service.role == "ingest" and service.scorer_url is None)
         if service.role == "ingest" and service.scorer_url is not None:
@@ -152,7 +161,7 @@ class Runtime:
         if self.scores_here:
             self.scorer = Scorer(
                 self.catalog, self.objects, self.extractor, engine, self.metrics, service.inference_slots, service.hot_products, self.webhooks, self.budget, self.defects,
-                self.drift,
+                self.drift, self.mqtt.wake if self.mqtt is not None else None,
             )
             self.runner.handlers["batch"] = BatchRunner(self.catalog, self.objects, self.scorer)
             self.runner.handlers["zeroshot"] = ZeroShotRunner(self.catalog, self.objects, self.scorer, self.extractor, engine)
@@ -169,20 +178,11 @@ class Runtime:
             self.golden_health = GoldenHealth(self.catalog, self.objects, service.golden_outlier_ratio)
             self.explanations = Explanations(self.catalog, self.patches, self.defects, service.explain_top_k, service.similar_limit)
         self.sources: Sources | None = None  # folders and streams feed the scorer in this process
-        self.mqtt_sinks = MqttSinks(self.catalog)
-        self.mqtt: MqttPublisher | None = None  # in the embedded server and every ingest replica; one holds the lease and publishes
-        if service.role in ("all", "ingest") and service.mqtt_host is not None:
-            password = service.mqtt_password.get_secret_value() if service.mqtt_password else None
-            self.mqtt = MqttPublisher(
-                self.catalog, lambda product, row: InspectionOut.of(product, row).model_dump_json(), service.mqtt_host, service.mqtt_port,
-                service.mqtt_client_id, service.mqtt_username, password, service.mqtt_poll_s, service.mqtt_timeout_s, service.mqtt_retry_s,
-                Lease(self.catalog.engine, "mqtt-publisher"),
-            )
         if self.scores_here:
             self.sources = Sources(
                 self.catalog, self.scorer, data, service.source_roots,
                 EgressPolicy(service.source_url_allow, "source", "GOLDENSHOT_SERVER_SOURCE_URL_ALLOW"),
-                service.source_poll_s, service.source_settle_s, service.source_retry_s, service.source_max_fps,
+                service.source_poll_s, service.source_settle_s, service.source_retry_s, service.source_max_fps, service.source_events,
             )
         self.lines = Lines(self.catalog, self.sources)
         # sweeps where inspections are written (the embedded server, the scorers); idempotent across replicas

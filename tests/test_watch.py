@@ -211,3 +211,136 @@ def _wait(probe, timeout: float = 120.0) -> bool:
     while not probe() and time.monotonic() < deadline:
         time.sleep(0.1)
     return probe()
+
+
+class _Following:
+    """follow() in its own thread as the CLI and the server run it (a missing folder is waited for),
+    recording (name, outcome, time.monotonic()) of each handled file."""
+
+    def __init__(self, watch: FolderWatch, interval: float = 0.2) -> None:
+        self.watch, self.interval = watch, interval
+        self.seen: list[tuple[str, str, float]] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                follow(self.watch, _handle, lambda path, outcome, row: self.seen.append((path.name, outcome, time.monotonic())), self.stop, self.interval)
+            except FolderGone:
+                self.stop.wait(self.interval)
+
+    def __enter__(self) -> _Following:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(10)
+        assert not self.thread.is_alive()
+
+    def names(self) -> list[str]:
+        return [name for name, _, _ in self.seen]
+
+    def probe(self, name: str = "probe.png") -> None:
+        """A file last written long ago is handed out at the first look, which starts the file events
+        first: once it is reported, events are on."""
+        path = self.watch.folder / name
+        path.write_bytes(_png())
+        os.utime(path, (time.time() - 3600, time.time() - 3600))
+        assert _wait(lambda: name in self.names(), 30), self.seen
+
+    def handed_out(self, name: str, timeout: float) -> float:
+        """When `name` was reported (time.monotonic()); fails after `timeout`."""
+        assert _wait(lambda: name in self.names(), timeout), self.seen
+        return next(at for seen, _, at in self.seen if seen == name)
+
+
+def _move_in(folder: Path, name: str, staging: Path) -> float:
+    """A camera's complete file: written beside the folder, renamed in; returns when (time.monotonic())."""
+    staging.mkdir(exist_ok=True)
+    (staging / name).write_bytes(_png())
+    os.utime(staging / name)  # last written now: the settle wait counts from here
+    moved = time.monotonic()
+    os.replace(staging / name, folder / name)
+    return moved
+
+
+@pytest.mark.parametrize("events", [True, False])
+def test_a_file_written_slowly_in_chunks_is_handed_out_once_after_it_is_closed(tmp_path, events):
+    """Chunks 0.2 s apart (4 polls) into a file held open: not handed out while open, once after the close
+    (events: at once; without: once it settled)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    data = _png()
+    with _Following(FolderWatch(folder, tmp_path / "state.jsonl", settle_s=2.0, events=events), interval=0.05) as following:
+        following.probe()
+        with open(folder / "slow.png", "wb") as fh:
+            for start in range(0, len(data), len(data) // 4 + 1):
+                fh.write(data[start : start + len(data) // 4 + 1])
+                fh.flush()
+                time.sleep(0.2)
+            assert following.names() == ["probe.png"]  # still open: nothing handed out
+            closing = time.monotonic()
+        assert following.handed_out("slow.png", 30) >= closing
+        time.sleep(0.5)  # a few more looks: not again
+    assert following.seen[1:] == [("slow.png", "OK", following.seen[1][2])]
+
+
+def test_a_file_moved_in_is_handed_out_at_once_not_after_settle(tmp_path):
+    """The default watch (events on) with a 5 s settle: a file renamed into the folder from beside it,
+    and one renamed from a hidden temporary name inside it, are each handed out well before 5 s."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    with _Following(FolderWatch(folder, tmp_path / "state.jsonl", settle_s=5.0)) as following:
+        following.probe()
+        moved = _move_in(folder, "cam1.png", tmp_path / "staging")
+        assert following.handed_out("cam1.png", 30) - moved < 1.5
+        (folder / ".cam2.png.part").write_bytes(_png())
+        moved = time.monotonic()
+        os.replace(folder / ".cam2.png.part", folder / "cam2.png")
+        assert following.handed_out("cam2.png", 30) - moved < 1.5
+    assert following.names() == ["probe.png", "cam1.png", "cam2.png"]
+
+
+def test_without_events_a_file_moved_in_waits_for_settle(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    with _Following(FolderWatch(folder, tmp_path / "state.jsonl", settle_s=1.0, events=False), interval=0.05) as following:
+        following.probe()
+        moved = _move_in(folder, "cam1.png", tmp_path / "staging")
+        assert following.handed_out("cam1.png", 30) - moved >= 0.8  # counted from its mtime, just before the move
+
+
+def test_with_events_a_restart_resumes_without_doubles(tmp_path):
+    folder, state = tmp_path / "in", tmp_path / "state.jsonl"
+    folder.mkdir()
+    with _Following(FolderWatch(folder, state, settle_s=5.0)) as following:
+        following.probe()
+        for name in ("a.png", "b.png"):
+            _move_in(folder, name, tmp_path / "staging")
+        following.handed_out("b.png", 30)
+        following.handed_out("a.png", 30)
+    with _Following(FolderWatch(folder, state, settle_s=5.0)) as following:  # a restart: only what is new
+        following.probe("probe2.png")
+        _move_in(folder, "c.png", tmp_path / "staging")
+        following.handed_out("c.png", 30)
+        time.sleep(0.5)
+    assert following.names() == ["probe2.png", "c.png"]
+
+
+def test_events_follow_a_folder_that_is_removed_and_made_again(tmp_path):
+    """The events' watch dies with the folder; the new folder at the same path gets its own (a
+    remounted share is a new folder too)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    threads = threading.active_count()
+    with _Following(FolderWatch(folder, tmp_path / "state.jsonl", settle_s=5.0), interval=0.05) as following:
+        following.probe()
+        shutil.rmtree(folder)
+        folder.mkdir()
+        time.sleep(0.3)  # the old watch has seen its folder go (the next look then starts a new one)
+        following.probe("probe2.png")
+        moved = _move_in(folder, "after.png", tmp_path / "staging")
+        assert following.handed_out("after.png", 30) - moved < 1.5
+    assert _wait(lambda: threading.active_count() == threads, 10)  # the events' threads end with follow

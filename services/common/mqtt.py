@@ -1,6 +1,8 @@
 """The MQTT publisher: each product's results after its sink's cursor, in order, QoS 1, to one broker.
 
-One thread, one connection. A result counts as delivered when the broker's PUBACK arrives; only then
+One thread, one connection. It looks for new results every poll_s, and at once when woken (wake(),
+called by whoever stores an inspection in this process); the poll stays, for results stored by
+other processes of a fleet and for a wake-up that never came. A result counts as delivered when the broker's PUBACK arrives; only then
 does the cursor move, so a broker that is down (or restarts) loses nothing: the thread reconnects every
 retry_s and resumes at the first result not acknowledged. After a failure the client is thrown away
 with whatever paho still queued, so nothing is sent twice from a stale queue (QoS 1 stays at-least-once:
@@ -48,6 +50,7 @@ class MqttPublisher:
         self.poll_s, self.timeout_s, self.retry_s = poll_s, timeout_s, retry_s
         self.last_error: str | None = None
         self._stop = threading.Event()
+        self._woken = threading.Event()  # a result was stored since the last look
         self._thread = threading.Thread(target=self._run, name="mqtt-publisher", daemon=True)
         self._client: paho.Client | None = None
 
@@ -59,8 +62,13 @@ class MqttPublisher:
     def start(self) -> None:
         self._thread.start()
 
+    def wake(self) -> None:
+        """A result was just stored: publish it now rather than at the next poll."""
+        self._woken.set()
+
     def close(self) -> None:
         self._stop.set()
+        self._woken.set()
         self._thread.join(timeout=self.timeout_s + 5)
         self._drop()
         self.lease.release()
@@ -79,6 +87,7 @@ class MqttPublisher:
                 continue
             if self.last_error == _STANDBY:
                 self.last_error = None
+            self._woken.clear()  # a result stored from here on wakes the wait below
             try:
                 sinks = self.catalog.mqtt.all()
                 sent = sum(self._drain(sink) for sink in sinks) if sinks else 0
@@ -89,7 +98,7 @@ class MqttPublisher:
                 self._stop.wait(self.retry_s)
                 continue
             if not sent:
-                self._stop.wait(self.poll_s)
+                self._woken.wait(self.poll_s)
 
     def _drain(self, sink: MqttSink) -> int:
         """Publish up to a batch of the sink's waiting results; the number acknowledged."""

@@ -130,6 +130,8 @@ class ServiceSettings(BaseSettings):
     source_roots: list[Path] = []
     source_poll_s: float = Field(0.2, gt=0, le=60)  # how often a folder source looks for new files
     source_settle_s: float = Field(0.5, ge=0, le=600)  # a file unchanged this long is complete
+    # a file closed by its writer or moved in is complete at once (Linux inotify); settle still covers what no event reports
+    source_events: bool = True
     source_retry_s: float = Field(5.0, gt=0, le=3600)  # wait before reopening a stream or retrying after an error
     source_max_fps: float = Field(30.0, gt=0)  # frames per second a stream source may ask for at most
     # internal camera addresses stream sources may open (CIDRs such as the cameras' "10.30.0.0/16", or host

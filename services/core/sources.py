@@ -86,7 +86,7 @@ class Sources:
 
     def __init__(
         self, catalog: Catalog, scorer: Scorer, data_dir: Path, roots: list[Path], egress: EgressPolicy,
-        poll_s: float, settle_s: float, retry_s: float, max_fps: float,
+        poll_s: float, settle_s: float, retry_s: float, max_fps: float, events: bool,
     ) -> None:
         self.catalog = catalog
         self.scorer = scorer
@@ -95,6 +95,7 @@ class Sources:
         self.roots = [Path(root).resolve() for root in roots]
         self.poll_s = poll_s
         self.settle_s = settle_s
+        self.events = events  # file events (inotify) besides the poll
         self.retry_s = retry_s
         self.max_fps = max_fps
         self._running: dict[str, tuple[threading.Thread, threading.Event, SourceStatus]] = {}
@@ -244,7 +245,7 @@ class Sources:
         return inspection.decision
 
     def _watch_folder(self, source: Source, status: SourceStatus, stop: threading.Event) -> None:
-        watch = FolderWatch(Path(source.target), self.state_dir / f"{source.id}.jsonl", self.settle_s, source.sort)
+        watch = FolderWatch(Path(source.target), self.state_dir / f"{source.id}.jsonl", self.settle_s, source.sort, self.events)
         status.set(state="running")
 
         def handle(path: Path) -> dict:

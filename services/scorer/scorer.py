@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -62,7 +63,9 @@ class Scorer:
         budget: DecodeBudget,
         defects: DefectLibrary,
         drift: DriftMonitor,
+        stored: Callable[[], None] | None,
     ) -> None:
+        self.stored = stored  # told after each inspection is stored: the MQTT publisher sends it now, not at its next poll
         self.drift = drift  # refreshes the drift gauge every drift.settings.every inspections of a product
         self._since_drift: dict[str, int] = {}
         self._drifting: set[str] = set()  # products flagged at the last refresh: a log line when that changes
@@ -193,6 +196,8 @@ class Scorer:
         self.metrics.inspections.labels(product.tenant, product.name, result.decision).inc()
         if delivery is not None:
             self.webhooks.wake()
+        if self.stored is not None:
+            self.stored()
         if version > 0:  # a zero-shot batch has no golden scores to drift from
             self._watch_drift(product)
         return inspection.model_copy(update={"timings_ms": timings})
