@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 
 import pytest
 from PIL import Image
 
-from services.common.admission import DecodeBudget, Gate, header_pixels
+from services.common.admission import DecodeBudget, FairSlots, Gate, header_pixels
 from services.common.bus import MemoryBus
 from services.common.catalog import Catalog
 from services.common.jobs import JobRunner
@@ -60,6 +61,89 @@ def test_decode_budget_holds_decoded_pixels_in_flight_in_all_and_per_tenant():
         assert not released.wait(0.3)
     waiter.join(10)
     assert released.is_set() and budget.in_flight == 0
+
+
+def _wait_until(condition, timeout: float = 5.0) -> None:
+    pause = threading.Event()
+    for _ in range(int(timeout / 0.01)):
+        if condition():
+            return
+        pause.wait(0.01)
+    raise AssertionError("condition not reached")
+
+
+def test_inference_slots_go_to_tenants_in_turn():
+    """Tenant a holds the one slot and queues three more calls, then b queues one: b's call runs second,
+    not after all of a's (a first-come semaphore would run it last)."""
+    slots = FairSlots(1)
+    order: list[str] = []
+    release = threading.Event()
+
+    def call(name: str) -> None:
+        with slots.hold(name[0]):
+            order.append(name)
+
+    def first() -> None:
+        with slots.hold("a"):
+            order.append("a0")
+            release.wait(5)
+
+    threads = [threading.Thread(target=first)]
+    threads[0].start()
+    _wait_until(lambda: order == ["a0"])
+    for n, name in enumerate(["a1", "a2", "a3", "b1"]):
+        threads.append(threading.Thread(target=call, args=(name,)))
+        threads[-1].start()
+        _wait_until(lambda n=n: slots.waiting == n + 1)  # queued in this order
+    release.set()
+    for thread in threads:
+        thread.join(5)
+    assert order == ["a0", "a1", "b1", "a2", "a3"]
+    assert slots.waiting == 0
+    with slots.hold("c"):  # every slot was given back
+        pass
+
+
+def test_a_call_that_gives_up_waiting_leaves_no_ticket_behind(monkeypatch):
+    """A wait ended by an exception (an interrupted thread) must not leave a ticket that blocks every later call."""
+    slots = FairSlots(1)
+    with slots.hold("a"):
+        monkeypatch.setattr(slots._changed, "wait", lambda *args: (_ for _ in ()).throw(TimeoutError("gave up")))
+        with pytest.raises(TimeoutError):
+            with slots.hold("b"):
+                pass
+        monkeypatch.undo()
+        assert slots.waiting == 0
+    with slots.hold("b"):
+        pass
+
+
+def _burn(seconds: float) -> None:
+    """Spend CPU in this thread (a decode's work, as thread_time sees it)."""
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        pass
+
+
+def test_a_tenants_decoding_cpu_is_paid_back_before_its_next_decode_and_only_its_own():
+    budget = DecodeBudget(pixels=100, per_tenant=100, wait_s=5.0, retry_after=1, cpu_share=0.25, burst_s=0.0)
+    with budget.hold(10, "a") as decoded:
+        _burn(0.1)
+        decoded()
+        _burn(0.2)  # after decoded(): an inference, not charged
+    start = time.monotonic()
+    with budget.hold(10, "b"):  # another tenant owes nothing
+        pass
+    assert time.monotonic() - start < 0.1
+    with budget.hold(10, "a"):  # 0.1 s of CPU at a quarter core: 0.4 s after the first began
+        waited = time.monotonic() - start
+    assert 0.05 < waited < 0.4, waited
+    impatient = DecodeBudget(pixels=100, per_tenant=100, wait_s=0.05, retry_after=1, cpu_share=0.01, burst_s=0.0)
+    with impatient.hold(10, "a"):
+        _burn(0.05)
+    with pytest.raises(Busy):  # a request does not wait out a 5 s debt: 503 with Retry-After
+        with impatient.hold(10, "a"):
+            pass
 
 
 def test_header_pixels_reads_the_size_without_decoding():

@@ -60,7 +60,7 @@ class Builder:
         # decoding the first; a build larger than a tenant's share runs with the share to itself
         target = largest_input(self.settings)
         near = sum(math.prod(decoded_size((s.height, s.width), target)) for s in stored)
-        with self.budget.hold(near + max(s.width * s.height for s in stored), job.tenant, wait=True):
+        with self.budget.hold(near + max(s.width * s.height for s in stored), job.tenant, wait=True) as decoded:
             samples = []
             for i, sample in enumerate(stored):
                 try:
@@ -70,6 +70,7 @@ class Builder:
                     raise InvalidImage(str(exc)) from exc
                 samples.append(GoldenSample(sample.filename, sample.sha256, image))
                 progress("loading", i + 1, len(stored))
+            decoded()  # the fit is not decoding: it is charged to the job queue's turns, not the decode share
             try:
                 fingerprint = fit(samples, self.extractor, self.settings, job.params.get("threshold"), progress)
             except (FitError, ValueError) as exc:

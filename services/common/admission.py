@@ -10,8 +10,8 @@ from __future__ import annotations
 import io
 import threading
 import time
-from collections import Counter
-from collections.abc import Iterator
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from PIL import Image, UnidentifiedImageError
@@ -78,38 +78,108 @@ def header_pixels(data: bytes) -> int:
 
 
 class DecodeBudget:
-    """Decoded pixels in flight over the whole process, and for each tenant. A decode reserves its image's
-    pixels (from the header) before decoding and gives them back when its pixels are dropped; it waits
-    while the budget or its tenant's share is spent, so one tenant's huge pictures leave the rest of the
-    budget to the others. An image larger than a tenant's share takes all of it: it runs alone for that
-    tenant rather than never."""
+    """Decoded pixels in flight over the whole process, and for each tenant, and each tenant's decoding CPU.
 
-    def __init__(self, pixels: int, per_tenant: int, wait_s: float, retry_after: int) -> None:
+    A decode reserves its image's pixels (from the header) before decoding and gives them back when its
+    pixels are dropped; it waits while the budget or its tenant's share is spent, so one tenant's huge
+    pictures leave the rest of the budget to the others. An image larger than a tenant's share takes all
+    of it: it runs alone for that tenant rather than never.
+
+    Memory is not the only thing a huge picture takes: a 64-megapixel PNG costs half a second of a core
+    to decode, so one tenant decoding them back to back held a core of two, and another tenant's p95 rose
+    4-5x (issue 20). So each tenant's decoding CPU time (the holding thread's, measured) is also paid
+    back at `cpu_share` core-seconds per second: after a decode that took c seconds of CPU, the tenant's
+    next decode waits until c / cpu_share seconds after the last one started, less a burst allowance.
+    """
+
+    def __init__(self, pixels: int, per_tenant: int, wait_s: float, retry_after: int, cpu_share: float = 0.5, burst_s: float = 1.0) -> None:
         self.pixels = pixels
         self.per_tenant = min(per_tenant, pixels)
         self.wait_s = wait_s
         self.retry_after = retry_after
+        self.cpu_share = cpu_share
+        self.burst_s = burst_s
         self.in_flight = 0
         self._held: Counter[str] = Counter()  # per tenant
+        self._paid_until: dict[str, float] = {}  # per tenant: when its decoding CPU is paid back (monotonic)
         self._room = threading.Condition()
 
+    def _blocked_for(self, pixels: int, tenant: str, now: float) -> float | None:
+        """None when the decode may start now; else seconds to wait at most before looking again (inf: until notified)."""
+        if self.in_flight + pixels > self.pixels or self._held[tenant] + pixels > self.per_tenant:
+            return float("inf")
+        owed = self._paid_until.get(tenant, now) - self.burst_s - now
+        return owed if owed > 0 else None
+
     @contextmanager
-    def hold(self, pixels: int, tenant: str, wait: bool = False) -> Iterator[None]:
-        """wait: wait as long as it takes (jobs); else at most wait_s, then Busy (requests answer 503)."""
+    def hold(self, pixels: int, tenant: str, wait: bool = False) -> Iterator[Callable[[], None]]:
+        """wait: wait as long as it takes (jobs); else at most wait_s, then Busy (requests answer 503).
+
+        Yields `decoded`: call it when the decode is done, so the CPU spent after it (an inference) is not
+        charged as decoding; if it is never called, the whole block is."""
         pixels = min(pixels, self.per_tenant)
         deadline = None if wait else time.monotonic() + self.wait_s
         with self._room:
-            while self.in_flight + pixels > self.pixels or self._held[tenant] + pixels > self.per_tenant:
+            while (blocked := self._blocked_for(pixels, tenant, time.monotonic())) is not None:
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     raise Busy("the server is decoding too many pictures at once; retry shortly", code="decode_budget", retry_after=self.retry_after)
-                self._room.wait(left)
+                timeout = min(x for x in (left, blocked) if x is not None)
+                self._room.wait(None if timeout == float("inf") else timeout)
             self.in_flight += pixels
             self._held[tenant] += pixels
+        started, cpu_start = time.monotonic(), time.thread_time()
+        spent: list[float] = []
+
+        def decoded() -> None:
+            if not spent:
+                spent.append(time.thread_time() - cpu_start)
+
         try:
-            yield
+            yield decoded
         finally:
+            decoded()
             with self._room:
                 self.in_flight -= pixels
                 self._held[tenant] -= pixels
+                self._paid_until[tenant] = max(self._paid_until.get(tenant, started), started) + spent[0] / self.cpu_share
                 self._room.notify_all()
+
+
+class FairSlots:
+    """`slots` inference slots handed out by tenant in turn. A plain semaphore wakes waiters first come,
+    first served, so a tenant with eight requests queued puts eight inferences ahead of another tenant's
+    one (issue 20: 4.4x its quiet p95 under attack); here each waiting tenant gets one slot per round."""
+
+    def __init__(self, slots: int) -> None:
+        self._free = slots
+        self._turns: dict[str, deque[object]] = {}  # waiting tenants in the order of their next turn
+        self._changed = threading.Condition()
+
+    @property
+    def waiting(self) -> int:
+        with self._changed:
+            return sum(len(q) for q in self._turns.values())
+
+    @contextmanager
+    def hold(self, tenant: str) -> Iterator[None]:
+        """Wait for a slot and this tenant's turn; the slot is given back on leaving."""
+        ticket = object()
+        with self._changed:
+            self._turns.setdefault(tenant, deque()).append(ticket)
+            try:
+                while self._free == 0 or self._turns[next(iter(self._turns))][0] is not ticket:
+                    self._changed.wait()
+            finally:  # taken, or given up (an exception in the wait): the ticket leaves its queue either way
+                queue = self._turns.pop(tenant)
+                queue.remove(ticket)
+                if queue:  # its other calls go to the back of the round
+                    self._turns[tenant] = queue
+                self._changed.notify_all()
+            self._free -= 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._free += 1
+                self._changed.notify_all()

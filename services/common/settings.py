@@ -96,6 +96,9 @@ class ServiceSettings(BaseSettings):
     decode_budget_pixels: int = Field(64_000_000, ge=1_000_000)
     decode_budget_per_tenant: int = Field(32_000_000, ge=1_000_000)  # one tenant's share: the rest stays for the others
     decode_wait_s: float = Field(30.0, gt=0)  # the longest a decode waits for budget before 503
+    # core-seconds of decoding one tenant may use per second in the long run (1 s of burst free): huge pictures
+    # from one tenant leave the other cores to the others (issue 20); 0.5 is a 24 MP JPEG line at several frames/s
+    decode_cpu_per_tenant: float = Field(0.5, gt=0)
     job_workers: int = Field(1, ge=1)  # builds and batches run at once
     hot_products: int = Field(32, ge=1)  # fingerprints kept hot in memory (least recently used dropped)
 

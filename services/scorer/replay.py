@@ -51,9 +51,10 @@ class ReplayRunner:
     def _score(self, inspector: Inspector, inspection: Inspection, tenant: str) -> float:
         """The stored image scored again, taking its turn for memory and the backbone like a batch item."""
         data = self.objects.get(inspection.image_key)
-        with self.scorer.budget.hold(header_pixels(data), tenant, wait=True):
+        with self.scorer.budget.hold(header_pixels(data), tenant, wait=True) as decoded:
             image, _ = inspector.decode(data, inspection.filename, self.scorer.settings.limits.max_pixels)
-            with self.scorer.slot():
+            decoded()
+            with self.scorer.slot(tenant):
                 return float(inspector.score(image)[0])
 
 

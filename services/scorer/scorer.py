@@ -13,6 +13,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import numpy as np
 import torch
@@ -24,7 +25,7 @@ from goldenshot.images import ImageError
 from goldenshot.inspector import Inspection as Result
 from goldenshot.inspector import Inspector
 from goldenshot.settings import Settings
-from services.common.admission import DecodeBudget, header_pixels
+from services.common.admission import DecodeBudget, FairSlots, header_pixels
 from services.common.catalog import Catalog
 from services.common.metrics import Metrics
 from services.common.names import new_id
@@ -79,7 +80,7 @@ class Scorer:
         self.hot_products = hot_products
         self._hot: OrderedDict[str, tuple[int, Inspector]] = OrderedDict()
         self._hot_lock = threading.Lock()
-        self._slots = threading.Semaphore(slots)
+        self._slots = FairSlots(slots)
         self.budget = budget
 
     def inspector(self, product: Product) -> tuple[int, Inspector]:
@@ -107,9 +108,10 @@ class Scorer:
         """The active version, loaded hot so the first inspection does not wait for it."""
         return self.inspector(product)[0]
 
-    def slot(self) -> threading.Semaphore:
-        """The inference slots: other work that runs the backbone (a replay) takes turns with inspections."""
-        return self._slots
+    def slot(self, tenant: str) -> AbstractContextManager[None]:
+        """One inference slot, in the tenant's turn: other work that runs the backbone (a replay) takes turns
+        with inspections, and tenants with each other."""
+        return self._slots.hold(tenant)
 
     def forget(self, product_id: str) -> None:
         with self._hot_lock:
@@ -124,14 +126,15 @@ class Scorer:
         ignore = self.catalog.masks.get(product.id).shapes  # read each time: a saved mask applies from the next inspection
         # the decoded pixels count against the budget from before decoding until they are dropped; a batch
         # item waits for room, a request waits a while and then answers 503
-        with self.budget.hold(header_pixels(data), product.tenant, wait=batch_id is not None):
+        with self.budget.hold(header_pixels(data), product.tenant, wait=batch_id is not None) as decoded:
             started = time.perf_counter()
             try:
                 image, size = inspector.decode(data, filename, self.settings.limits.max_pixels)  # near the working size
             except ImageError as exc:
                 raise InvalidImage(str(exc)) from exc
+            decoded()  # the tenant's decoding CPU ends here; the inference is not charged as decoding
             decode_ms = (time.perf_counter() - started) * 1000.0
-            with self._slots:
+            with self._slots.hold(product.tenant):
                 result = inspector.inspect(image, size, ignore)  # Triton down: TritonUnavailable, a BackendUnavailable (503)
             del image
         result.timings_ms = {"decode": decode_ms, **result.timings_ms}
