@@ -71,6 +71,7 @@ class SlowReceiver:
 def measure(server: Server, key: str, image: list, seconds: float) -> dict:
     """plant-b inspecting one image at a time, and /healthz every 20 ms, for `seconds`."""
     inspect: list[float] = []
+    served: list[float] = []  # the server's own stages (decode -> store) of each 200: work, not waiting
     health: list[float] = []
     statuses: Counter[int] = Counter()
     until = time.perf_counter() + seconds
@@ -88,11 +89,15 @@ def measure(server: Server, key: str, image: list, seconds: float) -> dict:
     with server.client(headers={"X-API-Key": key}) as client:
         while time.perf_counter() < until:
             started = time.perf_counter()
-            statuses[client.post("/v1/products/tile/inspect", files=image).status_code] += 1
+            answer = client.post("/v1/products/tile/inspect", files=image)
             inspect.append(time.perf_counter() - started)
+            statuses[answer.status_code] += 1
+            if answer.status_code == 200:
+                served.append(sum(answer.json()["timings_ms"].values()) / 1000.0)
     prober.join()
     return {
         "inspect_p50_ms": percentile_ms(inspect, 50), "inspect_p95_ms": percentile_ms(inspect, 95), "inspections": len(inspect),
+        "server_stages_p50_ms": percentile_ms(served, 50), "server_stages_p95_ms": percentile_ms(served, 95),
         "inspect_statuses": dict(statuses), "healthz_p99_ms": percentile_ms(health, 99), "healthz_max_ms": percentile_ms(health, 100), "probes": len(health),
     }
 

@@ -105,8 +105,17 @@ def test_request_ids_follow_the_work_into_every_service_log(fleet, product, tile
     def lines(server, trace: str) -> list[dict]:
         return [json.loads(line) for line in server.log.read_text().splitlines() if trace in line and line.startswith("{")]
 
+    def logged(server, trace: str, route: str) -> bool:
+        """The access line is written once the answer has been sent, so the client may read the log first."""
+        deadline = time.monotonic() + 10
+        while not any(line.get("route") == route for line in lines(server, trace)):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
     built = lines(services["builder"], "trace-build-7")  # over NATS, in another process
     assert {"job started", "job finished"} <= {line["msg"] for line in built}
     assert all(line["request_id"] == "trace-build-7" for line in built)
-    assert any(line.get("route") == "/v1/products/{name}/inspect" for line in lines(services["ingest"], "trace-inspect-7"))
+    assert logged(services["ingest"], "trace-inspect-7", "/v1/products/{name}/inspect")
     assert lines(services["scorer"], "trace-inspect-7")  # over gRPC metadata
