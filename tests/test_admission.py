@@ -9,6 +9,7 @@ import time
 import pytest
 from PIL import Image
 
+from services.common import admission
 from services.common.admission import DecodeBudget, FairSlots, Gate, header_pixels
 from services.common.bus import MemoryBus
 from services.common.catalog import Catalog
@@ -108,7 +109,7 @@ def test_a_call_that_gives_up_waiting_leaves_no_ticket_behind(monkeypatch):
     """A wait ended by an exception (an interrupted thread) must not leave a ticket that blocks every later call."""
     slots = FairSlots(1)
     with slots.hold("a"):
-        monkeypatch.setattr(slots._changed, "wait", lambda *args: (_ for _ in ()).throw(TimeoutError("gave up")))
+        monkeypatch.setattr(admission._Ticket, "wait", lambda self: (_ for _ in ()).throw(TimeoutError("gave up")))
         with pytest.raises(TimeoutError):
             with slots.hold("b"):
                 pass

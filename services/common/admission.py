@@ -10,12 +10,13 @@ from __future__ import annotations
 import io
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from PIL import Image, UnidentifiedImageError
 
+from services.common.bus import FairQueue
 from services.core.errors import Busy, TooManyRequests
 
 
@@ -146,40 +147,65 @@ class DecodeBudget:
                 self._room.notify_all()
 
 
+class _Ticket:
+    """One call waiting for an inference slot."""
+
+    def __init__(self) -> None:
+        self._granted = threading.Event()
+
+    def grant(self) -> None:
+        self._granted.set()
+
+    @property
+    def granted(self) -> bool:
+        return self._granted.is_set()
+
+    def wait(self) -> None:
+        self._granted.wait()
+
+
 class FairSlots:
     """`slots` inference slots handed out by tenant in turn. A plain semaphore wakes waiters first come,
     first served, so a tenant with eight requests queued puts eight inferences ahead of another tenant's
-    one (issue 20: 4.4x its quiet p95 under attack); here each waiting tenant gets one slot per round."""
+    one (issue 20: 4.4x its quiet p95 under attack); here the waiting calls stand in the job bus's
+    FairQueue, so each waiting tenant gets one slot per round."""
 
     def __init__(self, slots: int) -> None:
         self._free = slots
-        self._turns: dict[str, deque[object]] = {}  # waiting tenants in the order of their next turn
-        self._changed = threading.Condition()
+        self._line: FairQueue[_Ticket] = FairQueue()
+        self._lock = threading.Lock()
 
     @property
     def waiting(self) -> int:
-        with self._changed:
-            return sum(len(q) for q in self._turns.values())
+        return self._line.qsize()
+
+    def _hand_out(self) -> None:
+        """Free slots to the next tickets in turn (called with the lock held)."""
+        while self._free and self._line.qsize():
+            self._free -= 1
+            self._line.get().grant()
+
+    def _give_back(self) -> None:
+        with self._lock:
+            self._free += 1
+            self._hand_out()
 
     @contextmanager
     def hold(self, tenant: str) -> Iterator[None]:
         """Wait for a slot and this tenant's turn; the slot is given back on leaving."""
-        ticket = object()
-        with self._changed:
-            self._turns.setdefault(tenant, deque()).append(ticket)
-            try:
-                while self._free == 0 or self._turns[next(iter(self._turns))][0] is not ticket:
-                    self._changed.wait()
-            finally:  # taken, or given up (an exception in the wait): the ticket leaves its queue either way
-                queue = self._turns.pop(tenant)
-                queue.remove(ticket)
-                if queue:  # its other calls go to the back of the round
-                    self._turns[tenant] = queue
-                self._changed.notify_all()
-            self._free -= 1
+        ticket = _Ticket()
+        with self._lock:
+            self._line.put(ticket, tenant)
+            self._hand_out()
+        try:
+            ticket.wait()
+        except BaseException:  # given up (an exception in the wait): leave the line, or give back the slot granted meanwhile
+            with self._lock:
+                gave_up = self._line.remove(ticket, tenant)
+            if not gave_up:
+                self._give_back()
+            raise
         try:
             yield
         finally:
-            with self._changed:
-                self._free += 1
-                self._changed.notify_all()
+            self._give_back()

@@ -90,6 +90,17 @@ class FairQueue(Generic[T]):
                 self._groups[group] = items
             return item
 
+    def remove(self, item: T, group: str) -> bool:
+        """Take `item` out of its group's line (a waiter that gave up); False when it is not there."""
+        with self._ready:
+            items = self._groups.get(group)
+            if items is None or item not in items:
+                return False
+            items.remove(item)
+            if not items:
+                del self._groups[group]
+            return True
+
     def clear(self) -> None:
         with self._ready:
             self._groups.clear()
