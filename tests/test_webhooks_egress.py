@@ -240,3 +240,36 @@ def test_a_delivery_is_given_up_after_retry_for_then_replayed(catalog):
     finally:
         sender.close()
         receiver.close()
+
+
+def test_results_queued_behind_a_slow_receiver_do_not_spin_the_sender(catalog):
+    """A product's head in flight to a receiver that takes its time, with more results queued behind it: the
+    sender sleeps until the lease ends or a sender frees. It used to wake on the queued rows (due, but not
+    sendable) and loop on a core, which slowed every other tenant's inspections 2-3x (bench_abuse)."""
+    hold = threading.Event()
+    slow = Receiver(hold=hold)
+    product = _hooked(catalog, "plant-a", f"http://127.0.0.1:{slow.port}/hook")
+    for i in range(4):
+        _queue(catalog, product, f"a-{i}")
+    sender = _sender(catalog, allow=LOOPBACK, timeout_s=60.0)
+    polls = 0
+    looked_up = catalog.deliveries.due_products
+
+    def counted(now: float) -> list[str]:
+        nonlocal polls
+        polls += 1
+        return looked_up(now)
+
+    catalog.deliveries.due_products = counted  # counts the sender loop's rounds
+    sender.start()
+    try:
+        assert slow.arrived.wait(30)
+        start = polls
+        time.sleep(1.5)
+        assert polls - start <= 3, f"{polls - start} rounds in 1.5 s while the head was in flight"
+        assert catalog.deliveries.next_at() > time.time() + 30  # the head's lease, not the rows behind it
+        assert len(slow.posts) == 1
+    finally:
+        hold.set()
+        sender.close()
+        slow.close()

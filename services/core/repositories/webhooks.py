@@ -53,8 +53,7 @@ class DeliveryRepository:
     def due_products(self, now: float, limit: int = 200) -> list[str]:
         """Products whose oldest pending delivery is due by `now`, the most overdue first: one row each,
         so a product with thousands queued does not hide the others."""
-        head = select(func.min(deliveries.c.seq)).where(_PENDING).group_by(deliveries.c.product_id).scalar_subquery()
-        query = select(deliveries.c.product_id).where(deliveries.c.seq.in_(head), deliveries.c.next_at <= now).order_by(deliveries.c.next_at).limit(limit)
+        query = select(deliveries.c.product_id).where(deliveries.c.seq.in_(_heads()), deliveries.c.next_at <= now).order_by(deliveries.c.next_at).limit(limit)
         with self.engine.connect() as conn:
             return list(conn.execute(query).scalars())
 
@@ -82,8 +81,10 @@ class DeliveryRepository:
         return taken.rowcount == 1
 
     def next_at(self) -> float | None:
-        """When the next pending delivery is due; None with none pending."""
-        query = select(func.min(deliveries.c.next_at)).where(deliveries.c.delivered.is_(False), deliveries.c.failed.is_(False))
+        """When the next product's oldest pending delivery is due (the only row a sender may take); None with
+        none pending. Rows queued behind a head in flight are due already, but wait for it: counting them
+        made the sender loop spin on a core while one slow receiver held a product's head (issue 20)."""
+        query = select(func.min(deliveries.c.next_at)).where(deliveries.c.seq.in_(_heads()))
         with self.engine.connect() as conn:
             return conn.execute(query).scalar_one()
 
@@ -120,6 +121,11 @@ class DeliveryRepository:
 
 _PENDING = deliveries.c.delivered.is_(False) & deliveries.c.failed.is_(False)
 _STATES = {"pending": _PENDING, "delivered": deliveries.c.delivered.is_(True), "failed": deliveries.c.failed.is_(True)}
+
+
+def _heads() -> Any:
+    """Each product's oldest pending delivery (seq): a product's results go out in order, one at a time."""
+    return select(func.min(deliveries.c.seq)).where(_PENDING).group_by(deliveries.c.product_id).scalar_subquery()
 
 
 def queued(delivery: dict[str, Any]) -> dict[str, Any]:
