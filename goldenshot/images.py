@@ -142,13 +142,15 @@ def decode_near(data: bytes, name: str = "upload", max_pixels: int = 64_000_000,
             pixels = im.width * im.height
             if pixels > limit:  # from the header alone, before any pixel is allocated
                 raise ImageError(name, f"image too large ({pixels} pixels > limit {limit})")
-            turned = im.getexif().get(_ORIENTATION) in (5, 6, 7, 8)
+            orientation = im.getexif().get(_ORIENTATION, 1)
+            turned = orientation in (5, 6, 7, 8)
             size = (im.width, im.height) if turned else (im.height, im.width)
             factor = _reduction(size, target)
             if factor > 1 and im.format == "JPEG":
                 im.draft("RGB", (im.width // factor, im.height // factor))  # DCT scaling: 1/2, 1/4 or 1/8
             im.load()  # the first frame: Image.open leaves animations and multi-page TIFFs there
-            rgb = _to_rgb(_reduced(ImageOps.exif_transpose(im), factor, size))
+            upright = ImageOps.exif_transpose(im) if orientation in range(2, 9) else im  # it copies even when upright
+            rgb = _to_rgb(_reduced(upright, factor, size))
     except ImageError:
         raise
     except UnidentifiedImageError:
