@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import argparse
 import io
+import multiprocessing
+import os
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Event
 from pathlib import Path
 
 import grpc
@@ -33,6 +37,12 @@ from services.proto.goldenshot.v1 import scorer_pb2_grpc as pb_grpc  # noqa: E40
 
 def percentile_ms(seconds: list[float], q: float) -> float:
     return round(float(np.percentile(np.asarray(seconds) * 1000.0, q)), 1) if seconds else float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (its threads included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def huge_png(side: int) -> bytes:
@@ -72,6 +82,7 @@ def measure(server: Server, key: str, image: list, seconds: float) -> dict:
     """plant-b inspecting one image at a time, and /healthz every 20 ms, for `seconds`."""
     inspect: list[float] = []
     served: list[float] = []  # the server's own stages (decode -> store) of each 200: work, not waiting
+    stages: dict[str, list[float]] = {}
     health: list[float] = []
     statuses: Counter[int] = Counter()
     until = time.perf_counter() + seconds
@@ -93,45 +104,61 @@ def measure(server: Server, key: str, image: list, seconds: float) -> dict:
             inspect.append(time.perf_counter() - started)
             statuses[answer.status_code] += 1
             if answer.status_code == 200:
-                served.append(sum(answer.json()["timings_ms"].values()) / 1000.0)
+                timings = answer.json()["timings_ms"]
+                served.append(sum(timings.values()) / 1000.0)
+                for stage, ms in timings.items():
+                    stages.setdefault(stage, []).append(ms / 1000.0)
     prober.join()
     return {
         "inspect_p50_ms": percentile_ms(inspect, 50), "inspect_p95_ms": percentile_ms(inspect, 95), "inspections": len(inspect),
         "server_stages_p50_ms": percentile_ms(served, 50), "server_stages_p95_ms": percentile_ms(served, 95),
+        "stage_p50_ms": {stage: percentile_ms(values, 50) for stage, values in stages.items()},
         "inspect_statuses": dict(statuses), "healthz_p99_ms": percentile_ms(health, 99), "healthz_max_ms": percentile_ms(health, 100), "probes": len(health),
     }
 
 
-def attack(server: Server, key: str, png: bytes, stop: threading.Event, outcomes: Counter) -> list[threading.Thread]:
-    """8 idle gRPC streams without a key, 8 with plant-a's key, and 8 threads uploading the huge PNG."""
-    threads = []
+def attack(url: str, grpc_port: int, key: str, side: int, stop: Event, outcomes: Queue) -> None:
+    """plant-a's attack, in a process of its own: 8 idle gRPC streams without a key, 8 with plant-a's key, and
+    8 threads uploading the huge PNG, until `stop`; then the outcome counts go on `outcomes`.
+
+    Its own process, as an attacker is another client: in plant-b's process its 24 threads would take
+    plant-b's interpreter lock, and the bench would measure its own client instead of the server."""
+    png = huge_png(side)
+    counts: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def count(outcome: str) -> None:
+        with lock:
+            counts[outcome] += 1
 
     def idle_stream(metadata: list) -> None:
         def nothing():
             stop.wait()
             yield from ()
 
-        with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
+        with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
             while not stop.is_set():
                 try:
                     for _ in pb_grpc.ScorerStub(channel).InspectBatch(nothing(), metadata=metadata, timeout=120):
                         pass
                 except grpc.RpcError as exc:
-                    outcomes[f"grpc_{'keyed' if metadata else 'no_key'}_{exc.code().name}"] += 1
+                    count(f"grpc_{'keyed' if metadata else 'no_key'}_{exc.code().name}")
                     stop.wait(0.5)
 
     def uploads() -> None:
-        with server.client(headers={"X-API-Key": key}) as client:
+        with httpx.Client(base_url=url, timeout=60.0, headers={"X-API-Key": key}) as client:
             while not stop.is_set():
                 answer = client.post("/v1/products/tile/inspect", content=png, headers={"Content-Type": "image/png"})
-                outcomes[f"huge_upload_{answer.status_code}"] += 1
+                count(f"huge_upload_{answer.status_code}")
 
-    for metadata in [[]] * 8 + [[("x-api-key", key)]] * 8:
-        threads.append(threading.Thread(target=idle_stream, args=(metadata,), daemon=True))
+    threads = [threading.Thread(target=idle_stream, args=(m,), daemon=True) for m in [[]] * 8 + [[("x-api-key", key)]] * 8]
     threads += [threading.Thread(target=uploads, daemon=True) for _ in range(8)]
     for t in threads:
         t.start()
-    return threads
+    stop.wait()
+    for t in threads:
+        t.join(30)
+    outcomes.put(dict(counts))
 
 
 def main() -> None:
@@ -146,7 +173,6 @@ def main() -> None:
     root = args.data / args.category
     golden = files(sorted((root / "train" / "good").iterdir())[:8])
     image = files([sorted((root / "test" / "good").iterdir())[0]], "file")
-    png = huge_png(args.side)
     receiver = SlowReceiver(30.0)
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
@@ -163,9 +189,11 @@ def main() -> None:
             measure(server, keys["plant-b"], image, 3.0)  # warm-up
             rss_quiet = rss_mb(server.proc.pid)
             quiet = measure(server, keys["plant-b"], image, args.seconds)
-            stop, outcomes = threading.Event(), Counter()
+            spawn = multiprocessing.get_context("spawn")
+            stop, outcomes = spawn.Event(), spawn.Queue()
             rss = [rss_quiet]
-            threads = attack(server, keys["plant-a"], png, stop, outcomes)
+            attacker = spawn.Process(target=attack, args=(server.url, server.grpc_port, keys["plant-a"], args.side, stop, outcomes), daemon=True)
+            attacker.start()
 
             def sample() -> None:
                 while not stop.is_set():
@@ -175,10 +203,13 @@ def main() -> None:
             sampler = threading.Thread(target=sample, daemon=True)
             sampler.start()
             time.sleep(3.0)  # the attack under way
+            cpu = {"server": cpu_seconds(server.proc.pid), "attacking_client": cpu_seconds(attacker.pid), "plant_b_client": cpu_seconds(os.getpid())}
             attacked = measure(server, keys["plant-b"], image, args.seconds)
+            pids = {"server": server.proc.pid, "attacking_client": attacker.pid, "plant_b_client": os.getpid()}
+            cpu = {party: round((cpu_seconds(pid) - cpu[party]) / args.seconds, 2) for party, pid in pids.items()}
             stop.set()
-            for t in threads:
-                t.join(30)
+            attack_outcomes = outcomes.get(timeout=60)
+            attacker.join(30)
         finally:
             server.stop()
             receiver.close()
@@ -186,15 +217,16 @@ def main() -> None:
     result = {
         "quiet": quiet,
         "attacked": attacked,
-        "attack_outcomes": dict(sorted(outcomes.items())),
+        "attack_outcomes": dict(sorted(attack_outcomes.items())),
         "rss_mb": {"quiet": rss_quiet, "max_attacked": max(rss)},
+        "cores_used_while_attacked": cpu,  # CPU seconds per second of the attacked run, per process
         "targets": {
             "healthz_p99_under_50ms": attacked["healthz_p99_ms"] < 50.0,
             "rss_under_2gb": max(rss) < 2048.0,
             "other_tenant_p95_within_2x_quiet": ratio <= 2.0,
             "p95_ratio": ratio,
         },
-        "huge_png": {"side": args.side, "bytes": len(png)},
+        "huge_png": {"side": args.side, "bytes": len(huge_png(args.side))},
     }
     report(result, args.out, "abuse")
 
