@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -114,15 +115,21 @@ class Inspector:
         score, score_map = score_grid(feats, size, self.bank, self.bank_sq, meta.scoring, meta.maps.sigma, timings=timings, ignore=mask, subspace=self.subspace)
         return score, score_map, feats
 
-    def inspect(self, image: np.ndarray, size: tuple[int, int] | None = None, ignore: Sequence[Rect | Polygon] = ()) -> Inspection:
+    def inspect(
+        self, image: np.ndarray, size: tuple[int, int] | None = None, ignore: Sequence[Rect | Polygon] = (), hold: AbstractContextManager | None = None
+    ) -> Inspection:
         """Full result: decision, map and defect regions in the photo's pixels.
 
         size: the photo's (height, width) when `image` was decoded smaller (decode()); default its own shape.
         ignore: the product's ignore mask (goldenshot.masks): floored in the map before the score and the
         regions, so a defect inside it neither raises the score nor makes a region.
+        hold: entered around the backbone and the kNN only, the stages that use the thread pools (a server's
+        inference slot); the map, regions and explanations run outside it, so a large photo's regions do
+        not keep the next caller from the backbone.
         """
         timings: dict[str, float] = {}
-        score, working, feats = self._score(image, timings, ignore)
+        with hold or nullcontext():
+            score, working, feats = self._score(image, timings, ignore)
         clock = _Clock(timings)
         fingerprint = self.fingerprint
         meta = fingerprint.meta

@@ -126,16 +126,15 @@ class Scorer:
         ignore = self.catalog.masks.get(product.id).shapes  # read each time: a saved mask applies from the next inspection
         # the decoded pixels count against the budget from before decoding until they are dropped; a batch
         # item waits for room, a request waits a while and then answers 503
-        with self.budget.hold(header_pixels(data), product.tenant, wait=batch_id is not None) as decoded:
+        with self.budget.hold(header_pixels(data), product.tenant, wait=batch_id is not None) as decoding:
             started = time.perf_counter()
-            try:
-                image, size = inspector.decode(data, filename, self.settings.limits.max_pixels)  # near the working size
+            try:  # near the working size; charged to the tenant's decoding share, the inference not
+                image, size = decoding.run(lambda: inspector.decode(data, filename, self.settings.limits.max_pixels))
             except ImageError as exc:
                 raise InvalidImage(str(exc)) from exc
-            decoded()  # the tenant's decoding CPU ends here; the inference is not charged as decoding
             decode_ms = (time.perf_counter() - started) * 1000.0
-            with self._slots.hold(product.tenant):
-                result = inspector.inspect(image, size, ignore)  # Triton down: TritonUnavailable, a BackendUnavailable (503)
+            # Triton down: TritonUnavailable, a BackendUnavailable (503)
+            result = inspector.inspect(image, size, ignore, hold=self._slots.hold(product.tenant))
             del image
         result.timings_ms = {"decode": decode_ms, **result.timings_ms}
         inspection = self.store(product, version, data, filename, result, batch_id, inspection_id)
