@@ -136,7 +136,15 @@ class Runtime:
         hooks = WebhookSettings(service.webhook_timeout_s, service.webhook_retry_for_s, service.webhook_backoff_s, service.webhook_backoff_max_s, service.webhook_senders)
         self.webhooks = WebhookSender(self.catalog, self.metrics, lambda product, row: InspectionOut.of(product, row).model_dump_json(), hooks, self.egress)
         self.runner = JobRunner(self.catalog, self.bus, self.metrics, service.max_open_jobs)
-        self.budget = DecodeBudget(service.decode_budget_pixels, service.decode_budget_per_tenant, service.decode_wait_s, service.retry_after_s, service.decode_cpu_per_tenant)
+        self.budget = DecodeBudget(
+            service.decode_budget_pixels,
+            service.decode_budget_per_tenant,
+            service.decode_wait_s,
+            service.retry_after_s,
+            service.decode_cpu_per_tenant,
+            yield_nice=service.decode_yield_nice,
+            yield_pixels=service.decode_yield_pixels,
+        )
         # REST inspections in flight: the ones scoring plus a short queue; beyond it 503 / 429 at once
         self.inspect_gate = Gate(service.inference_slots + service.inspect_queue, service.inspect_per_tenant, service.retry_after_s)
         drift = DriftSettings(service.drift_window, service.drift_min_inspections, service.drift_high, service.drift_low, service.drift_every)

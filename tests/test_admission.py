@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import threading
 import time
 
@@ -145,6 +146,31 @@ def test_a_tenants_decoding_cpu_is_paid_back_before_its_next_decode_and_only_its
     with pytest.raises(Busy):  # a request does not wait out a 5 s debt: 503 with Retry-After
         with impatient.hold(10, "a"):
             pass
+
+
+def _where() -> tuple[str, int]:
+    """The running thread's name and OS niceness, and some CPU spent, as a decode would."""
+    _burn(0.05)
+    return threading.current_thread().name, os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+def test_decodes_of_a_tenant_over_its_share_and_of_huge_photos_yield_the_cpu_and_are_charged():
+    base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    budget = DecodeBudget(pixels=100, per_tenant=100, wait_s=5.0, retry_after=1, cpu_share=0.01, burst_s=30.0, yield_nice=5, yield_pixels=50)
+    with budget.hold(10, "a") as decoding:  # owes nothing yet: decodes in the caller's thread
+        assert decoding.run(_where) == (threading.current_thread().name, base)
+    assert decoding.spent >= 0.04
+    with budget.hold(10, "a") as decoding:  # 0.05 s of CPU at a hundredth of a core: it owes 5 s now
+        name, nice = decoding.run(_where)
+    assert name.startswith("decode-yielding") and nice == min(19, base + 5), (name, nice)
+    assert decoding.spent >= 0.04  # charged though it ran on another thread
+    with budget.hold(10, "b") as decoding:  # another tenant owes nothing
+        assert decoding.run(_where)[1] == base
+    with budget.hold(60, "b") as decoding:  # a huge photo is bulk work whoever sends it
+        assert decoding.run(_where)[1] == min(19, base + 5)
+    same = DecodeBudget(pixels=100, per_tenant=100, wait_s=5.0, retry_after=1, cpu_share=0.01, burst_s=30.0, yield_nice=0, yield_pixels=50)
+    with same.hold(60, "a") as decoding:  # yield_nice 0: no lane
+        assert decoding.run(_where)[1] == base
 
 
 def test_header_pixels_reads_the_size_without_decoding():

@@ -99,6 +99,10 @@ class ServiceSettings(BaseSettings):
     # core-seconds of decoding one tenant may use per second in the long run (1 s of burst free): huge pictures
     # from one tenant leave the other cores to the others (issue 20); 0.5 is a 24 MP JPEG line at several frames/s
     decode_cpu_per_tenant: float = Field(0.5, gt=0)
+    # a tenant past that share decodes on threads this much nicer than the rest (0: same priority), so the cores
+    # go to other tenants' inferences first; it still gets what they leave
+    decode_yield_nice: int = Field(10, ge=0, le=19)
+    decode_yield_pixels: int = Field(16_000_000, ge=1)  # photos this large decode on those threads too: bulk work
     job_workers: int = Field(1, ge=1)  # builds and batches run at once
     hot_products: int = Field(32, ge=1)  # fingerprints kept hot in memory (least recently used dropped)
 
