@@ -7,7 +7,7 @@ backbone pass and a few matmuls; it is built once per fingerprint version.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,7 +116,12 @@ class Inspector:
         return score, score_map, feats
 
     def inspect(
-        self, image: np.ndarray, size: tuple[int, int] | None = None, ignore: Sequence[Rect | Polygon] = (), hold: AbstractContextManager | None = None
+        self,
+        image: np.ndarray,
+        size: tuple[int, int] | None = None,
+        ignore: Sequence[Rect | Polygon] = (),
+        hold: AbstractContextManager | None = None,
+        finish: Callable[[Callable[[], Inspection]], Inspection] | None = None,
     ) -> Inspection:
         """Full result: decision, map and defect regions in the photo's pixels.
 
@@ -126,14 +131,20 @@ class Inspector:
         hold: entered around the backbone and the kNN only, the stages that use the thread pools (a server's
         inference slot); the map, regions and explanations run outside it, so a large photo's regions do
         not keep the next caller from the backbone.
+        finish: runs the map, regions and explanations (a server's lower-priority lane); default: here.
         """
         timings: dict[str, float] = {}
         with hold or nullcontext():
             score, working, feats = self._score(image, timings, ignore)
+        result = (finish or _here)(lambda: self._conclude(score, working, feats, size or image.shape[:2], timings))
+        result.timings_ms.update(timings)
+        return result
+
+    def _conclude(self, score: float, working: np.ndarray, feats: torch.Tensor, size: tuple[int, int], timings: dict[str, float]) -> Inspection:
         clock = _Clock(timings)
         fingerprint = self.fingerprint
         meta = fingerprint.meta
-        result = conclude(score, working, size or image.shape[:2], self.threshold, meta.pixel_threshold, meta.maps, meta.pixel_floor)
+        result = conclude(score, working, size, self.threshold, meta.pixel_threshold, meta.maps, meta.pixel_floor)
         clock.lap("regions")
         if result.regions:  # one matrix-vector product per region: no second kNN
             shown = result.score_map.shape  # smaller than the photo past maps.max_side: regions onto it
@@ -143,8 +154,11 @@ class Inspector:
             if fingerprint.provenance is not None:
                 result.regions = explain_regions(result.regions, peaks, queries, self.bank, self.bank_sq, fingerprint.provenance, meta.sources)
             clock.lap("explain")
-        result.timings_ms.update(timings)
         return result
+
+
+def _here(work: Callable[[], Inspection]) -> Inspection:
+    return work()
 
 
 def conclude(

@@ -166,8 +166,10 @@ def test_decodes_of_a_tenant_over_its_share_and_of_huge_photos_yield_the_cpu_and
     assert decoding.spent >= 0.04  # charged though it ran on another thread
     with budget.hold(10, "b") as decoding:  # another tenant owes nothing
         assert decoding.run(_where)[1] == base
+        assert decoding.finish(_where)[1] == base  # its map and regions in the caller's thread too
     with budget.hold(60, "b") as decoding:  # a huge photo is bulk work whoever sends it
         assert decoding.run(_where)[1] == min(19, base + 5)
+        assert decoding.finish(_where)[1] == min(19, base + 5)  # and so are its map and regions
     same = DecodeBudget(pixels=100, per_tenant=100, wait_s=5.0, retry_after=1, cpu_share=0.01, burst_s=30.0, yield_nice=0, yield_pixels=50)
     with same.hold(60, "a") as decoding:  # yield_nice 0: no lane
         assert decoding.run(_where)[1] == base

@@ -180,6 +180,10 @@ class Decoding:
         result, self.spent = self.lane.run(decode)
         return result
 
+    def finish(self, work: Callable[[], T]) -> T:
+        """After the inference, work() where the decode ran: a yielding photo's map and regions yield too."""
+        return work() if self.lane is None else self.lane.run(work)[0]
+
     def __call__(self) -> None:
         """The decode is done (in the caller's thread): its CPU so far is what the tenant is charged."""
         if self.spent is None:
