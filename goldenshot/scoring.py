@@ -112,13 +112,17 @@ def score_grid(
     h, w, d = feats.shape
     queries = feats.reshape(-1, d)
     dist, idx = nearest(queries, bank, bank_sq, settings.chunk_rows, exclude)
+    mapped = dist  # what the anomaly map shows: the kNN distance unless the residual goes into the map too
     if settings.patch_score != "knn":
         off = residual(queries, subspace or fit_subspace(bank, settings.subspace_energy, exclude))
         dist = off if settings.patch_score == "subspace" else dist + off
+        mapped = dist if settings.subspace_in_map or settings.patch_score == "subspace" else mapped
     mid = time.perf_counter()
     if ignore is not None:
-        dist = floor_patches(dist.view(h, w), patch_cells(ignore, (h, w))).flatten()
-    score_map = anomaly_map(dist.view(h, w), size, sigma)
+        cells = patch_cells(ignore, (h, w))
+        dist = floor_patches(dist.view(h, w), cells).flatten()
+        mapped = floor_patches(mapped.view(h, w), cells).flatten()
+    score_map = anomaly_map(mapped.view(h, w), size, sigma)
     if ignore is not None:
         floor_map(score_map, ignore)
     if settings.image_score == "map_max":

@@ -26,8 +26,10 @@ def fit_subspace(rows: torch.Tensor, energy: float, exclude: torch.Tensor | None
     """PCA of the bank rows [N, D] (less the `exclude` rows): the fewest components explaining `energy`."""
     if exclude is not None:
         rows = rows[~exclude]
-    if rows.shape[0] < 2:
-        raise ValueError(f"a subspace needs at least 2 bank rows, got {rows.shape[0]}")
+    if rows.shape[0] == 0:
+        raise ValueError("a subspace needs at least 1 bank row, got 0")
+    if rows.shape[0] == 1:  # no variance: an empty basis, so the residual is the distance to that row
+        return Subspace(rows[0].float(), rows.new_zeros((rows.shape[1], 0), dtype=torch.float32))
     rows = rows.double()  # D x D covariance: double precision costs nothing and keeps small eigenvalues
     mean = rows.mean(0)
     centred = rows - mean

@@ -1,3 +1,4 @@
+import numpy as np
 import torch
 
 from goldenshot.features import build_extractor
@@ -37,13 +38,25 @@ def test_score_grid_patch_score_modes():
     bank = _plane_bank()
     feats = (torch.ones(6) + 0.5 * torch.eye(6)[3]).expand(2, 2, 6).clone()  # 0.5 off the plane
     bank_sq = squared_norms(bank)
-    knn = score_grid(feats, (16, 16), bank, bank_sq, ScoringSettings(image_score="max"), 0.0)[0]
-    sub = score_grid(feats, (16, 16), bank, bank_sq, ScoringSettings(image_score="max", patch_score="subspace"), 0.0)[0]
+    knn, knn_map = score_grid(feats, (16, 16), bank, bank_sq, ScoringSettings(image_score="max", patch_score="knn"), 0.0)
+    sub, sub_map = score_grid(feats, (16, 16), bank, bank_sq, ScoringSettings(image_score="max", patch_score="subspace"), 0.0)
     both = ScoringSettings(image_score="max", patch_score="knn+subspace")
-    fused = score_grid(feats, (16, 16), bank, bank_sq, both, 0.0)[0]
+    fused, fused_map = score_grid(feats, (16, 16), bank, bank_sq, both, 0.0)
     given = score_grid(feats, (16, 16), bank, bank_sq, both, 0.0, subspace=fit_subspace(bank, both.subspace_energy))[0]
     assert abs(sub - 0.5) < 1e-4 and knn > 0.5
     assert abs(fused - (knn + sub)) < 1e-4 and abs(given - fused) < 1e-6
+    # the sum decides the image score; the map stays the kNN distance unless subspace_in_map, the residual
+    # alone maps itself
+    assert np.allclose(fused_map, knn_map) and np.allclose(sub_map, 0.5, atol=1e-4)
+    in_map = score_grid(feats, (16, 16), bank, bank_sq, both.model_copy(update={"subspace_in_map": True}), 0.0)[1]
+    assert np.allclose(in_map, knn_map + sub_map, atol=1e-4)
+
+
+def test_a_one_row_bank_has_an_empty_subspace():
+    row = torch.tensor([[1.0, 2.0, 3.0]])
+    subspace = fit_subspace(row, 0.95)
+    assert subspace.basis.shape == (3, 0)
+    assert torch.allclose(residual(torch.tensor([[1.0, 2.0, 5.0]]), subspace), torch.tensor([2.0]))
 
 
 def test_subspace_fingerprint_scores_alike_after_loading_and_is_a_candidate(tmp_path, tile_root):
