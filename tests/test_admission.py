@@ -154,6 +154,11 @@ def _where() -> tuple[str, int]:
     return threading.current_thread().name, os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
 
 
+def _corrupt() -> None:
+    _burn(0.05)
+    raise ValueError("not an image")
+
+
 def test_decodes_of_a_tenant_over_its_share_and_of_huge_photos_yield_the_cpu_and_are_charged():
     base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     budget = DecodeBudget(pixels=100, per_tenant=100, wait_s=5.0, retry_after=1, cpu_share=0.01, burst_s=30.0, yield_nice=5, yield_pixels=50)
@@ -164,6 +169,9 @@ def test_decodes_of_a_tenant_over_its_share_and_of_huge_photos_yield_the_cpu_and
         name, nice = decoding.run(_where)
     assert name.startswith("decode-yielding") and nice == min(19, base + 5), (name, nice)
     assert decoding.spent >= 0.04  # charged though it ran on another thread
+    with budget.hold(10, "a") as decoding, pytest.raises(ValueError):  # a corrupt picture is charged too
+        decoding.run(_corrupt)
+    assert decoding.spent >= 0.04
     with budget.hold(10, "b") as decoding:  # another tenant owes nothing
         assert decoding.run(_where)[1] == base
         assert decoding.finish(_where)[1] == base  # its map and regions in the caller's thread too

@@ -158,7 +158,7 @@ class DecodeBudget:
             with self._room:
                 self.in_flight -= pixels
                 self._held[tenant] -= pixels
-                self._paid_until[tenant] = max(self._paid_until.get(tenant, started), started) + decoding.spent / self.cpu_share
+                self._paid_until[tenant] = max(self._paid_until.get(tenant, started), started) + (decoding.spent or 0.0) / self.cpu_share
                 self._room.notify_all()
 
 
@@ -168,21 +168,33 @@ class Decoding:
     def __init__(self, lane: YieldingLane | None) -> None:
         self.lane = lane  # None: in the caller's thread (no hop for the common small photo)
         self._cpu_start = time.thread_time()
-        self.spent: float | None = None
+        self.spent: float | None = None  # CPU seconds, once the decode is done
 
     def run(self, decode: Callable[[], T]) -> T:
-        """decode() in this decode's lane; marks the decode done."""
+        """decode() in this decode's lane; marks the decode done. A decode that fails (a corrupt picture)
+        is charged too."""
         if self.lane is None:
             try:
                 return decode()
             finally:
                 self()
-        result, self.spent = self.lane.run(decode)
-        return result
+        cpu = [0.0]
+
+        def timed() -> T:
+            start = time.thread_time()
+            try:
+                return decode()
+            finally:
+                cpu[0] = time.thread_time() - start
+
+        try:
+            return self.lane.run(timed)
+        finally:
+            self.spent = cpu[0]
 
     def finish(self, work: Callable[[], T]) -> T:
         """After the inference, work() where the decode ran: a yielding photo's map and regions yield too."""
-        return work() if self.lane is None else self.lane.run(work)[0]
+        return work() if self.lane is None else self.lane.run(work)
 
     def __call__(self) -> None:
         """The decode is done (in the caller's thread): its CPU so far is what the tenant is charged."""
@@ -207,14 +219,9 @@ class YieldingLane:
             tid = threading.get_native_id()
             os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + self.nice))
 
-    def run(self, work: Callable[[], T]) -> tuple[T, float]:
-        """work() on a lane thread: its result and the CPU seconds it took there."""
-
-        def timed() -> tuple[T, float]:
-            start = time.thread_time()
-            return work(), time.thread_time() - start
-
-        return self._pool.submit(timed).result()
+    def run(self, work: Callable[[], T]) -> T:
+        """work() on a lane thread; the caller waits for it."""
+        return self._pool.submit(work).result()
 
 
 class _Ticket:
