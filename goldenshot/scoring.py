@@ -120,8 +120,9 @@ def score_grid(
     mid = time.perf_counter()
     if ignore is not None:
         cells = patch_cells(ignore, (h, w))
+        separate = mapped is not dist
         dist = floor_patches(dist.view(h, w), cells).flatten()
-        mapped = floor_patches(mapped.view(h, w), cells).flatten()
+        mapped = floor_patches(mapped.view(h, w), cells).flatten() if separate else dist
     score_map = anomaly_map(mapped.view(h, w), size, sigma)
     if ignore is not None:
         floor_map(score_map, ignore)
