@@ -61,6 +61,7 @@ class Bank:
     where: torch.Tensor  # [rows, 6] provenance of each row
     scores: list[float]  # per unit: image score against the rows of the other units
     peaks: list[float]  # per unit: peak of that leave-one-out anomaly map
+    distances: list[float]  # per unit: the kNN part of its score (the score itself under kNN scoring)
 
 
 def support_units(samples: Sequence[GoldenSample], extractor: FeatureExtractor, settings: Settings, report: Progress) -> Units:
@@ -108,8 +109,7 @@ def build_bank(units: Units, settings: Settings, report: Progress, rows: tuple[t
         # the precision it is stored in, so fit and load score alike
         rows = units.patches[keep].half().float(), units.owner[keep], units.where[keep]
         report("coreset", size, size)
-    scores, peaks = leave_one_out_scores(rows[0], rows[1], units.originals, settings)
-    return Bank(rows[0], rows[1], rows[2], scores, peaks)
+    return Bank(rows[0], rows[1], rows[2], *leave_one_out_scores(rows[0], rows[1], units.originals, settings))
 
 
 def without_units(bank: Bank, units: Units, drop: Sequence[int], settings: Settings) -> Bank:
@@ -118,8 +118,7 @@ def without_units(bank: Bank, units: Units, drop: Sequence[int], settings: Setti
     dropped = set(drop)
     originals = [o for o in units.originals if o[0] not in dropped]
     rows, owner = bank.rows[keep], bank.owner[keep]
-    scores, peaks = leave_one_out_scores(rows, owner, originals, settings)
-    return Bank(rows, owner, bank.where[keep], scores, peaks)
+    return Bank(rows, owner, bank.where[keep], *leave_one_out_scores(rows, owner, originals, settings))
 
 
 def quadrants(h: int, w: int) -> list[tuple[slice, slice]]:
@@ -132,19 +131,24 @@ def leave_one_out_scores(
     bank_owner: torch.Tensor,
     originals: list[tuple[int, torch.Tensor, tuple[int, int]]],
     settings: Settings,
-) -> tuple[list[float], list[float]]:
-    """Image scores and anomaly-map peaks of each golden unit against the bank rows not from it.
+) -> tuple[list[float], list[float], list[float]]:
+    """Image scores, anomaly-map peaks and kNN parts of the scores of each golden unit against the
+    bank rows not from it.
 
     A unit is a golden sample, or with a single sample a quadrant of it (all its views): these are
     what good parts the bank has not seen look like, so the image threshold sits above the
-    scores and the region (pixel) threshold above the map peaks.
+    scores and the region (pixel) threshold above the map peaks. Strays and the scale of defect
+    kinds are judged on the kNN part: a subspace residual leave-one-out is large for any sample
+    whose own directions the others lack, which says little about whether it is the same product.
     """
     if int(bank_owner.unique().numel()) < 2:
-        return [], []
+        return [], [], []
     bank_sq = squared_norms(bank)
-    scores, peaks = [], []
+    scores, peaks, distances = [], [], []
     for unit, fmap, size in originals:
-        score, score_map = score_grid(fmap, size, bank, bank_sq, settings.scoring, settings.maps.sigma, bank_owner == unit)
+        parts: dict[str, float] = {}
+        score, score_map = score_grid(fmap, size, bank, bank_sq, settings.scoring, settings.maps.sigma, bank_owner == unit, parts=parts)
         scores.append(score)
         peaks.append(float(score_map.max()))
-    return scores, peaks
+        distances.append(parts["knn"])
+    return scores, peaks, distances

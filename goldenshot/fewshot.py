@@ -46,11 +46,11 @@ def fit(
     choice = choose(samples, extractor, settings, report)
     settings, extractor, units, bank = choice.settings, choice.extractor, choice.units, choice.bank
     sources = [Source(name=s.name, sha256=s.sha256) for s in samples]
-    stray = [] if units.single else strays(bank.scores, settings.threshold)
+    stray = [] if units.single else strays(bank.distances, settings.threshold)
     if stray:
         for i in stray:
-            log.warning("golden sample %s looks unlike the others (leave-one-out score %.3f, median %.3f): left out of the bank and threshold",
-                        samples[i].name, bank.scores[i], float(np.median(bank.scores)))
+            log.warning("golden sample %s looks unlike the others (leave-one-out distance %.3f, median %.3f): left out of the bank and threshold",
+                        samples[i].name, bank.distances[i], float(np.median(bank.distances)))
         bank = without_units(bank, units, stray, settings)
     report("threshold", 1, 1)
     if bank.scores:
@@ -77,7 +77,8 @@ def fit(
         pixel_floor=float(np.median(bank.peaks)) if bank.peaks else pixel,
         threshold_source="leave-one-out" if bank.scores else "user",
         target_fpr=settings.threshold.target_fpr,
-        golden=GoldenStats(scores=bank.scores, mean=stat(np.mean), std=stat(np.std), max=stat(np.max)),
+        distance_threshold=good_threshold(bank.distances, settings.threshold) if bank.distances else None,
+        golden=GoldenStats(scores=bank.scores, distances=bank.distances, mean=stat(np.mean), std=stat(np.std), max=stat(np.max)),
         sources=sources,
         strays=[Stray(name=samples[i].name, score=choice.bank.scores[i]) for i in stray],
         selfconfig=_validated(choice.report, choice.defects, auto),

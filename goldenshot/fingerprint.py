@@ -41,6 +41,9 @@ class GoldenStats(BaseModel):
     """Leave-one-out scores of the golden samples: the basis of the threshold."""
 
     scores: list[float]
+    # the kNN part of each score (equal to it under kNN scoring); strays and outliers are judged on it.
+    # Empty in files written before it existed
+    distances: list[float] = []
     mean: float | None  # None when a person set the threshold and nothing was scored
     std: float | None
     max: float | None
@@ -82,6 +85,9 @@ class FingerprintMeta(BaseModel):
     pixel_floor: float | None = None  # regions grow from above pixel_threshold down to this (a good map's typical peak)
     threshold_source: str  # "leave-one-out" or "user"
     target_fpr: float | None = None  # the false-alarm rate the leave-one-out threshold aims at
+    # the threshold the kNN part of the scores alone would set: how far apart good patches' features
+    # lie, the scale defect kinds are told apart on (None: not scored; use threshold)
+    distance_threshold: float | None = None
     golden: GoldenStats
     sources: list[Source]
     strays: list[Stray] = []

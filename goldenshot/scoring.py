@@ -96,6 +96,7 @@ def score_grid(
     timings: dict[str, float] | None = None,
     ignore: np.ndarray | None = None,
     subspace: Subspace | None = None,
+    parts: dict[str, float] | None = None,
 ) -> tuple[float, np.ndarray]:
     """Image score and anomaly map (working size) of one image's patch grid [h, w, D].
 
@@ -107,12 +108,14 @@ def score_grid(
     the regions agree that nothing happened there.
     subspace: the bank's PCA when the patch score uses it (fit_subspace of the bank less `exclude`);
     made here when not given, so callers that score one image against a bank need not keep one.
+    parts: when given, receives under "knn" the image score of the kNN distance alone (the score
+    itself when that is the patch score): the scale golden strays and defect kinds are judged on.
     """
     start = time.perf_counter()
     h, w, d = feats.shape
     queries = feats.reshape(-1, d)
     dist, idx = nearest(queries, bank, bank_sq, settings.chunk_rows, exclude)
-    mapped = dist  # what the anomaly map shows: the kNN distance unless the residual goes into the map too
+    knn = mapped = dist  # what the anomaly map shows: the kNN distance unless the residual goes into the map too
     if settings.patch_score != "knn":
         off = residual(queries, subspace or fit_subspace(bank, settings.subspace_energy, exclude))
         dist = off if settings.patch_score == "subspace" else dist + off
@@ -120,9 +123,9 @@ def score_grid(
     mid = time.perf_counter()
     if ignore is not None:
         cells = patch_cells(ignore, (h, w))
-        separate = mapped is not dist
-        dist = floor_patches(dist.view(h, w), cells).flatten()
-        mapped = floor_patches(mapped.view(h, w), cells).flatten() if separate else dist
+        distinct = {id(t): t for t in (dist, mapped, knn)}  # each tensor floored once, sharing kept
+        floored = {key: floor_patches(t.view(h, w), cells).flatten() for key, t in distinct.items()}
+        dist, mapped, knn = floored[id(dist)], floored[id(mapped)], floored[id(knn)]
     score_map = anomaly_map(mapped.view(h, w), size, sigma)
     if ignore is not None:
         floor_map(score_map, ignore)
@@ -133,6 +136,9 @@ def score_grid(
     if settings.reweight:
         top = int(dist.argmax())
         score = reweight(score, queries[top], int(idx[top]), bank, bank_sq, settings.reweight_neighbours)
+    if parts is not None:
+        mode = "max" if settings.image_score == "max" else "topk_mean"
+        parts["knn"] = score if knn is dist else image_score(knn, mode, settings.top_n)
     if timings is not None:
         timings["knn"] = (mid - start) * 1000.0
         timings["map"] = (time.perf_counter() - mid) * 1000.0

@@ -38,7 +38,7 @@ CANDIDATES: dict[str, Callable[[Settings], Settings]] = {
     "augment": _with("augment", enabled=True),  # the augmentation settings as configured
     "plain": _with("augment", enabled=False),  # golden samples as photographed
     "max": _with("scoring", image_score="max"),  # one hot patch decides: small defects
-    "subspace": _with("scoring", patch_score="knn+subspace"),  # kNN plus the residual outside the bank's PCA
+    "subspace": _with("scoring", patch_score="knn+subspace"),  # the default score; a candidate where patch_score="knn"
     "size_384": _with("preprocess", size=384),  # finer grid: small defects, ~2.3x the time
     "size_512": _with("preprocess", size=512),  # ~4x the time
 }

@@ -59,9 +59,9 @@ class ScoringSettings(BaseModel):
     top_n: int = Field(10, ge=1)
     # Patch score: distance to the nearest bank row ("knn", PatchCore), the residual outside the bank's
     # principal subspace ("subspace", SubspaceAD, goldenshot.subspace), or their sum. The sum at 0.95 energy
-    # raised image AUROC on every dev category and each held out, but moves the scale that stray golden
-    # samples and defect kinds are judged on, so it is a per-product setting for now (docs/accuracy.md).
-    patch_score: Literal["knn", "subspace", "knn+subspace"] = "knn"
+    # raised image AUROC on every dev category and each held out (docs/accuracy.md); stray golden samples
+    # and defect kinds are judged on its kNN part, the scale they were calibrated on.
+    patch_score: Literal["knn", "subspace", "knn+subspace"] = "knn+subspace"
     subspace_energy: float = Field(0.95, gt=0.0, le=1.0)  # share of the bank's variance the subspace keeps
     # The residual decides the image score; the map (pixel scores, regions) shows it too only if set: it
     # spreads over whole areas of unusual texture, which cost circuit boards pixel AUROC and AUPRO.

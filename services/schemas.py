@@ -66,6 +66,8 @@ class VersionOut(BaseModel):
     coreset_rows: int
     golden_scores: GoldenScores
     target_fpr: float | None = None  # the false-alarm rate the threshold aims at (None: set by hand)
+    # the kNN part's own threshold: the distance defect kinds are told apart at (None: built before it was stored)
+    distance_threshold: float | None = None
     selfconfig: Validation | None = None  # the configuration the build chose and its validation numbers
     strays: list[Stray] = []  # golden samples left out as unlike the others
     build_seconds: float
@@ -80,6 +82,7 @@ class VersionOut(BaseModel):
             active=version.version == active,
             golden_scores=GoldenScores(**{k: stats.get(k) for k in ("mean", "std", "max")}),
             target_fpr=stats.get("target_fpr"),
+            distance_threshold=stats.get("distance_threshold"),
             selfconfig=stats.get("selfconfig"),
             strays=stats.get("strays", []),
             origin=OriginOut.of(origin) if origin is not None else None,

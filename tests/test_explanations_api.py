@@ -152,7 +152,9 @@ def test_recurring_defects_group_into_kinds(served, inspected, tile):
     assert noisy["decision"] == "ANOMALOUS"
     runtime.defects.wait()
     body = client.get("/v1/products/tile/defects/kinds", headers=ACME).json()
-    assert body["scale"] == pytest.approx(client.get("/v1/products/tile/fingerprints/1", headers=ACME).json()["threshold"])
+    version = client.get("/v1/products/tile/fingerprints/1", headers=ACME).json()
+    # kinds are cut at the kNN part's threshold, a distance between features, below the decision threshold with the residual in it
+    assert body["scale"] == pytest.approx(version["distance_threshold"]) and body["scale"] < version["threshold"]
     kinds = body["kinds"]
     assert sum(k["regions"] for k in kinds) >= 4 and [k["regions"] for k in kinds] == sorted((k["regions"] for k in kinds), reverse=True)
     with_blocks = [k for k in kinds if k["example_inspection_id"] in blocks]

@@ -139,6 +139,21 @@ def test_a_stray_golden_sample_is_named_and_left_out_of_bank_and_threshold(tile,
     assert len(mixed.meta.golden.scores) == 6 and mixed.meta.threshold < 1.5 * clean.meta.threshold
 
 
+def test_strays_and_the_distance_scale_are_judged_on_the_knn_part(tile, extractor, settings):
+    """The residual, held out, is large for any sample whose own texture the others lack, so with it in
+    the score the stray rule and the kinds' scale read the kNN part: the bank and that part are the
+    kNN-only fit's, to the digit."""
+    fixed = settings.model_copy(update={"selfconfig": settings.selfconfig.model_copy(update={"enabled": False})})
+    samples = golden_samples(sorted(tile.train)[:8], fixed)
+    both = fit(samples, extractor, fixed)
+    alone = fit(samples, extractor, fixed.model_copy(update={"scoring": fixed.scoring.model_copy(update={"patch_score": "knn"})}))
+    assert both.meta.scoring.patch_score == "knn+subspace" and torch.equal(both.bank, alone.bank)
+    assert both.meta.golden.distances == pytest.approx(alone.meta.golden.scores) == alone.meta.golden.distances
+    assert all(s > d for s, d in zip(both.meta.golden.scores, both.meta.golden.distances))
+    assert both.meta.distance_threshold == pytest.approx(alone.meta.threshold) and alone.meta.threshold < both.meta.threshold
+    assert [s.name for s in both.meta.strays] == [s.name for s in alone.meta.strays]
+
+
 def test_decisions_and_regions_agree(tile, extractor, fingerprint):
     inspector = Inspector(extractor, fingerprint)
     samples = [s for s in tile.test if s.label == 0][:6] + [s for s in tile.test if s.label == 1][::40]

@@ -102,6 +102,7 @@ class Builder:
                 coreset_rows=meta.coreset_rows,
                 golden_scores={
                     "mean": golden.mean, "std": golden.std, "max": golden.max, "scores": golden.scores,
+                    "distances": golden.distances, "distance_threshold": meta.distance_threshold,
                     "target_fpr": meta.target_fpr,
                     "selfconfig": meta.selfconfig.model_dump() if meta.selfconfig else None,
                     "strays": [stray.model_dump() for stray in meta.strays],

@@ -87,8 +87,10 @@ class Explanations:
 
     def kinds(self, product: Product, newest: int) -> tuple[list[DefectKind], float | None]:
         """The product's recurring defects under its active version, and the distance that separates
-        kinds (the version's threshold); none before a first fingerprint."""
+        kinds: the threshold of the kNN part of the golden scores, a distance between features like the
+        kinds' (the decision threshold in versions built before it was stored); none before a first fingerprint."""
         if product.active_version is None:
             return [], None
-        scale = self.catalog.versions.get(product.id, product.active_version).threshold
+        version = self.catalog.versions.get(product.id, product.active_version)
+        scale = version.golden_scores.get("distance_threshold") or version.threshold
         return self.defects.kinds(product.id, product.active_version, scale, newest), scale

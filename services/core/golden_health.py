@@ -29,7 +29,7 @@ class SampleHealth:
     sha256: str
     golden_id: str | None  # the sample's id today; None: deleted since the build
     score: float | None  # leave-one-out; None: not scored per sample (a single sample, or a threshold set by hand)
-    ratio: float | None  # score over the median of the other samples' scores
+    ratio: float | None  # the kNN part of its score over the median of the other samples' (kept) or score over the kept scores' median (left out)
     status: HealthStatus  # outlier: kept but unlike the others; left_out: the fit left it out as a stray
 
 
@@ -44,10 +44,12 @@ class GoldenHealth:
         stored = self.catalog.versions.get(product.id, version)
         sources = self._sources(product, stored)
         scores = [float(s) for s in stored.golden_scores.get("scores") or []]
+        # outliers are judged on the kNN part of the scores, like the fit's strays (goldenshot.bank)
+        distances = [float(s) for s in stored.golden_scores.get("distances") or []] or scores
         left_out = _strays(sources, stored.golden_scores.get("strays", []))
         kept = [s for s in sources if s.sha256 not in left_out]
         by_sha = {g.sha256: g.id for g in self.catalog.golden.list(product.id)}
-        per_sample = dict(zip((s.sha256 for s in kept), scores)) if len(kept) == len(scores) else {}
+        per_sample = dict(zip((s.sha256 for s in kept), zip(scores, distances))) if len(kept) == len(scores) == len(distances) else {}
         out = []
         for source in sources:
             if source.sha256 in left_out:
@@ -55,10 +57,10 @@ class GoldenHealth:
                 ratio = score / statistics.median(scores) if scores and statistics.median(scores) > 0 else None
                 status: HealthStatus = "left_out"
             elif source.sha256 in per_sample:
-                score = per_sample[source.sha256]
-                others = [v for sha, v in per_sample.items() if sha != source.sha256]
+                score, distance = per_sample[source.sha256]
+                others = [d for sha, (_, d) in per_sample.items() if sha != source.sha256]
                 middle = statistics.median(others) if others else 0.0
-                ratio = score / middle if middle > 0 else None
+                ratio = distance / middle if middle > 0 else None
                 status = "outlier" if ratio is not None and len(others) >= 2 and ratio >= self.outlier_ratio else "ok"
             else:
                 score, ratio, status = None, None, "unscored"

@@ -50,7 +50,7 @@ class SampleHealthOut(BaseModel):
     sha256: str
     golden_id: str | None = Field(description="the sample's id today; null: deleted since the build")
     score: float | None = Field(description="leave-one-out score; null: not scored per sample")
-    ratio: float | None = Field(description="score over the median of the other samples' scores")
+    ratio: float | None = Field(description="kept: the kNN part of its score over the median of the other samples' (the scale strays are judged on); left out: score over the kept samples' median score")
     status: HealthStatus = Field(description="outlier: kept but unlike the others; left_out: left out of the bank as a stray")
 
 
