@@ -29,14 +29,14 @@ def catalog(tmp_path):
     catalog.engine.dispose()
 
 
-def _product(catalog: Catalog, golden_scores: dict) -> Product:
-    product = catalog.products.create("p1", "default", "tile", "")
+def _product(catalog: Catalog, golden_scores: dict, name: str = "tile") -> Product:
+    product = catalog.products.create(f"p-{name}", "default", name, "")
     catalog.versions.add(Version(
         product_id=product.id, version=1, created_at="2026-12-02T00:00:00", threshold=1.5, pixel_threshold=1.5, threshold_source="leave-one-out",
         golden_count=5, coreset_rows=10, golden_scores=golden_scores, build_seconds=1.0, sha256="0" * 64,
         object_key=f"products/{product.id}/fingerprints/v1.safetensors", collection="c",
     ), activate=True, actor="test")
-    return catalog.products.get("default", "tile")
+    return catalog.products.get("default", name)
 
 
 def _inspect(catalog: Catalog, product: Product, scores: list[float], version: int = 1) -> None:
@@ -108,6 +108,18 @@ def test_golden_health_reports_strays_the_fit_left_out(catalog, tmp_path):
     assert [(s.name, s.status) for s in samples] == [("s0.png", "ok"), ("s1.png", "ok"), ("s2.png", "left_out"), ("s3.png", "ok")]
     assert samples[2].score == 3.0 and samples[2].ratio == pytest.approx(3.0)
     assert samples[3].score == 0.9
+
+
+def test_golden_outliers_are_judged_on_the_knn_part_of_the_scores(catalog, tmp_path):
+    """With the subspace residual in the score, a held-out sample with its own texture scores high on the
+    residual alone: the ratio reads the kNN part (distances), the score shown stays the decision's."""
+    sources = [{"name": f"s{i}.png", "sha256": str(i) * 64} for i in range(4)]
+    record = {"scores": [2.0, 2.1, 1.9, 3.2], "distances": [1.0, 1.05, 0.95, 1.1], "strays": [], "sources": sources}
+    health = GoldenHealth(catalog, LocalObjectStore(tmp_path / "objects"), outlier_ratio=1.4)
+    samples = health.samples(_product(catalog, record), 1)
+    assert [s.status for s in samples] == ["ok"] * 4 and samples[3].score == 3.2 and samples[3].ratio == pytest.approx(1.1 / 1.0)
+    before = health.samples(_product(catalog, {k: v for k, v in record.items() if k != "distances"}, name="older"), 1)
+    assert [s.status for s in before] == ["ok", "ok", "ok", "outlier"]  # a version recorded before distances: scores
 
 
 def test_an_ignore_mask_is_replaced_whole_and_bounded(catalog):
