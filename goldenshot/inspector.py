@@ -7,7 +7,7 @@ backbone pass and a few matmuls; it is built once per fingerprint version.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,7 +121,6 @@ class Inspector:
         size: tuple[int, int] | None = None,
         ignore: Sequence[Rect | Polygon] = (),
         hold: AbstractContextManager | None = None,
-        finish: Callable[[Callable[[], Inspection]], Inspection] | None = None,
     ) -> Inspection:
         """Full result: decision, map and defect regions in the photo's pixels.
 
@@ -131,12 +130,11 @@ class Inspector:
         hold: entered around the backbone and the kNN only, the stages that use the thread pools (a server's
         inference slot); the map, regions and explanations run outside it, so a large photo's regions do
         not keep the next caller from the backbone.
-        finish: runs the map, regions and explanations (a server's lower-priority lane); default: here.
         """
         timings: dict[str, float] = {}
         with hold or nullcontext():
             score, working, feats = self._score(image, timings, ignore)
-        result = (finish or _here)(lambda: self._conclude(score, working, feats, size or image.shape[:2], timings))
+        result = self._conclude(score, working, feats, size or image.shape[:2], timings)
         result.timings_ms.update(timings)
         return result
 
@@ -155,10 +153,6 @@ class Inspector:
                 result.regions = explain_regions(result.regions, peaks, queries, self.bank, self.bank_sq, fingerprint.provenance, meta.sources)
             clock.lap("explain")
         return result
-
-
-def _here(work: Callable[[], Inspection]) -> Inspection:
-    return work()
 
 
 def conclude(

@@ -173,11 +173,9 @@ def test_decodes_of_a_tenant_over_its_share_and_of_huge_photos_yield_the_cpu_and
         decoding.run(_corrupt)
     assert decoding.spent >= 0.04
     with budget.hold(10, "b") as decoding:  # another tenant owes nothing
-        assert decoding.run(_where)[1] == base
-        assert decoding.finish(_where)[1] == base  # its map and regions in the caller's thread too
+        assert decoding.run(_where)[1] == base and decoding.lane is None  # its inspection then takes a slot
     with budget.hold(60, "b") as decoding:  # a huge photo is bulk work whoever sends it
-        assert decoding.run(_where)[1] == min(19, base + 5)
-        assert decoding.finish(_where)[1] == min(19, base + 5)  # and so are its map and regions
+        assert decoding.run(_where)[1] == min(19, base + 5) and decoding.lane is not None
     same = DecodeBudget(pixels=100, per_tenant=100, wait_s=5.0, retry_after=1, cpu_share=0.01, burst_s=30.0, yield_nice=0, yield_pixels=50)
     with same.hold(60, "a") as decoding:  # yield_nice 0: no lane
         assert decoding.run(_where)[1] == base
@@ -238,3 +236,49 @@ def test_quotas_on_products_and_open_jobs(tmp_path):
     with pytest.raises(TooManyRequests):  # queued without bound before
         runner.submit("plant-a", product, "build", {"version": 3})
     runner.submit("plant-b", catalog.products.create("p2", "plant-b", "tile", ""), "build", {"version": 1})  # another tenant's quota
+
+
+def test_bulk_inspections_run_in_the_yielding_lane_beside_the_slot_and_small_ones_wait_for_it(tmp_path, tile_root):
+    """Another tenant's inference holds the only slot: a photo of decode_yield_pixels or more is scored in the
+    lane at once (it never holds the slot another tenant waits for), a small photo waits its turn."""
+    from fastapi.testclient import TestClient
+
+    from goldenshot.settings import Settings
+    from serving import files
+    from services.common.settings import ServiceSettings
+    from services.ingest.app import create_app
+    from services.runtime import Runtime
+
+    golden = sorted((tile_root / "train" / "good").iterdir())[:3]
+    photo = golden[0].read_bytes()
+    pixels = header_pixels(photo)
+    small = io.BytesIO()
+    Image.open(golden[0]).convert("RGB").resize((96, 96)).save(small, "PNG")
+    service = ServiceSettings(data_dir=tmp_path / "data", grpc_port=None, decode_yield_pixels=pixels)
+    runtime = Runtime(service, Settings())
+    with TestClient(create_app(runtime), base_url="http://127.0.0.1") as client:
+        assert client.post("/v1/products", json={"name": "tile"}).status_code == 201
+        assert client.post("/v1/products/tile/golden", files=files(golden)).status_code == 201
+        job = client.post("/v1/products/tile/fingerprints").json()
+        for _ in range(600):
+            if (state := client.get(f"/v1/jobs/{job['id']}").json()["state"]) in ("succeeded", "failed"):
+                break
+            time.sleep(0.2)
+        assert state == "succeeded"
+        answers: dict[str, int] = {}
+
+        def inspect(name: str, data: bytes) -> threading.Thread:
+            def post() -> None:
+                answers[name] = client.post("/v1/products/tile/inspect", files=[("file", ("p.png", data, "image/png"))]).status_code
+            thread = threading.Thread(target=post, daemon=True)
+            thread.start()
+            return thread
+
+        with runtime.scorer.slot("someone-else"):
+            inspect("bulk", photo).join(30)
+            assert answers == {"bulk": 200}  # scored beside the held slot
+            behind = inspect("small", small.getvalue())
+            behind.join(1.5)
+            assert behind.is_alive() and "small" not in answers  # an ordinary photo waits for the slot
+        behind.join(30)
+        assert answers["small"] == 200

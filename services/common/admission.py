@@ -192,10 +192,6 @@ class Decoding:
         finally:
             self.spent = cpu[0]
 
-    def finish(self, work: Callable[[], T]) -> T:
-        """After the inference, work() where the decode ran: a yielding photo's map and regions yield too."""
-        return work() if self.lane is None else self.lane.run(work)
-
     def __call__(self) -> None:
         """The decode is done (in the caller's thread): its CPU so far is what the tenant is charged."""
         if self.spent is None:

@@ -134,7 +134,10 @@ class Scorer:
                 raise InvalidImage(str(exc)) from exc
             decode_ms = (time.perf_counter() - started) * 1000.0
             # Triton down: TritonUnavailable, a BackendUnavailable (503)
-            result = inspector.inspect(image, size, ignore, hold=self._slots.hold(product.tenant), finish=decoding.finish)
+            if decoding.lane is None:
+                result = inspector.inspect(image, size, ignore, hold=self._slots.hold(product.tenant))
+            else:  # bulk work (a huge photo, a tenant over its share): all of it in the lane, beside the slot, never holding it
+                result = decoding.lane.run(lambda: inspector.inspect(image, size, ignore))
             del image
         result.timings_ms = {"decode": decode_ms, **result.timings_ms}
         inspection = self.store(product, version, data, filename, result, batch_id, inspection_id)
