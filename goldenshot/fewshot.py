@@ -54,8 +54,8 @@ def fit(
         bank = without_units(bank, units, stray, settings)
     report("threshold", 1, 1)
     if bank.scores:
-        auto = good_threshold(bank.scores, settings.threshold)
-        pixel = good_threshold(bank.peaks, settings.threshold)
+        auto = good_threshold(bank.scores, settings.threshold, units.single)
+        pixel = good_threshold(bank.peaks, settings.threshold, units.single)
     elif threshold is None:
         raise FitError("the bank holds patches of one golden unit only, so leave-one-out cannot set a threshold; give --threshold or a larger coreset")
     else:
@@ -77,7 +77,7 @@ def fit(
         pixel_floor=float(np.median(bank.peaks)) if bank.peaks else pixel,
         threshold_source="leave-one-out" if bank.scores else "user",
         target_fpr=settings.threshold.target_fpr,
-        distance_threshold=good_threshold(bank.distances, settings.threshold) if bank.distances else None,
+        distance_threshold=good_threshold(bank.distances, settings.threshold, units.single) if bank.distances else None,
         golden=GoldenStats(scores=bank.scores, distances=bank.distances, mean=stat(np.mean), std=stat(np.std), max=stat(np.max)),
         sources=sources,
         strays=[Stray(name=samples[i].name, score=choice.bank.scores[i]) for i in stray],

@@ -7,6 +7,12 @@ rule instead puts a one-sided Student-t prediction bound at 1 - target_fpr on th
 spread estimated from few draws the bound widens by itself, and the false-alarm rate is the
 setting, not an accident of K. A weak prior on the spread relative to the level (coefficient of
 variation) keeps K = 2 from resting on one difference.
+
+With one golden sample its four quadrants are the draws, but they are four looks at one part: their
+spread says how the part varies within itself, not how the next part differs from it (new good
+parts scored 0.9x to 2.0x the quadrants' mean on the dev categories, against 0.8x to 1.0x the
+leave-one-out mean from K = 2 on). So the bound counts them as one draw of their mean, whose width
+the prior spread alone sets.
 """
 
 from __future__ import annotations
@@ -26,20 +32,30 @@ PRIOR_CV = 0.16
 PRIOR_DOF = 4.0
 
 
-def good_threshold(scores: Sequence[float], settings: ThresholdSettings) -> float:
-    """Threshold on `scores`' scale above which a part is ANOMALOUS (scores: leave-one-out goods)."""
+def good_threshold(scores: Sequence[float], settings: ThresholdSettings, one_part: bool = False) -> float:
+    """Threshold on `scores`' scale above which a part is ANOMALOUS (scores: leave-one-out goods).
+
+    one_part: the scores are pieces of one golden sample (its quadrants): one draw of their mean, the
+    width the prior's, and never below the highest of them.
+    """
     values = np.asarray(scores, dtype=np.float64)
     if values.size == 0:
         raise ValueError("no leave-one-out scores to set a threshold from")
     if settings.rule == "max":
         return settings.margin * float(values.max())
+    draws = np.asarray([values.mean()]) if one_part else values
+    return max(_prediction_bound(draws, settings.target_fpr), float(values.max()))
+
+
+def _prediction_bound(values: np.ndarray, target_fpr: float) -> float:
+    """One-sided Student-t prediction bound at 1 - target_fpr on the draws `values`, the spread shrunk
+    towards the prior (PRIOR_CV of their mean, worth PRIOR_DOF draws)."""
     n = values.size
     mean = float(values.mean())
     sample_var = float(values.var(ddof=1)) if n > 1 else 0.0
     dof = PRIOR_DOF + n - 1
     var = (PRIOR_DOF * (PRIOR_CV * mean) ** 2 + (n - 1) * sample_var) / dof
-    bound = mean + float(stats.t.ppf(1.0 - settings.target_fpr, dof)) * math.sqrt(var * (1.0 + 1.0 / n))
-    return max(bound, float(values.max()))
+    return mean + float(stats.t.ppf(1.0 - target_fpr, dof)) * math.sqrt(var * (1.0 + 1.0 / n))
 
 
 def strays(scores: Sequence[float], settings: ThresholdSettings) -> list[int]:

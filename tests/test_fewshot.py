@@ -94,7 +94,8 @@ def test_saved_fingerprint_scores_exactly_like_the_fitted_one(tmp_path, tile, ex
 def test_one_golden_sample_is_split_into_quadrants(tile, extractor, settings):
     one = golden_samples(support_set(tile.train, 1, 0), settings)
     fp = fit(one, extractor, settings)
-    assert len(fp.meta.golden.scores) == 4 and fp.meta.threshold == pytest.approx(good_threshold(fp.meta.golden.scores, settings.threshold))
+    # four looks at one part: one draw for the threshold, whose width then comes from the prior alone
+    assert len(fp.meta.golden.scores) == 4 and fp.meta.threshold == pytest.approx(good_threshold(fp.meta.golden.scores, settings.threshold, one_part=True))
     bare = fit(one, extractor, settings.model_copy(update={"augment": AugmentSettings(enabled=False)}))
     assert len(bare.meta.golden.scores) == 4 and bare.meta.threshold > 0
     tiny = settings.model_copy(update={"coreset": settings.coreset.model_copy(update={"size": 1})})

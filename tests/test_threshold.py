@@ -27,6 +27,16 @@ def test_a_lower_target_gives_a_higher_threshold_and_few_samples_widen_it() -> N
     assert good_threshold(scores[:2], ThresholdSettings(target_fpr=0.05)) > good_threshold(scores, ThresholdSettings(target_fpr=0.05))
 
 
+def test_quadrants_of_one_part_count_as_one_draw_of_their_mean() -> None:
+    """Four quadrant scores say little about the next part: the bound is the prior's around their mean as
+    one draw, whatever their spread, wider than four independent parts' would be, never below a quadrant."""
+    settings = ThresholdSettings(target_fpr=0.02)
+    tight, spread = [2.0, 2.01, 1.99, 2.0], [1.8, 2.2, 1.9, 2.1]
+    assert good_threshold(tight, settings, one_part=True) == pytest.approx(good_threshold(spread, settings, one_part=True))
+    assert good_threshold(tight, settings, one_part=True) > 1.2 * good_threshold(tight, settings) > max(tight)
+    assert good_threshold([2.0, 2.0, 2.0, 5.0], settings, one_part=True) == 5.0
+
+
 def test_max_rule_is_margin_times_the_highest_score() -> None:
     assert good_threshold([1.0, 3.0, 2.0], ThresholdSettings(rule="max", margin=1.1)) == pytest.approx(3.3)
     with pytest.raises(ValueError):
