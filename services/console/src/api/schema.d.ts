@@ -1707,7 +1707,7 @@ export interface components {
             name: string;
             /**
              * Ratio
-             * @description score over the median of the other samples' scores
+             * @description kept: the kNN part of its score over the median of the other samples' (the scale strays are judged on); left out: score over the kept samples' median score
              */
             ratio: number | null;
             /**
@@ -1999,6 +1999,8 @@ export interface components {
             coreset_rows: number;
             /** Created At */
             created_at: string;
+            /** Distance Threshold */
+            distance_threshold?: number | null;
             /** Golden Count */
             golden_count: number;
             golden_scores: components["schemas"]["GoldenScores"];
