@@ -178,19 +178,15 @@ class Decoding:
                 return decode()
             finally:
                 self()
-        cpu = [0.0]
 
-        def timed() -> T:
+        def timed() -> T:  # the lane thread's own CPU time
             start = time.thread_time()
             try:
                 return decode()
             finally:
-                cpu[0] = time.thread_time() - start
+                self.spent = time.thread_time() - start
 
-        try:
-            return self.lane.run(timed)
-        finally:
-            self.spent = cpu[0]
+        return self.lane.run(timed)
 
     def __call__(self) -> None:
         """The decode is done (in the caller's thread): its CPU so far is what the tenant is charged."""
