@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from goldenshot.scoring import hot_bank, image_score, nearest, reweight, score_grid, squared_norms
+from goldenshot import scoring
+from goldenshot.scoring import hot_bank, image_score, nearest, nearest_distance, reweight, score_grid, squared_norms
 from goldenshot.settings import ScoringSettings
 
 
@@ -13,6 +14,18 @@ def test_chunked_nearest_matches_brute_force():
     ref = torch.cdist(queries, bank)
     assert torch.equal(idx, ref.argmin(1))
     assert torch.allclose(dist, ref.min(1).values, atol=1e-4)
+
+
+def test_blocks_of_queries_and_rows_find_what_brute_force_finds(monkeypatch):
+    gen = torch.Generator().manual_seed(4)
+    queries, bank = torch.randn(301, 16, generator=gen), torch.randn(700, 16, generator=gen)
+    exclude = torch.rand(700, generator=gen) < 0.3
+    ref = torch.cdist(queries, bank).masked_fill(exclude.unsqueeze(0), float("inf")).min(1)
+    monkeypatch.setattr(scoring, "BLOCK_ELEMENTS", 256 * 40)  # 40 queries per block: 8 blocks, the last partial
+    for chunk in (256, 8192):
+        dist, idx = nearest(queries, hot_bank(bank), chunk_rows=chunk, exclude=exclude)
+        assert torch.equal(idx, ref.indices) and torch.allclose(dist, ref.values, atol=1e-4)
+        assert torch.equal(nearest_distance(queries, hot_bank(bank), chunk_rows=chunk, exclude=exclude), dist)
 
 
 def test_exact_match_scores_zero_and_exclusion_skips_rows():
