@@ -7,6 +7,7 @@ stderr naming the cause and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
@@ -26,6 +27,12 @@ if TYPE_CHECKING:
     from goldenshot.fewshot import Progress
     from goldenshot.inspector import Inspection
     from goldenshot.settings import Settings
+
+# torch's OpenMP workers spin for a while after each parallel region (the kNN product); on a few cores
+# that takes the core onnxruntime's worker needs for the next image's backbone. Waiting passively took
+# 1-2 ms off a 16 ms inspection (docs/results.md). libgomp reads it once, when torch loads (after this
+# line: the engine loads inside the commands); a value the user set wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Few-shot visual anomaly detection.")
 
