@@ -2,9 +2,10 @@
 
 An inspection's kNN is one [patches x D] @ [D x bank rows] product plus a row minimum. The bound is
 torch.mm of the same shapes into a preallocated output on the same thread pool, whole or in the
-kNN's blocks of queries, whichever is faster: no kNN can beat the product it contains. `fraction_of_bound` = bound / kNN time (1.0: the search costs only its matmul).
-The kNN scoring runs is `nearest_distance` (no index); `knn_with_index_ms` is `nearest`, which also
-returns each match's row (re-weighting only): the row minimum with indices costs more than the product.
+kNN's blocks of queries, whichever is faster: no kNN can beat the product it contains.
+`fraction_of_bound` = bound / kNN time (1.0: the search costs only its matmul). The kNN that scoring
+runs is `nearest_distance` (no index); `knn_with_index_ms` is `nearest`, which also returns each
+match's row (re-weighting only): a row minimum with indices costs nearly as much as the product.
 Shapes: 1024 patches (256 px) and 2304 (384 px, self-configuration's size_384), bank at the 4096-row cap,
 D = 128 (MobileNetV2's 32 + 96 channels). Float16 storage would halve the bank's memory, but CPU float16
 matmuls are not faster than float32 here. This CPU's AMX makes a bfloat16 product 5x faster, but its output

@@ -7,6 +7,7 @@ whatever the bank size, and a running minimum keeps the best match.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -33,11 +34,13 @@ def hot_bank(rows: torch.Tensor) -> torch.Tensor:
 BLOCK_ELEMENTS = 1 << 21
 
 
-def _blocks(queries: torch.Tensor, bank: torch.Tensor, bank_sq: torch.Tensor, chunk_rows: int, exclude: torch.Tensor | None):
+def _blocks(
+    queries: torch.Tensor, bank: torch.Tensor, bank_sq: torch.Tensor, chunk_rows: int, exclude: torch.Tensor | None
+) -> Iterator[tuple[slice, int, torch.Tensor, torch.Tensor]]:
     """Yield (queries' span, first row, rows, their ||b||^2) per block. The caller reduces each block's
     product in the expression that makes it, so the block is freed before the next is allocated."""
-    rows_per = min(chunk_rows, bank.shape[0])
-    queries_per = max(1, BLOCK_ELEMENTS // max(rows_per, 1))
+    rows_per = max(1, min(chunk_rows, bank.shape[0]))  # an empty bank: no block, every distance inf
+    queries_per = max(1, BLOCK_ELEMENTS // rows_per)
     for start in range(0, bank.shape[0], rows_per):
         sq = bank_sq[start : start + rows_per]
         if exclude is not None:
