@@ -1,4 +1,4 @@
-import { fireEvent, screen, waitFor, within } from '@testing-library/react';
+import { cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import { batchFailures, jobFraction, jobLabel } from '../jobs';
 import { fakeApi, golden, imageFile, inspection, job, product, version } from '../test/fakeApi';
@@ -69,6 +69,63 @@ describe('Product setup', () => {
     // the new product is in the list
     expect((await screen.findByRole('link', { name: /^tile/ })).getAttribute('href')).toBe('/setup/tile');
     expect(await screen.findByTestId('product-title')).toBeTruthy();
+  });
+
+  it('queues photos dropped while an upload runs, sends them after it, and names them if it fails', async () => {
+    let samples = [golden('g1')];
+    let release!: () => void;
+    let gate = new Promise<void>((resolve) => (release = resolve));
+    let posts = 0;
+    let failFirst = false;
+    const sent = (c: { body: unknown }) => (c.body as FormData).getAll('files').map((f) => (f as File).name);
+    const { calls } = fakeApi([
+      ['GET', /^\/v1\/products$/, () => ({ items: [product('tile', { golden_count: samples.length })] })],
+      ['GET', /^\/v1\/products\/tile$/, () => product('tile', { golden_count: samples.length })],
+      ['GET', /^\/v1\/products\/tile\/golden$/, () => ({ items: samples })],
+      ['GET', /^\/v1\/products\/tile\/fingerprints$/, () => ({ items: [] })],
+      ['GET', /^\/v1\/limits$/, () => ({ max_golden: 30, max_files: 12, max_file_bytes: 1e8, max_request_bytes: 2e8 })],
+      [
+        'POST',
+        /^\/v1\/products\/tile\/golden$/,
+        async (call) => {
+          posts += 1;
+          if (posts === 1) await gate;
+          if (failFirst && posts === 1) return { status: 413, body: { error: { code: 'too_large', message: 'upload too large' } } };
+          const items = sent(call).map((n, i) => golden(`p${posts}${i}`, n));
+          samples = [...samples, ...items];
+          return { status: 201, body: { items, duplicates: [] } };
+        },
+      ],
+    ]);
+    const drop = (...names: string[]) =>
+      fireEvent.drop(screen.getByTestId('golden-drop'), { dataTransfer: { files: names.map((n) => imageFile(n)) } });
+    renderApp('/setup/tile');
+    expect((await screen.findByTestId('golden-count')).textContent).toBe('1');
+    drop('a.jpg');
+    await screen.findByText(/Uploading 1 image/);
+    drop('b.jpg', 'c.jpg');
+    expect(await screen.findByText('2 more images queued, to upload when this upload has finished.')).toBeTruthy();
+    expect(calls.filter((c) => c.method === 'POST').length).toBe(1);
+    release();
+    await waitFor(() => expect(screen.getByTestId('golden-count').textContent).toBe('4'));
+    expect(calls.filter((c) => c.method === 'POST').map(sent)).toEqual([['a.jpg'], ['b.jpg', 'c.jpg']]);
+    expect(screen.queryByText(/queued, to upload/)).toBeNull();
+    cleanup();
+
+    // the upload fails: the photos dropped meanwhile are named, not sent into the same refusal
+    gate = new Promise<void>((resolve) => (release = resolve));
+    posts = 0;
+    failFirst = true;
+    calls.length = 0;
+    renderApp('/setup/tile');
+    expect((await screen.findByTestId('golden-count')).textContent).toBe('4');
+    drop('d.jpg');
+    await screen.findByText(/Uploading 1 image/);
+    drop('e.jpg');
+    await screen.findByText('1 more image queued, to upload when this upload has finished.');
+    release();
+    expect(await screen.findByText(/the images dropped while it ran were not sent: e\.jpg\./)).toBeTruthy();
+    expect(calls.filter((c) => c.method === 'POST').map(sent)).toEqual([['d.jpg']]);
   });
 
   it('uploads samples, removes one, builds a fingerprint with progress and rolls back', async () => {

@@ -1,5 +1,5 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
-import { useState } from 'react';
+import { useRef, useState } from 'react';
 import { api } from '../../api/client';
 import type { SampleHealth } from '../../api/health';
 import { keys, useLimits } from '../../api/queries';
@@ -28,10 +28,23 @@ export const uploadKey = (name: string) => ['upload', name];
 export function GoldenSamples({ name, samples, building, health }: { name: string; samples: Golden[]; building: boolean; health?: SampleHealth[] }) {
   const changed = useProductChanged(name);
   const [rejected, setRejected] = useState<string[]>([]);
+  // Photos dropped while an upload runs wait here and go up when it has finished; if it failed, they are
+  // named instead, since the same refusal would likely meet them.
+  const queue = useRef<File[]>([]);
+  const [queued, setQueued] = useState(0);
+  const [notSent, setNotSent] = useState<string[]>([]);
   const upload = useMutation({
     mutationKey: uploadKey(name),
     mutationFn: (files: File[]) => api.uploadGolden(name, files),
     onSuccess: changed,
+    onSettled: (_data, error) => {
+      const next = queue.current;
+      queue.current = [];
+      setQueued(0);
+      if (!next.length) return;
+      if (error) setNotSent(next.map((f) => f.name));
+      else upload.mutate(next);
+    },
   });
   const remove = useMutation({ mutationFn: (g: Golden) => api.deleteGolden(name, g.id), onSuccess: changed });
   const error = rejected.length ? new Error(`Not images, left out: ${rejected.join(', ')}.`) : (upload.error ?? remove.error);
@@ -49,15 +62,25 @@ export function GoldenSamples({ name, samples, building, health }: { name: strin
         testId="golden-drop"
         label="Drop photos of good parts here, or click to choose"
         hint={`${limits ? `Up to ${plural(limits.max_golden, 'image')} per product, ${limits.max_files} per upload; ` : ''}JPEG, PNG, BMP or TIFF. Duplicates are skipped.`}
-        disabled={upload.isPending}
         onFiles={(files) => {
           setRejected([]);
+          setNotSent([]);
+          if (upload.isPending) {
+            queue.current = [...queue.current, ...files];
+            setQueued(queue.current.length);
+            return;
+          }
           remove.reset();
           upload.mutate(files);
         }}
         onRejected={setRejected}
       />
       {upload.isPending && <ProgressBar label={`Uploading ${plural(upload.variables.length, 'image')}…`} />}
+      {queued > 0 && <Notice>{plural(queued, 'more image')} queued, to upload when this upload has finished.</Notice>}
+      <ErrorBanner
+        error={notSent.length ? new Error(`The upload failed, so the images dropped while it ran were not sent: ${notSent.join(', ')}.`) : null}
+        onDismiss={() => setNotSent([])}
+      />
       <ErrorBanner
         error={error}
         onDismiss={() => {
