@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from goldenshot.augment import augmented_copies
+from goldenshot.augment import augmented_copies, moved_labels
 from goldenshot.coreset import coreset_size, greedy_coreset
 from goldenshot.features import FeatureExtractor
 from goldenshot.scoring import score_grid, squared_norms
@@ -81,7 +81,7 @@ def support_units(samples: Sequence[GoldenSample], extractor: FeatureExtractor, 
                 quadrant[rows, cols] = q
                 sub = view_feats[0, rows, cols]
                 originals.append((q, sub, (size[0] * sub.shape[0] // h, size[1] * sub.shape[1] // w)))
-            owners.append(quadrant.flatten().repeat(v_count))
+            owners.append(_view_quadrants(quadrant, size, settings, seed=settings.seed * 10007 + i).flatten())
         else:
             owners.append(torch.full((v_count * h * w,), i, dtype=torch.long))
             originals.append((i, view_feats[0], size))
@@ -89,6 +89,17 @@ def support_units(samples: Sequence[GoldenSample], extractor: FeatureExtractor, 
         where.append(_provenance(i, v_count, h, w))
         report("features", i + 1, len(samples))
     return Units(torch.cat(feats), torch.cat(owners), torch.cat(where), originals, images, single)
+
+
+def _view_quadrants(quadrant: torch.Tensor, size: tuple[int, int], settings: Settings, seed: int) -> torch.Tensor:
+    """[V, h, w] the quadrant each view's patch shows. A flipped or shifted view shows a quadrant
+    elsewhere on its grid, and holding a quadrant out must drop its content wherever it went, or its
+    own mirror image stands in for it and the leave-one-out scores come out too low."""
+    (height, width), (h, w) = size, quadrant.shape
+    ys, xs = torch.arange(height) * h // height, torch.arange(width) * w // width
+    pixels = quadrant[ys[:, None], xs[None, :]]
+    centres = (torch.arange(h) * 2 + 1) * height // (2 * h), (torch.arange(w) * 2 + 1) * width // (2 * w)
+    return torch.stack([view[centres[0][:, None], centres[1][None, :]] for view in moved_labels(pixels, settings.augment, seed)])
 
 
 def _provenance(sample: int, views: int, h: int, w: int) -> torch.Tensor:

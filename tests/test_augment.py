@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from goldenshot.augment import augment, augmented_copies
+from goldenshot.augment import augment, augmented_copies, moved_labels
 from goldenshot.settings import AugmentSettings
 
 # Non-square on purpose: aspect bugs in the warp show up only there.
@@ -45,6 +45,21 @@ def test_copies_deterministic_per_seed_and_different_across_seeds(image: torch.T
 @pytest.mark.parametrize("settings", [AugmentSettings(enabled=False), AugmentSettings(copies=0)])
 def test_disabled_gives_only_the_original(image: torch.Tensor, settings: AugmentSettings) -> None:
     assert augmented_copies(image, settings, 0) == [image]
+
+
+@pytest.mark.parametrize("geometry", [dict(hflip=True, vflip=True), dict(hflip=True, vflip=True, rotate=30.0, translate=0.2)])
+def test_labels_move_with_the_pixels_of_every_view(geometry: dict) -> None:
+    """Each view's label map says which region each of its pixels shows, flipped, turned and shifted as
+    the view was: pixels whose value encodes their region must match their moved label."""
+    labels = (YS >= H // 2).long() * 2 + (XS >= W // 2).long()
+    image = (labels.float() / 3).expand(3, H, W).contiguous()
+    settings = only(**geometry).model_copy(update={"copies": 6})
+    views, moved = augmented_copies(image, settings, 5), moved_labels(labels, settings, 5)
+    assert len(moved) == len(views) == 7 and moved[0] is labels
+    assert any(not torch.equal(m, labels) for m in moved[1:])
+    for view, label in zip(views, moved, strict=True):
+        agree = (view[0] * 3).round().long() == label
+        assert (agree.all() if "rotate" not in geometry else agree.float().mean() > 0.9), agree.float().mean()
 
 
 def test_range_shape_dtype_under_extreme_settings(image: torch.Tensor) -> None:

@@ -5,8 +5,9 @@ import pytest
 import torch
 from PIL import Image
 
+from goldenshot.bank import GoldenSample, build_bank, support_units
 from goldenshot.data import load_category, load_mask, support_set
-from goldenshot.features import build_extractor
+from goldenshot.features import FeatureExtractor, build_extractor
 from goldenshot.fewshot import FitError, fit, golden_samples
 from goldenshot.fingerprint import Fingerprint, FingerprintError
 from goldenshot.images import image_sha256, read_image
@@ -15,6 +16,8 @@ from goldenshot.selfconfig import CANDIDATES
 from goldenshot.preprocess import working_size
 from goldenshot.settings import AugmentSettings, PreprocessSettings, Settings
 from goldenshot.threshold import good_threshold
+
+AUGMENT_OFF = dict(grayscale=False, hflip=False, vflip=False, translate=0.0, rotate=0.0, brightness=0.0, contrast=0.0)
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +108,24 @@ def test_one_golden_sample_is_split_into_quadrants(tile, extractor, settings):
     assert user.meta.threshold_source == "user" and user.meta.golden.mean is None
     with pytest.raises(FitError):
         fit([], extractor, settings)
+
+
+def test_a_held_out_quadrant_is_held_out_of_every_flipped_view(extractor, settings):
+    """With one sample, a quadrant held out must be missing from the bank in every view: a flipped view
+    shows it elsewhere on its grid. A mark found only in the top-left quadrant then scores as high held
+    out with flipped views in the bank as without them."""
+    rng = np.random.default_rng(0)
+    image = (96 + rng.integers(0, 32, (256, 256, 3))).astype(np.uint8)
+    image[24:104:16, 24:104] = 255  # stripes, top-left quadrant only
+    sample = [GoldenSample("one.png", "0" * 64, image)]
+    flips = AugmentSettings(**{**AUGMENT_OFF, "hflip": True, "vflip": True}, copies=8)
+    scores = {}
+    for name, augment in (("flipped", flips), ("plain", AugmentSettings(enabled=False))):
+        tuned = settings.model_copy(update={"augment": augment, "selfconfig": settings.selfconfig.model_copy(update={"enabled": False})})
+        units = support_units(sample, FeatureExtractor(extractor.backbone, tuned.preprocess, extractor.projection), tuned, lambda *_: None)
+        scores[name] = build_bank(units, tuned, lambda *_: None).scores
+    assert scores["plain"][0] > 1.5 * max(scores["plain"][1:])
+    assert scores["flipped"][0] > 0.9 * scores["plain"][0]
 
 
 def test_fingerprint_from_another_backbone_is_refused(fingerprint, settings):
