@@ -37,7 +37,10 @@ def percentiles(values: list[float]) -> dict:
     return {"p50_ms": round(float(np.percentile(arr, 50)), 2), "p95_ms": round(float(np.percentile(arr, 95)), 2), "n": len(values)}
 
 
-def inspect_loop(client, payloads: list[tuple[str, bytes]], count: int, out: list[float], errors: list[str], offset: int = 0) -> None:
+def inspect_loop(
+    client, payloads: list[tuple[str, bytes]], count: int, out: list[float], errors: list[str], offset: int = 0, stages: list[dict] | None = None
+) -> None:
+    """`count` inspections, round trips appended to `out`; with `stages`, each answer's server-side stage times too."""
     for i in range(count):
         name, data = payloads[(offset + i) % len(payloads)]
         start = time.perf_counter()
@@ -45,6 +48,15 @@ def inspect_loop(client, payloads: list[tuple[str, bytes]], count: int, out: lis
         out.append(time.perf_counter() - start)
         if response.status_code != 200:
             errors.append(f"{response.status_code} {response.text[:200]}")
+        elif stages is not None:
+            stages.append({**response.json()["timings_ms"], "round_trip": out[-1] * 1000.0})
+
+
+def stage_medians(stages: list[dict]) -> dict:
+    """p50 of each server stage, and of what the stages do not account for (HTTP, framework, client)."""
+    names = [k for k in stages[0] if k != "round_trip"]
+    outside = [s["round_trip"] - sum(s[k] for k in names) for s in stages]
+    return {**{k: round(float(np.median([s[k] for s in stages])), 2) for k in names}, "outside_stages": round(float(np.median(outside)), 2)}
 
 
 def main() -> None:
@@ -77,9 +89,9 @@ def main() -> None:
                 assert job["state"] == "succeeded", job
                 for name, data in payloads[:5]:  # warm-up: hot bank, allocator, thread pools
                     client.post("/v1/products/bench/inspect", files={"file": (name, data, "application/octet-stream")})
-                single, errors = [], []
-                inspect_loop(client, payloads, args.requests, single, errors)
-                result["one_client"] = percentiles(single)
+                single, errors, stages = [], [], []
+                inspect_loop(client, payloads, args.requests, single, errors, stages=stages)
+                result["one_client"] = {**percentiles(single), "stages_p50_ms": stage_medians(stages)}
 
             clients = [server.client() for _ in range(args.clients)]
             per_client: list[list[float]] = [[] for _ in clients]
