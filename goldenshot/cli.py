@@ -68,8 +68,7 @@ def decimal(text: str) -> float:
 def _settings(backbone: str | None = None, weights: Path | None = None, augment: bool | None = None) -> Settings:
     import logging
 
-    import torch
-
+    from goldenshot import threads
     from goldenshot.settings import Settings
 
     settings = Settings()
@@ -82,7 +81,7 @@ def _settings(backbone: str | None = None, weights: Path | None = None, augment:
         update["augment"] = settings.augment.model_copy(update={"enabled": augment})
         update["selfconfig"] = settings.selfconfig.model_copy(update={"enabled": False})
     settings = settings.model_copy(update=update)
-    torch.set_num_threads(settings.threads)
+    threads.share.set_threads(settings.threads)
     logging.basicConfig(
         level=settings.log_level, stream=sys.stderr, format="ts=%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)r"
     )

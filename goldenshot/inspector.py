@@ -21,6 +21,7 @@ from goldenshot.fingerprint import Fingerprint
 from goldenshot.images import Decoded, decode_near
 from goldenshot.maps import display_size, resize_map
 from goldenshot.masks import Polygon, Rect, rasterise
+from goldenshot import threads
 from goldenshot.preprocess import working_size
 from goldenshot.regions import Region, find_regions
 from goldenshot.scoring import hot_bank, score_grid, squared_norms
@@ -107,12 +108,14 @@ class Inspector:
         clock = _Clock(timings)
         tensor = self.extractor.tensor(image)
         clock.lap("resize")
-        feats = self.extractor(tensor[None])[0]
-        clock.lap("features")
-        meta = self.fingerprint.meta
-        size = tuple(tensor.shape[-2:])
-        mask = rasterise(ignore, *size) if ignore else None
-        score, score_map = score_grid(feats, size, self.bank, self.bank_sq, meta.scoring, meta.maps.sigma, timings=timings, ignore=mask, subspace=self.subspace)
+        with threads.share.running():
+            feats = self.extractor(tensor[None])[0]
+            clock.lap("features")
+            threads.share.apply()  # another inspection may have started or ended meanwhile
+            meta = self.fingerprint.meta
+            size = tuple(tensor.shape[-2:])
+            mask = rasterise(ignore, *size) if ignore else None
+            score, score_map = score_grid(feats, size, self.bank, self.bank_sq, meta.scoring, meta.maps.sigma, timings=timings, ignore=mask, subspace=self.subspace)
         return score, score_map, feats
 
     def inspect(

@@ -15,14 +15,20 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from goldenshot.backbones import default_taps, file_sha256, load_backbone, weights_path
 from goldenshot.export import INPUT, ExportError, ModelCard, Serving, check_identity, check_repository, export_onnx, output_names, write_model
+from goldenshot.threads import share
+
+if TYPE_CHECKING:
+    import onnxruntime
 
 MODEL_FILE = "model.onnx"
 CARD_FILE = "card.json"
@@ -36,15 +42,11 @@ class OnnxBackbone:
     """
 
     def __init__(self, path: Path, card: ModelCard, threads: int) -> None:
-        import onnxruntime  # here: `goldenshot --help` must not pay for it
-
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        # Spinning workers would hold the cores the kNN and the map need right after the backbone.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.path = path
+        self.threads = threads  # a lone call's; fewer while other inspections share them (goldenshot.threads)
+        self._sessions: dict[int, onnxruntime.InferenceSession] = {}
+        self._lock = threading.Lock()
+        self._session(threads)  # a broken file fails here, not at the first inspection
         self.card = card
         self.name: str = card.backbone
         self.weights_sha256: str = card.weights_sha256
@@ -53,9 +55,25 @@ class OnnxBackbone:
         self.strides: tuple[int, ...] = card.strides
         self._outputs = output_names(len(card.taps))
 
+    def _session(self, threads: int) -> onnxruntime.InferenceSession:
+        """The session with `threads` intra-op threads (one per thread count in use, made on first use).
+        onnxruntime fixes a session's threads when it is made, and a session runs calls concurrently."""
+        with self._lock:
+            if threads not in self._sessions:
+                import onnxruntime  # here: `goldenshot --help` must not pay for it
+
+                options = onnxruntime.SessionOptions()
+                options.intra_op_num_threads = threads
+                options.inter_op_num_threads = 1
+                # Spinning workers would hold the cores the kNN and the map need right after the backbone.
+                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+                self._sessions[threads] = onnxruntime.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+            return self._sessions[threads]
+
     def __call__(self, x: torch.Tensor) -> list[torch.Tensor]:
         array = np.ascontiguousarray(x.detach().to("cpu", torch.float32).numpy())
-        return [torch.from_numpy(m) for m in self.session.run(self._outputs, {INPUT: array})]
+        session = self._session(share.width(self.threads))
+        return [torch.from_numpy(m) for m in session.run(self._outputs, {INPUT: array})]
 
 
 def exported_model(name: str, weights: Path | None, taps: Sequence[str] | None, cache_dir: Path) -> tuple[Path, ModelCard]:

@@ -9,9 +9,9 @@ import threading
 from pathlib import Path
 from wsgiref.simple_server import WSGIServer
 
-import torch
 from prometheus_client import start_http_server
 
+from goldenshot import threads
 from goldenshot.features import build_extractor
 from goldenshot.settings import Settings
 from services.builder.build import Builder
@@ -124,7 +124,7 @@ class Runtime:
         self.service = service
         self.engine = engine
         data = private_dir(Path(service.data_dir))
-        torch.set_num_threads(engine.threads)
+        threads.share.set_threads(engine.threads)
         self.catalog = Catalog(service.catalog_url or catalog_url(data))
         self.objects = open_object_store(service)
         self.vectors = open_vector_store(service)

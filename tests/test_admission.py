@@ -254,7 +254,7 @@ def test_bulk_inspections_run_in_the_yielding_lane_beside_the_slot_and_small_one
     pixels = header_pixels(photo)
     small = io.BytesIO()
     Image.open(golden[0]).convert("RGB").resize((96, 96)).save(small, "PNG")
-    service = ServiceSettings(data_dir=tmp_path / "data", grpc_port=None, decode_yield_pixels=pixels)
+    service = ServiceSettings(data_dir=tmp_path / "data", grpc_port=None, decode_yield_pixels=pixels, inference_slots=1)
     runtime = Runtime(service, Settings())
     with TestClient(create_app(runtime), base_url="http://127.0.0.1") as client:
         assert client.post("/v1/products", json={"name": "tile"}).status_code == 201

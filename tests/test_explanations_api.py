@@ -4,6 +4,7 @@ tenant isolation, 404s and empty answers, and a failing vector store that never 
 
 from __future__ import annotations
 
+import threading
 import time
 import io
 from collections.abc import Iterator
@@ -202,3 +203,30 @@ def test_a_damaged_library_shard_starts_again_empty_and_the_server_goes_on(serve
     runtime.defects.wait()
     assert [p["inspection_id"] for p in runtime.vectors.points(name, {"inspection_id": result["id"]})[1]] == [result["id"]] * len(result["regions"])
 
+
+
+def test_regions_queued_during_a_write_go_in_one_write_and_all_are_kept(served, tile, monkeypatch):
+    """A busy line queues library entries while one is written: the next write takes all of them."""
+    client, runtime = served
+    real, calls, release = runtime.vectors.upsert, [], threading.Event()
+
+    def held(name, ids, vectors, payloads):
+        calls.append(len(ids))
+        if len(calls) == 1:
+            release.wait(30)
+        return real(name, ids, vectors, payloads)
+
+    monkeypatch.setattr(runtime.vectors, "upsert", held)
+    results = [_inspect(client, "q0.png", _defect(sorted(tile.train)[8], 0))]
+    for _ in range(300):  # until the first write has started
+        if calls:
+            break
+        time.sleep(0.01)
+    results += [_inspect(client, f"q{i}.png", _defect(sorted(tile.train)[8 + i], i)) for i in (1, 2)]
+    release.set()
+    runtime.defects.wait()
+    assert len(calls) == 2 and calls[1] == len(results[1]["regions"]) + len(results[2]["regions"]), calls
+    product = runtime.catalog.products.get("acme", "tile")
+    name = defects_name(product.id, runtime.defects.space(product.id, 1))
+    for result in results:
+        assert sorted(p["region"] for p in runtime.vectors.points(name, {"inspection_id": result["id"]})[1]) == list(range(len(result["regions"])))

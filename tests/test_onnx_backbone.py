@@ -18,9 +18,11 @@ from goldenshot.features import FeatureExtractor, build_extractor, normalize, op
 from goldenshot.fewshot import fit, golden_samples
 from goldenshot.images import read_image
 from goldenshot.inspector import Inspector
+from goldenshot import onnx_backbone
 from goldenshot.onnx_backbone import CARD_FILE, MODEL_FILE, OnnxBackbone, exported_model
 from goldenshot.preprocess import prepare
 from goldenshot.settings import PreprocessSettings, Settings
+from goldenshot.threads import ThreadShare
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +72,25 @@ def test_onnx_and_torch_score_alike(onnx, torch_backbone, tile_root):
         (score, working), (expected, expected_map) = by_onnx.score(image), by_torch.score(image)
         assert score == pytest.approx(expected, rel=1e-4)
         assert abs(working - expected_map).max() <= 1e-4 * abs(expected_map).max()
+
+
+def test_two_inspections_at_once_run_on_a_narrower_session_with_the_same_maps(onnx, tile_root, monkeypatch):
+    """While another inspection runs, the backbone takes its share of the threads: a session of one
+    thread, made once, computing what the session of every thread computes."""
+    before, share = torch.get_num_threads(), ThreadShare()
+    share.set_threads(onnx.threads)
+    monkeypatch.setattr(onnx_backbone, "share", share)
+    image = normalize(prepare(read_image(sorted((tile_root / "train" / "good").iterdir())[0]), PreprocessSettings())[None])
+    try:
+        with share.running():
+            alone = onnx(image)
+            with share.running():  # a second inspection in flight
+                beside = onnx(image)
+        assert share.width(onnx.threads) == 2 and sorted(onnx._sessions) == [1, 2]
+        for got, want in zip(beside, alone, strict=True):
+            assert _rel_diff(got, want) <= 1e-5
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_export_is_made_once_and_reused(onnx, cache):

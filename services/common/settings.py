@@ -85,7 +85,9 @@ class ServiceSettings(BaseSettings):
     # median of the others' is flagged as an outlier (a wrong-product photo raises the threshold silently)
     golden_outlier_ratio: float = Field(1.4, gt=1.0)
 
-    inference_slots: int = Field(1, ge=1)  # inspections scored at once; torch uses its threads per slot
+    # inspections scored at once; they share the engine's threads (goldenshot.threads): one alone uses
+    # them all, two on two threads use one each, faster together than one after the other
+    inference_slots: int = Field(2, ge=1)
     # REST inspections waiting for a slot beyond the ones scoring; more get 503 + Retry-After at once
     inspect_queue: int = Field(16, ge=0)
     inspect_per_tenant: int = Field(8, ge=1)  # one tenant's inspections in flight (REST); more get 429
