@@ -122,7 +122,7 @@ class FeatureExtractor:
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
         """[B, 3, H', W'] in [0, 1] -> [B, h, w, D] patch features at stride 8."""
-        return self.patches(self.taps(batch))
+        return self.patches(self.taps(batch), (self.preprocess.neighbourhood,))
 
 
 def check_served(backbone: FeatureBackbone, settings: Settings) -> None:

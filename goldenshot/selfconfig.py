@@ -40,6 +40,7 @@ CANDIDATES: dict[str, Callable[[Settings], Settings]] = {
     "max": _with("scoring", image_score="max"),  # one hot patch decides: small defects
     "subspace": _with("scoring", patch_score="knn+subspace"),  # the default score; a candidate where patch_score="knn"
     "size_384": _with("preprocess", size=384),  # finer grid: small defects, ~2.3x the time
+    "neighbourhood_1": _with("preprocess", neighbourhood=1),  # each patch alone, not averaged: few-pixel defects, same time
     "size_512": _with("preprocess", size=512),  # ~4x the time
 }
 

@@ -23,6 +23,17 @@ class PreprocessSettings(BaseModel):
     # and within noise of it on magnetic tile, so square is the default.
     size: int = Field(256, ge=32, le=2048)
     keep_aspect: bool = False
+    # Odd side of the square each patch feature is averaged over (PatchCore's 3). 1 keeps each patch
+    # alone: few-pixel defects (circuit boards) stand out, wide ones (tiles) drown in texture
+    # (docs/accuracy.md), so it is a self-configuration candidate, not the default.
+    neighbourhood: int = Field(3, ge=1, le=9)
+
+    @field_validator("neighbourhood")
+    @classmethod
+    def _odd(cls, side: int) -> int:
+        if side % 2 == 0:
+            raise ValueError(f"neighbourhood must be odd (a patch in the middle of its square), got {side}")
+        return side
 
 
 class AugmentSettings(BaseModel):
@@ -103,9 +114,9 @@ class SelfConfigSettings(BaseModel):
 
     enabled: bool = True
     # names from goldenshot.selfconfig.CANDIDATES; the first is the fallback and wins ties. These
-    # four raised the mean image AUROC over the dev categories against "augment" alone and held
-    # up leave-one-category-out (docs/accuracy.md); size_384 costs ~2x inspection time where chosen.
-    candidates: tuple[str, ...] = ("augment", "plain", "max", "size_384")
+    # raised the mean image AUROC over the dev categories against "augment" alone and held up
+    # leave-one-category-out (docs/accuracy.md); size_384 costs ~2x inspection time where chosen.
+    candidates: tuple[str, ...] = ("augment", "plain", "max", "size_384", "neighbourhood_1")
     defects_per_unit: int = Field(4, ge=1, le=32)
     kinds: tuple[str, ...] = ("cut_paste", "blotch", "scratch", "blur")
     # a candidate replaces the first only with at least this much more separation (AUROC) of

@@ -58,3 +58,22 @@ def test_patches_concatenate_neighbourhoods_and_default_to_the_few_shot_feature(
     multi = extractor.patches(taps, (1, 3))
     assert multi.shape[-1] == 96 and torch.equal(multi[..., 48:], extractor(image))
     assert torch.allclose(multi[..., :48], aggregate(taps, 1).permute(0, 2, 3, 1) @ extractor.projection)
+
+
+def test_neighbourhood_one_keeps_each_patch_alone_and_travels_with_the_fingerprint(tmp_path, tile_root):
+    """preprocess.neighbourhood decides the averaging; a fingerprint fitted with 1 inspects with 1 after loading."""
+    settings = Settings(preprocess={"neighbourhood": 1}, selfconfig={"enabled": False})
+    extractor = build_extractor(settings)
+    images = sorted((tile_root / "train" / "good").iterdir())[:2]
+    batch = extractor.tensor(read_image(images[0]))[None]
+    maps = extractor.taps(batch)
+    assert torch.equal(extractor(batch), aggregate(maps, 1).permute(0, 2, 3, 1))
+    assert not torch.allclose(extractor(batch), build_extractor(Settings())(batch))
+    fingerprint = fit(golden_samples(images, settings), extractor, settings)
+    fingerprint.save(tmp_path / "fp")
+    loaded = Inspector.load(tmp_path / "fp")
+    assert loaded.extractor.preprocess.neighbourhood == 1
+    test = read_image(sorted((tile_root / "test" / "good").iterdir())[0])
+    assert loaded.score(test)[0] == Inspector(extractor, fingerprint).score(test)[0]
+    with pytest.raises(ValueError, match="odd"):
+        Settings(preprocess={"neighbourhood": 2})
