@@ -18,7 +18,7 @@ from goldenshot.augment import augmented_copies, moved_labels
 from goldenshot.coreset import coreset_size, greedy_coreset
 from goldenshot.features import FeatureExtractor
 from goldenshot.scoring import score_grid, squared_norms
-from goldenshot.settings import Settings
+from goldenshot.settings import AugmentSettings, Settings
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 # where a bank row came from: golden sample (index into the fingerprint's sources), view (0: the
@@ -71,7 +71,8 @@ def support_units(samples: Sequence[GoldenSample], extractor: FeatureExtractor, 
     for i, sample in enumerate(samples):
         image = extractor.tensor(sample.image)
         images.append(image)
-        views = torch.stack(augmented_copies(image, settings.augment, seed=settings.seed * 10007 + i))
+        seed = settings.seed * 10007 + i  # each sample its own sequence of transforms
+        views = torch.stack(augmented_copies(image, settings.augment, seed))
         view_feats = extractor(views)  # [V, h, w, D]
         size = tuple(views.shape[-2:])
         v_count, h, w, d = view_feats.shape
@@ -81,7 +82,7 @@ def support_units(samples: Sequence[GoldenSample], extractor: FeatureExtractor, 
                 quadrant[rows, cols] = q
                 sub = view_feats[0, rows, cols]
                 originals.append((q, sub, (size[0] * sub.shape[0] // h, size[1] * sub.shape[1] // w)))
-            owners.append(_view_quadrants(quadrant, size, settings, seed=settings.seed * 10007 + i).flatten())
+            owners.append(_view_quadrants(quadrant, size, settings.augment, seed).flatten())
         else:
             owners.append(torch.full((v_count * h * w,), i, dtype=torch.long))
             originals.append((i, view_feats[0], size))
@@ -91,7 +92,7 @@ def support_units(samples: Sequence[GoldenSample], extractor: FeatureExtractor, 
     return Units(torch.cat(feats), torch.cat(owners), torch.cat(where), originals, images, single)
 
 
-def _view_quadrants(quadrant: torch.Tensor, size: tuple[int, int], settings: Settings, seed: int) -> torch.Tensor:
+def _view_quadrants(quadrant: torch.Tensor, size: tuple[int, int], augment: AugmentSettings, seed: int) -> torch.Tensor:
     """[V, h, w] the quadrant each view's patch shows. A flipped or shifted view shows a quadrant
     elsewhere on its grid, and holding a quadrant out must drop its content wherever it went, or its
     own mirror image stands in for it and the leave-one-out scores come out too low."""
@@ -99,7 +100,7 @@ def _view_quadrants(quadrant: torch.Tensor, size: tuple[int, int], settings: Set
     ys, xs = torch.arange(height) * h // height, torch.arange(width) * w // width
     pixels = quadrant[ys[:, None], xs[None, :]]
     centres = (torch.arange(h) * 2 + 1) * height // (2 * h), (torch.arange(w) * 2 + 1) * width // (2 * w)
-    return torch.stack([view[centres[0][:, None], centres[1][None, :]] for view in moved_labels(pixels, settings.augment, seed)])
+    return torch.stack([view[centres[0][:, None], centres[1][None, :]] for view in moved_labels(pixels, augment, seed)])
 
 
 def _provenance(sample: int, views: int, h: int, w: int) -> torch.Tensor:
