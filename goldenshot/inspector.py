@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from goldenshot import threads
 from goldenshot.explain import explain_regions, region_features
 from goldenshot.features import FeatureExtractor, open_backbone
 from goldenshot.fingerprint import Fingerprint
 from goldenshot.images import Decoded, decode_near
 from goldenshot.maps import display_size, resize_map
 from goldenshot.masks import Polygon, Rect, rasterise
-from goldenshot import threads
 from goldenshot.preprocess import working_size
 from goldenshot.regions import Region, find_regions
 from goldenshot.scoring import hot_bank, score_grid, squared_norms

@@ -230,3 +230,20 @@ def test_regions_queued_during_a_write_go_in_one_write_and_all_are_kept(served, 
     name = defects_name(product.id, runtime.defects.space(product.id, 1))
     for result in results:
         assert sorted(p["region"] for p in runtime.vectors.points(name, {"inspection_id": result["id"]})[1]) == list(range(len(result["regions"])))
+
+
+def test_a_library_entry_that_cannot_be_built_is_logged_and_the_next_ones_are_still_written(served, tile, monkeypatch):
+    client, runtime = served
+    real = runtime.defects.space
+    monkeypatch.setattr(runtime.defects, "space", lambda *args: (_ for _ in ()).throw(ValueError("unreadable fingerprint")))
+    _inspect(client, "s0.png", _defect(sorted(tile.train)[11], 0))
+    runtime.defects.wait()
+    monkeypatch.setattr(runtime.defects, "space", real)
+    later = _inspect(client, "s1.png", _defect(sorted(tile.train)[12], 1))
+    product = runtime.catalog.products.get("acme", "tile")
+    name = defects_name(product.id, real(product.id, 1))
+    for _ in range(200):  # the writer thread must still be alive to write it
+        if runtime.vectors.points(name, {"inspection_id": later["id"]})[1]:
+            break
+        time.sleep(0.05)
+    assert len(runtime.vectors.points(name, {"inspection_id": later["id"]})[1]) == len(later["regions"])

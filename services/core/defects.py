@@ -102,6 +102,8 @@ class DefectLibrary:
                     break
             try:
                 self.record([item for item in items if item is not None])
+            except Exception as exc:  # the inspections are stored already; only their library entries are lost
+                log.error("defect library: inspections %s not recorded: %s", ", ".join(item[0].id for item in items if item is not None), exc)
             finally:
                 for _ in items:
                     self._queue.task_done()
@@ -149,16 +151,17 @@ class DefectLibrary:
         flush), which a busy server would otherwise pay per anomalous inspection."""
         writes: dict[str, tuple[list[str], list[np.ndarray], list[dict]]] = {}
         for inspection, features, fingerprint in items:
-            ids, vectors, payloads = writes.setdefault(defects_name(inspection.product_id, self.space(inspection.product_id, inspection.version, fingerprint)), ([], [], []))
+            name = defects_name(inspection.product_id, self.space(inspection.product_id, inspection.version, fingerprint))
+            ids, vectors, payloads = writes.setdefault(name, ([], [], []))
             label = inspection.feedback or UNREVIEWED
             for i in range(len(features)):
                 ids.append(str(uuid.uuid5(_IDS, f"{inspection.id}/{i}")))
                 payloads.append({"inspection_id": inspection.id, "region": i, "created_at": inspection.created_at, "version": inspection.version, "label": label})
             vectors.append(features)
-        for name, (ids, vectors, payloads) in writes.items():
+        for name, (ids, vectors, payloads) in writes.items():  # one collection failing leaves the others written
             try:
                 self._use(name, lambda: self.vectors.upsert(name, ids, np.concatenate(vectors), payloads))
-            except Exception as exc:  # the inspections are stored already; only their library entries are lost
+            except Exception as exc:
                 log.error("defect library: inspections %s not recorded: %s", ", ".join(sorted({p["inspection_id"] for p in payloads})), exc)
 
     def regions(self, inspection: Inspection) -> tuple[np.ndarray, list[dict]]:
